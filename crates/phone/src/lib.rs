@@ -1,0 +1,1 @@
+//! Phone number extraction (filled in by the phone issue).
