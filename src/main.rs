@@ -1,1 +1,144 @@
-fn main() {}
+use std::io::{self, BufWriter};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use leadbot::config::Config;
+
+#[derive(Parser)]
+#[command(name = "leadbot", version, about = "First contact with every new sales lead")]
+struct Cli {
+    /// Config directory (default: $LEADBOT_CONFIG_DIR, else ./config, else built-in defaults).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service.
+    Serve,
+    /// Create the database if missing and apply migrations, then exit.
+    Migrate,
+    /// Validate the configuration; prints `file:key: what is wrong` for each problem.
+    CheckConfig,
+    /// Read messages one per line on stdin; print the phone numbers found as a JSON array per line.
+    Phones {
+        /// Default country for numbers without a country code.
+        #[arg(long, default_value = "RU")]
+        region: String,
+        /// Add details about each number.
+        #[arg(long)]
+        explain: bool,
+    },
+}
+
+fn load_config(dir: Option<PathBuf>) -> Result<Config, ExitCode> {
+    let dir = dir.or_else(Config::default_dir);
+    Config::load(dir.as_deref()).map_err(|issues| {
+        eprintln!("{issues}");
+        ExitCode::from(2)
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Phones { region, explain } => {
+            let stdin = io::stdin();
+            let stdout = io::stdout();
+            match leadbot_phone::run_cli(stdin.lock(), BufWriter::new(stdout.lock()), &region, explain) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("leadbot phones: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Command::CheckConfig => {
+            let config = match load_config(cli.config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            if let Err(e) = leadbot::app::build_dialog(&config) {
+                eprintln!("dialog: {e:#}");
+                return ExitCode::from(2);
+            }
+            let from = config
+                .source
+                .as_ref()
+                .map_or("built-in defaults".to_string(), |d| d.display().to_string());
+            println!("config OK ({from})");
+            ExitCode::SUCCESS
+        }
+        Command::Serve | Command::Migrate => {
+            leadbot::telemetry::init_tracing();
+            let config = match load_config(cli.config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            let runtime = match tokio::runtime::Runtime::new() {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("cannot start the async runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let result = runtime.block_on(async {
+                if matches!(cli.command, Command::Migrate) {
+                    let db = &config.service.database;
+                    leadbot::store::PgStore::connect(&db.url, 2)
+                        .await
+                        .with_context(|| format!("database {}", leadbot::app::redact(&db.url)))?;
+                    println!("database is migrated");
+                    return Ok(());
+                }
+                serve(config).await
+            });
+            match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!("{e:#}");
+                    eprintln!("leadbot: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let listen = config.service.server.listen.clone();
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let running = leadbot::app::start(config, listener).await?;
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    running.shutdown().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

@@ -1,0 +1,327 @@
+//! One actor per open lead: the only writer of the lead's state. Each inbox row or timer is one
+//! step: run the pure dialog, commit state + effects in one transaction, then wake delivery.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use super::manager_pool::PoolMsg;
+use super::LeadDeps;
+use crate::delivery::{OutboundMessage, KIND_MESSAGE, KIND_NOTIFICATION};
+use crate::dialog::{DialogState, Effect, Event, TimerKind};
+use crate::domain::{LeadId, Outcome};
+use crate::notify::Notification;
+use crate::store::{
+    Direction, DueTimer, InboxPayload, LeadRecord, NewOutbox, Projection, StepCommit, StoreError, TimerChange,
+};
+use crate::telemetry;
+
+/// How long the lead waits for the manager pool.
+const POOL_TIMEOUT: Duration = Duration::from_secs(5);
+const INBOX_BATCH: i64 = 100;
+
+pub enum LeadMsg {
+    /// Apply every inbox row not yet applied; `done` is answered after the commit.
+    Pull {
+        done: Option<oneshot::Sender<()>>,
+    },
+    Timer(DueTimer),
+    /// Passivate if nothing happened for `runtime.passivate_after`.
+    IdleCheck,
+}
+
+pub struct LeadActor {
+    pub deps: Arc<LeadDeps>,
+}
+
+pub struct LeadRuntime {
+    lead: LeadRecord,
+    state: DialogState,
+    version: i64,
+    last_applied: i64,
+    last_activity: Instant,
+    idle_timer: Option<JoinHandle<Result<(), ractor::MessagingErr<LeadMsg>>>>,
+}
+
+impl Actor for LeadActor {
+    type Msg = LeadMsg;
+    type State = LeadRuntime;
+    type Arguments = LeadId;
+
+    async fn pre_start(&self, myself: ActorRef<LeadMsg>, id: LeadId) -> Result<LeadRuntime, ActorProcessingErr> {
+        let (lead, snapshot) = self.deps.store.load_lead(id).await?;
+        let (state, version, last_applied) = match snapshot {
+            Some(s) => {
+                let state: DialogState = serde_json::from_value(s.state)
+                    .map_err(|e| StoreError::Corrupt(format!("lead {id} snapshot: {e}")))?;
+                (state, s.version, s.last_applied_inbox_id)
+            }
+            None => (
+                DialogState::new(id, &lead.channel, lead.name.clone(), lead.created_at),
+                0,
+                0,
+            ),
+        };
+        metrics::gauge!(telemetry::ACTORS_ACTIVE).increment(1.0);
+        let mut rt = LeadRuntime {
+            lead,
+            state,
+            version,
+            last_applied,
+            last_activity: Instant::now(),
+            idle_timer: None,
+        };
+        self.arm_idle_check(&myself, &mut rt);
+        Ok(rt)
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<LeadMsg>,
+        msg: LeadMsg,
+        rt: &mut LeadRuntime,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            LeadMsg::Pull { done } => {
+                rt.last_activity = Instant::now();
+                self.apply_inbox(rt).await?;
+                if let Some(done) = done {
+                    let _ = done.send(());
+                }
+            }
+            LeadMsg::Timer(timer) => {
+                rt.last_activity = Instant::now();
+                self.apply_timer(rt, timer).await?;
+            }
+            LeadMsg::IdleCheck => {
+                if rt.last_activity.elapsed() >= self.deps.runtime.passivate_after {
+                    myself.stop(Some("passivated".into()));
+                    return Ok(());
+                }
+                self.arm_idle_check(&myself, rt);
+            }
+        }
+        Ok(())
+    }
+
+    async fn post_stop(&self, _myself: ActorRef<LeadMsg>, rt: &mut LeadRuntime) -> Result<(), ActorProcessingErr> {
+        // Not called after a panic; the supervisor keeps the gauge right in that case.
+        if let Some(h) = rt.idle_timer.take() {
+            h.abort();
+        }
+        metrics::gauge!(telemetry::ACTORS_ACTIVE).decrement(1.0);
+        Ok(())
+    }
+}
+
+impl LeadActor {
+    fn arm_idle_check(&self, myself: &ActorRef<LeadMsg>, rt: &mut LeadRuntime) {
+        if let Some(h) = rt.idle_timer.take() {
+            h.abort();
+        }
+        let after = self.deps.runtime.passivate_after;
+        rt.idle_timer = Some(myself.send_after(after, || LeadMsg::IdleCheck));
+    }
+
+    async fn apply_inbox(&self, rt: &mut LeadRuntime) -> Result<(), ActorProcessingErr> {
+        loop {
+            let items = self
+                .deps
+                .store
+                .inbox_after(rt.lead.id, rt.last_applied, INBOX_BATCH)
+                .await?;
+            if items.is_empty() {
+                return Ok(());
+            }
+            for item in items {
+                let started = Instant::now();
+                let (event, text_in, kind) = match item.payload {
+                    InboxPayload::Intake { phone, text } => (
+                        Event::Intake {
+                            phone,
+                            text: text.clone(),
+                            channel_can_talk: self.deps.channels.can_talk(&rt.lead.channel),
+                        },
+                        text.filter(|t| !t.trim().is_empty()),
+                        "intake",
+                    ),
+                    InboxPayload::Message { text } => {
+                        (Event::ClientMessage { text: text.clone() }, Some(text), "message")
+                    }
+                };
+                self.step(rt, event, text_in, Some(item.id), None).await?;
+                let lag = (Utc::now() - item.received_at).num_milliseconds().max(0) as f64 / 1000.0;
+                metrics::histogram!(telemetry::INBOX_LAG).record(lag);
+                metrics::histogram!(telemetry::MESSAGE_HANDLING, "kind" => kind)
+                    .record(started.elapsed().as_secs_f64());
+            }
+        }
+    }
+
+    async fn apply_timer(&self, rt: &mut LeadRuntime, timer: DueTimer) -> Result<(), ActorProcessingErr> {
+        let Some(kind) = TimerKind::parse(&timer.kind) else {
+            tracing::warn!(lead_id = %rt.lead.id, kind = %timer.kind, "unknown timer kind, dropped");
+            return Ok(());
+        };
+        let started = Instant::now();
+        let lag = (Utc::now() - timer.due_at).num_milliseconds().max(0) as f64 / 1000.0;
+        metrics::histogram!(telemetry::TIMER_LAG).record(lag);
+        let event = Event::TimerFired {
+            kind,
+            generation: timer.generation as u64,
+        };
+        self.step(rt, event, None, None, Some((kind, timer.generation))).await?;
+        metrics::histogram!(telemetry::MESSAGE_HANDLING, "kind" => "timer").record(started.elapsed().as_secs_f64());
+        Ok(())
+    }
+
+    /// One durable step. `fired`: the timer being handled, deleted in the same transaction.
+    async fn step(
+        &self,
+        rt: &mut LeadRuntime,
+        event: Event,
+        text_in: Option<String>,
+        inbox_id: Option<i64>,
+        fired: Option<(TimerKind, i64)>,
+    ) -> Result<(), ActorProcessingErr> {
+        let now = Utc::now();
+        let before = rt.state.clone();
+        let (mut state, mut effects) = self.deps.dialog.step(rt.state.clone(), event, now);
+        // Resolve the manager before committing, so the assignment lands in the same transaction.
+        if let Some(text) = effects.iter().find_map(|e| match e {
+            Effect::FindManager { text } => Some(text.clone()),
+            _ => None,
+        }) {
+            let channel = rt.lead.channel.clone();
+            let picked = ractor::call_t!(
+                self.deps.pool,
+                |reply| PoolMsg::Assign { channel, text, reply },
+                POOL_TIMEOUT.as_millis() as u64
+            )?;
+            let event = match picked {
+                Some(m) => Event::ManagerAssigned(m),
+                None => Event::NoManagerAvailable,
+            };
+            let (next, more) = self.deps.dialog.step(state, event, now);
+            state = next;
+            effects.extend(more);
+        }
+
+        let version = rt.version + 1;
+        let mut commit = StepCommit {
+            lead: rt.lead.id,
+            expected_version: rt.version,
+            state: serde_json::to_value(&state)?,
+            projection: Projection {
+                status: state.status,
+                phone: state.phone.clone(),
+                manager_id: state.manager.as_ref().map(|m| m.id.clone()),
+                reason: state.outcome.map(|o| o.as_str().to_string()),
+            },
+            applied_inbox_id: inbox_id,
+            transcript: text_in.into_iter().map(|t| (Direction::In, t)).collect(),
+            outbox: Vec::new(),
+            timers: Vec::new(),
+        };
+        if let Some((kind, generation)) = fired {
+            commit.timers.push(TimerChange::Fired {
+                kind: kind.as_str().into(),
+                generation,
+            });
+        }
+        let key = |what: &str| format!("lead:{}:v{}:{}", rt.lead.id, version, what);
+        let mut finished = None;
+        for (i, effect) in effects.iter().enumerate() {
+            match effect {
+                Effect::Say(text) => {
+                    commit.transcript.push((Direction::Out, text.clone()));
+                    commit.outbox.push(NewOutbox {
+                        kind: KIND_MESSAGE.into(),
+                        payload: serde_json::to_value(OutboundMessage {
+                            channel: rt.lead.channel.clone(),
+                            text: text.clone(),
+                        })?,
+                        idempotency_key: key(&format!("say{i}")),
+                    });
+                }
+                Effect::ArmTimer { kind, timer } => commit.timers.push(TimerChange::Arm {
+                    kind: kind.as_str().into(),
+                    due_at: timer.due_at,
+                    generation: timer.generation as i64,
+                }),
+                Effect::CancelTimer(kind) => commit.timers.push(TimerChange::Cancel {
+                    kind: kind.as_str().into(),
+                }),
+                Effect::NotifyManager { manager, text } => commit.outbox.push(NewOutbox {
+                    kind: KIND_NOTIFICATION.into(),
+                    payload: serde_json::to_value(Notification {
+                        lead_id: rt.lead.id.0,
+                        manager_id: manager.id.clone(),
+                        manager_name: manager.name.clone(),
+                        text: text.clone(),
+                        phone: state.phone.clone(),
+                    })?,
+                    idempotency_key: key(&format!("notify{i}")),
+                }),
+                Effect::FindManager { .. } => {}
+                Effect::Finished(outcome) => finished = Some(*outcome),
+            }
+        }
+        let arms_timer = commit.timers.iter().any(|t| matches!(t, TimerChange::Arm { .. }));
+        let sends = !commit.outbox.is_empty();
+        self.deps.store.commit_step(&commit).await?;
+
+        rt.version = version;
+        if let Some(id) = inbox_id {
+            rt.last_applied = id;
+        }
+        self.record_metrics(&rt.lead, &before, &state, finished, now);
+        if state.phone != before.phone {
+            if let Some(p) = &state.phone {
+                tracing::info!(lead_id = %rt.lead.id, phone = %leadbot_phone::mask_e164(p), "phone obtained");
+            }
+        }
+        rt.state = state;
+        if sends {
+            self.deps.outbox_wake.notify_one();
+        }
+        if arms_timer {
+            self.deps.timer_wake.notify_one();
+        }
+        Ok(())
+    }
+
+    fn record_metrics(
+        &self,
+        lead: &LeadRecord,
+        before: &DialogState,
+        after: &DialogState,
+        finished: Option<Outcome>,
+        now: DateTime<Utc>,
+    ) {
+        let secs = |at: DateTime<Utc>| (at - after.created_at).num_milliseconds().max(0) as f64 / 1000.0;
+        if before.first_reply_at.is_none() {
+            if let Some(at) = after.first_reply_at {
+                metrics::histogram!(telemetry::FIRST_REPLY, "channel" => lead.channel.clone()).record(secs(at));
+            }
+        }
+        if before.phone_at.is_none() && after.had_dialog {
+            if let Some(at) = after.phone_at {
+                metrics::histogram!(telemetry::TIME_TO_PHONE, "channel" => lead.channel.clone()).record(secs(at));
+            }
+        }
+        if let Some(outcome) = finished {
+            metrics::counter!(
+                telemetry::LEAD_OUTCOMES,
+                "status" => after.status.as_str(),
+                "reason" => outcome.as_str()
+            )
+            .increment(1);
+            tracing::info!(lead_id = %lead.id, status = %after.status, reason = outcome.as_str(), elapsed_s = secs(now), "lead finished");
+        }
+    }
+}

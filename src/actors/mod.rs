@@ -1,0 +1,36 @@
+//! The runtime: one `LeadActor` per open lead under the `LeadSupervisor`, the `ManagerPool`,
+//! and the background services that feed them (durable timers, inbox recovery).
+
+mod lead;
+mod manager_pool;
+mod recovery;
+mod supervisor;
+mod timers;
+
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+
+use crate::channels::Channels;
+use crate::config::RuntimeSettings;
+use crate::dialog::Dialog;
+use crate::store::Store;
+
+pub use lead::LeadMsg;
+pub use manager_pool::{ManagerPool, PoolMsg};
+pub use recovery::run_recovery_scan;
+pub use supervisor::{ActorState, LeadSupervisor, SupervisorArgs, SupervisorMsg};
+pub use timers::run_timer_service;
+
+/// What every lead actor needs; shared, immutable.
+pub struct LeadDeps {
+    pub store: Arc<dyn Store>,
+    pub dialog: Dialog,
+    pub channels: Channels,
+    pub pool: ractor::ActorRef<PoolMsg>,
+    /// Wakes the outbox dispatcher after a step committed something to send.
+    pub outbox_wake: Arc<Notify>,
+    /// Wakes the timer service when a timer earlier than its next wake-up is armed.
+    pub timer_wake: Arc<Notify>,
+    pub runtime: RuntimeSettings,
+}

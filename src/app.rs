@@ -1,0 +1,142 @@
+//! Wires the parts together: store, actors, background services, HTTP.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use ractor::{Actor, ActorRef};
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+use crate::actors::{
+    run_recovery_scan, run_timer_service, LeadDeps, LeadSupervisor, ManagerPool, SupervisorArgs, SupervisorMsg,
+};
+use crate::channels::Channels;
+use crate::config::Config;
+use crate::delivery::Dispatcher;
+use crate::dialog::{Dialog, PhoneReader};
+use crate::http::{router, AppState};
+use crate::notify::Notifier;
+use crate::store::{PgStore, Store};
+use crate::telemetry;
+
+/// A running leadbot; dropping it does not stop it, call [`Running::shutdown`].
+pub struct Running {
+    pub addr: SocketAddr,
+    pub store: PgStore,
+    supervisor: ActorRef<SupervisorMsg>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// The dialog as configured (also used by `check-config`).
+pub fn build_dialog(config: &Config) -> anyhow::Result<Dialog> {
+    let phones = &config.service.phones;
+    let extractor = leadbot_phone::Extractor::new(&phones.region).context("phones.region")?;
+    let policy = leadbot_phone::Policy {
+        allowed_countries: phones.allowed_countries.clone(),
+        require_mobile: phones.require_mobile,
+    };
+    Ok(Dialog::new(
+        config.script.clone(),
+        PhoneReader::new(extractor, policy),
+        config.service.outcome.on_failure,
+    )?)
+}
+
+/// Starts everything on `listener` (bind it with the configured address, or port 0 in tests).
+pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Running> {
+    let metrics = telemetry::metrics_handle();
+    let svc = &config.service;
+    let pg = PgStore::connect(&svc.database.url, svc.database.max_connections)
+        .await
+        .with_context(|| format!("database {}", redact(&svc.database.url)))?;
+    let store: Arc<dyn Store> = Arc::new(pg.clone());
+    let dialog = build_dialog(&config)?;
+    let channels = Channels::with_builtin();
+    let outbox_wake = Arc::new(Notify::new());
+    let timer_wake = Arc::new(Notify::new());
+
+    let (pool, _) = Actor::spawn(None, ManagerPool, (config.routing.clone(), store.clone()))
+        .await
+        .context("starting the manager pool")?;
+    let deps = Arc::new(LeadDeps {
+        store: store.clone(),
+        dialog,
+        channels: channels.clone(),
+        pool,
+        outbox_wake: outbox_wake.clone(),
+        timer_wake: timer_wake.clone(),
+        runtime: svc.runtime.clone(),
+    });
+    let (supervisor, _) = Actor::spawn(None, LeadSupervisor, SupervisorArgs { deps })
+        .await
+        .context("starting the lead supervisor")?;
+
+    let notifier = Notifier::new(&svc.notify).context("building the notifier's HTTP client")?;
+    let dispatcher = Dispatcher::new(
+        store.clone(),
+        channels,
+        notifier,
+        svc.notify.clone(),
+        outbox_wake,
+        svc.runtime.outbox_poll,
+    );
+    let mut tasks = vec![
+        tokio::spawn(dispatcher.run()),
+        tokio::spawn(run_timer_service(
+            store.clone(),
+            supervisor.clone(),
+            timer_wake,
+            svc.runtime.timer_poll,
+        )),
+        tokio::spawn(run_recovery_scan(
+            store.clone(),
+            supervisor.clone(),
+            svc.runtime.recovery_scan,
+        )),
+    ];
+
+    let state = AppState {
+        store,
+        supervisor: supervisor.clone(),
+        metrics,
+        max_text_chars: svc.server.max_text_chars,
+        apply_wait: svc.runtime.apply_wait,
+        operator_token: svc.server.operator_token.as_deref().map(Arc::from),
+    };
+    let addr = listener.local_addr()?;
+    let app = router(state);
+    tasks.push(tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "HTTP server stopped");
+        }
+    }));
+    tracing::info!(%addr, "leadbot listening");
+    Ok(Running {
+        addr,
+        store: pg,
+        supervisor,
+        tasks,
+    })
+}
+
+impl Running {
+    pub async fn shutdown(self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+        self.supervisor.stop(None);
+    }
+}
+
+/// A database URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}

@@ -1,0 +1,71 @@
+//! The client channels leadbot can talk on, behind one trait. Each declares what it can do.
+
+mod webchat;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::delivery::DeliveryError;
+use crate::store::LeadRecord;
+pub use webchat::WebChat;
+
+/// What a channel can do; the dialog and fallbacks depend on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    /// The client can answer in real time (a dialog is possible).
+    pub realtime: bool,
+    /// leadbot may write first (Telegram, VK and Instagram bots cannot).
+    pub can_initiate: bool,
+}
+
+#[async_trait]
+pub trait Channel: Send + Sync + 'static {
+    fn name(&self) -> &'static str;
+    fn capabilities(&self) -> Capabilities;
+    /// Delivers one bot message; `idempotency_key` is stable across retries.
+    async fn send(&self, lead: &LeadRecord, text: &str, idempotency_key: &str) -> Result<(), DeliveryError>;
+}
+
+/// Channel names accepted at intake (a lead may come from a channel leadbot cannot talk on).
+pub const KNOWN_CHANNELS: &[&str] = &[
+    "webchat",
+    "telegram",
+    "vk",
+    "whatsapp",
+    "instagram",
+    "avito",
+    "sms",
+    "voice",
+    "email",
+    "phone",
+    "form",
+    "other",
+];
+
+#[derive(Clone, Default)]
+pub struct Channels {
+    by_name: HashMap<&'static str, Arc<dyn Channel>>,
+}
+
+impl Channels {
+    pub fn with_builtin() -> Channels {
+        let mut c = Channels::default();
+        c.register(Arc::new(WebChat));
+        c
+    }
+
+    pub fn register(&mut self, channel: Arc<dyn Channel>) {
+        self.by_name.insert(channel.name(), channel);
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Arc<dyn Channel>> {
+        self.by_name.get(name)
+    }
+
+    /// Whether the bot can hold a dialog with a lead that came from `name`.
+    pub fn can_talk(&self, name: &str) -> bool {
+        self.get(name).is_some_and(|c| c.capabilities().realtime)
+    }
+}

@@ -1,0 +1,27 @@
+use async_trait::async_trait;
+
+use super::{Capabilities, Channel};
+use crate::delivery::DeliveryError;
+use crate::store::LeadRecord;
+
+/// The site's web chat served by leadbot itself (`/chat`). The page reads the transcript, which
+/// the lead's step already committed, so delivery has nothing left to do.
+pub struct WebChat;
+
+#[async_trait]
+impl Channel for WebChat {
+    fn name(&self) -> &'static str {
+        "webchat"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            realtime: true,
+            can_initiate: true,
+        }
+    }
+
+    async fn send(&self, _lead: &LeadRecord, _text: &str, _key: &str) -> Result<(), DeliveryError> {
+        Ok(())
+    }
+}

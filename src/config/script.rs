@@ -1,0 +1,161 @@
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::{duration, ConfigIssues};
+
+/// `config/dialog.toml`: everything the bot says and when.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Script {
+    pub texts: Texts,
+    pub reprompts: Reprompts,
+    pub timing: Timing,
+    pub refusal: Refusal,
+    #[serde(default)]
+    pub faq: Vec<FaqEntry>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Texts {
+    /// Greeting when the lead's name is known; `{name}` is replaced.
+    pub greeting_named: String,
+    /// Greeting when the name is unknown.
+    pub greeting: String,
+    /// The polite phone request that follows the greeting.
+    pub phone_request: String,
+    /// Re-asks sent after `timing.reask_after[i]` of silence (one text per interval).
+    pub reask: Vec<String>,
+    /// After an FAQ answer: steer back to the phone.
+    pub steer_back: String,
+    /// Anything the bot did not understand.
+    pub fallback: String,
+    /// Second polite attempt after the first refusal.
+    pub refusal_second_attempt: String,
+    /// Said when the client refused for the last time (may be empty: say nothing).
+    pub farewell_refused: String,
+    /// Said when the no-answer window ends (may be empty).
+    pub farewell_no_answer: String,
+    /// Thanks once a valid phone is obtained.
+    pub phone_accepted: String,
+    /// Reply to messages after the lead was handed over (may be empty).
+    pub after_handover: String,
+    /// The manager's notification; `{lead_id}`, `{name}`, `{phone}`, `{channel}` are replaced.
+    pub manager_notification: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reprompts {
+    pub too_few_digits: String,
+    pub too_many_digits: String,
+    pub invalid_number: String,
+    pub country_not_allowed: String,
+    pub not_mobile: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Timing {
+    /// Silence after which each re-ask is sent, counted from the bot's last question.
+    #[serde(deserialize_with = "duration::deserialize_vec")]
+    pub reask_after: Vec<Duration>,
+    /// No phone within this long after the client's last message → failure outcome.
+    #[serde(with = "duration")]
+    pub no_answer_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Refusal {
+    /// Phrases that mean "I won't give my number".
+    pub phrases: Vec<String>,
+    /// Refusals accepted before giving up (2: one more polite attempt, then give up).
+    pub max_refusals: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaqEntry {
+    pub id: String,
+    /// Words (matched by their beginning, so "адрес" matches "адресу") or phrases.
+    pub keywords: Vec<String>,
+    pub answer: String,
+}
+
+impl Script {
+    pub(super) fn validate(&self, file: &str, issues: &mut ConfigIssues) {
+        let t = &self.texts;
+        for (key, text) in [
+            ("texts.greeting_named", &t.greeting_named),
+            ("texts.greeting", &t.greeting),
+            ("texts.phone_request", &t.phone_request),
+            ("texts.steer_back", &t.steer_back),
+            ("texts.fallback", &t.fallback),
+            ("texts.refusal_second_attempt", &t.refusal_second_attempt),
+            ("texts.phone_accepted", &t.phone_accepted),
+            ("texts.manager_notification", &t.manager_notification),
+            ("reprompts.too_few_digits", &self.reprompts.too_few_digits),
+            ("reprompts.too_many_digits", &self.reprompts.too_many_digits),
+            ("reprompts.invalid_number", &self.reprompts.invalid_number),
+            ("reprompts.country_not_allowed", &self.reprompts.country_not_allowed),
+            ("reprompts.not_mobile", &self.reprompts.not_mobile),
+        ] {
+            if text.trim().is_empty() {
+                issues.push(file, key, "must not be empty");
+            }
+        }
+        if !t.greeting_named.contains("{name}") {
+            issues.push(file, "texts.greeting_named", "must contain {name}");
+        }
+        if t.reask.len() != self.timing.reask_after.len() {
+            issues.push(
+                file,
+                "texts.reask",
+                format!(
+                    "has {} texts but timing.reask_after has {} intervals; give one text per interval",
+                    t.reask.len(),
+                    self.timing.reask_after.len()
+                ),
+            );
+        }
+        for (i, text) in t.reask.iter().enumerate() {
+            if text.trim().is_empty() {
+                issues.push(file, format!("texts.reask[{i}]"), "must not be empty");
+            }
+        }
+        for (i, d) in self.timing.reask_after.iter().enumerate() {
+            if d.is_zero() {
+                issues.push(file, format!("timing.reask_after[{i}]"), "must be longer than zero");
+            }
+        }
+        if self.timing.no_answer_timeout.is_zero() {
+            issues.push(file, "timing.no_answer_timeout", "must be longer than zero");
+        }
+        if self.refusal.max_refusals == 0 {
+            issues.push(file, "refusal.max_refusals", "must be at least 1");
+        }
+        for (i, p) in self.refusal.phrases.iter().enumerate() {
+            if p.trim().is_empty() {
+                issues.push(file, format!("refusal.phrases[{i}]"), "must not be empty");
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, f) in self.faq.iter().enumerate() {
+            if !seen.insert(f.id.as_str()) {
+                issues.push(file, format!("faq[{i}].id"), format!("`{}` is used twice", f.id));
+            }
+            if f.keywords.is_empty() || f.keywords.iter().any(|k| k.trim().is_empty()) {
+                issues.push(
+                    file,
+                    format!("faq[{i}].keywords"),
+                    "needs at least one non-empty keyword",
+                );
+            }
+            if f.answer.trim().is_empty() {
+                issues.push(file, format!("faq[{i}].answer"), "must not be empty");
+            }
+        }
+    }
+}

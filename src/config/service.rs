@@ -1,0 +1,209 @@
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::{duration, ConfigIssues};
+
+/// `config/leadbot.toml`: how the service runs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSettings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub runtime: RuntimeSettings,
+    pub phones: PhoneSettings,
+    pub outcome: OutcomeSettings,
+    #[serde(default)]
+    pub notify: NotifySettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    /// `host:port` to listen on.
+    pub listen: String,
+    /// The longest client message accepted, in characters.
+    pub max_text_chars: usize,
+    /// Bearer token for the operator API (lead inspection, restart, lists). Taken from the
+    /// environment variable `LEADBOT_OPERATOR_TOKEN`; when unset the operator API is open
+    /// (meant for a service bound to localhost only).
+    #[serde(skip)]
+    pub operator_token: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuntimeSettings {
+    /// A lead actor with nothing to do stops after this long; its next event re-activates it.
+    #[serde(with = "duration")]
+    pub passivate_after: Duration,
+    /// Crash restarts of one lead allowed within `restart_window`, then it is parked.
+    pub restart_limit: u32,
+    #[serde(with = "duration")]
+    pub restart_window: Duration,
+    /// First restart delay; doubles per restart up to `restart_backoff_max`.
+    #[serde(with = "duration")]
+    pub restart_backoff: Duration,
+    #[serde(with = "duration")]
+    pub restart_backoff_max: Duration,
+    /// How often the timer service looks for due timers when nothing woke it earlier.
+    #[serde(with = "duration")]
+    pub timer_poll: Duration,
+    /// How often the outbox is scanned for deliveries due for a retry.
+    #[serde(with = "duration")]
+    pub outbox_poll: Duration,
+    /// How often inbox rows not yet applied are looked for (a safety net for lost wake-ups).
+    #[serde(with = "duration")]
+    pub recovery_scan: Duration,
+    /// How long an HTTP request waits for the lead's actor to apply an event before answering.
+    #[serde(with = "duration")]
+    pub apply_wait: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhoneSettings {
+    /// Default country for numbers written without a country code.
+    pub region: String,
+    /// ISO regions accepted (empty: any).
+    #[serde(default)]
+    pub allowed_countries: Vec<String>,
+    #[serde(default)]
+    pub require_mobile: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureStatus {
+    LowQuality,
+    NeedsReview,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutcomeSettings {
+    /// Status for a lead that did not answer or refused: `low_quality` or `needs_review`.
+    pub on_failure: FailureStatus,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifySettings {
+    /// Manager notifications are POSTed here as JSON (besides the log line). Optional.
+    #[serde(default)]
+    pub webhook_url: Option<String>,
+    #[serde(with = "duration", default = "default_notify_timeout")]
+    pub timeout: Duration,
+    /// Delivery attempts before an outbox row is marked failed.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    /// First retry delay; doubles per attempt.
+    #[serde(with = "duration", default = "default_retry_base")]
+    pub retry_base: Duration,
+}
+
+fn default_notify_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_max_attempts() -> u32 {
+    12
+}
+fn default_retry_base() -> Duration {
+    Duration::from_secs(1)
+}
+
+impl Default for NotifySettings {
+    fn default() -> Self {
+        NotifySettings {
+            webhook_url: None,
+            timeout: default_notify_timeout(),
+            max_attempts: default_max_attempts(),
+            retry_base: default_retry_base(),
+        }
+    }
+}
+
+impl ServiceSettings {
+    /// Secrets and deployment specifics come from the environment.
+    pub(super) fn apply_env(&mut self) {
+        if let Ok(url) = std::env::var("DATABASE_URL") {
+            self.database.url = url;
+        }
+        if let Ok(listen) = std::env::var("LEADBOT_LISTEN") {
+            self.server.listen = listen;
+        }
+        if let Ok(url) = std::env::var("LEADBOT_NOTIFY_URL") {
+            self.notify.webhook_url = Some(url);
+        }
+        self.server.operator_token = std::env::var("LEADBOT_OPERATOR_TOKEN").ok().filter(|t| !t.is_empty());
+    }
+
+    pub(super) fn validate(&self, file: &str, issues: &mut ConfigIssues) {
+        if self.server.listen.parse::<std::net::SocketAddr>().is_err() {
+            issues.push(
+                file,
+                "server.listen",
+                format!("`{}` is not host:port", self.server.listen),
+            );
+        }
+        if self.server.max_text_chars == 0 {
+            issues.push(file, "server.max_text_chars", "must be at least 1");
+        }
+        if !self.database.url.starts_with("postgres://") && !self.database.url.starts_with("postgresql://") {
+            issues.push(file, "database.url", "must be a postgres:// URL");
+        }
+        if self.database.max_connections < 2 {
+            issues.push(file, "database.max_connections", "must be at least 2");
+        }
+        let rt = &self.runtime;
+        for (key, d) in [
+            ("runtime.passivate_after", rt.passivate_after),
+            ("runtime.restart_window", rt.restart_window),
+            ("runtime.timer_poll", rt.timer_poll),
+            ("runtime.outbox_poll", rt.outbox_poll),
+            ("runtime.recovery_scan", rt.recovery_scan),
+        ] {
+            if d.is_zero() {
+                issues.push(file, key, "must be longer than zero");
+            }
+        }
+        if rt.restart_backoff > rt.restart_backoff_max {
+            issues.push(
+                file,
+                "runtime.restart_backoff",
+                "is longer than runtime.restart_backoff_max",
+            );
+        }
+        if leadbot_phone::Extractor::new(&self.phones.region).is_err() {
+            issues.push(
+                file,
+                "phones.region",
+                format!("unsupported region `{}`", self.phones.region),
+            );
+        }
+        for (i, c) in self.phones.allowed_countries.iter().enumerate() {
+            if c.len() != 2 || !c.chars().all(|ch| ch.is_ascii_uppercase()) {
+                issues.push(
+                    file,
+                    format!("phones.allowed_countries[{i}]"),
+                    format!("`{c}` is not a two-letter ISO region like \"RU\""),
+                );
+            }
+        }
+        if let Some(url) = &self.notify.webhook_url {
+            if !reqwest::Url::parse(url).is_ok_and(|u| u.scheme() == "http" || u.scheme() == "https") {
+                issues.push(file, "notify.webhook_url", format!("`{url}` is not an http(s) URL"));
+            }
+        }
+        if self.notify.max_attempts == 0 {
+            issues.push(file, "notify.max_attempts", "must be at least 1");
+        }
+    }
+}

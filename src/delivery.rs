@@ -1,0 +1,148 @@
+//! Delivers the outbox: bot messages through their channel, manager notifications through the
+//! notifier. Runs after the lead's step committed; retries with backoff; a row marked sent is
+//! never sent again.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
+
+use crate::channels::Channels;
+use crate::config::NotifySettings;
+use crate::notify::{Notification, Notifier};
+use crate::store::{OutboxItem, Store};
+use crate::telemetry;
+
+pub const KIND_MESSAGE: &str = "message";
+pub const KIND_NOTIFICATION: &str = "notification";
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeliveryError {
+    /// Worth trying again later (network, 5xx, rate limit).
+    #[error("{0}")]
+    Retryable(String),
+    /// Will never succeed as it is (4xx, unknown channel).
+    #[error("{0}")]
+    Permanent(String),
+}
+
+/// A bot message as stored in the outbox.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboundMessage {
+    pub channel: String,
+    pub text: String,
+}
+
+/// How long a claimed row stays hidden from other claims while it is being delivered.
+const CLAIM_LEASE: Duration = Duration::from_secs(60);
+const BATCH: i64 = 100;
+const MAX_BACKOFF: Duration = Duration::from_secs(600);
+
+pub struct Dispatcher {
+    store: Arc<dyn Store>,
+    channels: Channels,
+    notifier: Notifier,
+    settings: NotifySettings,
+    wake: Arc<Notify>,
+    poll: Duration,
+}
+
+impl Dispatcher {
+    pub fn new(
+        store: Arc<dyn Store>,
+        channels: Channels,
+        notifier: Notifier,
+        settings: NotifySettings,
+        wake: Arc<Notify>,
+        poll: Duration,
+    ) -> Dispatcher {
+        Dispatcher {
+            store,
+            channels,
+            notifier,
+            settings,
+            wake,
+            poll,
+        }
+    }
+
+    /// Runs until the task is aborted.
+    pub async fn run(self) {
+        loop {
+            match self.deliver_due().await {
+                Ok(n) if n as i64 == BATCH => continue, // more may be waiting
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "outbox scan failed"),
+            }
+            if let Ok(pending) = self.store.outbox_pending().await {
+                metrics::gauge!(telemetry::OUTBOX_PENDING).set(pending as f64);
+            }
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(self.poll) => {}
+            }
+        }
+    }
+
+    async fn deliver_due(&self) -> Result<usize, crate::store::StoreError> {
+        let now = Utc::now();
+        let lease = now + chrono::Duration::from_std(CLAIM_LEASE).unwrap_or_default();
+        let items = self.store.claim_outbox(now, lease, BATCH).await?;
+        let n = items.len();
+        for item in items {
+            let result = self.deliver(&item).await;
+            let outcome = match &result {
+                Ok(()) => "sent",
+                Err(DeliveryError::Retryable(_)) => "retry",
+                Err(DeliveryError::Permanent(_)) => "failed",
+            };
+            metrics::counter!(telemetry::OUTBOX_DELIVERIES, "kind" => item.kind.clone(), "outcome" => outcome)
+                .increment(1);
+            match result {
+                Ok(()) => self.store.outbox_sent(item.id).await?,
+                Err(DeliveryError::Retryable(e)) if (item.attempts as u32) < self.settings.max_attempts => {
+                    let backoff = self
+                        .settings
+                        .retry_base
+                        .saturating_mul(1u32 << (item.attempts.clamp(1, 16) - 1))
+                        .min(MAX_BACKOFF);
+                    tracing::warn!(outbox_id = item.id, lead_id = %item.lead, attempts = item.attempts, error = %e, "delivery failed, will retry");
+                    let next = Utc::now() + chrono::Duration::from_std(backoff).unwrap_or_default();
+                    self.store.outbox_retry(item.id, &e, next).await?;
+                }
+                Err(e) => {
+                    tracing::error!(outbox_id = item.id, lead_id = %item.lead, error = %e, "delivery given up");
+                    self.store.outbox_failed(item.id, &e.to_string()).await?;
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    async fn deliver(&self, item: &OutboxItem) -> Result<(), DeliveryError> {
+        match item.kind.as_str() {
+            KIND_MESSAGE => {
+                let msg: OutboundMessage = serde_json::from_value(item.payload.clone())
+                    .map_err(|e| DeliveryError::Permanent(format!("bad message payload: {e}")))?;
+                let channel = self
+                    .channels
+                    .get(&msg.channel)
+                    .ok_or_else(|| DeliveryError::Permanent(format!("no channel `{}`", msg.channel)))?;
+                let lead = self
+                    .store
+                    .get_lead(item.lead)
+                    .await
+                    .map_err(|e| DeliveryError::Retryable(e.to_string()))?;
+                channel.send(&lead, &msg.text, &item.idempotency_key).await
+            }
+            KIND_NOTIFICATION => {
+                let n: Notification = serde_json::from_value(item.payload.clone())
+                    .map_err(|e| DeliveryError::Permanent(format!("bad notification payload: {e}")))?;
+                self.notifier.send(&n, &item.idempotency_key).await
+            }
+            other => Err(DeliveryError::Permanent(format!("unknown outbox kind `{other}`"))),
+        }
+    }
+}

@@ -1,0 +1,310 @@
+use chrono::{DateTime, Utc};
+use leadbot_phone::Rejection;
+
+use super::faq::Faq;
+use super::phone_input::{PhoneInput, PhoneReader};
+use super::state::{ArmedTimer, DialogState, Effect, Event, TimerKind, RECENT_MESSAGES};
+use crate::config::{FailureStatus, Script};
+use crate::domain::{LeadStatus, ManagerRef, Outcome};
+use crate::keywords::{KeywordSet, Words};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DialogError {
+    #[error("timing value out of range: {0}")]
+    Duration(#[from] chrono::OutOfRangeError),
+}
+
+/// The dialog rules for one configuration. Pure: no clock, no I/O.
+#[derive(Debug, Clone)]
+pub struct Dialog {
+    script: Script,
+    faq: Faq,
+    refusal: KeywordSet,
+    phones: PhoneReader,
+    on_failure: LeadStatus,
+    reask_after: Vec<chrono::Duration>,
+    no_answer_timeout: chrono::Duration,
+}
+
+/// Collects the effects of one step.
+struct Step {
+    effects: Vec<Effect>,
+}
+
+impl Step {
+    fn say(&mut self, state: &mut DialogState, text: &str, now: DateTime<Utc>) {
+        if text.trim().is_empty() {
+            return;
+        }
+        state.first_reply_at.get_or_insert(now);
+        self.effects.push(Effect::Say(text.to_string()));
+    }
+
+    fn arm(&mut self, state: &mut DialogState, kind: TimerKind, due_at: DateTime<Utc>) {
+        let timer = ArmedTimer {
+            due_at,
+            generation: state.next_generation,
+        };
+        state.next_generation += 1;
+        state.timers.insert(kind, timer);
+        self.effects.push(Effect::ArmTimer { kind, timer });
+    }
+
+    fn cancel(&mut self, state: &mut DialogState, kind: TimerKind) {
+        if state.timers.remove(&kind).is_some() {
+            self.effects.push(Effect::CancelTimer(kind));
+        }
+    }
+
+    fn cancel_all(&mut self, state: &mut DialogState) {
+        for kind in [TimerKind::Reask, TimerKind::NoAnswer] {
+            self.cancel(state, kind);
+        }
+    }
+}
+
+impl Dialog {
+    pub fn new(script: Script, phones: PhoneReader, on_failure: FailureStatus) -> Result<Dialog, DialogError> {
+        let reask_after = script
+            .timing
+            .reask_after
+            .iter()
+            .map(|d| chrono::Duration::from_std(*d))
+            .collect::<Result<Vec<_>, _>>()?;
+        let no_answer_timeout = chrono::Duration::from_std(script.timing.no_answer_timeout)?;
+        Ok(Dialog {
+            faq: Faq::new(&script.faq),
+            refusal: KeywordSet::new(&script.refusal.phrases),
+            phones,
+            on_failure: match on_failure {
+                FailureStatus::LowQuality => LeadStatus::LowQuality,
+                FailureStatus::NeedsReview => LeadStatus::NeedsReview,
+            },
+            reask_after,
+            no_answer_timeout,
+            script,
+        })
+    }
+
+    pub fn phones(&self) -> &PhoneReader {
+        &self.phones
+    }
+
+    /// Applies one event: returns the new state and what must happen because of it.
+    pub fn step(&self, mut state: DialogState, event: Event, now: DateTime<Utc>) -> (DialogState, Vec<Effect>) {
+        let mut step = Step { effects: Vec::new() };
+        match event {
+            Event::Intake {
+                phone,
+                text,
+                channel_can_talk,
+            } => self.on_intake(&mut state, &mut step, phone, text, channel_can_talk, now),
+            Event::ClientMessage { text } => self.on_client_message(&mut state, &mut step, text, now),
+            Event::TimerFired { kind, generation } => self.on_timer(&mut state, &mut step, kind, generation, now),
+            Event::ManagerAssigned(manager) => self.on_assigned(&mut state, &mut step, manager),
+            Event::NoManagerAvailable => {
+                if state.awaiting_manager {
+                    state.awaiting_manager = false;
+                    self.finish(&mut state, &mut step, LeadStatus::NeedsReview, Outcome::NoManager);
+                }
+            }
+        }
+        (state, step.effects)
+    }
+
+    fn on_intake(
+        &self,
+        state: &mut DialogState,
+        step: &mut Step,
+        phone: Option<String>,
+        text: Option<String>,
+        channel_can_talk: bool,
+        now: DateTime<Utc>,
+    ) {
+        if state.status != LeadStatus::New {
+            return; // a replayed intake
+        }
+        if let Some(PhoneInput::Valid(e164)) = phone.as_deref().map(|p| self.phones.read_card(p)) {
+            self.accept_phone(state, step, e164, text.unwrap_or_default(), now);
+            return;
+        }
+        if !channel_can_talk {
+            self.finish(state, step, LeadStatus::NeedsReview, Outcome::NoChannel);
+            return;
+        }
+        state.status = LeadStatus::BotProcessing;
+        state.had_dialog = true;
+        let greeting = match &state.name {
+            Some(name) if !name.trim().is_empty() => self.script.texts.greeting_named.replace("{name}", name.trim()),
+            _ => self.script.texts.greeting.clone(),
+        };
+        step.say(state, &greeting, now);
+        match text.filter(|t| !t.trim().is_empty()) {
+            Some(text) => self.talk(state, step, &text, now, true),
+            None => {
+                step.say(state, &self.script.texts.phone_request, now);
+                self.rearm_after_bot_question(state, step, now);
+                step.arm(state, TimerKind::NoAnswer, now + self.no_answer_timeout);
+            }
+        }
+    }
+
+    fn on_client_message(&self, state: &mut DialogState, step: &mut Step, text: String, now: DateTime<Utc>) {
+        match state.status {
+            LeadStatus::New => {}
+            LeadStatus::BotProcessing if state.awaiting_manager => {}
+            LeadStatus::BotProcessing => self.talk(state, step, &text, now, false),
+            LeadStatus::Assigned => {
+                if !state.handover_acknowledged {
+                    state.handover_acknowledged = true;
+                    step.say(state, &self.script.texts.after_handover, now);
+                }
+            }
+            LeadStatus::LowQuality | LeadStatus::NeedsReview => {
+                // A client who went silent or refused may come back with a number: take it.
+                let revivable = matches!(state.outcome, Some(Outcome::NoAnswer | Outcome::Refused));
+                if revivable {
+                    if let PhoneInput::Valid(e164) = self.phones.read(&text, &[]) {
+                        state.status = LeadStatus::BotProcessing;
+                        self.accept_phone(state, step, e164, text, now);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The client said something while the bot waits for the phone.
+    fn talk(&self, state: &mut DialogState, step: &mut Step, text: &str, now: DateTime<Utc>, first_contact: bool) {
+        let recent: Vec<&str> = state.recent.iter().map(String::as_str).collect();
+        let input = self.phones.read(text, &recent);
+        state.recent.push_back(text.to_string());
+        while state.recent.len() > RECENT_MESSAGES {
+            state.recent.pop_front();
+        }
+        match input {
+            PhoneInput::Valid(e164) => {
+                let joined: Vec<String> = state.recent.iter().cloned().collect();
+                self.accept_phone(state, step, e164, joined.join("\n"), now);
+                return;
+            }
+            PhoneInput::Rejected(reason) => {
+                let reprompt = self.reprompt(&reason).to_string();
+                step.say(state, &reprompt, now);
+            }
+            PhoneInput::Nothing => {
+                let words = Words::of(text);
+                if self.refusal.matches(&words) {
+                    state.refusals += 1;
+                    if state.refusals >= self.script.refusal.max_refusals {
+                        step.say(state, &self.script.texts.farewell_refused, now);
+                        self.finish(state, step, self.on_failure, Outcome::Refused);
+                        return;
+                    }
+                    step.say(state, &self.script.texts.refusal_second_attempt, now);
+                } else {
+                    let answers = self.faq.answers(&words);
+                    for a in &answers {
+                        step.say(state, a, now);
+                    }
+                    let follow_up = match (first_contact, answers.is_empty()) {
+                        (true, _) => &self.script.texts.phone_request,
+                        (false, false) => &self.script.texts.steer_back,
+                        (false, true) => &self.script.texts.fallback,
+                    };
+                    step.say(state, follow_up, now);
+                }
+            }
+        }
+        self.rearm_after_bot_question(state, step, now);
+        step.arm(state, TimerKind::NoAnswer, now + self.no_answer_timeout);
+    }
+
+    /// Arms the next re-ask, if the script has one left.
+    fn rearm_after_bot_question(&self, state: &mut DialogState, step: &mut Step, now: DateTime<Utc>) {
+        match self.reask_after.get(state.reasks_sent as usize) {
+            Some(after) => step.arm(state, TimerKind::Reask, now + *after),
+            None => step.cancel(state, TimerKind::Reask),
+        }
+    }
+
+    fn reprompt(&self, reason: &Rejection) -> &str {
+        let r = &self.script.reprompts;
+        match reason {
+            Rejection::TooFewDigits { .. } => &r.too_few_digits,
+            Rejection::TooManyDigits { .. } => &r.too_many_digits,
+            Rejection::CountryNotAllowed { .. } => &r.country_not_allowed,
+            Rejection::NotMobile => &r.not_mobile,
+            _ => &r.invalid_number,
+        }
+    }
+
+    fn accept_phone(&self, state: &mut DialogState, step: &mut Step, e164: String, text: String, now: DateTime<Utc>) {
+        state.phone = Some(e164);
+        state.phone_at = Some(now);
+        state.awaiting_manager = true;
+        state.outcome = None;
+        step.cancel_all(state);
+        if state.had_dialog {
+            step.say(state, &self.script.texts.phone_accepted, now);
+        }
+        step.effects.push(Effect::FindManager { text });
+    }
+
+    fn on_timer(&self, state: &mut DialogState, step: &mut Step, kind: TimerKind, generation: u64, now: DateTime<Utc>) {
+        match state.timers.get(&kind) {
+            Some(t) if t.generation == generation => {
+                state.timers.remove(&kind);
+            }
+            _ => return, // stale: re-armed or cancelled since
+        }
+        if state.status != LeadStatus::BotProcessing || state.awaiting_manager {
+            return;
+        }
+        match kind {
+            TimerKind::Reask => {
+                if let Some(text) = self.script.texts.reask.get(state.reasks_sent as usize) {
+                    let text = text.clone();
+                    step.say(state, &text, now);
+                    state.reasks_sent += 1;
+                    self.rearm_after_bot_question(state, step, now);
+                }
+            }
+            TimerKind::NoAnswer => {
+                step.say(state, &self.script.texts.farewell_no_answer, now);
+                self.finish(state, step, self.on_failure, Outcome::NoAnswer);
+            }
+        }
+    }
+
+    fn on_assigned(&self, state: &mut DialogState, step: &mut Step, manager: ManagerRef) {
+        if !state.awaiting_manager {
+            return;
+        }
+        state.awaiting_manager = false;
+        state.status = LeadStatus::Assigned;
+        state.manager = Some(manager.clone());
+        let outcome = if state.had_dialog {
+            Outcome::PhoneObtained
+        } else {
+            Outcome::PhoneInCard
+        };
+        state.outcome = Some(outcome);
+        let text = self
+            .script
+            .texts
+            .manager_notification
+            .replace("{name}", state.name.as_deref().unwrap_or("без имени"))
+            .replace("{phone}", state.phone.as_deref().unwrap_or(""))
+            .replace("{channel}", &state.channel)
+            .replace("{lead_id}", &state.lead_id.to_string());
+        step.effects.push(Effect::NotifyManager { manager, text });
+        step.effects.push(Effect::Finished(outcome));
+    }
+
+    fn finish(&self, state: &mut DialogState, step: &mut Step, status: LeadStatus, outcome: Outcome) {
+        state.status = status;
+        state.outcome = Some(outcome);
+        step.cancel_all(state);
+        step.effects.push(Effect::Finished(outcome));
+    }
+}

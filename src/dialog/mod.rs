@@ -1,0 +1,11 @@
+//! The conversation: a pure state machine `(state, event, now) -> (state, effects)` driven by the
+//! script in `config/dialog.toml`. The lead's actor persists the state and executes the effects.
+
+mod faq;
+mod machine;
+mod phone_input;
+mod state;
+
+pub use machine::{Dialog, DialogError};
+pub use phone_input::{PhoneInput, PhoneReader};
+pub use state::{ArmedTimer, DialogState, Effect, Event, TimerKind};

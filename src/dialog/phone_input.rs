@@ -1,0 +1,62 @@
+//! The dialog's view of phone numbers: what a message means for the phone request.
+//! Extraction and validation live in the `leadbot-phone` crate.
+
+use leadbot_phone::{Extractor, Policy, Rejection};
+
+/// What a client message says about the phone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PhoneInput {
+    /// A valid number the policy accepts (E.164).
+    Valid(String),
+    /// The client tried to give a number but it cannot be accepted, for this reason.
+    Rejected(Rejection),
+    /// Nothing phone-like.
+    Nothing,
+}
+
+/// Reads phones in messages according to the configured region and policy.
+#[derive(Debug, Clone)]
+pub struct PhoneReader {
+    extractor: Extractor,
+    policy: Policy,
+}
+
+impl PhoneReader {
+    pub fn new(extractor: Extractor, policy: Policy) -> PhoneReader {
+        PhoneReader { extractor, policy }
+    }
+
+    /// A phone as it came in a CRM card or intake request.
+    pub fn read_card(&self, raw: &str) -> PhoneInput {
+        self.read(raw, &[])
+    }
+
+    /// `recent`: the client's previous messages, oldest first, for numbers split across them.
+    pub fn read(&self, text: &str, recent: &[&str]) -> PhoneInput {
+        let analysis = self.extractor.analyse(text);
+        let mut rejection = None;
+        for n in &analysis.found {
+            match self.policy.check(n) {
+                Ok(()) => return PhoneInput::Valid(n.e164().to_string()),
+                Err(r) => rejection = rejection.or(Some(r)),
+            }
+        }
+        if let Some(r) = rejection {
+            return PhoneInput::Rejected(r);
+        }
+        if !recent.is_empty() {
+            let mut all: Vec<&str> = recent.to_vec();
+            all.push(text);
+            if let Some(n) = self.extractor.assemble(&all) {
+                return match self.policy.check(&n) {
+                    Ok(()) => PhoneInput::Valid(n.e164().to_string()),
+                    Err(r) => PhoneInput::Rejected(r),
+                };
+            }
+        }
+        match analysis.attempt {
+            Some(r) => PhoneInput::Rejected(r),
+            None => PhoneInput::Nothing,
+        }
+    }
+}

@@ -1,0 +1,137 @@
+use std::collections::{BTreeMap, VecDeque};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{LeadId, LeadStatus, ManagerRef, Outcome};
+
+/// Durable timers a lead can have; at most one of each kind is armed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimerKind {
+    /// Silence after the bot's question: ask again.
+    Reask,
+    /// The whole no-answer window: give up.
+    NoAnswer,
+}
+
+impl TimerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimerKind::Reask => "reask",
+            TimerKind::NoAnswer => "no_answer",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TimerKind> {
+        match s {
+            "reask" => Some(TimerKind::Reask),
+            "no_answer" => Some(TimerKind::NoAnswer),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArmedTimer {
+    pub due_at: DateTime<Utc>,
+    /// Changes on every re-arm, so a firing of an older arming is recognised and ignored.
+    pub generation: u64,
+}
+
+/// How many of the client's latest messages are kept to find a number split across them.
+pub const RECENT_MESSAGES: usize = 4;
+
+/// Everything the dialog knows about one lead; snapshotted after every step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DialogState {
+    pub lead_id: LeadId,
+    pub status: LeadStatus,
+    pub channel: String,
+    pub name: Option<String>,
+    /// E.164.
+    pub phone: Option<String>,
+    pub manager: Option<ManagerRef>,
+    pub outcome: Option<Outcome>,
+    pub refusals: u32,
+    pub reasks_sent: u32,
+    pub recent: VecDeque<String>,
+    pub timers: BTreeMap<TimerKind, ArmedTimer>,
+    pub next_generation: u64,
+    /// A phone is known and a manager has been asked for.
+    pub awaiting_manager: bool,
+    /// The bot talked to the client before the phone was known.
+    pub had_dialog: bool,
+    pub handover_acknowledged: bool,
+    pub created_at: DateTime<Utc>,
+    pub first_reply_at: Option<DateTime<Utc>>,
+    pub phone_at: Option<DateTime<Utc>>,
+}
+
+impl DialogState {
+    pub fn new(lead_id: LeadId, channel: &str, name: Option<String>, now: DateTime<Utc>) -> DialogState {
+        DialogState {
+            lead_id,
+            status: LeadStatus::New,
+            channel: channel.to_string(),
+            name,
+            phone: None,
+            manager: None,
+            outcome: None,
+            refusals: 0,
+            reasks_sent: 0,
+            recent: VecDeque::new(),
+            timers: BTreeMap::new(),
+            next_generation: 1,
+            awaiting_manager: false,
+            had_dialog: false,
+            handover_acknowledged: false,
+            created_at: now,
+            first_reply_at: None,
+            phone_at: None,
+        }
+    }
+}
+
+/// What happens to a lead.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// The lead was created (from the CRM, the intake API or a channel).
+    Intake {
+        phone: Option<String>,
+        text: Option<String>,
+        /// Whether leadbot can talk on the lead's channel at all.
+        channel_can_talk: bool,
+    },
+    ClientMessage {
+        text: String,
+    },
+    TimerFired {
+        kind: TimerKind,
+        generation: u64,
+    },
+    ManagerAssigned(ManagerRef),
+    NoManagerAvailable,
+}
+
+/// What the actor must do after committing the new state.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// A bot message to the client on the lead's channel.
+    Say(String),
+    ArmTimer {
+        kind: TimerKind,
+        timer: ArmedTimer,
+    },
+    CancelTimer(TimerKind),
+    /// Ask the manager pool for a manager; `text` is what the client wrote (rules match on it).
+    FindManager {
+        text: String,
+    },
+    NotifyManager {
+        manager: ManagerRef,
+        text: String,
+    },
+    /// The lead left the bot's hands with this outcome.
+    Finished(Outcome),
+}

@@ -1,0 +1,272 @@
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tokio::sync::oneshot;
+
+use super::error::ApiJson;
+use super::{ApiError, AppState};
+use crate::actors::{ActorState, SupervisorMsg};
+use crate::channels::KNOWN_CHANNELS;
+use crate::domain::{LeadId, LeadStatus};
+use crate::store::{InboxPayload, LeadRecord, NewLead, TimerRow, TranscriptEntry};
+use crate::telemetry;
+
+const MAX_ID_CHARS: usize = 200;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateLead {
+    pub source: String,
+    pub external_id: String,
+    pub channel: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub text: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LeadSummary {
+    pub id: LeadId,
+    pub status: LeadStatus,
+}
+
+fn check_id(field: &str, v: &str) -> Result<(), ApiError> {
+    if v.trim().is_empty() {
+        return Err(ApiError::Unprocessable(format!("`{field}` must not be empty")));
+    }
+    if v.chars().count() > MAX_ID_CHARS {
+        return Err(ApiError::Unprocessable(format!(
+            "`{field}` is longer than {MAX_ID_CHARS} characters"
+        )));
+    }
+    Ok(())
+}
+
+fn check_text(state: &AppState, field: &str, v: &str) -> Result<(), ApiError> {
+    let n = v.chars().count();
+    if n > state.max_text_chars {
+        return Err(ApiError::PayloadTooLarge(format!(
+            "`{field}` has {n} characters; at most {} are accepted",
+            state.max_text_chars
+        )));
+    }
+    Ok(())
+}
+
+/// Wakes the lead's actor and waits (bounded) until it applied what was just stored.
+async fn wake_and_wait(state: &AppState, lead: LeadId) {
+    let (tx, rx) = oneshot::channel();
+    if state.supervisor.cast(SupervisorMsg::Wake(lead, Some(tx))).is_err() {
+        return; // shutting down; the row is durable and applied on the next start
+    }
+    let _ = tokio::time::timeout(state.apply_wait, rx).await;
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<CreateLead>,
+) -> Result<(StatusCode, Json<LeadSummary>), ApiError> {
+    check_id("source", &req.source)?;
+    check_id("external_id", &req.external_id)?;
+    if !KNOWN_CHANNELS.contains(&req.channel.as_str()) {
+        return Err(ApiError::Unprocessable(format!(
+            "unknown channel `{}`; known: {}",
+            req.channel,
+            KNOWN_CHANNELS.join(", ")
+        )));
+    }
+    if let Some(text) = &req.text {
+        check_text(&state, "text", text)?;
+    }
+    if let Some(name) = &req.name {
+        check_id("name", name)?;
+    }
+    if let Some(phone) = &req.phone {
+        if phone.chars().count() > 64 {
+            return Err(ApiError::Unprocessable("`phone` is longer than 64 characters".into()));
+        }
+    }
+    let new = NewLead {
+        source: req.source,
+        external_id: req.external_id,
+        channel: req.channel,
+        name: req.name.filter(|n| !n.trim().is_empty()),
+        phone: req.phone.filter(|p| !p.trim().is_empty()),
+        text: req.text,
+    };
+    let created = state.store.create_lead(&new).await?;
+    let id = created.lead.id;
+    if created.created {
+        metrics::counter!(telemetry::LEADS_CREATED, "source" => new.source.clone(), "channel" => new.channel.clone())
+            .increment(1);
+        tracing::info!(lead_id = %id, source = %new.source, channel = %new.channel, "lead accepted");
+    }
+    // Also for a repeat: if the first attempt's wake was lost, this one delivers it.
+    wake_and_wait(&state, id).await;
+    let lead = state.store.get_lead(id).await?;
+    let code = if created.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        code,
+        Json(LeadSummary {
+            id,
+            status: lead.status,
+        }),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostMessage {
+    pub text: String,
+    /// The client's own id for this message; a repeat with the same id is stored once.
+    #[serde(default)]
+    pub message_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AfterQuery {
+    #[serde(default)]
+    pub after: i64,
+}
+
+pub async fn post_message(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    ApiJson(req): ApiJson<PostMessage>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let lead = LeadId(id);
+    if req.text.trim().is_empty() {
+        return Err(ApiError::Unprocessable("`text` must not be empty".into()));
+    }
+    check_text(&state, "text", &req.text)?;
+    let key = match &req.message_id {
+        Some(m) => {
+            check_id("message_id", m)?;
+            format!("{id}:{m}")
+        }
+        None => format!("{id}:{}", random_key()),
+    };
+    // Read before storing, so the answer shows what this message produced.
+    let seen = state.store.transcript(lead, 0).await?.last().map_or(0, |e| e.id);
+    let stored = state
+        .store
+        .enqueue_inbox(lead, "api", &key, &InboxPayload::Message { text: req.text })
+        .await?;
+    wake_and_wait(&state, lead).await;
+    let lead_rec = state.store.get_lead(lead).await?;
+    let transcript = state.store.transcript(lead, seen).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({
+            "id": lead,
+            "status": lead_rec.status,
+            "duplicate": stored.is_none(),
+            "transcript": transcript,
+        })),
+    ))
+}
+
+fn random_key() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
+pub async fn transcript(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Query(q): Query<AfterQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let lead = state.store.get_lead(LeadId(id)).await?;
+    let entries = state.store.transcript(lead.id, q.after).await?;
+    Ok(Json(
+        json!({ "id": lead.id, "status": lead.status, "transcript": entries }),
+    ))
+}
+
+#[derive(Debug, Serialize)]
+pub struct LeadView {
+    #[serde(flatten)]
+    pub lead: LeadRecord,
+    pub actor: Option<ActorState>,
+    pub timers: Vec<TimerRow>,
+    pub transcript: Vec<TranscriptEntry>,
+}
+
+pub async fn get_one(State(state): State<AppState>, Path(id): Path<i64>) -> Result<Json<LeadView>, ApiError> {
+    let lead = state.store.get_lead(LeadId(id)).await?;
+    let timers = state.store.timers(lead.id).await?;
+    let transcript = state.store.transcript(lead.id, 0).await?;
+    let actor = match state
+        .supervisor
+        .call(
+            |reply| SupervisorMsg::Inspect(lead.id, reply),
+            Some(Duration::from_secs(2)),
+        )
+        .await
+    {
+        Ok(ractor::rpc::CallResult::Success(s)) => Some(s),
+        _ => None,
+    };
+    Ok(Json(LeadView {
+        lead,
+        actor,
+        timers,
+        transcript,
+    }))
+}
+
+pub async fn restart(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let lead = state.store.get_lead(LeadId(id)).await?;
+    let result = state
+        .supervisor
+        .call(
+            |reply| SupervisorMsg::Restart(lead.id, reply),
+            Some(Duration::from_secs(10)),
+        )
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("supervisor: {e}")))?;
+    match result {
+        ractor::rpc::CallResult::Success(Ok(())) => {
+            Ok((StatusCode::ACCEPTED, Json(json!({ "id": lead.id, "restarted": true }))))
+        }
+        ractor::rpc::CallResult::Success(Err(e)) => Err(ApiError::Unavailable(e)),
+        _ => Err(ApiError::Unavailable("supervisor did not answer in time".into())),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    pub status: Option<String>,
+    #[serde(default)]
+    pub after: i64,
+    pub limit: Option<i64>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let status = q
+        .status
+        .as_deref()
+        .map(str::parse::<LeadStatus>)
+        .transpose()
+        .map_err(ApiError::BadRequest)?;
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let leads = state.store.list_leads(status, q.after, limit).await?;
+    let next_after = leads.last().map(|l| l.id);
+    Ok(Json(json!({ "leads": leads, "next_after": next_after })))
+}

@@ -1,0 +1,57 @@
+//! The HTTP surface: lead intake, client messages, the operator API, the web chat page,
+//! health and metrics.
+
+mod auth;
+mod chat;
+mod error;
+mod health;
+mod leads;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+use metrics_exporter_prometheus::PrometheusHandle;
+use ractor::ActorRef;
+
+use crate::actors::SupervisorMsg;
+use crate::store::Store;
+
+pub use error::ApiError;
+
+/// Request bodies above this are refused before parsing (texts are limited separately).
+const BODY_LIMIT: usize = 64 * 1024;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub supervisor: ActorRef<SupervisorMsg>,
+    pub metrics: PrometheusHandle,
+    pub max_text_chars: usize,
+    pub apply_wait: Duration,
+    pub operator_token: Option<Arc<str>>,
+}
+
+pub fn router(state: AppState) -> Router {
+    let operator = Router::new()
+        .route("/api/v1/leads", get(leads::list))
+        .route("/api/v1/leads/{id}", get(leads::get_one))
+        .route("/api/v1/leads/{id}/restart", post(leads::restart))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_operator,
+        ));
+    Router::new()
+        .route("/api/v1/leads", post(leads::create))
+        .route("/api/v1/leads/{id}/messages", post(leads::post_message))
+        .route("/api/v1/leads/{id}/transcript", get(leads::transcript))
+        .route("/chat", get(chat::page))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .merge(operator)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state)
+}

@@ -1,0 +1,96 @@
+//! Durable storage behind a trait, so the actors do not know which database holds their state.
+
+mod postgres;
+mod types;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::domain::{LeadId, LeadStatus};
+
+pub use postgres::PgStore;
+pub use types::*;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("lead {0} not found")]
+    LeadNotFound(LeadId),
+    /// Another writer committed a newer version of this lead (fencing).
+    #[error("lead {lead}: snapshot version conflict (expected {expected})")]
+    VersionConflict { lead: LeadId, expected: i64 },
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Answers when the database does (readiness).
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// Creates a lead and its intake inbox row in one transaction; an existing
+    /// `(source, external_id)` returns the stored lead with `created == false`.
+    async fn create_lead(&self, lead: &NewLead) -> StoreResult<Created>;
+
+    /// Stores an inbound item for a lead; `None` when `dedupe_key` was already stored.
+    async fn enqueue_inbox(
+        &self,
+        lead: LeadId,
+        source: &str,
+        dedupe_key: &str,
+        payload: &InboxPayload,
+    ) -> StoreResult<Option<i64>>;
+
+    /// The lead's record and last snapshot, for an actor starting up.
+    async fn load_lead(&self, lead: LeadId) -> StoreResult<(LeadRecord, Option<Snapshot>)>;
+
+    /// Inbox rows after `after_id`, oldest first.
+    async fn inbox_after(&self, lead: LeadId, after_id: i64, limit: i64) -> StoreResult<Vec<InboxItem>>;
+
+    /// One actor step: snapshot, projection, transcript, outbox, timers and the inbox marker,
+    /// all or nothing.
+    async fn commit_step(&self, step: &StepCommit) -> StoreResult<()>;
+
+    /// Claims timers due by `now` (hidden from other claims until `lease_until`).
+    async fn claim_due_timers(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<DueTimer>>;
+    /// The earliest due time among unclaimed timers.
+    async fn next_timer_due(&self) -> StoreResult<Option<DateTime<Utc>>>;
+
+    /// Claims outbox rows due for (re)delivery.
+    async fn claim_outbox(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<OutboxItem>>;
+    async fn outbox_sent(&self, id: i64) -> StoreResult<()>;
+    async fn outbox_retry(&self, id: i64, error: &str, next_attempt_at: DateTime<Utc>) -> StoreResult<()>;
+    async fn outbox_failed(&self, id: i64, error: &str) -> StoreResult<()>;
+    async fn outbox_pending(&self) -> StoreResult<i64>;
+
+    async fn has_unapplied_inbox(&self, lead: LeadId) -> StoreResult<bool>;
+
+    /// Leads with inbox rows not yet applied, and the age of their oldest one.
+    async fn leads_with_unapplied_inbox(&self, limit: i64) -> StoreResult<Vec<(LeadId, DateTime<Utc>)>>;
+
+    /// Parks a lead for a person (crash loop): status and snapshot, timers dropped.
+    async fn park_lead(&self, lead: LeadId, reason: &str) -> StoreResult<()>;
+
+    async fn get_lead(&self, lead: LeadId) -> StoreResult<LeadRecord>;
+    async fn list_leads(&self, status: Option<LeadStatus>, after_id: i64, limit: i64) -> StoreResult<Vec<LeadRecord>>;
+    async fn transcript(&self, lead: LeadId, after_id: i64) -> StoreResult<Vec<TranscriptEntry>>;
+    async fn timers(&self, lead: LeadId) -> StoreResult<Vec<TimerRow>>;
+    async fn count_open_leads(&self) -> StoreResult<i64>;
+
+    /// Round-robin positions per manager group.
+    async fn load_cursors(&self) -> StoreResult<Vec<(String, i64)>>;
+    async fn save_cursor(&self, group: &str, position: i64) -> StoreResult<()>;
+}

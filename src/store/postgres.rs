@@ -1,0 +1,552 @@
+//! PostgreSQL implementation of [`Store`].
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::migrate::MigrateDatabase;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::Row;
+
+use super::{
+    Created, DueTimer, InboxItem, InboxPayload, LeadRecord, NewLead, OutboxItem, Snapshot, StepCommit, Store,
+    StoreError, StoreResult, TimerChange, TimerRow, TranscriptEntry,
+};
+use crate::domain::{LeadId, LeadStatus};
+
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+const LEAD_COLUMNS: &str =
+    "id, source, external_id, channel, name, phone, status, manager_id, reason, created_at, updated_at";
+
+fn lead_from_row(row: &sqlx::postgres::PgRow) -> StoreResult<LeadRecord> {
+    let status: String = row.try_get("status")?;
+    Ok(LeadRecord {
+        id: LeadId(row.try_get("id")?),
+        source: row.try_get("source")?,
+        external_id: row.try_get("external_id")?,
+        channel: row.try_get("channel")?,
+        name: row.try_get("name")?,
+        phone: row.try_get("phone")?,
+        status: LeadStatus::from_str(&status).map_err(StoreError::Corrupt)?,
+        manager_id: row.try_get("manager_id")?,
+        reason: row.try_get("reason")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+fn payload_json(p: &InboxPayload) -> StoreResult<serde_json::Value> {
+    serde_json::to_value(p).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+impl PgStore {
+    /// Creates the database if it does not exist, connects and runs the migrations.
+    pub async fn connect(url: &str, max_connections: u32) -> StoreResult<PgStore> {
+        if !sqlx::Postgres::database_exists(url).await? {
+            // Two instances starting together may race here; the loser sees "already exists".
+            if let Err(e) = sqlx::Postgres::create_database(url).await {
+                if !sqlx::Postgres::database_exists(url).await? {
+                    return Err(e.into());
+                }
+            }
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await?;
+        sqlx::migrate!("./migrations")
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Db(e.into()))?;
+        Ok(PgStore { pool })
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn create_lead(&self, lead: &NewLead) -> StoreResult<Created> {
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query(&format!(
+            "INSERT INTO leads (source, external_id, channel, name, phone, status)
+             VALUES ($1, $2, $3, $4, $5, 'new')
+             ON CONFLICT (source, external_id) DO NOTHING
+             RETURNING {LEAD_COLUMNS}"
+        ))
+        .bind(&lead.source)
+        .bind(&lead.external_id)
+        .bind(&lead.channel)
+        .bind(&lead.name)
+        .bind(&lead.phone)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = inserted else {
+            tx.rollback().await?;
+            let row = sqlx::query(&format!(
+                "SELECT {LEAD_COLUMNS} FROM leads WHERE source = $1 AND external_id = $2"
+            ))
+            .bind(&lead.source)
+            .bind(&lead.external_id)
+            .fetch_one(&self.pool)
+            .await?;
+            return Ok(Created {
+                lead: lead_from_row(&row)?,
+                created: false,
+            });
+        };
+        let record = lead_from_row(&row)?;
+        let payload = InboxPayload::Intake {
+            phone: lead.phone.clone(),
+            text: lead.text.clone(),
+        };
+        sqlx::query("INSERT INTO inbox (lead_id, source, dedupe_key, payload) VALUES ($1, $2, $3, $4)")
+            .bind(record.id.0)
+            .bind(&lead.source)
+            .bind(format!("intake:{}", lead.external_id))
+            .bind(payload_json(&payload)?)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Created {
+            lead: record,
+            created: true,
+        })
+    }
+
+    async fn enqueue_inbox(
+        &self,
+        lead: LeadId,
+        source: &str,
+        dedupe_key: &str,
+        payload: &InboxPayload,
+    ) -> StoreResult<Option<i64>> {
+        let res = sqlx::query(
+            "INSERT INTO inbox (lead_id, source, dedupe_key, payload)
+             SELECT id, $2, $3, $4 FROM leads WHERE id = $1
+             ON CONFLICT (source, dedupe_key) DO NOTHING
+             RETURNING id",
+        )
+        .bind(lead.0)
+        .bind(source)
+        .bind(dedupe_key)
+        .bind(payload_json(payload)?)
+        .fetch_optional(&self.pool)
+        .await?;
+        match res {
+            Some(row) => Ok(Some(row.try_get(0)?)),
+            None => {
+                // Either a duplicate or an unknown lead; tell them apart for the caller.
+                self.get_lead(lead).await?;
+                Ok(None)
+            }
+        }
+    }
+
+    async fn load_lead(&self, lead: LeadId) -> StoreResult<(LeadRecord, Option<Snapshot>)> {
+        let record = self.get_lead(lead).await?;
+        let snap = sqlx::query("SELECT version, state, last_applied_inbox_id FROM lead_snapshots WHERE lead_id = $1")
+            .bind(lead.0)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|row| -> StoreResult<Snapshot> {
+                Ok(Snapshot {
+                    version: row.try_get(0)?,
+                    state: row.try_get(1)?,
+                    last_applied_inbox_id: row.try_get(2)?,
+                })
+            })
+            .transpose()?;
+        Ok((record, snap))
+    }
+
+    async fn inbox_after(&self, lead: LeadId, after_id: i64, limit: i64) -> StoreResult<Vec<InboxItem>> {
+        let rows = sqlx::query(
+            "SELECT id, payload, received_at FROM inbox WHERE lead_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+        )
+        .bind(lead.0)
+        .bind(after_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let payload: serde_json::Value = row.try_get(1)?;
+                Ok(InboxItem {
+                    id: row.try_get(0)?,
+                    payload: serde_json::from_value(payload)
+                        .map_err(|e| StoreError::Corrupt(format!("inbox row payload: {e}")))?,
+                    received_at: row.try_get(2)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn commit_step(&self, step: &StepCommit) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let lead = step.lead.0;
+        let new_version = step.expected_version + 1;
+        let applied = step.applied_inbox_id;
+        let written = if step.expected_version == 0 {
+            sqlx::query(
+                "INSERT INTO lead_snapshots (lead_id, version, state, last_applied_inbox_id)
+                 VALUES ($1, 1, $2, COALESCE($3, 0))
+                 ON CONFLICT (lead_id) DO NOTHING",
+            )
+            .bind(lead)
+            .bind(&step.state)
+            .bind(applied)
+            .execute(&mut *tx)
+            .await?
+        } else {
+            sqlx::query(
+                "UPDATE lead_snapshots
+                 SET version = $2, state = $3,
+                     last_applied_inbox_id = GREATEST(last_applied_inbox_id, COALESCE($4, 0)),
+                     updated_at = now()
+                 WHERE lead_id = $1 AND version = $5",
+            )
+            .bind(lead)
+            .bind(new_version)
+            .bind(&step.state)
+            .bind(applied)
+            .bind(step.expected_version)
+            .execute(&mut *tx)
+            .await?
+        };
+        if written.rows_affected() != 1 {
+            return Err(StoreError::VersionConflict {
+                lead: step.lead,
+                expected: step.expected_version,
+            });
+        }
+        let p = &step.projection;
+        sqlx::query(
+            "UPDATE leads SET status = $2, phone = $3, manager_id = $4, reason = $5, updated_at = now() WHERE id = $1",
+        )
+        .bind(lead)
+        .bind(p.status.as_str())
+        .bind(&p.phone)
+        .bind(&p.manager_id)
+        .bind(&p.reason)
+        .execute(&mut *tx)
+        .await?;
+        if let Some(applied) = applied {
+            sqlx::query("UPDATE inbox SET applied_at = now() WHERE lead_id = $1 AND id <= $2 AND applied_at IS NULL")
+                .bind(lead)
+                .bind(applied)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if !step.transcript.is_empty() {
+            let dirs: Vec<&str> = step.transcript.iter().map(|(d, _)| d.as_str()).collect();
+            let texts: Vec<&str> = step.transcript.iter().map(|(_, t)| t.as_str()).collect();
+            sqlx::query(
+                "INSERT INTO transcript (lead_id, direction, text)
+                 SELECT $1, d, t FROM UNNEST($2::text[], $3::text[]) WITH ORDINALITY AS x(d, t, n) ORDER BY n",
+            )
+            .bind(lead)
+            .bind(&dirs)
+            .bind(&texts)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for o in &step.outbox {
+            sqlx::query(
+                "INSERT INTO outbox (lead_id, kind, payload, idempotency_key) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (idempotency_key) DO NOTHING",
+            )
+            .bind(lead)
+            .bind(&o.kind)
+            .bind(&o.payload)
+            .bind(&o.idempotency_key)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for t in &step.timers {
+            let q = match t {
+                TimerChange::Arm {
+                    kind,
+                    due_at,
+                    generation,
+                } => sqlx::query(
+                    "INSERT INTO lead_timers (lead_id, kind, due_at, generation) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (lead_id, kind)
+                     DO UPDATE SET due_at = EXCLUDED.due_at, generation = EXCLUDED.generation, claimed_until = NULL",
+                )
+                .bind(lead)
+                .bind(kind)
+                .bind(due_at)
+                .bind(generation),
+                TimerChange::Cancel { kind } => sqlx::query("DELETE FROM lead_timers WHERE lead_id = $1 AND kind = $2")
+                    .bind(lead)
+                    .bind(kind),
+                TimerChange::Fired { kind, generation } => {
+                    sqlx::query("DELETE FROM lead_timers WHERE lead_id = $1 AND kind = $2 AND generation = $3")
+                        .bind(lead)
+                        .bind(kind)
+                        .bind(generation)
+                }
+            };
+            q.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn claim_due_timers(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<DueTimer>> {
+        let rows = sqlx::query(
+            "UPDATE lead_timers t SET claimed_until = $2
+             FROM (SELECT lead_id, kind FROM lead_timers
+                   WHERE due_at <= $1 AND (claimed_until IS NULL OR claimed_until < $1)
+                   ORDER BY due_at LIMIT $3 FOR UPDATE SKIP LOCKED) due
+             WHERE t.lead_id = due.lead_id AND t.kind = due.kind
+             RETURNING t.lead_id, t.kind, t.due_at, t.generation",
+        )
+        .bind(now)
+        .bind(lease_until)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(DueTimer {
+                    lead: LeadId(r.try_get(0)?),
+                    kind: r.try_get(1)?,
+                    due_at: r.try_get(2)?,
+                    generation: r.try_get(3)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn next_timer_due(&self) -> StoreResult<Option<DateTime<Utc>>> {
+        // A claimed timer comes back when its claim lapses (the lead did not handle it).
+        let row = sqlx::query("SELECT min(GREATEST(due_at, COALESCE(claimed_until, due_at))) FROM lead_timers")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    async fn claim_outbox(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<OutboxItem>> {
+        let rows = sqlx::query(
+            "UPDATE outbox o SET next_attempt_at = $2, attempts = o.attempts + 1
+             FROM (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1
+                   ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) due
+             WHERE o.id = due.id
+             RETURNING o.id, o.lead_id, o.kind, o.payload, o.idempotency_key, o.attempts, o.created_at",
+        )
+        .bind(now)
+        .bind(lease_until)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut items: Vec<OutboxItem> = rows
+            .iter()
+            .map(|r| {
+                Ok(OutboxItem {
+                    id: r.try_get(0)?,
+                    lead: LeadId(r.try_get(1)?),
+                    kind: r.try_get(2)?,
+                    payload: r.try_get(3)?,
+                    idempotency_key: r.try_get(4)?,
+                    attempts: r.try_get(5)?,
+                    created_at: r.try_get(6)?,
+                })
+            })
+            .collect::<StoreResult<_>>()?;
+        items.sort_by_key(|i| i.id);
+        Ok(items)
+    }
+
+    async fn outbox_sent(&self, id: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE outbox SET status = 'sent', sent_at = now(), last_error = NULL WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn outbox_retry(&self, id: i64, error: &str, next_attempt_at: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query("UPDATE outbox SET last_error = $2, next_attempt_at = $3 WHERE id = $1")
+            .bind(id)
+            .bind(error)
+            .bind(next_attempt_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn outbox_failed(&self, id: i64, error: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE outbox SET status = 'failed', last_error = $2 WHERE id = $1")
+            .bind(id)
+            .bind(error)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn outbox_pending(&self) -> StoreResult<i64> {
+        let row = sqlx::query("SELECT count(*) FROM outbox WHERE status = 'pending'")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    async fn has_unapplied_inbox(&self, lead: LeadId) -> StoreResult<bool> {
+        let row = sqlx::query("SELECT EXISTS (SELECT 1 FROM inbox WHERE lead_id = $1 AND applied_at IS NULL)")
+            .bind(lead.0)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    async fn leads_with_unapplied_inbox(&self, limit: i64) -> StoreResult<Vec<(LeadId, DateTime<Utc>)>> {
+        let rows = sqlx::query(
+            "SELECT lead_id, min(received_at) FROM inbox WHERE applied_at IS NULL
+             GROUP BY lead_id ORDER BY 2 LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((LeadId(r.try_get(0)?), r.try_get(1)?)))
+            .collect()
+    }
+
+    async fn park_lead(&self, lead: LeadId, reason: &str) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE leads SET status = 'needs_review', reason = $2, updated_at = now() WHERE id = $1")
+            .bind(lead.0)
+            .bind(reason)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE lead_snapshots
+             SET state = jsonb_set(jsonb_set(state, '{status}', '\"needs_review\"'), '{outcome}', to_jsonb($2::text)),
+                 version = version + 1, updated_at = now()
+             WHERE lead_id = $1",
+        )
+        .bind(lead.0)
+        .bind(reason)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM lead_timers WHERE lead_id = $1")
+            .bind(lead.0)
+            .execute(&mut *tx)
+            .await?;
+        // Its pending inbox rows are dead letters now; keep them, but stop replaying them.
+        sqlx::query("UPDATE inbox SET applied_at = now() WHERE lead_id = $1 AND applied_at IS NULL")
+            .bind(lead.0)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_lead(&self, lead: LeadId) -> StoreResult<LeadRecord> {
+        let row = sqlx::query(&format!("SELECT {LEAD_COLUMNS} FROM leads WHERE id = $1"))
+            .bind(lead.0)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::LeadNotFound(lead))?;
+        lead_from_row(&row)
+    }
+
+    async fn list_leads(&self, status: Option<LeadStatus>, after_id: i64, limit: i64) -> StoreResult<Vec<LeadRecord>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {LEAD_COLUMNS} FROM leads WHERE ($1::text IS NULL OR status = $1) AND id > $2 ORDER BY id LIMIT $3"
+        ))
+        .bind(status.map(|s| s.as_str()))
+        .bind(after_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(lead_from_row).collect()
+    }
+
+    async fn transcript(&self, lead: LeadId, after_id: i64) -> StoreResult<Vec<TranscriptEntry>> {
+        let rows = sqlx::query(
+            "SELECT id, direction, text, created_at FROM transcript WHERE lead_id = $1 AND id > $2 ORDER BY id",
+        )
+        .bind(lead.0)
+        .bind(after_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(TranscriptEntry {
+                    id: r.try_get(0)?,
+                    direction: r.try_get(1)?,
+                    text: r.try_get(2)?,
+                    at: r.try_get(3)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn timers(&self, lead: LeadId) -> StoreResult<Vec<TimerRow>> {
+        let rows = sqlx::query("SELECT kind, due_at, generation FROM lead_timers WHERE lead_id = $1 ORDER BY due_at")
+            .bind(lead.0)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(TimerRow {
+                    kind: r.try_get(0)?,
+                    due_at: r.try_get(1)?,
+                    generation: r.try_get(2)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn count_open_leads(&self) -> StoreResult<i64> {
+        let row = sqlx::query("SELECT count(*) FROM leads WHERE status IN ('new', 'bot_processing')")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    async fn load_cursors(&self) -> StoreResult<Vec<(String, i64)>> {
+        let rows = sqlx::query("SELECT group_name, position FROM routing_cursors")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+    }
+
+    async fn save_cursor(&self, group: &str, position: i64) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO routing_cursors (group_name, position) VALUES ($1, $2)
+             ON CONFLICT (group_name) DO UPDATE SET position = EXCLUDED.position",
+        )
+        .bind(group)
+        .bind(position)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,50 @@
+//! Logging and metrics setup; every metric name in one place.
+
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+pub const LEADS_CREATED: &str = "leadbot_leads_created_total";
+pub const LEAD_OUTCOMES: &str = "leadbot_lead_outcomes_total";
+pub const ACTORS_ACTIVE: &str = "leadbot_lead_actors_active";
+pub const LEADS_PASSIVATED: &str = "leadbot_leads_passivated";
+pub const PASSIVATIONS: &str = "leadbot_lead_passivations_total";
+pub const ACTOR_RESTARTS: &str = "leadbot_lead_actor_restarts_total";
+pub const LEADS_PARKED: &str = "leadbot_leads_parked_total";
+pub const MESSAGE_HANDLING: &str = "leadbot_message_handling_seconds";
+pub const FIRST_REPLY: &str = "leadbot_time_to_first_reply_seconds";
+pub const TIME_TO_PHONE: &str = "leadbot_time_to_phone_seconds";
+pub const INBOX_LAG: &str = "leadbot_inbox_lag_seconds";
+pub const INBOX_OLDEST_UNAPPLIED: &str = "leadbot_inbox_oldest_unapplied_seconds";
+pub const OUTBOX_PENDING: &str = "leadbot_outbox_pending";
+pub const OUTBOX_DELIVERIES: &str = "leadbot_outbox_deliveries_total";
+pub const TIMER_LAG: &str = "leadbot_timer_lag_seconds";
+pub const HTTP_REQUESTS: &str = "leadbot_http_requests_total";
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// The process-wide Prometheus recorder (installed on first use).
+pub fn metrics_handle() -> PrometheusHandle {
+    HANDLE
+        .get_or_init(|| {
+            let buckets = [
+                0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0, 60.0, 300.0, 900.0, 3600.0,
+            ];
+            let recorder = PrometheusBuilder::new()
+                .set_buckets(&buckets)
+                .expect("static bucket list is not empty")
+                .build_recorder();
+            let handle = recorder.handle();
+            // Another recorder may already be installed (embedding); then ours only renders itself.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+/// `RUST_LOG`-style filtering, `info` by default.
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+}
