@@ -9,3 +9,6 @@ mod state;
 pub use machine::{Dialog, DialogError};
 pub use phone_input::{PhoneInput, PhoneReader};
 pub use state::{ArmedTimer, DialogState, Effect, Event, TimerKind};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,299 @@
+//! The dialog driven with a controlled clock: no actors, no database.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+
+use super::*;
+use crate::config::{Config, FailureStatus};
+use crate::domain::{LeadId, LeadStatus, ManagerRef, Outcome};
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0).unwrap()
+}
+
+fn dialog_with(on_failure: FailureStatus) -> Dialog {
+    let cfg = Config::load(None).unwrap();
+    let reader = PhoneReader::new(leadbot_phone::Extractor::new("RU").unwrap(), leadbot_phone::Policy::default());
+    Dialog::new(cfg.script, reader, on_failure).unwrap()
+}
+
+fn dialog() -> Dialog {
+    dialog_with(FailureStatus::LowQuality)
+}
+
+/// A conversation under test: state plus everything said so far.
+struct Talk {
+    d: Dialog,
+    s: DialogState,
+    now: DateTime<Utc>,
+    said: Vec<String>,
+    last: Vec<Effect>,
+}
+
+impl Talk {
+    fn start(d: Dialog, name: Option<&str>, text: Option<&str>) -> Talk {
+        let s = DialogState::new(LeadId(1), "webchat", name.map(String::from), t0());
+        let mut t = Talk {
+            d,
+            s,
+            now: t0(),
+            said: vec![],
+            last: vec![],
+        };
+        t.event(Event::Intake {
+            phone: None,
+            text: text.map(String::from),
+            channel_can_talk: true,
+        });
+        t
+    }
+
+    fn event(&mut self, e: Event) -> &[Effect] {
+        let (s, effects) = self.d.step(self.s.clone(), e, self.now);
+        self.s = s;
+        for e in &effects {
+            if let Effect::Say(t) = e {
+                self.said.push(t.clone());
+            }
+        }
+        self.last = effects;
+        &self.last
+    }
+
+    fn client(&mut self, text: &str) -> Vec<String> {
+        let before = self.said.len();
+        self.event(Event::ClientMessage { text: text.into() });
+        self.said[before..].to_vec()
+    }
+
+    fn advance(&mut self, by: Duration) {
+        self.now += by;
+    }
+
+    /// Fires every timer due by now, as the timer service would.
+    fn fire_due(&mut self) {
+        let due: Vec<_> = self
+            .s
+            .timers
+            .iter()
+            .filter(|(_, t)| t.due_at <= self.now)
+            .map(|(k, t)| (*k, t.generation))
+            .collect();
+        for (kind, generation) in due {
+            self.event(Event::TimerFired { kind, generation });
+        }
+    }
+
+    fn manager_found(&self) -> bool {
+        self.last.iter().any(|e| matches!(e, Effect::FindManager { .. }))
+    }
+}
+
+fn anna() -> ManagerRef {
+    ManagerRef {
+        id: "1".into(),
+        name: "Анна".into(),
+    }
+}
+
+#[test]
+fn greets_by_name_asks_for_phone_and_arms_timers() {
+    let t = Talk::start(dialog(), Some("Ольга"), None);
+    assert_eq!(t.s.status, LeadStatus::BotProcessing);
+    assert!(t.said[0].contains("Ольга"), "{:?}", t.said);
+    assert!(t.said[1].contains("номер телефона"));
+    assert_eq!(t.s.timers[&TimerKind::Reask].due_at, t0() + Duration::minutes(10));
+    assert_eq!(t.s.timers[&TimerKind::NoAnswer].due_at, t0() + Duration::hours(1));
+    assert_eq!(t.s.first_reply_at, Some(t0()));
+    assert!(t.s.manager.is_none());
+}
+
+#[test]
+fn faq_answers_then_steers_back_to_phone() {
+    let mut t = Talk::start(dialog(), None, None);
+    let said = t.client("А какой у вас график работы и адрес?");
+    assert!(said.iter().any(|s| s.contains("9:00")), "{said:?}");
+    assert!(said.iter().any(|s| s.contains("Садовая")), "{said:?}");
+    assert!(said.last().unwrap().contains("номер"), "{said:?}");
+    let said = t.client("сколько стоит?");
+    assert!(said[0].contains("Стоимость"), "{said:?}");
+}
+
+#[test]
+fn first_message_with_question_is_answered_in_the_greeting() {
+    let t = Talk::start(dialog(), None, Some("Где вы находитесь?"));
+    assert_eq!(t.said.len(), 3, "{:?}", t.said);
+    assert!(t.said[1].contains("Садовая"));
+    assert!(t.said[2].contains("номер телефона"));
+}
+
+#[test]
+fn valid_phone_leads_to_assignment_and_notification() {
+    let mut t = Talk::start(dialog(), Some("Ольга"), None);
+    t.advance(Duration::minutes(3));
+    let said = t.client("+7 918 123-45-67");
+    assert!(said[0].contains("Спасибо"));
+    assert!(t.manager_found());
+    assert_eq!(t.s.phone.as_deref(), Some("+79181234567"));
+    assert!(t.s.timers.is_empty(), "timers are cancelled once the phone is known");
+    let effects = t.event(Event::ManagerAssigned(anna())).to_vec();
+    assert_eq!(t.s.status, LeadStatus::Assigned);
+    assert_eq!(t.s.outcome, Some(Outcome::PhoneObtained));
+    let note = effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::NotifyManager { text, .. } => Some(text.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert!(note.starts_with("Вам назначен новый лид с контактом"), "{note}");
+    assert!(note.contains("+79181234567") && note.contains("Ольга") && note.contains("№1"), "{note}");
+}
+
+#[test]
+fn phone_in_card_skips_the_dialog() {
+    let d = dialog();
+    let s = DialogState::new(LeadId(7), "telegram", None, t0());
+    let (s, effects) = d.step(
+        s,
+        Event::Intake {
+            phone: Some("8 (918) 123-45-67".into()),
+            text: None,
+            channel_can_talk: false,
+        },
+        t0(),
+    );
+    assert!(effects.iter().all(|e| !matches!(e, Effect::Say(_))), "{effects:?}");
+    assert!(effects.iter().any(|e| matches!(e, Effect::FindManager { .. })));
+    let (s, _) = d.step(s, Event::ManagerAssigned(anna()), t0());
+    assert_eq!((s.status, s.outcome), (LeadStatus::Assigned, Some(Outcome::PhoneInCard)));
+}
+
+#[test]
+fn no_channel_and_no_phone_needs_review() {
+    let d = dialog();
+    let s = DialogState::new(LeadId(7), "avito", None, t0());
+    let (s, _) = d.step(
+        s,
+        Event::Intake {
+            phone: None,
+            text: Some("Здравствуйте".into()),
+            channel_can_talk: false,
+        },
+        t0(),
+    );
+    assert_eq!((s.status, s.outcome), (LeadStatus::NeedsReview, Some(Outcome::NoChannel)));
+}
+
+#[test]
+fn refusal_gets_a_second_polite_attempt_then_gives_up() {
+    let mut t = Talk::start(dialog(), None, None);
+    let said = t.client("Номер не дам");
+    assert!(said[0].contains("не передаём"), "{said:?}");
+    assert_eq!(t.s.status, LeadStatus::BotProcessing);
+    let said = t.client("не хочу оставлять номер");
+    assert!(said[0].contains("не буду настаивать"), "{said:?}");
+    assert_eq!((t.s.status, t.s.outcome), (LeadStatus::LowQuality, Some(Outcome::Refused)));
+    assert!(t.s.timers.is_empty());
+}
+
+#[test]
+fn failure_status_is_configurable() {
+    let mut t = Talk::start(dialog_with(FailureStatus::NeedsReview), None, None);
+    t.client("не дам");
+    t.client("не дам");
+    assert_eq!(t.s.status, LeadStatus::NeedsReview);
+}
+
+#[test]
+fn invalid_or_partial_numbers_get_a_precise_reprompt() {
+    let mut t = Talk::start(dialog(), None, None);
+    let said = t.client("8 918 123 45");
+    assert!(said[0].contains("не хватает цифр"), "{said:?}");
+    assert_eq!(t.s.status, LeadStatus::BotProcessing);
+    let said = t.client("89181234567");
+    assert!(said[0].contains("Спасибо"), "{said:?}");
+}
+
+#[test]
+fn number_split_over_two_messages_is_understood() {
+    let mut t = Talk::start(dialog(), None, None);
+    t.client("8918");
+    t.client("123 45 67");
+    assert_eq!(t.s.phone.as_deref(), Some("+79181234567"));
+    assert!(t.manager_found());
+}
+
+#[test]
+fn reasks_after_configured_silences_then_no_answer_closes() {
+    let mut t = Talk::start(dialog(), None, None);
+    t.advance(Duration::minutes(9));
+    t.fire_due();
+    assert_eq!(t.said.len(), 2, "nothing before 10 minutes");
+    t.advance(Duration::minutes(1));
+    t.fire_due();
+    assert_eq!(t.said.len(), 3);
+    assert!(t.said[2].contains("Вы ещё здесь"));
+    t.advance(Duration::minutes(30));
+    t.fire_due();
+    assert_eq!(t.said.len(), 4);
+    assert!(t.said[3].contains("Напоминаю"));
+    assert!(!t.s.timers.contains_key(&TimerKind::Reask), "only two re-asks are configured");
+    t.advance(Duration::minutes(20));
+    t.fire_due();
+    assert_eq!((t.s.status, t.s.outcome), (LeadStatus::LowQuality, Some(Outcome::NoAnswer)));
+}
+
+#[test]
+fn client_activity_extends_the_no_answer_window_and_stale_timers_are_ignored() {
+    let mut t = Talk::start(dialog(), None, None);
+    let first = t.s.timers[&TimerKind::NoAnswer];
+    t.advance(Duration::minutes(50));
+    t.client("а цены какие?");
+    t.advance(Duration::minutes(15));
+    // The old arming fires late: it must not close the lead.
+    t.event(Event::TimerFired {
+        kind: TimerKind::NoAnswer,
+        generation: first.generation,
+    });
+    assert_eq!(t.s.status, LeadStatus::BotProcessing);
+    t.advance(Duration::minutes(50));
+    t.fire_due();
+    assert_eq!(t.s.status, LeadStatus::LowQuality);
+}
+
+#[test]
+fn a_client_who_comes_back_with_a_number_is_revived() {
+    let mut t = Talk::start(dialog(), None, None);
+    t.client("не дам");
+    t.client("не дам");
+    assert_eq!(t.s.status, LeadStatus::LowQuality);
+    assert!(t.client("ладно, 89181234567").iter().any(|s| s.contains("Спасибо")));
+    t.event(Event::ManagerAssigned(anna()));
+    assert_eq!(t.s.status, LeadStatus::Assigned);
+}
+
+#[test]
+fn after_handover_the_bot_acknowledges_once() {
+    let mut t = Talk::start(dialog(), None, None);
+    t.client("89181234567");
+    t.event(Event::ManagerAssigned(anna()));
+    assert_eq!(t.client("а когда позвонят?").len(), 1);
+    assert!(t.client("алло?").is_empty());
+}
+
+#[test]
+fn no_manager_available_parks_for_review() {
+    let mut t = Talk::start(dialog(), None, None);
+    t.client("89181234567");
+    t.event(Event::NoManagerAvailable);
+    assert_eq!((t.s.status, t.s.outcome), (LeadStatus::NeedsReview, Some(Outcome::NoManager)));
+}
+
+#[test]
+fn snapshot_round_trips_through_json() {
+    let mut t = Talk::start(dialog(), Some("Ольга"), None);
+    t.client("8918");
+    let json = serde_json::to_value(&t.s).unwrap();
+    let back: DialogState = serde_json::from_value(json).unwrap();
+    assert_eq!(back, t.s);
+}
