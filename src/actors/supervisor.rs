@@ -6,14 +6,14 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ractor::{Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
+use ractor::{Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SpawnErr, SupervisionEvent};
 use serde::Serialize;
 use tokio::sync::oneshot;
 
 use super::lead::{LeadActor, LeadMsg};
 use super::LeadDeps;
 use crate::domain::{LeadId, Outcome};
-use crate::store::DueTimer;
+use crate::store::{DueTimer, StoreError};
 use crate::telemetry;
 
 pub enum SupervisorMsg {
@@ -171,33 +171,7 @@ impl Actor for LeadSupervisor {
                 let Some(lead) = st.forget(&cell) else { return Ok(()) };
                 // post_stop is skipped on a crash, so the gauge is corrected here.
                 metrics::gauge!(telemetry::ACTORS_ACTIVE).decrement(1.0);
-                metrics::counter!(telemetry::ACTOR_RESTARTS, "cause" => "crash").increment(1);
-                let rt = &st.deps.runtime;
-                let window = rt.restart_window;
-                let crashes = st.crashes.entry(lead).or_default();
-                crashes.retain(|t| t.elapsed() < window);
-                crashes.push_back(Instant::now());
-                let count = crashes.len() as u32;
-                if count > rt.restart_limit {
-                    tracing::error!(lead_id = %lead, crashes = count, error = %err, "lead keeps crashing; parked for review");
-                    st.crashes.remove(&lead);
-                    st.restarting.remove(&lead);
-                    metrics::counter!(telemetry::LEADS_PARKED).increment(1);
-                    let store = st.deps.store.clone();
-                    tokio::spawn(async move {
-                        if let Err(e) = store.park_lead(lead, Outcome::CrashLoop.as_str()).await {
-                            tracing::error!(lead_id = %lead, error = %e, "could not park lead");
-                        }
-                    });
-                    return Ok(());
-                }
-                let backoff = rt
-                    .restart_backoff
-                    .saturating_mul(1u32 << (count - 1).min(16))
-                    .min(rt.restart_backoff_max);
-                tracing::warn!(lead_id = %lead, crashes = count, backoff_ms = backoff.as_millis() as u64, error = %err, "lead actor crashed; restarting from snapshot");
-                st.restarting.entry(lead).or_default();
-                myself.send_after(backoff, move || SupervisorMsg::Respawn(lead));
+                st.crashed(&myself, lead, &err);
             }
             _ => {}
         }
@@ -206,6 +180,42 @@ impl Actor for LeadSupervisor {
 }
 
 impl SupervisorState {
+    /// A lead's actor failed (in a handler or while starting): re-spawn it after a backoff, or
+    /// park the lead when it keeps failing. A lost database connection is not the lead's fault:
+    /// it is retried with backoff but never parks the lead.
+    fn crashed(&mut self, myself: &ActorRef<SupervisorMsg>, lead: LeadId, err: &ActorProcessingErr) {
+        let transient = is_transient(err);
+        metrics::counter!(telemetry::ACTOR_RESTARTS, "cause" => if transient { "database" } else { "crash" })
+            .increment(1);
+        let rt = &self.deps.runtime;
+        let crashes = self.crashes.entry(lead).or_default();
+        crashes.retain(|t| t.elapsed() < rt.restart_window);
+        if !transient {
+            crashes.push_back(Instant::now());
+        }
+        let count = crashes.len() as u32;
+        if count > rt.restart_limit {
+            tracing::error!(lead_id = %lead, crashes = count, error = %err, "lead keeps crashing; parked for review");
+            self.crashes.remove(&lead);
+            self.restarting.remove(&lead);
+            metrics::counter!(telemetry::LEADS_PARKED).increment(1);
+            let store = self.deps.store.clone();
+            tokio::spawn(async move {
+                if let Err(e) = store.park_lead(lead, Outcome::CrashLoop.as_str()).await {
+                    tracing::error!(lead_id = %lead, error = %e, "could not park lead");
+                }
+            });
+            return;
+        }
+        let backoff = rt
+            .restart_backoff
+            .saturating_mul(1u32 << count.saturating_sub(1).min(16))
+            .min(rt.restart_backoff_max);
+        tracing::warn!(lead_id = %lead, crashes = count, backoff_ms = backoff.as_millis() as u64, error = %err, "lead actor failed; restarting from snapshot");
+        self.restarting.entry(lead).or_default();
+        myself.send_after(backoff, move || SupervisorMsg::Respawn(lead));
+    }
+
     /// Removes a stopped child from the maps; `None` if it was already replaced.
     fn forget(&mut self, cell: &ActorCell) -> Option<LeadId> {
         let lead = self.by_actor.remove(&cell.get_id())?;
@@ -229,10 +239,25 @@ impl SupervisorState {
                 self.live.insert(lead, actor.clone());
                 Some(actor)
             }
+            Err(SpawnErr::StartupFailed(err)) => {
+                self.crashed(myself, lead, &err);
+                None
+            }
             Err(e) => {
                 tracing::error!(lead_id = %lead, error = %e, "could not start lead actor");
                 None
             }
         }
+    }
+}
+
+/// Errors that say the database is unreachable rather than that the lead is broken.
+fn is_transient(err: &ActorProcessingErr) -> bool {
+    match err.downcast_ref::<StoreError>() {
+        Some(StoreError::Db(e)) => matches!(
+            e,
+            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_)
+        ),
+        _ => false,
     }
 }

@@ -12,7 +12,10 @@ fn t0() -> DateTime<Utc> {
 
 fn dialog_with(on_failure: FailureStatus) -> Dialog {
     let cfg = Config::load(None).unwrap();
-    let reader = PhoneReader::new(leadbot_phone::Extractor::new("RU").unwrap(), leadbot_phone::Policy::default());
+    let reader = PhoneReader::new(
+        leadbot_phone::Extractor::new("RU").unwrap(),
+        leadbot_phone::Policy::default(),
+    );
     Dialog::new(cfg.script, reader, on_failure).unwrap()
 }
 
@@ -146,7 +149,10 @@ fn valid_phone_leads_to_assignment_and_notification() {
         })
         .unwrap();
     assert!(note.starts_with("Вам назначен новый лид с контактом"), "{note}");
-    assert!(note.contains("+79181234567") && note.contains("Ольга") && note.contains("№1"), "{note}");
+    assert!(
+        note.contains("+79181234567") && note.contains("Ольга") && note.contains("№1"),
+        "{note}"
+    );
 }
 
 #[test]
@@ -165,7 +171,10 @@ fn phone_in_card_skips_the_dialog() {
     assert!(effects.iter().all(|e| !matches!(e, Effect::Say(_))), "{effects:?}");
     assert!(effects.iter().any(|e| matches!(e, Effect::FindManager { .. })));
     let (s, _) = d.step(s, Event::ManagerAssigned(anna()), t0());
-    assert_eq!((s.status, s.outcome), (LeadStatus::Assigned, Some(Outcome::PhoneInCard)));
+    assert_eq!(
+        (s.status, s.outcome),
+        (LeadStatus::Assigned, Some(Outcome::PhoneInCard))
+    );
 }
 
 #[test]
@@ -181,7 +190,10 @@ fn no_channel_and_no_phone_needs_review() {
         },
         t0(),
     );
-    assert_eq!((s.status, s.outcome), (LeadStatus::NeedsReview, Some(Outcome::NoChannel)));
+    assert_eq!(
+        (s.status, s.outcome),
+        (LeadStatus::NeedsReview, Some(Outcome::NoChannel))
+    );
 }
 
 #[test]
@@ -192,7 +204,10 @@ fn refusal_gets_a_second_polite_attempt_then_gives_up() {
     assert_eq!(t.s.status, LeadStatus::BotProcessing);
     let said = t.client("не хочу оставлять номер");
     assert!(said[0].contains("не буду настаивать"), "{said:?}");
-    assert_eq!((t.s.status, t.s.outcome), (LeadStatus::LowQuality, Some(Outcome::Refused)));
+    assert_eq!(
+        (t.s.status, t.s.outcome),
+        (LeadStatus::LowQuality, Some(Outcome::Refused))
+    );
     assert!(t.s.timers.is_empty());
 }
 
@@ -237,10 +252,16 @@ fn reasks_after_configured_silences_then_no_answer_closes() {
     t.fire_due();
     assert_eq!(t.said.len(), 4);
     assert!(t.said[3].contains("Напоминаю"));
-    assert!(!t.s.timers.contains_key(&TimerKind::Reask), "only two re-asks are configured");
+    assert!(
+        !t.s.timers.contains_key(&TimerKind::Reask),
+        "only two re-asks are configured"
+    );
     t.advance(Duration::minutes(20));
     t.fire_due();
-    assert_eq!((t.s.status, t.s.outcome), (LeadStatus::LowQuality, Some(Outcome::NoAnswer)));
+    assert_eq!(
+        (t.s.status, t.s.outcome),
+        (LeadStatus::LowQuality, Some(Outcome::NoAnswer))
+    );
 }
 
 #[test]
@@ -286,7 +307,10 @@ fn no_manager_available_parks_for_review() {
     let mut t = Talk::start(dialog(), None, None);
     t.client("89181234567");
     t.event(Event::NoManagerAvailable);
-    assert_eq!((t.s.status, t.s.outcome), (LeadStatus::NeedsReview, Some(Outcome::NoManager)));
+    assert_eq!(
+        (t.s.status, t.s.outcome),
+        (LeadStatus::NeedsReview, Some(Outcome::NoManager))
+    );
 }
 
 #[test]

@@ -1,0 +1,250 @@
+//! Test harness: the whole app in-process on port 0 against a fresh PostgreSQL database per
+//! test, plus a local HTTP server standing in for the manager-notification webhook.
+
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::Router;
+use leadbot::config::Config;
+use serde_json::{json, Value};
+
+/// The server's base URL (`DATABASE_URL`'s server, or the local default) with `db` as database.
+pub fn db_url(db: &str) -> String {
+    let base = std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let mut url = reqwest::Url::parse(&base).expect("DATABASE_URL is a URL");
+    url.set_path(&format!("/{db}"));
+    url.to_string()
+}
+
+/// A database name unique to this test run.
+pub fn fresh_db_name() -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "leadbot_test_{}_{}_{:08x}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed),
+        rand::random::<u32>()
+    )
+}
+
+pub async fn drop_db(name: &str) {
+    if let Ok(pool) = sqlx::PgPool::connect(&db_url("postgres")).await {
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+            .execute(&pool)
+            .await;
+    }
+}
+
+/// Records what the notification webhook received; can fail the first N requests.
+#[derive(Clone, Default)]
+pub struct Capture {
+    pub received: Arc<Mutex<Vec<(String, Value)>>>,
+    pub fail_first: Arc<AtomicUsize>,
+    pub attempts: Arc<AtomicUsize>,
+}
+
+impl Capture {
+    pub fn all(&self) -> Vec<(String, Value)> {
+        self.received.lock().unwrap().clone()
+    }
+}
+
+async fn capture_handler(State(c): State<Capture>, headers: HeaderMap, body: String) -> StatusCode {
+    c.attempts.fetch_add(1, Ordering::SeqCst);
+    if c.fail_first.load(Ordering::SeqCst) > 0 {
+        c.fail_first.fetch_sub(1, Ordering::SeqCst);
+        return StatusCode::SERVICE_UNAVAILABLE;
+    }
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+    c.received.lock().unwrap().push((key, body));
+    StatusCode::OK
+}
+
+/// Starts the fake notification receiver; returns its URL.
+pub async fn start_capture(capture: Capture) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = Router::new()
+        .route("/notify", post(capture_handler))
+        .with_state(capture);
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{addr}/notify")
+}
+
+/// Config for tests: defaults with short timings and the given database and webhook.
+pub fn test_config(db: &str, notify_url: &str) -> Config {
+    let mut cfg = Config::load(None).expect("default config");
+    cfg.service.database.url = db_url(db);
+    cfg.service.database.max_connections = 5;
+    cfg.service.notify.webhook_url = Some(notify_url.to_string());
+    cfg.service.notify.retry_base = Duration::from_millis(50);
+    cfg.service.runtime.timer_poll = Duration::from_millis(50);
+    cfg.service.runtime.outbox_poll = Duration::from_millis(50);
+    cfg.service.runtime.recovery_scan = Duration::from_millis(200);
+    cfg.service.runtime.restart_backoff = Duration::from_millis(10);
+    cfg.service.runtime.restart_backoff_max = Duration::from_millis(100);
+    cfg
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub capture: Capture,
+    pub db: String,
+    pub running: Option<leadbot::app::Running>,
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+        let capture = Capture::default();
+        let notify_url = start_capture(capture.clone()).await;
+        let db = fresh_db_name();
+        let mut cfg = test_config(&db, &notify_url);
+        tweak(&mut cfg);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let running = leadbot::app::start(cfg, listener).await.expect("app starts");
+        TestApp {
+            base: format!("http://{}", running.addr),
+            http: reqwest::Client::new(),
+            capture,
+            db,
+            running: Some(running),
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(r) = self.running.take() {
+            r.shutdown().await;
+        }
+        drop_db(&self.db).await;
+    }
+
+    pub fn pool(&self) -> &sqlx::PgPool {
+        self.running.as_ref().unwrap().store.pool()
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn post_raw(&self, path: &str, body: &str) -> (u16, Value) {
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let resp = self.http.get(format!("{}{path}", self.base)).send().await.unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    /// Creates a webchat lead; returns its id and status.
+    pub async fn new_lead(&self, ext: &str, text: Option<&str>) -> (i64, String) {
+        let (code, body) = self
+            .post(
+                "/api/v1/leads",
+                json!({"source": "site", "external_id": ext, "channel": "webchat", "name": "Ольга", "text": text}),
+            )
+            .await;
+        assert_eq!(code, 201, "{body}");
+        (
+            body["id"].as_i64().unwrap(),
+            body["status"].as_str().unwrap().to_string(),
+        )
+    }
+
+    /// Sends a client message; returns the bot's replies to it.
+    pub async fn say(&self, lead: i64, text: &str) -> Vec<String> {
+        let (code, body) = self
+            .post(&format!("/api/v1/leads/{lead}/messages"), json!({ "text": text }))
+            .await;
+        assert_eq!(code, 202, "{body}");
+        body["transcript"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["direction"] == "out")
+            .map(|e| e["text"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    pub async fn lead(&self, id: i64) -> Value {
+        let (code, body) = self.get(&format!("/api/v1/leads/{id}")).await;
+        assert_eq!(code, 200, "{body}");
+        body
+    }
+
+    /// Polls the lead until `pred` holds (or panics after `within`).
+    pub async fn wait_for(&self, id: i64, within: Duration, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let lead = self.lead(id).await;
+            if pred(&lead) {
+                return lead;
+            }
+            if tokio::time::Instant::now() > deadline {
+                panic!("condition not met within {within:?}; lead is {lead:#}");
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Waits until the notification webhook received `n` notifications.
+    pub async fn wait_notifications(&self, n: usize, within: Duration) -> Vec<(String, Value)> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let got = self.capture.all();
+            if got.len() >= n {
+                return got;
+            }
+            if tokio::time::Instant::now() > deadline {
+                panic!("expected {n} notifications, got {got:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+}
+
+pub fn bot_texts(lead: &Value) -> Vec<String> {
+    lead["transcript"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["direction"] == "out")
+        .map(|e| e["text"].as_str().unwrap().to_string())
+        .collect()
+}

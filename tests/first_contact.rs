@@ -1,0 +1,399 @@
+//! The first-contact flow end to end through HTTP, against a real PostgreSQL.
+
+mod common;
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use common::{bot_texts, TestApp};
+use serde_json::json;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+#[tokio::test]
+async fn success_path_assigns_a_manager_and_notifies_once() {
+    let app = TestApp::spawn().await;
+    let (id, status) = app.new_lead("s1", None).await;
+    assert_eq!(status, "bot_processing");
+    let lead = app.lead(id).await;
+    assert!(lead["manager_id"].is_null(), "no manager while the bot works");
+    let texts = bot_texts(&lead);
+    assert!(texts[0].contains("Здравствуйте, Ольга"), "{texts:?}");
+    assert!(texts[1].contains("номер телефона"), "{texts:?}");
+    assert_eq!(
+        lead["timers"].as_array().unwrap().len(),
+        2,
+        "re-ask and no-answer timers: {lead}"
+    );
+
+    let replies = app.say(id, "мой номер +7 918 123-45-67").await;
+    assert!(replies[0].contains("Спасибо"), "{replies:?}");
+    let lead = app.lead(id).await;
+    assert_eq!(lead["status"], "assigned");
+    assert_eq!(lead["phone"], "+79181234567");
+    assert_eq!(lead["reason"], "phone_obtained");
+    assert_eq!(lead["manager_id"], "1");
+    assert!(lead["timers"].as_array().unwrap().is_empty());
+
+    let notes = app.wait_notifications(1, WAIT).await;
+    let (key, body) = &notes[0];
+    assert!(!key.is_empty(), "idempotency key is sent");
+    assert!(body["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("Вам назначен новый лид с контактом"));
+    assert_eq!(body["manager_id"], "1");
+    assert_eq!(body["phone"], "+79181234567");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.capture.all().len(), 1, "notified exactly once");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn faq_then_phone() {
+    let app = TestApp::spawn().await;
+    let (id, _) = app.new_lead("f1", Some("Подскажите, во сколько вы работаете?")).await;
+    let texts = bot_texts(&app.lead(id).await);
+    assert!(texts.iter().any(|t| t.contains("9:00")), "{texts:?}");
+    let replies = app.say(id, "А адрес какой?").await;
+    assert!(replies[0].contains("Садовая"), "{replies:?}");
+    assert!(replies[1].contains("номер"), "steers back to the phone: {replies:?}");
+    app.say(id, "89181234567").await;
+    assert_eq!(app.lead(id).await["status"], "assigned");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn refusal_twice_is_low_quality() {
+    let app = TestApp::spawn().await;
+    let (id, _) = app.new_lead("r1", None).await;
+    let replies = app.say(id, "не дам").await;
+    assert!(replies[0].contains("не передаём"), "second polite attempt: {replies:?}");
+    assert_eq!(app.lead(id).await["status"], "bot_processing");
+    app.say(id, "Не хочу оставлять номер").await;
+    let lead = app.lead(id).await;
+    assert_eq!(lead["status"], "low_quality");
+    assert_eq!(lead["reason"], "refused");
+    assert!(lead["manager_id"].is_null());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn invalid_then_valid_number() {
+    let app = TestApp::spawn().await;
+    let (id, _) = app.new_lead("i1", None).await;
+    let replies = app.say(id, "8 918 12").await;
+    assert!(replies[0].contains("не хватает цифр"), "{replies:?}");
+    assert_eq!(app.lead(id).await["status"], "bot_processing");
+    app.say(id, "8 (918) 123-45-67").await;
+    let lead = app.lead(id).await;
+    assert_eq!(lead["status"], "assigned");
+    assert_eq!(lead["phone"], "+79181234567");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn number_split_over_two_messages() {
+    let app = TestApp::spawn().await;
+    let (id, _) = app.new_lead("sp1", None).await;
+    app.say(id, "8918").await;
+    app.say(id, "123 45 67").await;
+    let lead = app.lead(id).await;
+    assert_eq!(lead["status"], "assigned", "{lead}");
+    assert_eq!(lead["phone"], "+79181234567");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn no_answer_reasks_then_low_quality() {
+    let app = TestApp::spawn_with(|c| {
+        c.script.timing.reask_after = vec![Duration::from_millis(200), Duration::from_millis(300)];
+        c.script.timing.no_answer_timeout = Duration::from_millis(1200);
+    })
+    .await;
+    let (id, _) = app.new_lead("n1", None).await;
+    let lead = app.wait_for(id, WAIT, |l| l["status"] == "low_quality").await;
+    assert_eq!(lead["reason"], "no_answer");
+    let texts = bot_texts(&lead);
+    assert!(
+        texts.iter().any(|t| t.contains("Вы ещё здесь")),
+        "first re-ask: {texts:?}"
+    );
+    assert!(
+        texts.iter().any(|t| t.contains("Напоминаю")),
+        "second re-ask: {texts:?}"
+    );
+    assert!(lead["timers"].as_array().unwrap().is_empty());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn needs_review_instead_of_low_quality_when_configured() {
+    let app = TestApp::spawn_with(|c| {
+        c.service.outcome.on_failure = leadbot::config::FailureStatus::NeedsReview;
+    })
+    .await;
+    let (id, _) = app.new_lead("nr1", None).await;
+    app.say(id, "не дам").await;
+    app.say(id, "не дам").await;
+    assert_eq!(app.lead(id).await["status"], "needs_review");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn duplicate_intake_returns_the_same_lead() {
+    let app = TestApp::spawn().await;
+    let (id, _) = app.new_lead("d1", None).await;
+    let (code, body) = app
+        .post(
+            "/api/v1/leads",
+            json!({"source": "site", "external_id": "d1", "channel": "webchat", "name": "Ольга"}),
+        )
+        .await;
+    assert_eq!(code, 200);
+    assert_eq!(body["id"], id);
+    let (_, list) = app.get("/api/v1/leads").await;
+    assert_eq!(list["leads"].as_array().unwrap().len(), 1);
+    // The greeting was not sent twice.
+    assert_eq!(bot_texts(&app.lead(id).await).len(), 2);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn lead_with_phone_is_assigned_without_a_dialog_round_robin() {
+    let app = TestApp::spawn().await;
+    let mut managers = vec![];
+    for i in 0..4 {
+        let (code, body) = app
+            .post(
+                "/api/v1/leads",
+                json!({"source": "crm", "external_id": format!("p{i}"), "channel": "telegram", "phone": "8 918 123-45-6".to_string() + &i.to_string()}),
+            )
+            .await;
+        assert_eq!(code, 201);
+        assert_eq!(body["status"], "assigned", "{body}");
+        let lead = app.lead(body["id"].as_i64().unwrap()).await;
+        assert!(bot_texts(&lead).is_empty(), "no bot dialog: {lead}");
+        assert_eq!(lead["reason"], "phone_in_card");
+        managers.push(lead["manager_id"].as_str().unwrap().to_string());
+    }
+    assert_eq!(managers, ["1", "2", "1", "2"], "round-robin");
+    app.wait_notifications(4, WAIT).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn keyword_rule_routes_to_its_group() {
+    let app = TestApp::spawn().await;
+    let (id, _) = app.new_lead("t1", Some("Хотим участвовать в тендере")).await;
+    app.say(id, "+79181234567").await;
+    let lead = app.lead(id).await;
+    assert_eq!(lead["manager_id"], "2", "the b2b group has only manager 2: {lead}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn lead_from_a_channel_we_cannot_talk_on_needs_review() {
+    let app = TestApp::spawn().await;
+    let (code, body) = app
+        .post(
+            "/api/v1/leads",
+            json!({"source": "avito", "external_id": "a1", "channel": "avito", "text": "Здравствуйте"}),
+        )
+        .await;
+    assert_eq!(code, 201);
+    assert_eq!(body["status"], "needs_review");
+    let lead = app.lead(body["id"].as_i64().unwrap()).await;
+    assert_eq!(lead["reason"], "no_channel");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_clear_4xx() {
+    let app = TestApp::spawn().await;
+    let (code, body) = app.post_raw("/api/v1/leads", "{\"source\": ").await;
+    assert_eq!(code, 400, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("EOF"), "{body}");
+    let (code, body) = app
+        .post("/api/v1/leads", json!({"source": "x", "channel": "webchat"}))
+        .await;
+    assert_eq!(code, 422, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("external_id"), "{body}");
+    let (code, body) = app
+        .post(
+            "/api/v1/leads",
+            json!({"source": "x", "external_id": "1", "channel": "fax"}),
+        )
+        .await;
+    assert_eq!(code, 422);
+    assert!(
+        body["error"].as_str().unwrap().contains("unknown channel `fax`"),
+        "{body}"
+    );
+    let (code, body) = app.post("/api/v1/leads/999/messages", json!({"text": "hi"})).await;
+    assert_eq!(code, 404);
+    assert_eq!(body["error"], "lead 999 not found");
+    let (id, _) = app.new_lead("b1", None).await;
+    let (code, body) = app
+        .post(
+            &format!("/api/v1/leads/{id}/messages"),
+            json!({"text": "я".repeat(4001)}),
+        )
+        .await;
+    assert_eq!(code, 413, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("at most 4000"), "{body}");
+    let (code, _) = app
+        .post(&format!("/api/v1/leads/{id}/messages"), json!({"text": "  "}))
+        .await;
+    assert_eq!(code, 422);
+    let (code, body) = app.get("/api/v1/leads?status=bogus").await;
+    assert_eq!(code, 400);
+    assert!(body["error"].as_str().unwrap().contains("unknown status"), "{body}");
+    // Nothing accepted was lost: the lead still talks.
+    app.say(id, "89181234567").await;
+    assert_eq!(app.lead(id).await["status"], "assigned");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn repeated_message_id_is_applied_once() {
+    let app = TestApp::spawn().await;
+    let (id, _) = app.new_lead("m1", None).await;
+    let path = format!("/api/v1/leads/{id}/messages");
+    let (_, first) = app.post(&path, json!({"text": "не дам", "message_id": "x1"})).await;
+    let (_, again) = app.post(&path, json!({"text": "не дам", "message_id": "x1"})).await;
+    assert_eq!(first["duplicate"], false);
+    assert_eq!(again["duplicate"], true);
+    assert_eq!(app.lead(id).await["status"], "bot_processing", "one refusal, not two");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn failed_notification_is_retried_until_delivered() {
+    let app = TestApp::spawn().await;
+    app.capture.fail_first.store(2, Ordering::SeqCst);
+    let (id, _) = app.new_lead("nf1", None).await;
+    app.say(id, "89181234567").await;
+    let notes = app.wait_notifications(1, WAIT).await;
+    assert_eq!(notes.len(), 1);
+    assert_eq!(app.capture.attempts.load(Ordering::SeqCst), 3, "two 503s, then success");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn restart_api_resumes_from_the_snapshot() {
+    let app = TestApp::spawn().await;
+    let (id, _) = app.new_lead("rs1", None).await;
+    app.say(id, "не дам").await;
+    let (code, body) = app.post(&format!("/api/v1/leads/{id}/restart"), json!({})).await;
+    assert_eq!(code, 202, "{body}");
+    let lead = app.lead(id).await;
+    assert_eq!(lead["actor"], "running");
+    assert_eq!(lead["status"], "bot_processing");
+    // The refusal count survived the restart: the second refusal ends it.
+    app.say(id, "не дам").await;
+    assert_eq!(app.lead(id).await["status"], "low_quality");
+    let (code, _) = app.post("/api/v1/leads/4242/restart", json!({})).await;
+    assert_eq!(code, 404);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_failed_step_restarts_the_lead_without_losing_the_message() {
+    let app = TestApp::spawn().await;
+    let (id, _) = app.new_lead("c1", None).await;
+    // Another writer bumps the snapshot: the actor's next commit hits the version fence,
+    // the actor fails, and the supervisor restarts it from the stored snapshot.
+    sqlx::query("UPDATE lead_snapshots SET version = version + 1 WHERE lead_id = $1")
+        .bind(id)
+        .execute(app.pool())
+        .await
+        .unwrap();
+    app.post(&format!("/api/v1/leads/{id}/messages"), json!({"text": "89181234567"}))
+        .await;
+    let lead = app.wait_for(id, WAIT, |l| l["status"] == "assigned").await;
+    assert_eq!(lead["phone"], "+79181234567");
+    let (_, metrics) = app.get("/metrics").await;
+    assert!(metrics
+        .as_str()
+        .unwrap()
+        .contains("leadbot_lead_actor_restarts_total{cause=\"crash\"}"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_lead_that_keeps_crashing_is_parked_and_others_go_on() {
+    let app = TestApp::spawn().await;
+    let (bad, _) = app.new_lead("cl1", None).await;
+    let (good, _) = app.new_lead("cl2", None).await;
+    app.post(&format!("/api/v1/leads/{bad}/restart"), json!({})).await;
+    sqlx::query("UPDATE lead_snapshots SET state = '{\"garbage\": true}' WHERE lead_id = $1")
+        .bind(bad)
+        .execute(app.pool())
+        .await
+        .unwrap();
+    // Restart from the unreadable snapshot: every start fails until the lead is parked.
+    app.post(&format!("/api/v1/leads/{bad}/restart"), json!({})).await;
+    let lead = app.wait_for(bad, WAIT, |l| l["status"] == "needs_review").await;
+    assert_eq!(lead["reason"], "crash_loop");
+    app.say(good, "89181234567").await;
+    assert_eq!(app.lead(good).await["status"], "assigned");
+    let (_, metrics) = app.get("/metrics").await;
+    assert!(
+        metrics.as_str().unwrap().contains("leadbot_leads_parked_total 1"),
+        "{metrics}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn list_filters_by_status_and_operator_token_guards_the_operator_api() {
+    let app = TestApp::spawn_with(|c| c.service.server.operator_token = Some("s3cret".into())).await;
+    let (id, _) = app.new_lead("l1", None).await;
+    app.new_lead("l2", None).await;
+    app.say(id, "89181234567").await;
+    let (code, _) = app.get("/api/v1/leads?status=assigned").await;
+    assert_eq!(code, 401, "operator API needs the token");
+    let resp = app
+        .http
+        .get(format!("{}/api/v1/leads?status=assigned", app.base))
+        .bearer_auth("s3cret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    let leads = body["leads"].as_array().unwrap();
+    assert_eq!(leads.len(), 1);
+    assert_eq!(leads[0]["id"], id);
+    // The client side (transcript for the web chat) stays open.
+    let (code, _) = app.get(&format!("/api/v1/leads/{id}/transcript")).await;
+    assert_eq!(code, 200);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn health_ready_metrics_and_chat_page() {
+    let app = TestApp::spawn().await;
+    let (id, _) = app.new_lead("h1", None).await;
+    app.say(id, "89181234567").await;
+    assert_eq!(app.get("/healthz").await.0, 200);
+    assert_eq!(app.get("/readyz").await.0, 200);
+    let (_, metrics) = app.get("/metrics").await;
+    let metrics = metrics.as_str().unwrap().to_string();
+    for name in [
+        "leadbot_leads_created_total{source=\"site\",channel=\"webchat\"}",
+        "leadbot_lead_outcomes_total{status=\"assigned\",reason=\"phone_obtained\"}",
+        "leadbot_lead_actors_active",
+        "leadbot_message_handling_seconds_bucket",
+        "leadbot_time_to_first_reply_seconds",
+        "leadbot_time_to_phone_seconds",
+        "leadbot_inbox_lag_seconds",
+    ] {
+        assert!(metrics.contains(name), "{name} missing in\n{metrics}");
+    }
+    let (code, page) = app.get("/chat").await;
+    assert_eq!(code, 200);
+    assert!(page.as_str().unwrap().contains("/api/v1/leads"));
+    app.stop().await;
+}
