@@ -35,8 +35,6 @@ pub struct OutboundMessage {
     pub text: String,
 }
 
-/// How long a claimed row stays hidden from other claims while it is being delivered.
-const CLAIM_LEASE: Duration = Duration::from_secs(60);
 const BATCH: i64 = 100;
 const MAX_BACKOFF: Duration = Duration::from_secs(600);
 
@@ -88,7 +86,10 @@ impl Dispatcher {
 
     async fn deliver_due(&self) -> Result<usize, crate::store::StoreError> {
         let now = Utc::now();
-        let lease = now + chrono::Duration::from_std(CLAIM_LEASE).unwrap_or_default();
+        // A claimed row stays hidden while it is in flight; after a crash it is due again once
+        // the lease lapses, which is just past the longest a delivery may take.
+        let in_flight = self.settings.timeout.saturating_mul(2) + Duration::from_secs(1);
+        let lease = now + chrono::Duration::from_std(in_flight).unwrap_or_default();
         let items = self.store.claim_outbox(now, lease, BATCH).await?;
         let n = items.len();
         for item in items {
