@@ -1,1 +1,22 @@
-//! Phone number extraction (filled in by the phone issue).
+//! Phone numbers in what sales leads actually write: finding them in chat
+//! messages (digits in any grouping, words, O for zero, glued to text),
+//! normalising to E.164, telling their type, and explaining near misses so
+//! the dialog can re-prompt precisely.
+
+mod cli;
+mod context;
+mod error;
+mod extract;
+mod kind;
+mod metadata;
+mod number;
+mod policy;
+mod scan;
+mod words;
+
+pub use cli::run_cli;
+pub use error::PhoneError;
+pub use extract::{Analysis, Extractor, Match};
+pub use kind::NumberKind;
+pub use number::PhoneNumber;
+pub use policy::{Policy, Rejection};
