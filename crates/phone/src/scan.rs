@@ -211,7 +211,16 @@ impl<'a> Lexer<'a> {
             .chars()
             .next()
             .is_some_and(|c| c.is_ascii_digit());
-        if (prev_digit || next_digit) && w.chars().all(is_o) {
+        // A lone "О" group between digit groups ("956 Оо 28") is zeros too.
+        let between_digits = self.out.groups.len() > self.chunk_start
+            && self.text[end..]
+                .chars()
+                .find(|&c| soft_sep(c).is_none())
+                .is_some_and(|c| c.is_ascii_digit());
+        if (prev_digit || next_digit || between_digits)
+            && w.chars().count() <= 4
+            && w.chars().all(is_o)
+        {
             let zeros = w.chars().count();
             self.push_digits(start..end, std::iter::repeat_n(b'0', zeros));
             return;

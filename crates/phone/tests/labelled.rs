@@ -86,3 +86,15 @@ fn shared_sample() {
     assert!(exact >= 0.97, "exact-match {exact}");
     assert_eq!(fp, 0);
 }
+
+#[test]
+fn own_labelled_set() {
+    let data = load(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/phones-labelled.jsonl"
+    ));
+    assert!(data.len() >= 500);
+    let (exact, fp) = evaluate("own labelled set", &data);
+    assert!(exact >= 0.97, "exact-match {exact}");
+    assert_eq!(fp, 0);
+}
