@@ -165,6 +165,28 @@ impl Extractor {
             return;
         }
         let scan = scan::scan(text);
+        if scan.ambiguous_numerals {
+            let mut alt = Vec::new();
+            self.walk_scan(text, &scan::scan_split_hundreds(text), &mut alt, None);
+            let mut greedy = Vec::new();
+            self.walk_scan(text, &scan, &mut greedy, attempts.as_deref_mut());
+            found.extend(if greedy.len() >= alt.len() {
+                greedy
+            } else {
+                alt
+            });
+            return;
+        }
+        self.walk_scan(text, &scan, found, attempts);
+    }
+
+    fn walk_scan(
+        &self,
+        text: &str,
+        scan: &Scan,
+        found: &mut Vec<Match>,
+        mut attempts: Option<&mut Vec<(usize, Rejection)>>,
+    ) {
         let mut prev_end = 0;
         let mut digits = String::with_capacity(MAX_DIGITS);
         for chunk in &scan.chunks {
@@ -182,7 +204,7 @@ impl Extractor {
             let mut i = 0;
             while i < groups.len() {
                 if groups[i].date {
-                    self.flush_attempt(&scan, groups, &mut skipped, hint, &mut attempts);
+                    self.flush_attempt(scan, groups, &mut skipped, hint, &mut attempts);
                     i += 1;
                     continue;
                 }
@@ -211,7 +233,7 @@ impl Extractor {
                         let end = groups[j].bytes.end;
                         let amount =
                             j + 1 == groups.len() && context::is_amount_after(&text[end..]);
-                        self.flush_attempt(&scan, groups, &mut skipped, hint, &mut attempts);
+                        self.flush_attempt(scan, groups, &mut skipped, hint, &mut attempts);
                         if !amount {
                             found.push(Match {
                                 number,
@@ -226,7 +248,7 @@ impl Extractor {
                     }
                 }
             }
-            self.flush_attempt(&scan, groups, &mut skipped, hint, &mut attempts);
+            self.flush_attempt(scan, groups, &mut skipped, hint, &mut attempts);
         }
     }
 

@@ -46,6 +46,9 @@ pub(crate) struct Scan {
     pub digits: Vec<u8>,
     pub groups: Vec<Group>,
     pub chunks: Vec<Chunk>,
+    /// A round hundred followed by a ten was composed greedily; a re-scan
+    /// with the other reading may find what this one did not.
+    pub ambiguous_numerals: bool,
 }
 
 impl Scan {
@@ -87,16 +90,18 @@ struct Lexer<'a> {
     /// End of the last word that was not a numeral (for glued_left).
     last_word_end: Option<usize>,
     word: String,
+    split_round_hundreds: bool,
 }
 
 impl<'a> Lexer<'a> {
-    fn new(text: &'a str) -> Self {
+    fn new(text: &'a str, split_round_hundreds: bool) -> Self {
         Lexer {
             text,
             out: Scan {
                 digits: Vec::with_capacity(32),
                 groups: Vec::with_capacity(8),
                 chunks: Vec::with_capacity(4),
+                ambiguous_numerals: false,
             },
             chunk_start: 0,
             glued_left: false,
@@ -107,6 +112,7 @@ impl<'a> Lexer<'a> {
             numeral_sep: Sep::Start,
             last_word_end: None,
             word: String::new(),
+            split_round_hundreds,
         }
     }
 
@@ -167,7 +173,10 @@ impl<'a> Lexer<'a> {
         self.plus = self.numeral_plus;
         self.sep = self.numeral_sep;
         while i < run.len() {
-            let (digits, n) = words::compose(&run[i..]);
+            if run[i].1 == Class::Hundred && matches!(run.get(i + 1), Some((_, Class::Ten))) {
+                self.out.ambiguous_numerals = true;
+            }
+            let (digits, n) = words::compose(&run[i..], self.split_round_hundreds);
             let n = n.max(1);
             let bytes = spans[i].start..spans[i + n - 1].end;
             self.start_group(bytes, true);
@@ -331,7 +340,12 @@ fn mark_dates(scan: &mut Scan) {
 }
 
 pub(crate) fn scan(text: &str) -> Scan {
-    Lexer::new(text).run()
+    Lexer::new(text, false).run()
+}
+
+/// The other reading of "девятьсот сорок пять": "900" then "45".
+pub(crate) fn scan_split_hundreds(text: &str) -> Scan {
+    Lexer::new(text, true).run()
 }
 
 #[cfg(test)]

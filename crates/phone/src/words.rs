@@ -71,7 +71,11 @@ pub(crate) fn is_plus(word: &str) -> bool {
 /// spoken: hundred [ten [unit] | teen | unit], ten [unit], teen, unit, zero.
 /// Each group keeps its written width, so "сорок пять" is "45" and "сто
 /// двадцать три" is "123". Returns (digits, numerals consumed).
-pub(crate) fn compose(run: &[(u16, Class)]) -> (String, usize) {
+///
+/// With `split_round_hundreds`, "девятьсот сорок пять" reads as "900", "45":
+/// spoken numbers are ambiguous there, so the extractor retries this way
+/// when the greedy reading gives no number.
+pub(crate) fn compose(run: &[(u16, Class)], split_round_hundreds: bool) -> (String, usize) {
     use Class::*;
     let Some(&(v0, c0)) = run.first() else {
         return (String::new(), 0);
@@ -84,6 +88,7 @@ pub(crate) fn compose(run: &[(u16, Class)]) -> (String, usize) {
             Some((u, Unit)) => ((v0 + u).to_string(), 2),
             _ => (v0.to_string(), 1),
         },
+        Hundred if split_round_hundreds && matches!(next(1), Some((_, Ten))) => (v0.to_string(), 1),
         Hundred => match (next(1), next(2)) {
             (Some((t, Ten)), Some((u, Unit))) => ((v0 + t + u).to_string(), 3),
             (Some((t, Ten | Teen | Unit)), _) => ((v0 + t).to_string(), 2),
@@ -104,7 +109,7 @@ mod tests {
         let mut i = 0;
         let mut out = Vec::new();
         while i < run.len() {
-            let (d, n) = compose(&run[i..]);
+            let (d, n) = compose(&run[i..], false);
             out.push(d);
             i += n;
         }
@@ -120,5 +125,7 @@ mod tests {
         assert_eq!(groups("девятьсот пять ноль ноль"), ["905", "0", "0"]);
         assert_eq!(groups("двадцать ноль"), ["20", "0"]);
         assert_eq!(groups("восемь девять один"), ["8", "9", "1"]);
+        let run = [(900, Class::Hundred), (40, Class::Ten), (5, Class::Unit)];
+        assert_eq!(compose(&run, true), ("900".to_string(), 1));
     }
 }

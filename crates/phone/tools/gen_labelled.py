@@ -233,12 +233,12 @@ def gen_words(n):
             t = f"8 {c} " + " ".join(UNITS[int(d)] for d in s)
         elif k == 2:  # 3-3-2-2 compound numerals
             parts = ["восемь"] + words3(int(c), 3) + words3(int(s[:3]), 3) + words3(int(s[3:5]), 2) + words3(int(s[5:]), 2)
-            if s[3:5] == "00" or s[:3].endswith("00"):
-                continue  # "девятьсот сорок" is ambiguous when spoken too
+            if s[:3].endswith("00") and s[3] == "1":
+                continue  # "девятьсот пятнадцать" is ambiguous when spoken too
             t = " ".join(parts)
         else:  # mixed: digits then compound
             parts = words3(int(s[:3]), 3) + words3(int(s[3:5]), 2) + words3(int(s[5:]), 2)
-            if s[:3].endswith("00"):
+            if s[:3].endswith("00") and s[3] == "1":
                 continue
             t = f"8 {c} " + " ".join(parts)
         yield ex("hard_words", wrap(t), [f"+7{c}{s}"])
