@@ -69,6 +69,8 @@ fn soft_sep(c: char) -> Option<Sep> {
         '(' | ')' => Sep::Paren,
         // Zero-width and soft-hyphen characters come from copy-paste; treat as nothing.
         '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}' => Sep::Start,
+        // Keycap emoji digits ("8️⃣") are a digit followed by these two marks.
+        '\u{FE0F}' | '\u{20E3}' => Sep::Start,
         c if c.is_whitespace() => Sep::Space,
         _ => return None,
     })
