@@ -233,7 +233,7 @@ impl Dialog {
             Rejection::TooFewDigits { .. } => &r.too_few_digits,
             Rejection::TooManyDigits { .. } => &r.too_many_digits,
             Rejection::CountryNotAllowed { .. } => &r.country_not_allowed,
-            Rejection::NotMobile => &r.not_mobile,
+            Rejection::NotMobile { .. } => &r.not_mobile,
             _ => &r.invalid_number,
         }
     }

@@ -1,0 +1,167 @@
+//! Numbering-plan metadata: which digit strings are valid numbers of which
+//! country and type. The tables are generated from libphonenumber's metadata
+//! (see tools/gen_metadata.py); regexes are compiled lazily, per region, on
+//! first use, so a process only pays for the countries its clients write.
+
+#[rustfmt::skip]
+mod data;
+
+use std::sync::{LazyLock, OnceLock};
+
+use regex::Regex;
+
+pub(crate) use crate::kind::NumberKind as RawKind;
+use crate::kind::NumberKind;
+
+pub(crate) struct RawRegion {
+    pub id: &'static str,
+    pub cc: u16,
+    pub national_prefix: &'static str,
+    pub general: &'static str,
+    pub lengths: &'static [u8],
+    pub types: &'static [(RawKind, &'static str)],
+}
+
+struct Compiled {
+    general: Option<Regex>,
+    types: Vec<(NumberKind, Regex)>,
+}
+
+static COMPILED: LazyLock<Vec<OnceLock<Compiled>>> =
+    LazyLock::new(|| (0..data::REGIONS.len()).map(|_| OnceLock::new()).collect());
+
+fn anchored(pattern: &str) -> Option<Regex> {
+    // The generated patterns are tested to compile (tests/metadata.rs); a
+    // pattern that does not is treated as "matches nothing" rather than a panic.
+    Regex::new(&format!("^(?:{pattern})$")).ok()
+}
+
+fn compiled(idx: usize) -> Option<&'static Compiled> {
+    let cell = COMPILED.get(idx)?;
+    let raw = data::REGIONS.get(idx)?;
+    Some(cell.get_or_init(|| {
+        Compiled {
+            general: anchored(raw.general),
+            types: raw
+                .types
+                .iter()
+                .filter_map(|(k, p)| anchored(p).map(|re| (*k, re)))
+                .collect(),
+        }
+    }))
+}
+
+/// Index of a region in the tables, by its ISO code (case-insensitive).
+pub(crate) fn region_index(id: &str) -> Option<usize> {
+    let id = id.to_ascii_uppercase();
+    data::REGIONS.binary_search_by(|r| r.id.cmp(id.as_str())).ok()
+}
+
+pub(crate) fn region(idx: usize) -> &'static RawRegion {
+    &data::REGIONS[idx]
+}
+
+/// Regions sharing a country calling code, main region first.
+pub(crate) fn regions_for_code(cc: u16) -> &'static [u16] {
+    data::BY_CODE
+        .binary_search_by_key(&cc, |(c, _)| *c)
+        .map(|i| data::BY_CODE[i].1)
+        .unwrap_or(&[])
+}
+
+pub(crate) fn is_country_code(cc: u16) -> bool {
+    !regions_for_code(cc).is_empty()
+}
+
+/// Shortest and longest national number over the regions of a calling code.
+pub(crate) fn nsn_length_range(cc: u16) -> Option<(usize, usize)> {
+    let mut range: Option<(usize, usize)> = None;
+    for &i in regions_for_code(cc) {
+        for &l in region(i as usize).lengths {
+            let l = l as usize;
+            range = Some(match range {
+                None => (l, l),
+                Some((lo, hi)) => (lo.min(l), hi.max(l)),
+            });
+        }
+    }
+    range
+}
+
+/// The type of `nsn` in one region, or None when it is not a valid number there.
+pub(crate) fn classify(idx: usize, nsn: &str) -> Option<NumberKind> {
+    let raw = region(idx);
+    if !raw.lengths.is_empty() && !raw.lengths.iter().any(|&l| l as usize == nsn.len()) {
+        return None;
+    }
+    let c = compiled(idx)?;
+    if let Some(g) = &c.general {
+        if !g.is_match(nsn) {
+            return None;
+        }
+    }
+    let mut fixed = false;
+    let mut mobile = false;
+    for (kind, re) in &c.types {
+        match kind {
+            NumberKind::FixedLine => fixed |= re.is_match(nsn),
+            NumberKind::Mobile => mobile |= re.is_match(nsn),
+            other if re.is_match(nsn) => return Some(*other),
+            _ => {}
+        }
+    }
+    match (fixed, mobile) {
+        (true, true) => Some(NumberKind::FixedLineOrMobile),
+        (true, false) => Some(NumberKind::FixedLine),
+        (false, true) => Some(NumberKind::Mobile),
+        (false, false) => None,
+    }
+}
+
+/// Validate a national number under a calling code: the region it belongs
+/// to and its type. The first region (main first) where it is valid wins,
+/// which is how +7 7xx numbers land in Kazakhstan and not Russia.
+pub(crate) fn lookup(cc: u16, nsn: &str) -> Option<(usize, NumberKind)> {
+    regions_for_code(cc)
+        .iter()
+        .find_map(|&i| classify(i as usize, nsn).map(|k| (i as usize, k)))
+}
+
+/// Split a leading country calling code off international digits.
+pub(crate) fn split_country_code(digits: &str) -> Option<(u16, &str)> {
+    (1..=3).filter(|&l| digits.len() > l).find_map(|l| {
+        let cc: u16 = digits[..l].parse().ok()?;
+        is_country_code(cc).then(|| (cc, &digits[l..]))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_generated_pattern_compiles() {
+        for r in data::REGIONS {
+            assert!(anchored(r.general).is_some(), "{} general", r.id);
+            for (k, p) in r.types {
+                assert!(anchored(p).is_some(), "{} {k}", r.id);
+            }
+        }
+    }
+
+    #[test]
+    fn regions_are_sorted_for_binary_search() {
+        assert!(data::REGIONS.windows(2).all(|w| w[0].id < w[1].id));
+        assert!(data::BY_CODE.windows(2).all(|w| w[0].0 < w[1].0));
+    }
+
+    #[test]
+    fn kazakh_numbers_share_plus_seven() {
+        let (idx, kind) = lookup(7, "7023407898").expect("valid KZ mobile");
+        assert_eq!(region(idx).id, "KZ");
+        assert_eq!(kind, NumberKind::Mobile);
+        let (idx, kind) = lookup(7, "8007750438").expect("valid RU toll-free");
+        assert_eq!(region(idx).id, "RU");
+        assert_eq!(kind, NumberKind::TollFree);
+    }
+}

@@ -1,0 +1,198 @@
+//! One test per kind of writing the issue lists, plus what must not be found.
+
+use leadbot_phone::{Extractor, NumberKind, Rejection};
+
+fn find(region: &str, text: &str) -> Vec<String> {
+    Extractor::new(region)
+        .expect("region")
+        .find(text)
+        .iter()
+        .map(|n| n.e164().to_string())
+        .collect()
+}
+
+fn ru(text: &str) -> Vec<String> {
+    find("RU", text)
+}
+
+#[test]
+fn common_russian_formats() {
+    for t in [
+        "+7 918 123-45-67",
+        "8 (918) 123-45-67",
+        "89181234567",
+        "9181234567",
+        "7 918 1234567",
+        "8.918.123.45.67",
+        "8-918-123-45-67",
+        "+7(918)1234567",
+        "8 918 12 345 67",
+        "+7 918 1 2 3 4 5 6 7",
+        "8 9 1 8 1 2 3 4 5 6 7",
+        "8\u{a0}918\u{a0}123\u{a0}45\u{a0}67",
+        "+7\u{202f}918\u{202f}123–45–67",
+    ] {
+        assert_eq!(ru(t), ["+79181234567"], "{t}");
+    }
+}
+
+#[test]
+fn landlines_with_three_and_four_digit_area_codes() {
+    assert_eq!(ru("8 (863) 201-23-45"), ["+78632012345"]);
+    assert_eq!(ru("8 (8632) 66-86-00"), ["+78632668600"]);
+    assert_eq!(ru("+7 495 367-54-06"), ["+74953675406"]);
+    assert_eq!(ru("тел 4953675406"), ["+74953675406"]);
+    let n = Extractor::new("RU").expect("RU").find("8 (495) 367-54-06");
+    assert_eq!(n[0].kind(), NumberKind::FixedLine);
+}
+
+#[test]
+fn toll_free_eight_hundred_keeps_its_eight() {
+    // The `phonenumber` crate reads 8-800 as trunk 8 + "800..." wrongly; we must not.
+    for t in ["8-800-555-35-35", "8 800 555 35 35", "88005553535", "+7 800 555-35-35"] {
+        let n = Extractor::new("RU").expect("RU").find(t);
+        assert_eq!(n.len(), 1, "{t}");
+        assert_eq!(n[0].e164(), "+78005553535");
+        assert_eq!(n[0].kind(), NumberKind::TollFree);
+    }
+}
+
+#[test]
+fn two_numbers_in_order() {
+    assert_eq!(
+        ru("мой +7 999 941-70-98, муж 8 (951) 257-75-53"),
+        ["+79999417098", "+79512577553"]
+    );
+    assert_eq!(ru("89181234567 89281234567"), ["+79181234567", "+79281234567"]);
+}
+
+#[test]
+fn glued_to_words_and_emoji() {
+    assert_eq!(ru("тел89181234567"), ["+79181234567"]);
+    assert_eq!(ru("📞+79181234567"), ["+79181234567"]);
+    assert_eq!(ru("ватсап-+79181234567👍"), ["+79181234567"]);
+    assert_eq!(ru("8️⃣9️⃣1️⃣8️⃣1️⃣2️⃣3️⃣4️⃣5️⃣6️⃣7️⃣"), ["+79181234567"]);
+}
+
+#[test]
+fn letter_o_for_zero() {
+    assert_eq!(ru("8 (9O3) 284-93-28"), ["+79032849328"]);
+    assert_eq!(ru("8 (919) 9О8-21-41"), ["+79199082141"]);
+    assert_eq!(ru("8 921 956 Оо 28"), ["+79219560028"]);
+}
+
+#[test]
+fn foreign_numbers() {
+    assert_eq!(ru("+998 90 123 45 67"), ["+998901234567"]);
+    assert_eq!(ru("+375 (29) 123-45-67"), ["+375291234567"]);
+    assert_eq!(ru("+380 67 123 45 67"), ["+380671234567"]);
+    let kz = Extractor::new("RU").expect("RU").find("+7 702 340 78 98");
+    assert_eq!(kz[0].region(), Some("KZ"));
+}
+
+#[test]
+fn other_default_regions() {
+    assert_eq!(find("UZ", "90 123 45 67"), ["+998901234567"]);
+    assert_eq!(find("KZ", "8 701 234 56 78"), ["+77012345678"]);
+    assert_eq!(find("BY", "8 029 123-45-67"), ["+375291234567"]);
+    assert_eq!(find("BY", "(29) 123-45-67"), ["+375291234567"]);
+    assert_eq!(find("UA", "050 123 45 67"), ["+380501234567"]);
+    assert!(Extractor::new("XX").is_err());
+}
+
+#[test]
+fn dictated_in_words() {
+    assert_eq!(
+        ru("восемь девять один восемь один два три четыре пять шесть семь"),
+        ["+79181234567"]
+    );
+    assert_eq!(
+        ru("восемь девятьсот восемнадцать сто двадцать три сорок пять шестьдесят семь"),
+        ["+79181234567"]
+    );
+    assert_eq!(
+        ru("8 918 сто двадцать три сорок пять шестьдесят семь"),
+        ["+79181234567"]
+    );
+    assert_eq!(ru("т. 8 915 ноль один ноль два два два пять"), ["+79150102225"]);
+    assert_eq!(ru("плюс семь 918 123 45 67"), ["+79181234567"]);
+    // "девятьсот сорок пять" is 945 or 900 45; the valid reading wins.
+    assert_eq!(
+        ru("восемь девятьсот восемнадцать девятьсот сорок пять шестьдесят семь"),
+        ["+79189004567"]
+    );
+    assert_eq!(ru("8 918 девятьсот сорок пять шестьдесят семь"), ["+79189004567"]);
+}
+
+#[test]
+fn not_phone_numbers() {
+    for t in [
+        "заказ №712121061 от 15.12.2026",
+        "номер заказа 9181234567",
+        "ИНН 2366536810",
+        "ИНН 771234567890",
+        "ОГРН 9712386222933",
+        "СНИЛС 791-234-567 89",
+        "паспорт 3412 123456",
+        "карта 4276 3800 1234 5678",
+        "индекс 344322, Ростов-на-Дону",
+        "трек-номер RA233157724RU",
+        "артикул 53851982",
+        "счёт 75448826745315252752",
+        "время 12:30, дата 2026-12-28",
+        "с 01.12.2026 по 15.12.2026",
+        "цена 9 181 234 567 руб",
+        "8 (900) 016-19",
+        "два раза звонила",
+    ] {
+        assert_eq!(ru(t), Vec::<String>::new(), "{t}");
+    }
+}
+
+#[test]
+fn near_misses_say_why() {
+    let e = Extractor::new("RU").expect("RU");
+    assert_eq!(
+        e.analyse("8 918 123 45").attempt,
+        Some(Rejection::TooFewDigits { found: 9, expected: 11 })
+    );
+    assert_eq!(
+        e.analyse("+7 918 12").attempt,
+        Some(Rejection::TooFewDigits { found: 6, expected: 11 })
+    );
+    assert_eq!(
+        e.analyse("мой номер 8 918 123 45 678").attempt,
+        Some(Rejection::TooManyDigits {
+            found: 12,
+            expected: 11
+        })
+    );
+    assert_eq!(e.analyse("тел 8 123 456 78 90").attempt, Some(Rejection::InvalidNumber));
+    for t in [
+        "заказ №712121061 от 15.12.2026",
+        "цена 1500 руб",
+        "ИНН 23665368",
+        "привет",
+    ] {
+        assert_eq!(e.analyse(t).attempt, None, "{t}");
+    }
+    let ok = e.analyse("звоните 89181234567");
+    assert_eq!(ok.found.len(), 1);
+    assert_eq!(ok.attempt, None);
+}
+
+#[test]
+fn assembles_a_number_split_over_messages() {
+    let e = Extractor::new("RU").expect("RU");
+    let got = e.assemble(&["8918", "123 45 67"]).map(|n| n.e164().to_string());
+    assert_eq!(got.as_deref(), Some("+79181234567"));
+    let got = e
+        .assemble(&["привет", "мой номер 8 918", "123", "45 67"])
+        .map(|n| n.e164().to_string());
+    assert_eq!(got.as_deref(), Some("+79181234567"));
+    assert_eq!(e.assemble(&["заказ 8918", "спасибо"]), None);
+    assert_eq!(e.assemble(&[]), None);
+    // A whole number in the last message is returned as is.
+    let got = e.assemble(&["1", "89281234567"]).map(|n| n.e164().to_string());
+    assert_eq!(got.as_deref(), Some("+79281234567"));
+}

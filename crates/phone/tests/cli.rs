@@ -1,0 +1,39 @@
+use leadbot_phone::run_cli;
+
+fn run(input: &str, explain: bool) -> String {
+    let mut out = Vec::new();
+    run_cli(input.as_bytes(), &mut out, "RU", explain).expect("cli run");
+    String::from_utf8(out).expect("utf-8 output")
+}
+
+#[test]
+fn one_json_array_per_line() {
+    let out = run(
+        "звоните 8 918 123-45-67\nпривет\nмой +7 999 941-70-98, муж 8 (951) 257-75-53\n",
+        false,
+    );
+    assert_eq!(out, "[\"+79181234567\"]\n[]\n[\"+79999417098\",\"+79512577553\"]\n");
+}
+
+#[test]
+fn survives_invalid_utf8_and_crlf() {
+    let mut out = Vec::new();
+    run_cli(&b"\xff89181234567\r\n"[..], &mut out, "RU", false).expect("cli run");
+    assert_eq!(String::from_utf8_lossy(&out), "[\"+79181234567\"]\n");
+}
+
+#[test]
+fn explain_gives_details_and_near_misses() {
+    let out = run("8 918 123 45 67\n8 918 123 45\n", true);
+    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+    assert_eq!(lines[0]["found"][0]["e164"], "+79181234567");
+    assert_eq!(lines[0]["found"][0]["kind"], "mobile");
+    assert_eq!(lines[0]["found"][0]["masked"], "+7 918 *** ** 67");
+    assert!(lines[1]["attempt"].as_str().expect("attempt").contains("too few"));
+}
+
+#[test]
+fn unknown_region_is_an_error() {
+    let mut out = Vec::new();
+    assert!(run_cli("x\n".as_bytes(), &mut out, "ZZ", false).is_err());
+}

@@ -1,0 +1,87 @@
+//! Exact-match evaluation on labelled messages: the shared sample and our
+//! larger set. Prints per-category figures (`cargo test -- --nocapture`).
+
+use std::collections::BTreeMap;
+
+use leadbot_phone::Extractor;
+
+struct Example {
+    text: String,
+    want: Vec<String>,
+    cat: String,
+    region: String,
+}
+
+fn load(path: &str) -> Vec<Example> {
+    let text = std::fs::read_to_string(path).expect("labelled data file");
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("json line");
+            Example {
+                text: v["text"].as_str().expect("text").to_string(),
+                want: v["want"]
+                    .as_array()
+                    .expect("want")
+                    .iter()
+                    .map(|w| w.as_str().expect("e164").to_string())
+                    .collect(),
+                cat: v["cat"].as_str().expect("cat").to_string(),
+                region: v["region"].as_str().unwrap_or("RU").to_string(),
+            }
+        })
+        .collect()
+}
+
+/// Returns overall exact-match and the number of negatives with a false hit.
+fn evaluate(name: &str, examples: &[Example]) -> (f64, usize) {
+    let mut per: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    let mut extractors: BTreeMap<String, Extractor> = BTreeMap::new();
+    let mut ok_all = 0;
+    let mut fp = 0;
+    for ex in examples {
+        let e = extractors
+            .entry(ex.region.clone())
+            .or_insert_with(|| Extractor::new(&ex.region).expect("region"));
+        let got: Vec<String> = e.find(&ex.text).iter().map(|n| n.e164().to_string()).collect();
+        let ok = got == ex.want;
+        let entry = per.entry(&ex.cat).or_default();
+        entry.1 += 1;
+        if ok {
+            entry.0 += 1;
+            ok_all += 1;
+        } else {
+            println!("MISS [{}] {:?}: got {:?} want {:?}", ex.cat, ex.text, got, ex.want);
+        }
+        if ex.want.is_empty() && !got.is_empty() {
+            fp += 1;
+        }
+    }
+    let overall = ok_all as f64 / examples.len() as f64;
+    println!(
+        "== {name}: exact {ok_all}/{} = {overall:.3}, false positives on negatives {fp}",
+        examples.len()
+    );
+    for (cat, (ok, n)) in &per {
+        println!("   {cat:<14} {ok:>4}/{n:<4} {:.3}", *ok as f64 / *n as f64);
+    }
+    (overall, fp)
+}
+
+#[test]
+fn shared_sample() {
+    let data = load(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/phones-sample.jsonl"));
+    assert_eq!(data.len(), 78);
+    let (exact, fp) = evaluate("shared sample", &data);
+    assert!(exact >= 0.97, "exact-match {exact}");
+    assert_eq!(fp, 0);
+}
+
+#[test]
+fn own_labelled_set() {
+    let data = load(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/phones-labelled.jsonl"));
+    assert!(data.len() >= 500);
+    let (exact, fp) = evaluate("own labelled set", &data);
+    assert!(exact >= 0.97, "exact-match {exact}");
+    assert_eq!(fp, 0);
+}
