@@ -40,21 +40,27 @@ impl ConfigIssues {
         });
     }
 
-    /// Parses one TOML file, recording a syntax or type error with its line and column.
+    /// Parses one TOML file, recording a syntax or type error with the key it concerns
+    /// (or its line and column when no key applies).
     pub(crate) fn parse<T: DeserializeOwned>(&mut self, file: &str, text: &str) -> Option<T> {
-        match toml::from_str::<T>(text) {
+        match serde_path_to_error::deserialize::<_, T>(toml::Deserializer::new(text)) {
             Ok(v) => Some(v),
             Err(e) => {
-                let key = match e.span() {
-                    Some(span) => {
-                        let before = &text[..span.start.min(text.len())];
-                        let line = before.matches('\n').count() + 1;
-                        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-                        format!("{line}:{col}")
-                    }
-                    None => "-".to_string(),
-                };
-                self.push(file, key, e.message().trim().to_string());
+                let path = e.path().to_string();
+                let inner = e.into_inner();
+                let at = inner.span().map(|span| {
+                    let before = &text[..span.start.min(text.len())];
+                    let line = before.matches('\n').count() + 1;
+                    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+                    (line, col)
+                });
+                let message = inner.message().trim().to_string();
+                match (path.as_str(), at) {
+                    ("." | "", Some((line, col))) => self.push(file, format!("{line}:{col}"), message),
+                    ("." | "", None) => self.push(file, "-", message),
+                    (key, Some((line, col))) => self.push(file, key, format!("{message} (line {line}, column {col})")),
+                    (key, None) => self.push(file, key, message),
+                }
                 None
             }
         }

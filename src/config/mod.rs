@@ -65,13 +65,21 @@ impl Config {
         let service = issues.parse::<ServiceSettings>(&service_file, &service_text);
         let script = issues.parse::<Script>(&dialog_file, &dialog_text);
         let routing = issues.parse::<RoutingConfig>(&routing_file, &routing_text);
-        let (Some(mut service), Some(script), Some(routing)) = (service, script, routing) else {
+        // Each file that parsed is validated even when another did not: report everything at once.
+        let mut service = service;
+        if let Some(service) = service.as_mut() {
+            service.apply_env();
+            service.validate(&service_file, &mut issues);
+        }
+        if let Some(script) = &script {
+            script.validate(&dialog_file, &mut issues);
+        }
+        if let Some(routing) = &routing {
+            routing.validate(&routing_file, &mut issues);
+        }
+        let (Some(service), Some(script), Some(routing)) = (service, script, routing) else {
             return Err(issues);
         };
-        service.apply_env();
-        service.validate(&service_file, &mut issues);
-        script.validate(&dialog_file, &mut issues);
-        routing.validate(&routing_file, &mut issues);
         if issues.is_empty() {
             Ok(Config {
                 service,
@@ -141,6 +149,10 @@ mod tests {
         )
         .unwrap();
         let issues = Config::load(Some(dir.path())).unwrap_err().to_string();
-        assert!(issues.contains("leadbot.toml:3:1: unknown field `lisen`"), "{issues}");
+        assert!(
+            issues.contains("leadbot.toml:server.lisen: unknown field `lisen`"),
+            "{issues}"
+        );
+        assert!(issues.contains("(line 3, column 1)"), "{issues}");
     }
 }

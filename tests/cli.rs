@@ -1,0 +1,68 @@
+//! The `leadbot` command line: `phones` and `check-config` through the real binary.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+fn leadbot(args: &[&str], stdin: &str) -> (i32, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_leadbot"))
+        .args(args)
+        .env_remove("LEADBOT_CONFIG_DIR")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn phones_prints_one_json_array_per_line() {
+    let input = "звоните 8 (918) 123-45-67 или +7 918 765 43 21\nзаказ № 89181234567\n\n8-800-775-04-38\n";
+    let (code, out, err) = leadbot(&["phones", "--region", "RU"], input);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines,
+        [r#"["+79181234567","+79187654321"]"#, "[]", "[]", r#"["+78007750438"]"#]
+    );
+}
+
+#[test]
+fn phones_reads_other_regions() {
+    let (code, out, _) = leadbot(&["phones", "--region", "UZ"], "90 123 45 67\n");
+    assert_eq!(code, 0);
+    assert_eq!(out.trim(), r#"["+998901234567"]"#);
+}
+
+#[test]
+fn check_config_accepts_the_shipped_config_and_names_file_and_key_of_errors() {
+    let manifest = env!("CARGO_MANIFEST_DIR");
+    let (code, out, err) = leadbot(&["check-config", "--config", &format!("{manifest}/config")], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("config OK"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let dialog = std::fs::read_to_string(format!("{manifest}/config/dialog.toml"))
+        .unwrap()
+        .replace("reask_after = [\"10m\", \"30m\"]", "reask_after = [\"10m\", \"soon\"]");
+    std::fs::write(dir.path().join("dialog.toml"), dialog).unwrap();
+    std::fs::write(
+        dir.path().join("routing.toml"),
+        "default_group = \"sales\"\n[[managers]]\nid = \"1\"\nname = \"A\"\ngroups = [\"sales\"]\n[[rules]]\ngroup = \"vip\"\nkeywords = [\"x\"]\n",
+    )
+    .unwrap();
+    let (code, _, err) = leadbot(&["check-config", "--config", dir.path().to_str().unwrap()], "");
+    assert_eq!(code, 2);
+    assert!(err.contains("dialog.toml:timing.reask_after"), "{err}");
+    assert!(err.contains("`soon`"), "{err}");
+    assert!(
+        err.contains("routing.toml:rules[0].group: no manager is in group `vip`"),
+        "{err}"
+    );
+}
