@@ -40,28 +40,62 @@ impl ConfigIssues {
         });
     }
 
-    /// Parses one TOML file, recording a syntax or type error with the key it concerns
-    /// (or its line and column when no key applies).
-    pub(crate) fn parse<T: DeserializeOwned>(&mut self, file: &str, text: &str) -> Option<T> {
-        match serde_path_to_error::deserialize::<_, T>(toml::Deserializer::new(text)) {
+    /// Parses `user` (a file's text, if present) laid over `default`, recording syntax errors
+    /// with line and column and type errors with the key they concern.
+    pub(crate) fn parse_layered<T: DeserializeOwned>(
+        &mut self,
+        file: &str,
+        default: &str,
+        user: Option<&str>,
+    ) -> Option<T> {
+        let mut merged = match default.parse::<toml::Table>() {
+            Ok(t) => t,
+            Err(e) => {
+                self.push(file, "-", format!("built-in default does not parse: {}", e.message()));
+                return None;
+            }
+        };
+        if let Some(text) = user {
+            match text.parse::<toml::Table>() {
+                Ok(t) => merge(&mut merged, t),
+                Err(e) => {
+                    let key = match e.span() {
+                        Some(span) => {
+                            let before = &text[..span.start.min(text.len())];
+                            let line = before.matches('\n').count() + 1;
+                            let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+                            format!("{line}:{col}")
+                        }
+                        None => "-".to_string(),
+                    };
+                    self.push(file, key, e.message().trim().to_string());
+                    return None;
+                }
+            }
+        }
+        match serde_path_to_error::deserialize::<_, T>(toml::Value::Table(merged)) {
             Ok(v) => Some(v),
             Err(e) => {
                 let path = e.path().to_string();
-                let inner = e.into_inner();
-                let at = inner.span().map(|span| {
-                    let before = &text[..span.start.min(text.len())];
-                    let line = before.matches('\n').count() + 1;
-                    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-                    (line, col)
-                });
-                let message = inner.message().trim().to_string();
-                match (path.as_str(), at) {
-                    ("." | "", Some((line, col))) => self.push(file, format!("{line}:{col}"), message),
-                    ("." | "", None) => self.push(file, "-", message),
-                    (key, Some((line, col))) => self.push(file, key, format!("{message} (line {line}, column {col})")),
-                    (key, None) => self.push(file, key, message),
-                }
+                let key = if path.is_empty() || path == "." {
+                    "-".to_string()
+                } else {
+                    path
+                };
+                self.push(file, key, e.into_inner().message().trim().to_string());
                 None
+            }
+        }
+    }
+}
+
+/// Lays `over` onto `base`: tables merge key by key, anything else (arrays too) replaces.
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, v) => {
+                base.insert(k, v);
             }
         }
     }

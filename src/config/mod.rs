@@ -37,34 +37,34 @@ pub struct Config {
 }
 
 impl Config {
-    /// Loads from `dir`; a file missing there falls back to the compiled-in default.
-    /// Environment overrides (`DATABASE_URL`, `LEADBOT_LISTEN`, `LEADBOT_NOTIFY_URL`) are applied after.
+    /// Loads from `dir`. Each file there is laid over the compiled-in default of the same name,
+    /// so it only needs the keys it changes; a missing file means the default.
+    /// Environment overrides (`DATABASE_URL`, `LEADBOT_LISTEN`, `LEADBOT_NOTIFY_URL`,
+    /// `LEADBOT_OPERATOR_TOKEN`) are applied after.
     pub fn load(dir: Option<&Path>) -> Result<Config, ConfigIssues> {
         let mut issues = ConfigIssues::default();
-        let read = |name: &str| -> (String, String) {
-            let default = EMBEDDED
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, t)| t.to_string())
-                .unwrap_or_default();
+        if let Some(d) = dir.filter(|d| !d.is_dir()) {
+            issues.push(&d.display().to_string(), "-", "config directory not found");
+            return Err(issues);
+        }
+        let read = |name: &'static str| -> (String, &'static str, Option<String>) {
+            let default = EMBEDDED.iter().find(|(n, _)| *n == name).map_or("", |(_, t)| *t);
             match dir {
                 Some(d) => {
                     let path = d.join(name);
-                    match std::fs::read_to_string(&path) {
-                        Ok(text) => (path.display().to_string(), text),
-                        Err(_) => (format!("{name} (built-in default)"), default),
-                    }
+                    let user = std::fs::read_to_string(&path).ok();
+                    (path.display().to_string(), default, user)
                 }
-                None => (format!("{name} (built-in default)"), default),
+                None => (format!("{name} (built-in default)"), default, None),
             }
         };
-        let (service_file, service_text) = read(SERVICE_FILE);
-        let (dialog_file, dialog_text) = read(DIALOG_FILE);
-        let (routing_file, routing_text) = read(ROUTING_FILE);
+        let (service_file, service_default, service_text) = read(SERVICE_FILE);
+        let (dialog_file, dialog_default, dialog_text) = read(DIALOG_FILE);
+        let (routing_file, routing_default, routing_text) = read(ROUTING_FILE);
 
-        let service = issues.parse::<ServiceSettings>(&service_file, &service_text);
-        let script = issues.parse::<Script>(&dialog_file, &dialog_text);
-        let routing = issues.parse::<RoutingConfig>(&routing_file, &routing_text);
+        let service = issues.parse_layered::<ServiceSettings>(&service_file, service_default, service_text.as_deref());
+        let script = issues.parse_layered::<Script>(&dialog_file, dialog_default, dialog_text.as_deref());
+        let routing = issues.parse_layered::<RoutingConfig>(&routing_file, routing_default, routing_text.as_deref());
         // Each file that parsed is validated even when another did not: report everything at once.
         let mut service = service;
         if let Some(service) = service.as_mut() {
@@ -153,6 +153,33 @@ mod tests {
             issues.contains("leadbot.toml:server.lisen: unknown field `lisen`"),
             "{issues}"
         );
-        assert!(issues.contains("(line 3, column 1)"), "{issues}");
+        std::fs::write(
+            dir.path().join(SERVICE_FILE),
+            "[server]\nlisten = \"127.0.0.1:1\"\n[[oops\n",
+        )
+        .unwrap();
+        let issues = Config::load(Some(dir.path())).unwrap_err().to_string();
+        assert!(
+            issues.contains("leadbot.toml:3:"),
+            "syntax errors give line and column: {issues}"
+        );
+        let missing = Config::load(Some(&dir.path().join("nope"))).unwrap_err().to_string();
+        assert!(missing.contains("config directory not found"), "{missing}");
+    }
+
+    #[test]
+    fn a_file_only_needs_the_keys_it_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(SERVICE_FILE),
+            "[outcome]\non_failure = \"needs_review\"\n",
+        )
+        .unwrap();
+        let cfg = Config::load(Some(dir.path())).unwrap();
+        assert_eq!(cfg.service.outcome.on_failure, FailureStatus::NeedsReview);
+        assert_eq!(
+            cfg.service.server.max_text_chars, 4000,
+            "the rest comes from the default"
+        );
     }
 }
