@@ -397,3 +397,26 @@ async fn health_ready_metrics_and_chat_page() {
     assert!(page.as_str().unwrap().contains("/api/v1/leads"));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn idle_leads_passivate_and_timers_or_messages_reactivate_them() {
+    let app = TestApp::spawn_with(|c| {
+        c.service.runtime.passivate_after = Duration::from_millis(150);
+        c.script.timing.reask_after = vec![Duration::from_millis(700), Duration::from_secs(3600)];
+    })
+    .await;
+    let (id, _) = app.new_lead("pv1", None).await;
+    let lead = app.wait_for(id, WAIT, |l| l["actor"] == "passivated").await;
+    assert_eq!(bot_texts(&lead).len(), 2);
+    // The re-ask timer fires for a passivated lead: it is activated from its snapshot.
+    let lead = app.wait_for(id, WAIT, |l| bot_texts(l).len() == 3).await;
+    assert!(bot_texts(&lead)[2].contains("Вы ещё здесь"));
+    app.wait_for(id, WAIT, |l| l["actor"] == "passivated").await;
+    // A message re-activates it too, with its state intact.
+    let replies = app.say(id, "89181234567").await;
+    assert!(replies[0].contains("Спасибо"), "{replies:?}");
+    assert_eq!(app.lead(id).await["status"], "assigned");
+    let (_, metrics) = app.get("/metrics").await;
+    assert!(metrics.as_str().unwrap().contains("leadbot_lead_passivations_total"));
+    app.stop().await;
+}
