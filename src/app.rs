@@ -14,6 +14,8 @@ use crate::actors::{
 };
 use crate::channels::Channels;
 use crate::config::Config;
+use crate::crm::bitrix24::{Bitrix24, Bitrix24Crm, OpenLines};
+use crate::crm::Crms;
 use crate::delivery::Dispatcher;
 use crate::dialog::{Dialog, PhoneReader};
 use crate::http::{router, AppState};
@@ -53,7 +55,22 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         .with_context(|| format!("database {}", redact(&svc.database.url)))?;
     let store: Arc<dyn Store> = Arc::new(pg.clone());
     let dialog = build_dialog(&config)?;
-    let channels = Channels::with_builtin();
+    let mut channels = Channels::with_builtin();
+    let mut crms = Crms::default();
+    let bitrix24 = match &config.bitrix24 {
+        Some(settings) => {
+            let bx = Bitrix24::new(settings.clone(), pg.pool().clone()).context("connecting Bitrix24")?;
+            crms.register(Arc::new(Bitrix24Crm {
+                bx: bx.clone(),
+                store: store.clone(),
+            }));
+            if bx.openlines_bot() {
+                channels.register(Arc::new(OpenLines { bx: bx.clone() }));
+            }
+            Some(bx)
+        }
+        None => None,
+    };
     let outbox_wake = Arc::new(Notify::new());
     let timer_wake = Arc::new(Notify::new());
 
@@ -64,6 +81,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         store: store.clone(),
         dialog,
         channels: channels.clone(),
+        crms: crms.clone(),
         pool,
         outbox_wake: outbox_wake.clone(),
         timer_wake: timer_wake.clone(),
@@ -77,6 +95,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
     let dispatcher = Dispatcher::new(
         store.clone(),
         channels,
+        crms,
         notifier,
         svc.notify.clone(),
         outbox_wake,
@@ -97,6 +116,9 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         )),
     ];
 
+    if let Some(bx) = &bitrix24 {
+        tasks.extend(bx.spawn_workers(store.clone(), supervisor.clone()));
+    }
     let state = AppState {
         store,
         supervisor: supervisor.clone(),
@@ -104,6 +126,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         max_text_chars: svc.server.max_text_chars,
         apply_wait: svc.runtime.apply_wait,
         operator_token: svc.server.operator_token.as_deref().map(Arc::from),
+        bitrix24,
     };
     let addr = listener.local_addr()?;
     let app = router(state);

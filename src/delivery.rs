@@ -11,12 +11,14 @@ use tokio::sync::Notify;
 
 use crate::channels::Channels;
 use crate::config::NotifySettings;
+use crate::crm::{CrmUpdate, Crms};
 use crate::notify::{Notification, Notifier};
 use crate::store::{OutboxItem, Store};
 use crate::telemetry;
 
 pub const KIND_MESSAGE: &str = "message";
 pub const KIND_NOTIFICATION: &str = "notification";
+pub const KIND_CRM: &str = "crm";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DeliveryError {
@@ -41,6 +43,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(600);
 pub struct Dispatcher {
     store: Arc<dyn Store>,
     channels: Channels,
+    crms: Crms,
     notifier: Notifier,
     settings: NotifySettings,
     wake: Arc<Notify>,
@@ -51,6 +54,7 @@ impl Dispatcher {
     pub fn new(
         store: Arc<dyn Store>,
         channels: Channels,
+        crms: Crms,
         notifier: Notifier,
         settings: NotifySettings,
         wake: Arc<Notify>,
@@ -59,6 +63,7 @@ impl Dispatcher {
         Dispatcher {
             store,
             channels,
+            crms,
             notifier,
             settings,
             wake,
@@ -142,6 +147,20 @@ impl Dispatcher {
                 let n: Notification = serde_json::from_value(item.payload.clone())
                     .map_err(|e| DeliveryError::Permanent(format!("bad notification payload: {e}")))?;
                 self.notifier.send(&n, &item.idempotency_key).await
+            }
+            KIND_CRM => {
+                let update: CrmUpdate = serde_json::from_value(item.payload.clone())
+                    .map_err(|e| DeliveryError::Permanent(format!("bad CRM update payload: {e}")))?;
+                let lead = self
+                    .store
+                    .get_lead(item.lead)
+                    .await
+                    .map_err(|e| DeliveryError::Retryable(e.to_string()))?;
+                let crm = self
+                    .crms
+                    .get(&lead.source)
+                    .ok_or_else(|| DeliveryError::Permanent(format!("no CRM adapter for source `{}`", lead.source)))?;
+                crm.apply(&lead, &update, &item.idempotency_key).await
             }
             other => Err(DeliveryError::Permanent(format!("unknown outbox kind `{other}`"))),
         }

@@ -5,6 +5,7 @@ pub mod actors;
 pub mod app;
 pub mod channels;
 pub mod config;
+pub mod crm;
 pub mod delivery;
 pub mod dialog;
 pub mod domain;

@@ -20,6 +20,11 @@ pub const OUTBOX_PENDING: &str = "leadbot_outbox_pending";
 pub const OUTBOX_DELIVERIES: &str = "leadbot_outbox_deliveries_total";
 pub const TIMER_LAG: &str = "leadbot_timer_lag_seconds";
 pub const HTTP_REQUESTS: &str = "leadbot_http_requests_total";
+pub const CRM_REQUESTS: &str = "leadbot_crm_requests_total";
+pub const CRM_REQUEST_SECONDS: &str = "leadbot_crm_request_seconds";
+pub const CRM_LIMITER_WAIT: &str = "leadbot_crm_limiter_wait_seconds";
+pub const CRM_RECONCILED: &str = "leadbot_crm_reconciliation_catches_total";
+pub const CRM_EVENTS: &str = "leadbot_crm_events_total";
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 

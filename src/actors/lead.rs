@@ -11,9 +11,10 @@ use tokio::task::JoinHandle;
 
 use super::manager_pool::PoolMsg;
 use super::LeadDeps;
-use crate::delivery::{OutboundMessage, KIND_MESSAGE, KIND_NOTIFICATION};
+use crate::crm::CrmUpdate;
+use crate::delivery::{OutboundMessage, KIND_CRM, KIND_MESSAGE, KIND_NOTIFICATION};
 use crate::dialog::{DialogState, Effect, Event, TimerKind};
-use crate::domain::{LeadId, Outcome};
+use crate::domain::{LeadId, LeadStatus, Outcome};
 use crate::notify::Notification;
 use crate::store::{
     Direction, DueTimer, InboxPayload, LeadRecord, NewOutbox, Projection, StepCommit, StoreError, TimerChange,
@@ -271,6 +272,15 @@ impl LeadActor {
                 Effect::Finished(outcome) => finished = Some(*outcome),
             }
         }
+        if self.deps.crms.handles(&rt.lead.source) {
+            for (i, update) in crm_updates(&before, &state, &effects, finished).into_iter().enumerate() {
+                commit.outbox.push(NewOutbox {
+                    kind: KIND_CRM.into(),
+                    payload: serde_json::to_value(&update)?,
+                    idempotency_key: key(&format!("crm{i}")),
+                });
+            }
+        }
         let arms_timer = commit.timers.iter().any(|t| matches!(t, TimerChange::Arm { .. }));
         let sends = !commit.outbox.is_empty();
         self.deps.store.commit_step(&commit).await?;
@@ -324,4 +334,45 @@ impl LeadActor {
             tracing::info!(lead_id = %lead.id, status = %after.status, reason = outcome.as_str(), elapsed_s = secs(now), "lead finished");
         }
     }
+}
+
+/// What the CRM card must learn from one step.
+fn crm_updates(
+    before: &DialogState,
+    after: &DialogState,
+    effects: &[Effect],
+    finished: Option<Outcome>,
+) -> Vec<CrmUpdate> {
+    let mut out = vec![];
+    if before.status != LeadStatus::BotProcessing && after.status == LeadStatus::BotProcessing {
+        out.push(CrmUpdate::BotStarted);
+    }
+    let Some(outcome) = finished else { return out };
+    match (after.status, &after.phone, &after.manager) {
+        (LeadStatus::Assigned, Some(phone), Some(manager)) => {
+            out.push(CrmUpdate::HandedOver {
+                phone: phone.clone(),
+                manager_id: manager.id.clone(),
+            });
+            if after.had_dialog {
+                out.push(CrmUpdate::TranscriptComment);
+            }
+            for e in effects {
+                if let Effect::NotifyManager { manager, text } = e {
+                    out.push(CrmUpdate::NotifyManager {
+                        manager_id: manager.id.clone(),
+                        text: text.clone(),
+                    });
+                }
+            }
+        }
+        (status, _, _) => {
+            out.push(CrmUpdate::Failed { status, outcome });
+            out.push(CrmUpdate::FailureComment { outcome });
+            if after.had_dialog {
+                out.push(CrmUpdate::TranscriptComment);
+            }
+        }
+    }
+    out
 }

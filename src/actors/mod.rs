@@ -13,6 +13,7 @@ use tokio::sync::Notify;
 
 use crate::channels::Channels;
 use crate::config::RuntimeSettings;
+use crate::crm::Crms;
 use crate::dialog::Dialog;
 use crate::store::Store;
 
@@ -27,6 +28,8 @@ pub struct LeadDeps {
     pub store: Arc<dyn Store>,
     pub dialog: Dialog,
     pub channels: Channels,
+    /// CRM adapters by lead source: their leads get `CrmUpdate`s in the outbox.
+    pub crms: Crms,
     pub pool: ractor::ActorRef<PoolMsg>,
     /// Wakes the outbox dispatcher after a step committed something to send.
     pub outbox_wake: Arc<Notify>,

@@ -1,6 +1,7 @@
 //! Typed configuration: the service settings, the dialog script and the routing rules, each a TOML
 //! file under `config/`, validated together with errors that name the file and the key.
 
+mod bitrix24;
 mod duration;
 mod issues;
 mod routing;
@@ -9,6 +10,7 @@ mod service;
 
 use std::path::{Path, PathBuf};
 
+pub use bitrix24::{Bitrix24Auth, Bitrix24Limits, Bitrix24Settings, Bitrix24Statuses, OpenLinesSettings};
 pub use issues::{ConfigIssue, ConfigIssues};
 pub use routing::{RoutingConfig, RoutingRule};
 pub use script::{FaqEntry, Reprompts, Script, Texts, Timing};
@@ -18,6 +20,8 @@ pub use service::{FailureStatus, NotifySettings, RuntimeSettings, ServiceSetting
 pub const SERVICE_FILE: &str = "leadbot.toml";
 pub const DIALOG_FILE: &str = "dialog.toml";
 pub const ROUTING_FILE: &str = "routing.toml";
+/// Optional: present = the Bitrix24 portal is connected (example in `config/examples/`).
+pub const BITRIX24_FILE: &str = "bitrix24.toml";
 
 /// The defaults shipped in the repository, compiled in so the binary runs from anywhere.
 const EMBEDDED: [(&str, &str); 3] = [
@@ -32,6 +36,7 @@ pub struct Config {
     pub service: ServiceSettings,
     pub script: Script,
     pub routing: RoutingConfig,
+    pub bitrix24: Option<Bitrix24Settings>,
     /// Where the files came from (a directory, or `None` for the compiled-in defaults).
     pub source: Option<PathBuf>,
 }
@@ -65,6 +70,23 @@ impl Config {
         let service = issues.parse_layered::<ServiceSettings>(&service_file, service_default, service_text.as_deref());
         let script = issues.parse_layered::<Script>(&dialog_file, dialog_default, dialog_text.as_deref());
         let routing = issues.parse_layered::<RoutingConfig>(&routing_file, routing_default, routing_text.as_deref());
+        let bitrix24_path = dir.map(|d| d.join(BITRIX24_FILE)).filter(|p| p.exists());
+        let bitrix24 = bitrix24_path.as_ref().and_then(|path| {
+            let file = path.display().to_string();
+            match std::fs::read_to_string(path) {
+                Ok(text) => issues
+                    .parse_layered::<Bitrix24Settings>(&file, "", Some(&text))
+                    .map(|mut b| {
+                        b.apply_env();
+                        b.validate(&file, &mut issues);
+                        b
+                    }),
+                Err(e) => {
+                    issues.push(&file, "-", format!("cannot read: {e}"));
+                    None
+                }
+            }
+        });
         // Each file that parsed is validated even when another did not: report everything at once.
         let mut service = service;
         if let Some(service) = service.as_mut() {
@@ -85,6 +107,7 @@ impl Config {
                 service,
                 script,
                 routing,
+                bitrix24,
                 source: dir.map(Path::to_path_buf),
             })
         } else {

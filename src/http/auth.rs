@@ -15,7 +15,7 @@ pub async fn require_operator(State(state): State<AppState>, req: Request, next:
             .and_then(|v| v.strip_prefix("Bearer "))
             .unwrap_or("");
         if !constant_time_eq(given.as_bytes(), expected.as_bytes()) {
-            return Err(ApiError::Unauthorized);
+            return Err(ApiError::Unauthorized("missing or wrong operator token".into()));
         }
     }
     Ok(next.run(req).await)

@@ -19,8 +19,8 @@ pub enum ApiError {
     PayloadTooLarge(String),
     #[error("{0}")]
     NotFound(String),
-    #[error("missing or wrong operator token")]
-    Unauthorized,
+    #[error("{0}")]
+    Unauthorized(String),
     #[error("{0}")]
     Unavailable(String),
     #[error("internal error")]
@@ -43,7 +43,7 @@ impl IntoResponse for ApiError {
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(e) => {
                 tracing::error!(error = ?e, "request failed");

@@ -6,6 +6,7 @@ mod chat;
 mod error;
 mod health;
 mod leads;
+mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,8 +18,10 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use ractor::ActorRef;
 
 use crate::actors::SupervisorMsg;
+use crate::crm::bitrix24::Bitrix24;
 use crate::store::Store;
 
+pub use auth::constant_time_eq;
 pub use error::ApiError;
 
 /// Request bodies above this are refused before parsing (texts are limited separately).
@@ -32,6 +35,7 @@ pub struct AppState {
     pub max_text_chars: usize,
     pub apply_wait: Duration,
     pub operator_token: Option<Arc<str>>,
+    pub bitrix24: Option<Arc<Bitrix24>>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -48,6 +52,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/leads/{id}/messages", post(leads::post_message))
         .route("/api/v1/leads/{id}/transcript", get(leads::transcript))
         .route("/chat", get(chat::page))
+        .route("/webhooks/bitrix24", post(webhooks::bitrix24))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

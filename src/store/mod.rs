@@ -85,6 +85,8 @@ pub trait Store: Send + Sync + 'static {
     async fn park_lead(&self, lead: LeadId, reason: &str) -> StoreResult<()>;
 
     async fn get_lead(&self, lead: LeadId) -> StoreResult<LeadRecord>;
+    /// The lead a CRM or channel knows by its own id.
+    async fn find_lead(&self, source: &str, external_id: &str) -> StoreResult<Option<LeadRecord>>;
     async fn list_leads(&self, status: Option<LeadStatus>, after_id: i64, limit: i64) -> StoreResult<Vec<LeadRecord>>;
     async fn transcript(&self, lead: LeadId, after_id: i64) -> StoreResult<Vec<TranscriptEntry>>;
     async fn timers(&self, lead: LeadId) -> StoreResult<Vec<TimerRow>>;

@@ -476,6 +476,17 @@ impl Store for PgStore {
         lead_from_row(&row)
     }
 
+    async fn find_lead(&self, source: &str, external_id: &str) -> StoreResult<Option<LeadRecord>> {
+        let row = sqlx::query(&format!(
+            "SELECT {LEAD_COLUMNS} FROM leads WHERE source = $1 AND external_id = $2"
+        ))
+        .bind(source)
+        .bind(external_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(lead_from_row).transpose()
+    }
+
     async fn list_leads(&self, status: Option<LeadStatus>, after_id: i64, limit: i64) -> StoreResult<Vec<LeadRecord>> {
         let rows = sqlx::query(&format!(
             "SELECT {LEAD_COLUMNS} FROM leads WHERE ($1::text IS NULL OR status = $1) AND id > $2 ORDER BY id LIMIT $3"

@@ -1,0 +1,263 @@
+//! Processes stored Bitrix24 events: new leads are read with `crm.lead.get` (a burst in one
+//! `batch`) and handed to the bot; open-line messages go to their lead's inbox; the install
+//! event brings OAuth tokens. Our own card updates echo back as ONCRMLEADUPDATE: a lead leadbot
+//! already has is skipped without an API call, so there is no update loop.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use ractor::ActorRef;
+use serde_json::{json, Value};
+
+use super::card::{Card, OPENLINES_CHANNEL, SOURCE};
+use super::error::Bitrix24Error;
+use super::repo::StoredEvent;
+use super::{Bitrix24, Tokens};
+use crate::actors::SupervisorMsg;
+use crate::domain::LeadId;
+use crate::store::{InboxPayload, Store};
+use crate::telemetry;
+
+const BATCH: i64 = 50;
+const LEASE: Duration = Duration::from_secs(120);
+const MAX_ATTEMPTS: i32 = 12;
+const POLL: Duration = Duration::from_secs(2);
+
+pub async fn run(bx: Arc<Bitrix24>, store: Arc<dyn Store>, supervisor: ActorRef<SupervisorMsg>) {
+    loop {
+        match process_due(&bx, &store, &supervisor).await {
+            Ok(n) if n as i64 == BATCH => continue,
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "Bitrix24 event processing failed"),
+        }
+        tokio::select! {
+            _ = bx.wake.notified() => {}
+            _ = tokio::time::sleep(POLL) => {}
+        }
+    }
+}
+
+/// Why one event could not be processed yet.
+pub(super) enum Failure {
+    Retry(String),
+    GiveUp(String),
+}
+
+impl From<Bitrix24Error> for Failure {
+    fn from(e: Bitrix24Error) -> Self {
+        if e.is_retryable() {
+            Failure::Retry(e.to_string())
+        } else {
+            Failure::GiveUp(e.to_string())
+        }
+    }
+}
+
+async fn process_due(bx: &Arc<Bitrix24>, store: &Arc<dyn Store>, sup: &ActorRef<SupervisorMsg>) -> sqlx::Result<usize> {
+    let now = Utc::now();
+    let lease = now + chrono::Duration::from_std(LEASE).unwrap_or_default();
+    let events = bx.repo.claim_events(now, lease, BATCH).await?;
+    let n = events.len();
+
+    // New leads of the whole burst are read in one batch request.
+    let mut new_ids: Vec<&StoredEvent> = vec![];
+    for ev in &events {
+        if matches!(ev.event.as_str(), "ONCRMLEADADD" | "ONCRMLEADUPDATE") {
+            match store.find_lead(SOURCE, &ev.entity_id).await {
+                Ok(Some(_)) => bx.repo.event_done(ev.id).await?, // ours already (or our own echo)
+                Ok(None) => new_ids.push(ev),
+                Err(e) => {
+                    bx.repo
+                        .event_retry(ev.id, &e.to_string(), retry_at(ev.attempts))
+                        .await?
+                }
+            }
+        }
+    }
+    let cards = fetch_cards(bx, &new_ids).await;
+    for ev in &new_ids {
+        let result = match cards.get(&ev.entity_id) {
+            Some(Ok(card)) => take_card(bx, store, sup, card).await.map(|_| ()),
+            Some(Err(e)) => Err(e.clone()),
+            None => Err(Failure::Retry("lead not in the batch answer".into())),
+        };
+        finish(bx, ev, result).await?;
+    }
+
+    for ev in &events {
+        let result = match ev.event.as_str() {
+            "ONCRMLEADADD" | "ONCRMLEADUPDATE" => continue,
+            "ONAPPINSTALL" => install(bx, ev).await,
+            "ONIMBOTV2MESSAGEADD" | "ONIMBOTMESSAGEADD" => chat_message(bx, store, sup, ev).await,
+            other => {
+                tracing::debug!(event = other, "Bitrix24 event not used");
+                Ok(())
+            }
+        };
+        finish(bx, ev, result).await?;
+    }
+    Ok(n)
+}
+
+impl Clone for Failure {
+    fn clone(&self) -> Self {
+        match self {
+            Failure::Retry(s) => Failure::Retry(s.clone()),
+            Failure::GiveUp(s) => Failure::GiveUp(s.clone()),
+        }
+    }
+}
+
+fn retry_at(attempts: i32) -> chrono::DateTime<Utc> {
+    let secs = 2i64.saturating_pow(attempts.clamp(1, 10) as u32).min(600);
+    Utc::now() + chrono::Duration::seconds(secs)
+}
+
+async fn finish(bx: &Bitrix24, ev: &StoredEvent, result: Result<(), Failure>) -> sqlx::Result<()> {
+    match result {
+        Ok(()) => bx.repo.event_done(ev.id).await,
+        Err(Failure::Retry(e)) if ev.attempts < MAX_ATTEMPTS => {
+            tracing::warn!(event = %ev.event, id = %ev.entity_id, attempts = ev.attempts, error = %e, "Bitrix24 event will be retried");
+            bx.repo.event_retry(ev.id, &e, retry_at(ev.attempts)).await
+        }
+        Err(Failure::Retry(e) | Failure::GiveUp(e)) => {
+            tracing::error!(event = %ev.event, id = %ev.entity_id, error = %e, "Bitrix24 event given up");
+            bx.repo.event_failed(ev.id, &e).await
+        }
+    }
+}
+
+async fn fetch_cards(bx: &Bitrix24, events: &[&StoredEvent]) -> HashMap<String, Result<Card, Failure>> {
+    let mut ids: Vec<&str> = events.iter().map(|e| e.entity_id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut out = HashMap::new();
+    let parse = |v: &Value| Card::from_json(v).ok_or_else(|| Failure::GiveUp("unreadable lead card".into()));
+    match ids.as_slice() {
+        [] => {}
+        [one] => {
+            let r = bx.client.call("crm.lead.get", json!({ "id": one })).await;
+            out.insert(one.to_string(), r.map_err(Failure::from).and_then(|v| parse(&v)));
+        }
+        many => {
+            let commands: Vec<(String, String)> = many
+                .iter()
+                .map(|id| (format!("l{id}"), format!("crm.lead.get?id={id}")))
+                .collect();
+            match bx.client.batch(&commands).await {
+                Ok(results) => {
+                    for id in many {
+                        let r = match results.get(&format!("l{id}")) {
+                            Some(Ok(v)) => parse(v),
+                            Some(Err(e)) => Err(Failure::GiveUp(e.clone())),
+                            None => Err(Failure::Retry("missing in batch".into())),
+                        };
+                        out.insert(id.to_string(), r);
+                    }
+                }
+                Err(e) => {
+                    let f = Failure::from(e);
+                    for id in many {
+                        out.insert(id.to_string(), Err(f.clone()));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Hands a card to the bot if it should have it; `true` when a new lead was created.
+pub(super) async fn take_card(
+    bx: &Bitrix24,
+    store: &Arc<dyn Store>,
+    sup: &ActorRef<SupervisorMsg>,
+    card: &Card,
+) -> Result<bool, Failure> {
+    let Some(new) = card.to_new_lead(&bx.settings, bx.openlines_bot()) else {
+        return Ok(false);
+    };
+    let created = store
+        .create_lead(&new)
+        .await
+        .map_err(|e| Failure::Retry(e.to_string()))?;
+    if created.created {
+        metrics::counter!(telemetry::LEADS_CREATED, "source" => SOURCE, "channel" => new.channel.clone()).increment(1);
+        tracing::info!(lead_id = %created.lead.id, crm_id = card.id, channel = %new.channel, "Bitrix24 lead taken");
+        if new.channel == OPENLINES_CHANNEL {
+            // Best effort now; the channel links lazily before its first message otherwise.
+            if let Err(e) = super::openlines::link_chat(bx, created.lead.id, &created.lead.external_id).await {
+                tracing::warn!(lead_id = %created.lead.id, error = %e, "open-line chat not linked yet");
+            }
+        }
+    }
+    let _ = sup.cast(SupervisorMsg::Wake(created.lead.id, None));
+    Ok(created.created)
+}
+
+async fn install(bx: &Bitrix24, ev: &StoredEvent) -> Result<(), Failure> {
+    let Some(tokens) = &bx.tokens else {
+        return Ok(()); // webhook auth: nothing to install
+    };
+    let f = |k: &str| ev.payload.get(k).and_then(Value::as_str).map(str::to_string);
+    let (Some(access), Some(refresh), Some(endpoint)) = (
+        f("auth[access_token]"),
+        f("auth[refresh_token]"),
+        f("auth[client_endpoint]"),
+    ) else {
+        return Err(Failure::GiveUp("install event without tokens".into()));
+    };
+    let expires_in: i64 = f("auth[expires_in]").and_then(|s| s.parse().ok()).unwrap_or(3600);
+    tokens
+        .install(&Tokens {
+            access_token: access,
+            refresh_token: refresh,
+            client_endpoint: endpoint,
+            expires_at: Utc::now() + chrono::Duration::seconds(expires_in),
+        })
+        .await
+        .map_err(Failure::from)?;
+    tracing::info!(portal = %bx.settings.portal, "Bitrix24 application installed: tokens stored");
+    Ok(())
+}
+
+/// A client's message in an open line, for the bot.
+async fn chat_message(
+    bx: &Bitrix24,
+    store: &Arc<dyn Store>,
+    sup: &ActorRef<SupervisorMsg>,
+    ev: &StoredEvent,
+) -> Result<(), Failure> {
+    let f = |k: &str| ev.payload.get(k).and_then(Value::as_str);
+    if f("data[chat][entityType]").is_some_and(|t| t != "LINES") {
+        return Ok(()); // not an open-line chat
+    }
+    let chat = f("data[chat][id]").or_else(|| f("data[message][chatId]"));
+    let text = f("data[message][text]").map(str::trim).filter(|t| !t.is_empty());
+    let (Some(chat), Some(text)) = (chat, text) else {
+        return Err(Failure::GiveUp("open-line message without chat id or text".into()));
+    };
+    let Some(lead) = bx
+        .repo
+        .lead_of_chat(chat)
+        .await
+        .map_err(|e| Failure::Retry(e.to_string()))?
+    else {
+        // The lead's event may not have been processed yet.
+        return Err(Failure::Retry(format!("no lead linked to chat {chat} yet")));
+    };
+    let message_id = f("data[message][id]").unwrap_or("-");
+    store
+        .enqueue_inbox(
+            lead,
+            "bitrix24-openlines",
+            &format!("{chat}:{message_id}"),
+            &InboxPayload::Message { text: text.to_string() },
+        )
+        .await
+        .map_err(|e| Failure::Retry(e.to_string()))?;
+    let _ = sup.cast(SupervisorMsg::Wake(LeadId(lead.0), None));
+    Ok(())
+}

@@ -1,0 +1,164 @@
+//! Results back into the Bitrix24 card. Each `CrmUpdate` is one outbox row; the update of the
+//! card is idempotent (the phone is appended only when the card does not have it yet, so a
+//! retry never adds it twice); comments and notifications are their own rows.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::{json, Value};
+
+use super::card::{Card, SOURCE};
+use super::openlines::{delivery_error, OpenLines};
+use super::Bitrix24;
+use crate::crm::{outcome_text, Crm, CrmUpdate};
+use crate::delivery::DeliveryError;
+use crate::domain::LeadStatus;
+use crate::store::{LeadRecord, Store};
+
+pub struct Bitrix24Crm {
+    pub bx: Arc<Bitrix24>,
+    pub store: Arc<dyn Store>,
+}
+
+/// Same number whatever the formatting: digits only, a Russian 8 read as 7.
+fn same_phone(a: &str, b: &str) -> bool {
+    let norm = |s: &str| {
+        let d: String = s.chars().filter(char::is_ascii_digit).collect();
+        match d.strip_prefix('8') {
+            Some(rest) if d.len() == 11 => format!("7{rest}"),
+            _ => d,
+        }
+    };
+    norm(a) == norm(b)
+}
+
+impl Bitrix24Crm {
+    async fn update(&self, lead: &LeadRecord, fields: Value) -> Result<(), DeliveryError> {
+        self.bx
+            .client
+            .call(
+                "crm.lead.update",
+                json!({"id": lead.external_id, "fields": fields, "params": {"REGISTER_SONET_EVENT": "Y"}}),
+            )
+            .await
+            .map_err(delivery_error)?;
+        Ok(())
+    }
+
+    async fn comment(&self, lead: &LeadRecord, text: &str) -> Result<(), DeliveryError> {
+        self.bx
+            .client
+            .call(
+                "crm.timeline.comment.add",
+                json!({"fields": {"ENTITY_ID": lead.external_id, "ENTITY_TYPE": "lead", "COMMENT": text}}),
+            )
+            .await
+            .map_err(delivery_error)?;
+        Ok(())
+    }
+
+    fn status_id(&self, status: LeadStatus) -> &str {
+        let s = &self.bx.settings.statuses;
+        match status {
+            LeadStatus::Assigned => &s.assigned,
+            LeadStatus::LowQuality => &s.low_quality,
+            LeadStatus::NeedsReview => &s.needs_review,
+            LeadStatus::New | LeadStatus::BotProcessing => &s.bot_processing,
+        }
+    }
+
+    async fn transcript_text(&self, lead: &LeadRecord) -> Result<String, DeliveryError> {
+        let entries = self
+            .store
+            .transcript(lead.id, 0)
+            .await
+            .map_err(|e| DeliveryError::Retryable(e.to_string()))?;
+        let mut text = String::from("Диалог бота с клиентом:\n");
+        for e in entries {
+            let who = if e.direction == "in" { "Клиент" } else { "Бот" };
+            text.push_str(&format!("[{}] {who}: {}\n", e.at.format("%d.%m %H:%M"), e.text));
+        }
+        Ok(text)
+    }
+}
+
+#[async_trait]
+impl Crm for Bitrix24Crm {
+    fn source(&self) -> &str {
+        SOURCE
+    }
+
+    async fn apply(&self, lead: &LeadRecord, update: &CrmUpdate, _key: &str) -> Result<(), DeliveryError> {
+        match update {
+            CrmUpdate::BotStarted => {
+                let mut fields = json!({"STATUS_ID": self.status_id(LeadStatus::BotProcessing)});
+                if let Some(bot) = self.bx.settings.bot_user_id {
+                    fields["ASSIGNED_BY_ID"] = json!(bot);
+                }
+                self.update(lead, fields).await
+            }
+            CrmUpdate::HandedOver { phone, manager_id } => {
+                // Read first: append the phone only if the card does not have it (retries!).
+                let current = self
+                    .bx
+                    .client
+                    .call("crm.lead.get", json!({"id": lead.external_id}))
+                    .await
+                    .map_err(delivery_error)?;
+                let card =
+                    Card::from_json(&current).ok_or_else(|| DeliveryError::Permanent("unreadable lead card".into()))?;
+                let mut fields = json!({
+                    "ASSIGNED_BY_ID": manager_id,
+                    "STATUS_ID": self.status_id(LeadStatus::Assigned),
+                });
+                if !card.phones.iter().any(|p| same_phone(p, phone)) {
+                    fields["PHONE"] = json!([{"VALUE": phone, "VALUE_TYPE": "MOBILE"}]);
+                }
+                self.update(lead, fields).await?;
+                if lead.channel == super::OPENLINES_CHANNEL && self.bx.openlines_bot() {
+                    OpenLines { bx: self.bx.clone() }
+                        .transfer(lead, manager_id)
+                        .await
+                        .map_err(delivery_error)?;
+                }
+                Ok(())
+            }
+            CrmUpdate::Failed { status, .. } => self.update(lead, json!({"STATUS_ID": self.status_id(*status)})).await,
+            CrmUpdate::TranscriptComment => {
+                let text = self.transcript_text(lead).await?;
+                self.comment(lead, &text).await
+            }
+            CrmUpdate::FailureComment { outcome } => {
+                self.comment(lead, &format!("Бот не получил телефон: {}.", outcome_text(*outcome)))
+                    .await
+            }
+            CrmUpdate::NotifyManager { manager_id, text } => {
+                let link = format!(
+                    "[URL=https://{}/crm/lead/details/{}/]лид №{}[/URL]",
+                    self.bx.settings.portal, lead.external_id, lead.external_id
+                );
+                self.bx
+                    .client
+                    .call(
+                        "im.notify.system.add",
+                        json!({"USER_ID": manager_id, "MESSAGE": format!("{text} {link}")}),
+                    )
+                    .await
+                    .map_err(delivery_error)?;
+                Ok(())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_phone;
+
+    #[test]
+    fn phones_compare_by_digits() {
+        assert!(same_phone("+7 (918) 123-45-67", "+79181234567"));
+        assert!(same_phone("89181234567", "+79181234567"));
+        assert!(!same_phone("+79181234568", "+79181234567"));
+    }
+}
