@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod fake_bitrix24;
+
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

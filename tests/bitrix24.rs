@@ -1,0 +1,471 @@
+//! Bitrix24 end to end: the real event bodies posted to leadbot, a local Bitrix24 REST server
+//! (tests/common/fake_bitrix24.rs) behind the production client.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::fake_bitrix24::FakeBitrix24;
+use common::TestApp;
+use leadbot::config::Bitrix24Settings;
+use serde_json::{json, Value};
+
+const TOKEN: &str = "o8kfcne3du24sfvoeahh43uf9oygu2x3";
+const MEMBER: &str = "1b87798bc2d16c4b7f2a604e0c899a34";
+/// The real 2018 outgoing-webhook body (lead 365, the token and member_id above).
+const RAW_ADD: &str = include_str!("fixtures/bitrix24/raw-ONCRMLEADADD-outgoing-webhook-2018.form.txt");
+const WAIT: Duration = Duration::from_secs(15);
+
+fn settings(fake: &FakeBitrix24, extra: &str) -> Bitrix24Settings {
+    let mut s: Bitrix24Settings = toml::from_str(&format!(
+        r#"
+portal = "b24-46hovy.bitrix24.ru"
+member_id = "{MEMBER}"
+reconcile_every = "200ms"
+bot_user_id = 99
+{extra}
+[statuses]
+bot_processing = "IN_PROCESS"
+assigned = "CONVERTED"
+low_quality = "JUNK"
+needs_review = "NEW"
+[openlines]
+bot_id = 7
+[limits]
+rate_per_sec = 50.0
+burst = 50
+"#
+    ))
+    .unwrap();
+    s.webhook_url = Some(fake.webhook_url());
+    s.application_token = Some(TOKEN.into());
+    s
+}
+
+async fn app_with(fake: &FakeBitrix24, extra: &str) -> TestApp {
+    let s = settings(fake, extra);
+    TestApp::spawn_with(move |c| c.bitrix24 = Some(s)).await
+}
+
+/// The real ONCRMLEADADD body with another lead id.
+fn add_event(id: u64) -> String {
+    RAW_ADD.trim().replace(
+        "data%5BFIELDS%5D%5BID%5D=365",
+        &format!("data%5BFIELDS%5D%5BID%5D={id}"),
+    )
+}
+
+async fn post_form(app: &TestApp, body: &str) -> u16 {
+    app.http
+        .post(format!("{}/webhooks/bitrix24", app.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// An open-line message from the client, shaped after the documented ONIMBOTV2MESSAGEADD
+/// excerpt (tests/fixtures/bitrix24/event-ONIMBOTV2MESSAGEADD-openline-excerpt.json) plus the
+/// message id and text, with the portal's auth block.
+async fn post_chat_message(app: &TestApp, chat: u64, id: u64, text: &str) -> u16 {
+    let body = json!({
+        "event": "ONIMBOTV2MESSAGEADD",
+        "data": {"message": {"chatId": chat, "id": id, "text": text}, "chat": {"id": chat, "entityType": "LINES"}},
+        "auth": {"member_id": MEMBER, "application_token": TOKEN, "domain": "b24-46hovy.bitrix24.ru"},
+    });
+    app.http
+        .post(format!("{}/webhooks/bitrix24", app.base))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+async fn lead_by_crm_id(app: &TestApp, crm_id: u64) -> Option<Value> {
+    let (_, list) = app.get("/api/v1/leads?limit=1000").await;
+    let id = list["leads"]
+        .as_array()?
+        .iter()
+        .find(|l| l["source"] == "bitrix24" && l["external_id"].as_str() == Some(crm_id.to_string().as_str()))?["id"]
+        .as_i64()?;
+    Some(app.lead(id).await)
+}
+
+async fn wait_until<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn new_lead_without_phone_gets_the_bot_in_its_open_line_then_the_card_is_completed() {
+    let fake = FakeBitrix24::start().await;
+    fake.add_lead(365, "NEW", "Ольга", None, Some(112));
+    let app = app_with(&fake, "").await;
+
+    assert_eq!(post_form(&app, &add_event(365)).await, 200);
+    let lead = wait_until("the lead", async || {
+        lead_by_crm_id(&app, 365)
+            .await
+            .filter(|l| l["status"] == "bot_processing")
+    })
+    .await;
+    assert_eq!(lead["channel"], "openlines");
+    // The card says "bot is processing" with the bot user responsible; the greeting is in the chat.
+    wait_until("status in the card", async || {
+        (fake.lead(365)["STATUS_ID"] == "IN_PROCESS").then_some(())
+    })
+    .await;
+    assert_eq!(fake.lead(365)["ASSIGNED_BY_ID"], "99");
+    wait_until("greeting", async || {
+        let msgs = fake.inner.lock().unwrap().chat_messages.clone();
+        (msgs.len() >= 2).then_some(())
+    })
+    .await;
+    let greeting = fake.inner.lock().unwrap().chat_messages[0].clone();
+    assert_eq!(greeting.0, "112");
+    assert!(greeting.1.contains("Здравствуйте, Ольга"), "{greeting:?}");
+
+    // The client answers in the chat.
+    assert_eq!(
+        post_chat_message(&app, 112, 501, "мой номер 8 918 123-45-67").await,
+        200
+    );
+    assert_eq!(
+        post_chat_message(&app, 112, 501, "мой номер 8 918 123-45-67").await,
+        200,
+        "redelivery"
+    );
+    wait_until("assigned card", async || {
+        (fake.lead(365)["STATUS_ID"] == "CONVERTED").then_some(())
+    })
+    .await;
+    let card = fake.lead(365);
+    let phones: Vec<&str> = card["PHONE"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["VALUE"].as_str().unwrap())
+        .collect();
+    assert_eq!(phones, ["+79181234567"]);
+    assert_eq!(card["PHONE"][0]["VALUE_TYPE"], "MOBILE");
+    let manager = card["ASSIGNED_BY_ID"].as_str().unwrap().to_string();
+    assert!(manager == "1" || manager == "2", "{card}");
+    wait_until("notification, comment, transfer", async || {
+        let st = fake.inner.lock().unwrap();
+        (!st.notifications.is_empty() && !st.comments.is_empty() && !st.transfers.is_empty()).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (notifications, comments, transfers) = {
+        let st = fake.inner.lock().unwrap();
+        (st.notifications.clone(), st.comments.clone(), st.transfers.clone())
+    };
+    assert_eq!(notifications.len(), 1);
+    assert_eq!(notifications[0].0, manager);
+    assert!(
+        notifications[0].1.starts_with("Вам назначен новый лид с контактом"),
+        "{:?}",
+        notifications
+    );
+    assert_eq!(comments.len(), 1);
+    assert!(
+        comments[0].1.contains("Клиент: мой номер 8 918 123-45-67"),
+        "{:?}",
+        comments
+    );
+    assert_eq!(transfers, [("112".to_string(), manager.clone())]);
+    let lead = lead_by_crm_id(&app, 365).await.unwrap();
+    assert_eq!(lead["status"], "assigned");
+    let client_msgs = lead["transcript"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["direction"] == "in")
+        .count();
+    assert_eq!(client_msgs, 1, "the redelivered message was applied once");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn lead_with_phone_is_assigned_without_a_dialog_and_the_phone_is_not_duplicated() {
+    let fake = FakeBitrix24::start().await;
+    fake.add_lead(366, "NEW", "Иван", Some("+7 (918) 765-43-21"), None);
+    let app = app_with(&fake, "").await;
+    assert_eq!(post_form(&app, &add_event(366)).await, 200);
+    wait_until("assigned card", async || {
+        (fake.lead(366)["STATUS_ID"] == "CONVERTED").then_some(())
+    })
+    .await;
+    let card = fake.lead(366);
+    assert_eq!(
+        card["PHONE"].as_array().unwrap().len(),
+        1,
+        "the card's phone is kept, not appended: {card}"
+    );
+    let lead = lead_by_crm_id(&app, 366).await.unwrap();
+    assert_eq!(lead["reason"], "phone_in_card");
+    assert!(fake.inner.lock().unwrap().chat_messages.is_empty());
+    wait_until("notification", async || {
+        (!fake.inner.lock().unwrap().notifications.is_empty()).then_some(())
+    })
+    .await;
+    assert!(
+        fake.inner.lock().unwrap().comments.is_empty(),
+        "no dialog, no transcript comment"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_lead_from_a_form_with_no_chat_needs_review_with_reason_no_channel() {
+    let fake = FakeBitrix24::start().await;
+    fake.add_lead(367, "NEW", "Пётр", None, None);
+    let app = app_with(&fake, "").await;
+    post_form(&app, &add_event(367)).await;
+    wait_until("needs review in the card", async || {
+        (fake.lead(367)["STATUS_ID"] == "NEW" && !fake.inner.lock().unwrap().comments.is_empty()).then_some(())
+    })
+    .await;
+    let lead = lead_by_crm_id(&app, 367).await.unwrap();
+    assert_eq!(lead["status"], "needs_review");
+    assert_eq!(lead["reason"], "no_channel");
+    let comments = fake.inner.lock().unwrap().comments.clone();
+    assert!(comments[0].1.contains("нет канала"), "{comments:?}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn forged_token_or_unknown_portal_is_401_and_nothing_is_stored() {
+    let fake = FakeBitrix24::start().await;
+    fake.add_lead(365, "NEW", "Ольга", None, Some(112));
+    let app = app_with(&fake, "").await;
+    let forged = add_event(365).replace(TOKEN, "o8kfcne3du24sfvoeahh43uf9oygu2x4");
+    assert_eq!(post_form(&app, &forged).await, 401);
+    let other_portal = add_event(365).replace(MEMBER, "ffffffffffffffffffffffffffffffff");
+    assert_eq!(post_form(&app, &other_portal).await, 401);
+    assert_eq!(
+        post_form(&app, "event=ONCRMLEADADD&data%5BFIELDS%5D%5BID%5D=365").await,
+        401
+    );
+    assert_eq!(post_form(&app, "garbage").await, 400);
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM crm_events")
+        .fetch_one(app.pool())
+        .await
+        .unwrap();
+    assert_eq!(stored, 0);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(fake.calls("crm.lead.get").is_empty());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_same_event_twice_is_processed_once_and_our_own_echo_costs_no_call() {
+    let fake = FakeBitrix24::start().await;
+    fake.add_lead(365, "NEW", "Ольга", None, Some(112));
+    let app = app_with(&fake, "").await;
+    assert_eq!(post_form(&app, &add_event(365)).await, 200);
+    assert_eq!(post_form(&app, &add_event(365)).await, 200);
+    wait_until("status in the card", async || {
+        (fake.lead(365)["STATUS_ID"] == "IN_PROCESS").then_some(())
+    })
+    .await;
+    // Our update echoes back as ONCRMLEADUPDATE.
+    let echo = add_event(365)
+        .replace("ONCRMLEADADD", "ONCRMLEADUPDATE")
+        .replace("ts=1545851621", "ts=1545851700");
+    assert_eq!(post_form(&app, &echo).await, 200);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        fake.calls("crm.lead.get").len(),
+        1,
+        "one read for the lead, none for the duplicate or the echo"
+    );
+    let (_, list) = app.get("/api/v1/leads").await;
+    assert_eq!(list["leads"].as_array().unwrap().len(), 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_lost_event_is_found_by_reconciliation() {
+    let fake = FakeBitrix24::start().await;
+    fake.add_lead(100, "NEW", "Старый", None, None);
+    let app = app_with(&fake, "").await;
+    // The first pass only sets the starting point: history before leadbot is left alone.
+    wait_until("cursor", async || {
+        sqlx::query_scalar::<_, String>("SELECT value FROM crm_cursors")
+            .fetch_optional(app.pool())
+            .await
+            .unwrap()
+    })
+    .await;
+    fake.add_lead(101, "NEW", "Новый", Some("+79181112233"), None);
+    fake.add_lead(102, "IN_PROCESS", "Уже в работе", None, None);
+    let lead = wait_until("reconciled lead", async || {
+        lead_by_crm_id(&app, 101).await.filter(|l| l["status"] == "assigned")
+    })
+    .await;
+    assert_eq!(lead["reason"], "phone_in_card");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(lead_by_crm_id(&app, 100).await.is_none(), "history is not taken");
+    assert!(
+        lead_by_crm_id(&app, 102).await.is_none(),
+        "a lead a manager already works on is not taken"
+    );
+    let (_, metrics) = app.get("/metrics").await;
+    assert!(metrics
+        .as_str()
+        .unwrap()
+        .contains("leadbot_crm_reconciliation_catches_total"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn refusal_sets_the_low_quality_status_with_the_reason() {
+    let fake = FakeBitrix24::start().await;
+    fake.add_lead(368, "NEW", "Анна", None, Some(113));
+    let app = app_with(&fake, "").await;
+    post_form(&app, &add_event(368)).await;
+    wait_until("bot started", async || {
+        (fake.lead(368)["STATUS_ID"] == "IN_PROCESS").then_some(())
+    })
+    .await;
+    wait_until("chat linked", async || {
+        sqlx::query_scalar::<_, i64>("SELECT lead_id FROM crm_chat_links")
+            .fetch_optional(app.pool())
+            .await
+            .unwrap()
+    })
+    .await;
+    post_chat_message(&app, 113, 1, "не дам").await;
+    post_chat_message(&app, 113, 2, "не дам номер").await;
+    wait_until("junk", async || (fake.lead(368)["STATUS_ID"] == "JUNK").then_some(())).await;
+    wait_until("comments", async || {
+        (fake.inner.lock().unwrap().comments.len() == 2).then_some(())
+    })
+    .await;
+    let comments = fake.inner.lock().unwrap().comments.clone();
+    assert!(comments.iter().any(|c| c.1.contains("отказался")), "{comments:?}");
+    assert_eq!(lead_by_crm_id(&app, 368).await.unwrap()["reason"], "refused");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn query_limit_bursts_are_retried_and_the_limiter_keeps_the_rate() {
+    let fake = FakeBitrix24::start().await;
+    {
+        let mut st = fake.inner.lock().unwrap();
+        st.bucket = Some((8.0, 10.0));
+        st.force_limit = 3;
+    }
+    for id in 400..412 {
+        fake.add_lead(id, "NEW", "Клиент", Some(&format!("+7918555{id:04}")), None);
+    }
+    let extra = "";
+    let mut s = settings(&fake, extra);
+    s.limits.rate_per_sec = 10.0;
+    s.limits.burst = 8;
+    let app = TestApp::spawn_with(move |c| c.bitrix24 = Some(s)).await;
+    for id in 400..412 {
+        assert_eq!(post_form(&app, &add_event(id)).await, 200);
+    }
+    wait_until("all cards assigned", async || {
+        (400..412)
+            .all(|id| fake.lead(id)["STATUS_ID"] == "CONVERTED")
+            .then_some(())
+    })
+    .await;
+    wait_until("all notifications", async || {
+        (fake.inner.lock().unwrap().notifications.len() == 12).then_some(())
+    })
+    .await;
+    let calls = fake.all_calls();
+    // The client's limiter: in any window, no more than burst + rate × window requests.
+    for (i, first) in calls.iter().enumerate() {
+        for (j, later) in calls.iter().enumerate().skip(i) {
+            let window = later.at.duration_since(first.at).as_secs_f64();
+            let n = (j - i + 1) as f64;
+            assert!(n <= 8.0 + 10.0 * window + 2.0, "{n} requests in {window:.3}s");
+        }
+    }
+    let limited = fake.inner.lock().unwrap().limited;
+    assert!(
+        limited >= 3,
+        "the forced QUERY_LIMIT_EXCEEDED answers were seen: {limited}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn check_statuses_against_the_portal() {
+    let fake = FakeBitrix24::start().await;
+    let app = app_with(&fake, "").await;
+    let s = settings(&fake, "");
+    let pool = app.pool().clone();
+    let bx = leadbot::crm::bitrix24::Bitrix24::new(s, pool).unwrap();
+    let problems = bx.check_statuses().await.unwrap();
+    // The documented excerpt has NEW, CONVERTED and JUNK only.
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].starts_with("statuses.bot_processing: the portal has no lead status `IN_PROCESS`"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn oauth_tokens_come_from_the_install_event_and_are_refreshed_on_expired_token() {
+    let fake = FakeBitrix24::start().await;
+    fake.add_lead(369, "NEW", "Олег", Some("+79187770000"), None);
+    let mut s = settings(&fake, "auth = \"oauth\"");
+    s.webhook_url = None;
+    s.client_id = Some("local.app".into());
+    s.client_secret = Some("secret".into());
+    s.oauth_server = fake.base.clone();
+    let app = TestApp::spawn_with(move |c| c.bitrix24 = Some(s)).await;
+    // The portal's tokens have expired by the time we call: the fake knows only "access-1".
+    fake.inner.lock().unwrap().access_token = Some("not-yet".into());
+    let install = format!(
+        "event=ONAPPINSTALL&data%5BVERSION%5D=1&ts=1696527000&auth%5Baccess_token%5D=old-access&auth%5Brefresh_token%5D=old-refresh&auth%5Bexpires_in%5D=3600&auth%5Bclient_endpoint%5D={}&auth%5Bmember_id%5D={MEMBER}&auth%5Bapplication_token%5D={TOKEN}",
+        urlencode(&format!("{}/rest/", fake.base))
+    );
+    assert_eq!(post_form(&app, &install).await, 200);
+    wait_until("tokens stored", async || {
+        sqlx::query_scalar::<_, String>("SELECT refresh_token FROM crm_oauth_tokens")
+            .fetch_optional(app.pool())
+            .await
+            .unwrap()
+    })
+    .await;
+    post_form(&app, &add_event(369)).await;
+    wait_until("assigned card", async || {
+        (fake.lead(369)["STATUS_ID"] == "CONVERTED").then_some(())
+    })
+    .await;
+    let refreshes = fake.inner.lock().unwrap().refreshes.clone();
+    assert_eq!(
+        refreshes,
+        ["old-refresh"],
+        "refreshed once, with the stored refresh token"
+    );
+    let stored: String = sqlx::query_scalar("SELECT refresh_token FROM crm_oauth_tokens")
+        .fetch_one(app.pool())
+        .await
+        .unwrap();
+    assert_eq!(stored, "refresh-1", "the rotated refresh token was saved");
+    app.stop().await;
+}
+
+fn urlencode(s: &str) -> String {
+    serde_urlencoded::to_string([("x", s)])
+        .unwrap()
+        .trim_start_matches("x=")
+        .to_string()
+}
