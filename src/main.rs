@@ -23,7 +23,11 @@ enum Command {
     /// Create the database if missing and apply migrations, then exit.
     Migrate,
     /// Validate the configuration; prints `file:key: what is wrong` for each problem.
-    CheckConfig,
+    CheckConfig {
+        /// Also check against the connected CRM (e.g. Bitrix24 status ids via crm.status.list).
+        #[arg(long)]
+        online: bool,
+    },
     /// Read messages one per line on stdin; print the phone numbers found as a JSON array per line.
     Phones {
         /// Default country for numbers without a country code.
@@ -57,7 +61,7 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::CheckConfig => {
+        Command::CheckConfig { online } => {
             let config = match load_config(cli.config) {
                 Ok(c) => c,
                 Err(code) => return code,
@@ -65,6 +69,11 @@ fn main() -> ExitCode {
             if let Err(e) = leadbot::app::build_dialog(&config) {
                 eprintln!("dialog: {e:#}");
                 return ExitCode::from(2);
+            }
+            if online {
+                if let Err(code) = check_online(&config) {
+                    return code;
+                }
             }
             let from = config
                 .source
@@ -105,6 +114,39 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+    }
+}
+
+/// `check-config --online`: the CRM's own ids exist (offline checks passed already).
+fn check_online(config: &Config) -> Result<(), ExitCode> {
+    let Some(settings) = config.bitrix24.clone() else {
+        println!("no CRM connected: nothing to check online");
+        return Ok(());
+    };
+    let runtime = tokio::runtime::Runtime::new().map_err(|_| ExitCode::FAILURE)?;
+    let result = runtime.block_on(async {
+        // The client needs no database for this; a lazy pool never connects.
+        let pool = sqlx::postgres::PgPoolOptions::new().connect_lazy(&config.service.database.url)?;
+        let bx = leadbot::crm::bitrix24::Bitrix24::new(settings, pool)?;
+        anyhow::Ok(bx.check_statuses().await?)
+    });
+    let file = config
+        .source
+        .as_ref()
+        .map(|d| d.join(leadbot::config::BITRIX24_FILE).display().to_string())
+        .unwrap_or_else(|| "bitrix24.toml".into());
+    match result {
+        Ok(problems) if problems.is_empty() => Ok(()),
+        Ok(problems) => {
+            for p in problems {
+                eprintln!("{file}:{p}");
+            }
+            Err(ExitCode::from(2))
+        }
+        Err(e) => {
+            eprintln!("{file}: cannot reach Bitrix24: {e:#}");
+            Err(ExitCode::from(2))
         }
     }
 }

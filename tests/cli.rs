@@ -66,3 +66,38 @@ fn check_config_accepts_the_shipped_config_and_names_file_and_key_of_errors() {
         "{err}"
     );
 }
+
+#[test]
+fn check_config_accepts_the_bitrix24_example_and_wants_its_secrets() {
+    let manifest = env!("CARGO_MANIFEST_DIR");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        format!("{manifest}/config/examples/bitrix24.toml"),
+        dir.path().join("bitrix24.toml"),
+    )
+    .unwrap();
+    let run = |with_secrets: bool| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_leadbot"));
+        cmd.args(["check-config", "--config", dir.path().to_str().unwrap()])
+            .env_remove("LEADBOT_BITRIX24_WEBHOOK_URL")
+            .env_remove("LEADBOT_BITRIX24_APP_TOKEN");
+        if with_secrets {
+            cmd.env(
+                "LEADBOT_BITRIX24_WEBHOOK_URL",
+                "https://example.bitrix24.ru/rest/1/abc/",
+            )
+            .env("LEADBOT_BITRIX24_APP_TOKEN", "token");
+        }
+        cmd.output().unwrap()
+    };
+    let ok = run(true);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let missing = run(false);
+    assert_eq!(missing.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        err.contains("bitrix24.toml:auth: webhook auth needs LEADBOT_BITRIX24_WEBHOOK_URL"),
+        "{err}"
+    );
+    assert!(err.contains("LEADBOT_BITRIX24_APP_TOKEN"), "{err}");
+}
