@@ -469,3 +469,29 @@ fn urlencode(s: &str) -> String {
         .trim_start_matches("x=")
         .to_string()
 }
+
+#[tokio::test]
+async fn a_moved_portal_is_followed_by_re_posting_and_operation_time_limit_is_waited_out() {
+    let fake = FakeBitrix24::start().await;
+    fake.add_lead(370, "NEW", "Вера", Some("+79180001122"), None);
+    fake.inner.lock().unwrap().operation_limit_once = Some("crm.lead.update".into());
+    let mut s = settings(&fake, "");
+    s.webhook_url = Some(format!("{}/moved/rest/1/secret/", fake.base));
+    let app = TestApp::spawn_with(move |c| c.bitrix24 = Some(s)).await;
+    post_form(&app, &add_event(370)).await;
+    wait_until("assigned card", async || {
+        (fake.lead(370)["STATUS_ID"] == "CONVERTED").then_some(())
+    })
+    .await;
+    // POST bodies survived the redirect (the card was read and updated), and later calls went
+    // straight to the new address.
+    assert_eq!(fake.inner.lock().unwrap().redirected, 1);
+    let updates = fake.calls("crm.lead.update");
+    assert_eq!(updates.len(), 2, "blocked once, then done");
+    let waited = updates[1].at.duration_since(updates[0].at);
+    assert!(
+        waited >= Duration::from_millis(800),
+        "waited for operating_reset_at: {waited:?}"
+    );
+    app.stop().await;
+}

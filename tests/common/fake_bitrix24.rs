@@ -41,6 +41,10 @@ pub struct Inner {
     /// OAuth: the valid access token; calls with another one get 401 expired_token.
     pub access_token: Option<String>,
     pub refreshes: Vec<String>,
+    /// Requests that hit the old (moved) portal address.
+    pub redirected: usize,
+    /// Answer the next call of this method with OPERATION_TIME_LIMIT, resetting in 1 s.
+    pub operation_limit_once: Option<String>,
 }
 
 #[derive(Clone, Default)]
@@ -68,6 +72,7 @@ impl FakeBitrix24 {
         let app = Router::new()
             .route("/rest/1/secret/{method}", post(rest))
             .route("/rest/{method}", post(rest))
+            .route("/moved/rest/1/secret/{method}", post(moved))
             .route("/oauth/token/", get(oauth_token))
             .with_state(fake.clone());
         tokio::spawn(async move {
@@ -320,6 +325,19 @@ async fn rest(State(fake): State<FakeBitrix24>, Path(method): Path<String>, Json
             method: method.clone(),
             params: params.clone(),
         });
+        if st.operation_limit_once.as_deref() == Some(method.as_str()) {
+            st.operation_limit_once = None;
+            let reset = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs_f64()
+                + 1.0;
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                Json(json!({"error": "OPERATION_TIME_LIMIT", "error_description": "Method is blocked due to operation time limit.", "time": {"operating_reset_at": reset}})),
+            )
+                .into_response();
+        }
         if st.force_limit > 0 {
             st.force_limit -= 1;
             st.limited += 1;
@@ -355,6 +373,19 @@ async fn rest(State(fake): State<FakeBitrix24>, Path(method): Path<String>, Json
         }
     }
     fake.handle(&method, &params)
+}
+
+/// The portal's old address: Bitrix24 answers 302 to the new one.
+async fn moved(State(fake): State<FakeBitrix24>, Path(method): Path<String>) -> Response {
+    fake.inner.lock().unwrap().redirected += 1;
+    (
+        StatusCode::FOUND,
+        [(
+            axum::http::header::LOCATION,
+            format!("{}/rest/1/secret/{method}", fake.base),
+        )],
+    )
+        .into_response()
 }
 
 /// The OAuth server: a refresh hands out new tokens (shaped like the documented answer).
