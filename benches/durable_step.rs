@@ -20,7 +20,7 @@ fn db_url(db: &str) -> String {
     url.to_string()
 }
 
-const LEADS: usize = 64;
+const LEADS: usize = 512;
 
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
@@ -46,7 +46,7 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("durable_step");
     group.throughput(Throughput::Elements(LEADS as u64));
     group.measurement_time(Duration::from_secs(10));
-    group.bench_function("64_leads_concurrently", |b| {
+    group.bench_function("512_leads_concurrently", |b| {
         b.iter_custom(|iters| {
             let start = Instant::now();
             for _ in 0..iters {

@@ -19,6 +19,7 @@ pub const INBOX_OLDEST_UNAPPLIED: &str = "leadbot_inbox_oldest_unapplied_seconds
 pub const OUTBOX_PENDING: &str = "leadbot_outbox_pending";
 pub const OUTBOX_DELIVERIES: &str = "leadbot_outbox_deliveries_total";
 pub const TIMER_LAG: &str = "leadbot_timer_lag_seconds";
+pub const STATE_BATCH_SIZE: &str = "leadbot_state_write_batch_size";
 pub const HTTP_REQUESTS: &str = "leadbot_http_requests_total";
 pub const CRM_REQUESTS: &str = "leadbot_crm_requests_total";
 pub const CRM_REQUEST_SECONDS: &str = "leadbot_crm_request_seconds";

@@ -254,6 +254,7 @@ impl SupervisorState {
 /// Errors that say the database is unreachable rather than that the lead is broken.
 fn is_transient(err: &ActorProcessingErr) -> bool {
     match err.downcast_ref::<StoreError>() {
+        Some(StoreError::Unavailable(_)) => true,
         Some(StoreError::Db(e)) => matches!(
             e,
             sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_)

@@ -1,5 +1,6 @@
 //! Durable storage behind a trait, so the actors do not know which database holds their state.
 
+mod batch;
 mod postgres;
 mod types;
 
@@ -22,6 +23,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
+    /// The database could not be reached; nothing was written.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

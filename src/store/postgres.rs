@@ -9,15 +9,18 @@ use sqlx::migrate::MigrateDatabase;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::Row;
 
+use super::batch::BatchWriter;
 use super::{
     Created, DueTimer, InboxItem, InboxPayload, LeadRecord, NewLead, OutboxItem, Snapshot, StepCommit, Store,
-    StoreError, StoreResult, TimerChange, TimerRow, TranscriptEntry,
+    StoreError, StoreResult, TimerRow, TranscriptEntry,
 };
 use crate::domain::{LeadId, LeadStatus};
 
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// Group-commits lead steps (see `batch.rs`).
+    writer: BatchWriter,
 }
 
 const LEAD_COLUMNS: &str =
@@ -64,7 +67,8 @@ impl PgStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Db(e.into()))?;
-        Ok(PgStore { pool })
+        let writer = BatchWriter::spawn(pool.clone());
+        Ok(PgStore { pool, writer })
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -196,115 +200,7 @@ impl Store for PgStore {
     }
 
     async fn commit_step(&self, step: &StepCommit) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        let lead = step.lead.0;
-        let new_version = step.expected_version + 1;
-        let applied = step.applied_inbox_id;
-        let written = if step.expected_version == 0 {
-            sqlx::query(
-                "INSERT INTO lead_snapshots (lead_id, version, state, last_applied_inbox_id)
-                 VALUES ($1, 1, $2, COALESCE($3, 0))
-                 ON CONFLICT (lead_id) DO NOTHING",
-            )
-            .bind(lead)
-            .bind(&step.state)
-            .bind(applied)
-            .execute(&mut *tx)
-            .await?
-        } else {
-            sqlx::query(
-                "UPDATE lead_snapshots
-                 SET version = $2, state = $3,
-                     last_applied_inbox_id = GREATEST(last_applied_inbox_id, COALESCE($4, 0)),
-                     updated_at = now()
-                 WHERE lead_id = $1 AND version = $5",
-            )
-            .bind(lead)
-            .bind(new_version)
-            .bind(&step.state)
-            .bind(applied)
-            .bind(step.expected_version)
-            .execute(&mut *tx)
-            .await?
-        };
-        if written.rows_affected() != 1 {
-            return Err(StoreError::VersionConflict {
-                lead: step.lead,
-                expected: step.expected_version,
-            });
-        }
-        let p = &step.projection;
-        sqlx::query(
-            "UPDATE leads SET status = $2, phone = $3, manager_id = $4, reason = $5, updated_at = now() WHERE id = $1",
-        )
-        .bind(lead)
-        .bind(p.status.as_str())
-        .bind(&p.phone)
-        .bind(&p.manager_id)
-        .bind(&p.reason)
-        .execute(&mut *tx)
-        .await?;
-        if let Some(applied) = applied {
-            sqlx::query("UPDATE inbox SET applied_at = now() WHERE lead_id = $1 AND id <= $2 AND applied_at IS NULL")
-                .bind(lead)
-                .bind(applied)
-                .execute(&mut *tx)
-                .await?;
-        }
-        if !step.transcript.is_empty() {
-            let dirs: Vec<&str> = step.transcript.iter().map(|(d, _)| d.as_str()).collect();
-            let texts: Vec<&str> = step.transcript.iter().map(|(_, t)| t.as_str()).collect();
-            sqlx::query(
-                "INSERT INTO transcript (lead_id, direction, text)
-                 SELECT $1, d, t FROM UNNEST($2::text[], $3::text[]) WITH ORDINALITY AS x(d, t, n) ORDER BY n",
-            )
-            .bind(lead)
-            .bind(&dirs)
-            .bind(&texts)
-            .execute(&mut *tx)
-            .await?;
-        }
-        for o in &step.outbox {
-            sqlx::query(
-                "INSERT INTO outbox (lead_id, kind, payload, idempotency_key) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (idempotency_key) DO NOTHING",
-            )
-            .bind(lead)
-            .bind(&o.kind)
-            .bind(&o.payload)
-            .bind(&o.idempotency_key)
-            .execute(&mut *tx)
-            .await?;
-        }
-        for t in &step.timers {
-            let q = match t {
-                TimerChange::Arm {
-                    kind,
-                    due_at,
-                    generation,
-                } => sqlx::query(
-                    "INSERT INTO lead_timers (lead_id, kind, due_at, generation) VALUES ($1, $2, $3, $4)
-                     ON CONFLICT (lead_id, kind)
-                     DO UPDATE SET due_at = EXCLUDED.due_at, generation = EXCLUDED.generation, claimed_until = NULL",
-                )
-                .bind(lead)
-                .bind(kind)
-                .bind(due_at)
-                .bind(generation),
-                TimerChange::Cancel { kind } => sqlx::query("DELETE FROM lead_timers WHERE lead_id = $1 AND kind = $2")
-                    .bind(lead)
-                    .bind(kind),
-                TimerChange::Fired { kind, generation } => {
-                    sqlx::query("DELETE FROM lead_timers WHERE lead_id = $1 AND kind = $2 AND generation = $3")
-                        .bind(lead)
-                        .bind(kind)
-                        .bind(generation)
-                }
-            };
-            q.execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        self.writer.commit(step.clone()).await
     }
 
     async fn claim_due_timers(

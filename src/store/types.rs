@@ -120,7 +120,7 @@ pub struct StepCommit {
     pub expected_version: i64,
     pub state: serde_json::Value,
     pub projection: Projection,
-    /// Marks inbox rows up to this id applied.
+    /// The inbox row this step applied (marked applied with it).
     pub applied_inbox_id: Option<i64>,
     pub transcript: Vec<(Direction, String)>,
     pub outbox: Vec<NewOutbox>,
