@@ -1,93 +1,118 @@
-//! Group commit of lead steps. Every lead actor waits for its own step to commit, so while one
-//! batch is being written the next ones queue up; the writer takes whatever is queued (up to
-//! `MAX_BATCH`) and commits it in one transaction of multi-row statements. At low load a batch
-//! is one step and nothing waits for a timer; under load one fsync serves hundreds of steps.
+//! The batch statements behind the group-commit writers (`group_commit.rs`): lead steps and
+//! inbox rows, each batch in one transaction of multi-row `UNNEST` statements.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Row};
-use tokio::sync::{mpsc, oneshot};
 
-use super::{StepCommit, StoreError, StoreResult, TimerChange};
+use super::{InboxPayload, StepCommit, StoreError, StoreResult, TimerChange};
 use crate::domain::LeadId;
 
-const MAX_BATCH: usize = 512;
-const QUEUE: usize = 8192;
+/// Commits a batch of steps; a stale step fails alone (version conflict), a lost connection
+/// fails the batch (nothing written: every actor restarts from its old snapshot).
+pub async fn commit_steps(pool: &PgPool, steps: Vec<StepCommit>) -> Vec<StoreResult<()>> {
+    let refs: Vec<&StepCommit> = steps.iter().collect();
+    match commit_batch(pool, &refs).await {
+        Ok(conflicts) => steps
+            .iter()
+            .map(|s| {
+                if conflicts.contains(&s.lead) {
+                    Err(StoreError::VersionConflict {
+                        lead: s.lead,
+                        expected: s.expected_version,
+                    })
+                } else {
+                    Ok(())
+                }
+            })
+            .collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, steps = steps.len(), "state batch failed");
+            steps.iter().map(|_| Err(batch_error(&e))).collect()
+        }
+    }
+}
 
-type Job = (StepCommit, oneshot::Sender<StoreResult<()>>);
+/// A batch-wide failure, as each of its callers gets it.
+fn batch_error(e: &sqlx::Error) -> StoreError {
+    let transient = matches!(
+        e,
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_)
+    );
+    if transient {
+        StoreError::Unavailable(e.to_string())
+    } else {
+        StoreError::Db(sqlx::Error::Protocol(e.to_string()))
+    }
+}
 
+/// One inbound item for `insert_inbox`.
 #[derive(Debug, Clone)]
-pub struct BatchWriter {
-    tx: mpsc::Sender<Job>,
+pub struct InboxJob {
+    pub lead: LeadId,
+    pub source: String,
+    pub dedupe_key: String,
+    pub payload: InboxPayload,
 }
 
-impl BatchWriter {
-    pub fn spawn(pool: PgPool) -> BatchWriter {
-        let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(run(pool, rx));
-        BatchWriter { tx }
-    }
-
-    pub async fn commit(&self, step: StepCommit) -> StoreResult<()> {
-        let (done, wait) = oneshot::channel();
-        self.tx
-            .send((step, done))
-            .await
-            .map_err(|_| StoreError::Corrupt("the state writer has stopped".into()))?;
-        wait.await
-            .map_err(|_| StoreError::Corrupt("the state writer dropped a step".into()))?
+/// Inserts a batch of inbox rows: `Ok(Some(id))` stored, `Ok(None)` a duplicate, `LeadNotFound`.
+pub async fn insert_inbox(pool: &PgPool, jobs: Vec<InboxJob>) -> Vec<StoreResult<Option<i64>>> {
+    match insert_inbox_batch(pool, &jobs).await {
+        Ok(results) => results,
+        Err(e) => jobs.iter().map(|_| Err(batch_error(&e))).collect(),
     }
 }
 
-async fn run(pool: PgPool, mut rx: mpsc::Receiver<Job>) {
-    let mut queued: Vec<Job> = Vec::with_capacity(MAX_BATCH);
-    loop {
-        if queued.is_empty() && rx.recv_many(&mut queued, MAX_BATCH).await == 0 {
-            return; // every sender is gone
-        }
-        // At most one step per lead in a batch (an operator restart can briefly leave a dying
-        // incarnation's step queued beside the new one's); the rest waits for the next batch,
-        // where the version fence decides.
-        let mut seen = HashSet::new();
-        let (mut jobs, later): (Vec<Job>, Vec<Job>) = queued.drain(..).partition(|(s, _)| seen.insert(s.lead));
-        queued = later;
-        let steps: Vec<&StepCommit> = jobs.iter().map(|(s, _)| s).collect();
-        metrics::histogram!(crate::telemetry::STATE_BATCH_SIZE).record(steps.len() as f64);
-        match commit_batch(&pool, &steps).await {
-            Ok(conflicts) => {
-                for (step, done) in jobs.drain(..) {
-                    let result = if conflicts.contains(&step.lead) {
-                        Err(StoreError::VersionConflict {
-                            lead: step.lead,
-                            expected: step.expected_version,
-                        })
-                    } else {
-                        Ok(())
-                    };
-                    let _ = done.send(result);
-                }
-            }
-            Err(e) => {
-                // The whole batch failed (connection lost...): every step fails and its actor
-                // restarts from the snapshot, which is still the old one.
-                let transient = matches!(
-                    e,
-                    sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_)
-                );
-                let msg = e.to_string();
-                tracing::warn!(error = %msg, steps = jobs.len(), "state batch failed");
-                for (_, done) in jobs.drain(..) {
-                    let err = if transient {
-                        StoreError::Unavailable(msg.clone())
-                    } else {
-                        StoreError::Db(sqlx::Error::Protocol(msg.clone()))
-                    };
-                    let _ = done.send(Err(err));
-                }
-            }
-        }
-    }
+async fn insert_inbox_batch(pool: &PgPool, jobs: &[InboxJob]) -> Result<Vec<StoreResult<Option<i64>>>, sqlx::Error> {
+    let payloads: Vec<serde_json::Value> = jobs
+        .iter()
+        .map(|j| serde_json::to_value(&j.payload).unwrap_or(serde_json::Value::Null))
+        .collect();
+    let rows = sqlx::query(
+        "INSERT INTO inbox (lead_id, source, dedupe_key, payload)
+         SELECT u.lead_id, u.source, u.key, u.payload
+         FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::jsonb[]) WITH ORDINALITY AS u(lead_id, source, key, payload, n)
+         JOIN leads l ON l.id = u.lead_id
+         ORDER BY u.n
+         ON CONFLICT (source, dedupe_key) DO NOTHING
+         RETURNING id, source, dedupe_key",
+    )
+    .bind(jobs.iter().map(|j| j.lead.0).collect::<Vec<_>>())
+    .bind(jobs.iter().map(|j| j.source.as_str()).collect::<Vec<_>>())
+    .bind(jobs.iter().map(|j| j.dedupe_key.as_str()).collect::<Vec<_>>())
+    .bind(&payloads)
+    .fetch_all(pool)
+    .await?;
+    let mut stored: HashMap<(String, String), i64> = rows
+        .iter()
+        .map(|r| ((r.get::<String, _>(1), r.get::<String, _>(2)), r.get::<i64, _>(0)))
+        .collect();
+    // Rows not inserted are duplicates, unless their lead does not exist.
+    let missing: Vec<i64> = jobs
+        .iter()
+        .filter(|j| !stored.contains_key(&(j.source.clone(), j.dedupe_key.clone())))
+        .map(|j| j.lead.0)
+        .collect();
+    let existing: HashSet<i64> = if missing.is_empty() {
+        HashSet::new()
+    } else {
+        sqlx::query("SELECT id FROM leads WHERE id = ANY($1::bigint[])")
+            .bind(&missing)
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    };
+    Ok(jobs
+        .iter()
+        .map(|j| match stored.remove(&(j.source.clone(), j.dedupe_key.clone())) {
+            Some(id) => Ok(Some(id)),
+            None if existing.contains(&j.lead.0) => Ok(None),
+            None => Err(StoreError::LeadNotFound(j.lead)),
+        })
+        .collect())
 }
 
 /// The net effect of a step on one timer kind.
@@ -99,7 +124,7 @@ enum TimerOp {
 
 /// Commits `steps` (at most one per lead) in one transaction; returns the leads whose
 /// snapshot version did not match (nothing of theirs is written).
-pub async fn commit_batch(pool: &PgPool, steps: &[&StepCommit]) -> Result<HashSet<LeadId>, sqlx::Error> {
+async fn commit_batch(pool: &PgPool, steps: &[&StepCommit]) -> Result<HashSet<LeadId>, sqlx::Error> {
     let mut tx = pool.begin().await?;
 
     let (fresh, existing): (Vec<&&StepCommit>, Vec<&&StepCommit>) = steps.iter().partition(|s| s.expected_version == 0);
@@ -160,10 +185,12 @@ pub async fn commit_batch(pool: &PgPool, steps: &[&StepCommit]) -> Result<HashSe
         .await?;
     }
 
-    // Each step applies exactly one inbox row (or none): mark it by primary key.
+    // Each step applies exactly one inbox row (or none): mark it by primary key only (an
+    // `applied_at IS NULL` condition lures the planner onto the partial index, whose dead
+    // entries grow with history).
     let applied: Vec<i64> = ok.iter().filter_map(|s| s.applied_inbox_id).collect();
     if !applied.is_empty() {
-        sqlx::query("UPDATE inbox SET applied_at = now() WHERE id = ANY($1::bigint[]) AND applied_at IS NULL")
+        sqlx::query("UPDATE inbox SET applied_at = now() WHERE id = ANY($1::bigint[])")
             .bind(&applied)
             .execute(&mut *tx)
             .await?;

@@ -9,7 +9,8 @@ use sqlx::migrate::MigrateDatabase;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::Row;
 
-use super::batch::BatchWriter;
+use super::batch::{self, InboxJob};
+use super::group_commit::GroupCommit;
 use super::{
     Created, DueTimer, InboxItem, InboxPayload, LeadRecord, NewLead, OutboxItem, Snapshot, StepCommit, Store,
     StoreError, StoreResult, TimerRow, TranscriptEntry,
@@ -19,8 +20,9 @@ use crate::domain::{LeadId, LeadStatus};
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
-    /// Group-commits lead steps (see `batch.rs`).
-    writer: BatchWriter,
+    /// Group-commit writers (see `group_commit.rs`): lead steps, inbound items.
+    steps: GroupCommit<StepCommit, StoreResult<()>>,
+    inbox: GroupCommit<InboxJob, StoreResult<Option<i64>>>,
 }
 
 const LEAD_COLUMNS: &str =
@@ -67,8 +69,27 @@ impl PgStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Db(e.into()))?;
-        let writer = BatchWriter::spawn(pool.clone());
-        Ok(PgStore { pool, writer })
+        let p = pool.clone();
+        // One step per lead per batch: a dying incarnation's step must meet the version fence
+        // after the new incarnation's, not beside it in one statement.
+        let steps = GroupCommit::spawn(
+            "steps",
+            |s: &StepCommit| Some(s.lead.0),
+            move |jobs| {
+                let p = p.clone();
+                async move { batch::commit_steps(&p, jobs).await }
+            },
+        );
+        let p = pool.clone();
+        let inbox = GroupCommit::spawn(
+            "inbox",
+            |_: &InboxJob| None,
+            move |jobs| {
+                let p = p.clone();
+                async move { batch::insert_inbox(&p, jobs).await }
+            },
+        );
+        Ok(PgStore { pool, steps, inbox })
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -138,26 +159,16 @@ impl Store for PgStore {
         dedupe_key: &str,
         payload: &InboxPayload,
     ) -> StoreResult<Option<i64>> {
-        let res = sqlx::query(
-            "INSERT INTO inbox (lead_id, source, dedupe_key, payload)
-             SELECT id, $2, $3, $4 FROM leads WHERE id = $1
-             ON CONFLICT (source, dedupe_key) DO NOTHING
-             RETURNING id",
-        )
-        .bind(lead.0)
-        .bind(source)
-        .bind(dedupe_key)
-        .bind(payload_json(payload)?)
-        .fetch_optional(&self.pool)
-        .await?;
-        match res {
-            Some(row) => Ok(Some(row.try_get(0)?)),
-            None => {
-                // Either a duplicate or an unknown lead; tell them apart for the caller.
-                self.get_lead(lead).await?;
-                Ok(None)
-            }
-        }
+        let job = InboxJob {
+            lead,
+            source: source.to_string(),
+            dedupe_key: dedupe_key.to_string(),
+            payload: payload.clone(),
+        };
+        self.inbox
+            .submit(job)
+            .await
+            .map_err(|_| StoreError::Unavailable("the inbox writer has stopped".into()))?
     }
 
     async fn load_lead(&self, lead: LeadId) -> StoreResult<(LeadRecord, Option<Snapshot>)> {
@@ -200,7 +211,10 @@ impl Store for PgStore {
     }
 
     async fn commit_step(&self, step: &StepCommit) -> StoreResult<()> {
-        self.writer.commit(step.clone()).await
+        self.steps
+            .submit(step.clone())
+            .await
+            .map_err(|_| StoreError::Unavailable("the state writer has stopped".into()))?
     }
 
     async fn claim_due_timers(
