@@ -4,7 +4,7 @@
 use chrono::Utc;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use leadbot::config::Config;
-use leadbot::dialog::{Dialog, DialogState, Event, PhoneReader};
+use leadbot::dialog::{Dialog, DialogState, Event, Handover, PhoneReader};
 use leadbot::domain::LeadId;
 
 fn dialog() -> Dialog {
@@ -13,7 +13,7 @@ fn dialog() -> Dialog {
         leadbot_phone::Extractor::new("RU").expect("RU"),
         leadbot_phone::Policy::default(),
     );
-    Dialog::new(cfg.script, reader, cfg.service.outcome.on_failure).expect("dialog")
+    Dialog::new(cfg.script, reader, cfg.service.outcome.on_failure, Handover::none()).expect("dialog")
 }
 
 fn bench(c: &mut Criterion) {

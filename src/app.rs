@@ -10,16 +10,19 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use crate::actors::{
-    run_recovery_scan, run_timer_service, LeadDeps, LeadSupervisor, ManagerPool, SupervisorArgs, SupervisorMsg,
+    run_recovery_scan, run_timer_service, LeadDeps, LeadSupervisor, ManagerPool, PoolMsg, RoutingDeps, SupervisorArgs,
+    SupervisorMsg,
 };
 use crate::channels::Channels;
 use crate::config::Config;
 use crate::crm::bitrix24::{Bitrix24, Bitrix24Crm, OpenLines};
 use crate::crm::Crms;
 use crate::delivery::Dispatcher;
-use crate::dialog::{Dialog, PhoneReader};
+use crate::dialog::{Dialog, Handover, PhoneReader};
 use crate::http::{router, AppState};
 use crate::notify::Notifier;
+use crate::routing::llm::LlmClassifier;
+use crate::routing::{Roster, RulesClassifier};
 use crate::store::{PgStore, Store};
 use crate::telemetry;
 
@@ -43,6 +46,7 @@ pub fn build_dialog(config: &Config) -> anyhow::Result<Dialog> {
         config.script.clone(),
         PhoneReader::new(extractor, policy),
         config.service.outcome.on_failure,
+        Handover::from_config(&config.routing)?,
     )?)
 }
 
@@ -74,7 +78,17 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
     let outbox_wake = Arc::new(Notify::new());
     let timer_wake = Arc::new(Notify::new());
 
-    let (pool, _) = Actor::spawn(None, ManagerPool, (config.routing.clone(), store.clone()))
+    let roster = Roster::from_config(&config.routing);
+    let routing = Arc::new(RoutingDeps {
+        config: config.routing.clone(),
+        rules: RulesClassifier::new(&config.routing.classifier),
+        llm: match &config.routing.llm {
+            Some(llm) => Some(LlmClassifier::new(llm.clone()).context("building the LLM client")?),
+            None => None,
+        },
+        roster: roster.clone(),
+    });
+    let (pool, _) = Actor::spawn(None, ManagerPool, (roster, store.clone()))
         .await
         .context("starting the manager pool")?;
     let deps = Arc::new(LeadDeps {
@@ -82,14 +96,17 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         dialog,
         channels: channels.clone(),
         crms: crms.clone(),
-        pool,
+        pool: pool.clone(),
         outbox_wake: outbox_wake.clone(),
         timer_wake: timer_wake.clone(),
         runtime: svc.runtime.clone(),
+        routing,
     });
     let (supervisor, _) = Actor::spawn(None, LeadSupervisor, SupervisorArgs { deps })
         .await
         .context("starting the lead supervisor")?;
+    pool.cast(PoolMsg::SetSupervisor(supervisor.clone()))
+        .context("wiring the manager pool")?;
 
     let notifier = Notifier::new(&svc.notify).context("building the notifier's HTTP client")?;
     let dispatcher = Dispatcher::new(
@@ -127,6 +144,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         apply_wait: svc.runtime.apply_wait,
         operator_token: svc.server.operator_token.as_deref().map(Arc::from),
         bitrix24,
+        pool,
     };
     let addr = listener.local_addr()?;
     let app = router(state);

@@ -33,7 +33,17 @@ async fn success_path_assigns_a_manager_and_notifies_once() {
     assert_eq!(lead["phone"], "+79181234567");
     assert_eq!(lead["reason"], "phone_obtained");
     assert_eq!(lead["manager_id"], "1");
-    assert!(lead["timers"].as_array().unwrap().is_empty());
+    let timers: Vec<&str> = lead["timers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        timers,
+        ["accept_deadline"],
+        "dialog timers gone; the manager has a deadline to accept"
+    );
 
     let notes = app.wait_notifications(1, WAIT).await;
     let (key, body) = &notes[0];

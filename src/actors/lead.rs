@@ -9,13 +9,15 @@ use ractor::{Actor, ActorProcessingErr, ActorRef};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use super::manager_pool::AssignOutcome;
 use super::manager_pool::PoolMsg;
 use super::LeadDeps;
 use crate::crm::CrmUpdate;
 use crate::delivery::{OutboundMessage, KIND_CRM, KIND_MESSAGE, KIND_NOTIFICATION};
 use crate::dialog::{DialogState, Effect, Event, TimerKind};
-use crate::domain::{LeadId, LeadStatus, Outcome};
+use crate::domain::{LeadId, LeadStatus, ManagerRef, Outcome};
 use crate::notify::Notification;
+use crate::routing::{Priority, Request};
 use crate::store::{
     Direction, DueTimer, InboxPayload, LeadRecord, NewOutbox, Projection, StepCommit, StoreError, TimerChange,
 };
@@ -153,6 +155,19 @@ impl LeadActor {
                     InboxPayload::Message { text } => {
                         (Event::ClientMessage { text: text.clone() }, Some(text), "message")
                     }
+                    InboxPayload::Assigned {
+                        manager_id,
+                        manager_name,
+                    } => (
+                        Event::ManagerAssigned(ManagerRef {
+                            id: manager_id,
+                            name: manager_name,
+                        }),
+                        None,
+                        "assigned",
+                    ),
+                    InboxPayload::Accepted => (Event::Accepted, None, "accepted"),
+                    InboxPayload::Closed => (Event::Closed, None, "closed"),
                 };
                 self.step(rt, event, text_in, Some(item.id), None).await?;
                 let lag = (Utc::now() - item.received_at).num_milliseconds().max(0) as f64 / 1000.0;
@@ -193,20 +208,11 @@ impl LeadActor {
         let before = rt.state.clone();
         let (mut state, mut effects) = self.deps.dialog.step(rt.state.clone(), event, now);
         // Resolve the manager before committing, so the assignment lands in the same transaction.
-        if let Some(text) = effects.iter().find_map(|e| match e {
-            Effect::FindManager { text } => Some(text.clone()),
+        if let Some((text, exclude)) = effects.iter().find_map(|e| match e {
+            Effect::FindManager { text, exclude } => Some((text.clone(), exclude.clone())),
             _ => None,
         }) {
-            let channel = rt.lead.channel.clone();
-            let picked = ractor::call_t!(
-                self.deps.pool,
-                |reply| PoolMsg::Assign { channel, text, reply },
-                POOL_TIMEOUT.as_millis() as u64
-            )?;
-            let event = match picked {
-                Some(m) => Event::ManagerAssigned(m),
-                None => Event::NoManagerAvailable,
-            };
+            let event = self.find_manager(rt, &state, text, exclude, now).await?;
             let (next, more) = self.deps.dialog.step(state, event, now);
             state = next;
             effects.extend(more);
@@ -236,6 +242,7 @@ impl LeadActor {
         }
         let key = |what: &str| format!("lead:{}:v{}:{}", rt.lead.id, version, what);
         let mut finished = None;
+        let mut released = vec![];
         for (i, effect) in effects.iter().enumerate() {
             match effect {
                 Effect::Say(text) => {
@@ -269,6 +276,23 @@ impl LeadActor {
                     idempotency_key: key(&format!("notify{i}")),
                 }),
                 Effect::FindManager { .. } => {}
+                Effect::ReleaseManager { manager_id } => released.push(manager_id.clone()),
+                Effect::NotifyHead { about, text } => match self.deps.routing.roster.head_of(&about.id) {
+                    Some(head) => commit.outbox.push(NewOutbox {
+                        kind: KIND_NOTIFICATION.into(),
+                        payload: serde_json::to_value(Notification {
+                            lead_id: rt.lead.id.0,
+                            manager_id: head.id.clone(),
+                            manager_name: head.name.clone(),
+                            text: text.clone(),
+                            phone: state.phone.clone(),
+                        })?,
+                        idempotency_key: key(&format!("head{i}")),
+                    }),
+                    None => {
+                        tracing::warn!(lead_id = %rt.lead.id, manager_id = %about.id, "no head of sales configured: {text}")
+                    }
+                },
                 Effect::Finished(outcome) => finished = Some(*outcome),
             }
         }
@@ -299,10 +323,64 @@ impl LeadActor {
         if sends {
             self.deps.outbox_wake.notify_one();
         }
+        // After the commit: a crash before this leaves the load to be re-derived at start.
+        for manager_id in released {
+            let _ = self.deps.pool.cast(PoolMsg::Release { manager_id });
+        }
         if arms_timer {
             self.deps.timer_wake.notify_one();
         }
         Ok(())
+    }
+
+    /// Classifies the request (LLM if configured, rules otherwise), picks its group and asks the
+    /// pool; the answer becomes the dialog's next event.
+    async fn find_manager(
+        &self,
+        rt: &LeadRuntime,
+        state: &DialogState,
+        text: String,
+        exclude: Vec<String>,
+        now: DateTime<Utc>,
+    ) -> Result<Event, ActorProcessingErr> {
+        let routing = &self.deps.routing;
+        let classification = match &routing.llm {
+            Some(llm) => llm.classify(&routing.rules, &text).await.0,
+            None => routing.rules.classify(&text),
+        };
+        let group =
+            crate::routing::choose_group(&routing.config, &rt.lead.channel, &text, classification.kind).to_string();
+        let previous_owner = match &state.phone {
+            Some(p) if exclude.is_empty() => self.deps.store.previous_owner(p, rt.lead.id).await?,
+            _ => None,
+        };
+        let queue_if_busy = exclude.is_empty();
+        let request = Request {
+            lead: rt.lead.id,
+            group,
+            priority: classification.priority,
+            tags: classification.tags,
+            previous_owner,
+            exclude,
+            since: now,
+        };
+        if request.priority == Priority::High {
+            tracing::info!(lead_id = %rt.lead.id, "high-priority request");
+        }
+        let outcome = ractor::call_t!(
+            self.deps.pool,
+            |reply| PoolMsg::Assign {
+                request,
+                queue_if_busy,
+                reply
+            },
+            POOL_TIMEOUT.as_millis() as u64
+        )?;
+        Ok(match outcome {
+            AssignOutcome::Assigned(m) => Event::ManagerAssigned(m),
+            AssignOutcome::Queued => Event::Queued,
+            AssignOutcome::NoneAvailable => Event::NoManagerAvailable,
+        })
     }
 
     fn record_metrics(
@@ -347,14 +425,14 @@ fn crm_updates(
     if before.status != LeadStatus::BotProcessing && after.status == LeadStatus::BotProcessing {
         out.push(CrmUpdate::BotStarted);
     }
-    let Some(outcome) = finished else { return out };
-    match (after.status, &after.phone, &after.manager) {
-        (LeadStatus::Assigned, Some(phone), Some(manager)) => {
+    // A (new) manager owns the lead: first handover or a reassignment.
+    if let (LeadStatus::Assigned, Some(phone), Some(manager)) = (after.status, &after.phone, &after.manager) {
+        if before.manager.as_ref().map(|m| &m.id) != Some(&manager.id) {
             out.push(CrmUpdate::HandedOver {
                 phone: phone.clone(),
                 manager_id: manager.id.clone(),
             });
-            if after.had_dialog {
+            if after.had_dialog && before.manager.is_none() {
                 out.push(CrmUpdate::TranscriptComment);
             }
             for e in effects {
@@ -366,12 +444,16 @@ fn crm_updates(
                 }
             }
         }
-        (status, _, _) => {
-            out.push(CrmUpdate::Failed { status, outcome });
-            out.push(CrmUpdate::FailureComment { outcome });
-            if after.had_dialog {
-                out.push(CrmUpdate::TranscriptComment);
-            }
+        return out;
+    }
+    if let Some(outcome) = finished {
+        out.push(CrmUpdate::Failed {
+            status: after.status,
+            outcome,
+        });
+        out.push(CrmUpdate::FailureComment { outcome });
+        if after.had_dialog {
+            out.push(CrmUpdate::TranscriptComment);
         }
     }
     out

@@ -1,69 +1,253 @@
-//! Picks managers. Owns the round-robin positions in memory (restored from the database at
-//! start) so a decision never waits on a recount.
+//! The manager pool: live load, pauses, absences and the waiting queue in memory (restored from
+//! the database at start, so a decision never waits on a recount). Queued leads are assigned
+//! the moment capacity frees or a shift starts: the pool writes the assignment into the lead's
+//! inbox (durable) and wakes the lead, which stays the only writer of its own state.
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use chrono::{NaiveDate, Utc};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use serde::Serialize;
 
-use crate::config::RoutingConfig;
+use super::supervisor::SupervisorMsg;
 use crate::domain::ManagerRef;
-use crate::routing::{choose_group, RoundRobin};
-use crate::store::Store;
+use crate::routing::{ManagerStatus, Pool, Request, Roster};
+use crate::store::{InboxPayload, Store};
+use crate::telemetry;
+
+/// How often the queue is retried when nothing else happens (shifts start on the clock).
+const TICK: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum AssignOutcome {
+    Assigned(ManagerRef),
+    /// Nobody eligible now: the lead waits in the queue.
+    Queued,
+    /// Nobody eligible and the request asked not to wait (a reassignment).
+    NoneAvailable,
+}
 
 pub enum PoolMsg {
-    /// A manager for a lead from `channel` whose client wrote `text`; `None` when nobody can take it.
     Assign {
-        channel: String,
-        text: String,
-        reply: RpcReplyPort<Option<ManagerRef>>,
+        request: Request,
+        /// Wait in the queue when nobody is eligible (first assignment), or not (reassignment).
+        queue_if_busy: bool,
+        reply: RpcReplyPort<AssignOutcome>,
     },
+    /// The manager no longer holds one of their leads.
+    Release {
+        manager_id: String,
+    },
+    /// Try the queue again (a tick, a pause lifted...).
+    Drain,
+    SetPaused {
+        manager_id: String,
+        paused: bool,
+        reply: RpcReplyPort<Result<(), String>>,
+    },
+    SetAbsentUntil {
+        manager_id: String,
+        until: Option<NaiveDate>,
+        reply: RpcReplyPort<Result<(), String>>,
+    },
+    Status(RpcReplyPort<PoolStatus>),
+    /// Where to send woken leads (the supervisor starts after the pool).
+    SetSupervisor(ActorRef<SupervisorMsg>),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PoolStatus {
+    pub managers: Vec<ManagerStatus>,
+    pub queue_length: usize,
 }
 
 pub struct ManagerPool;
 
 pub struct PoolState {
-    config: RoutingConfig,
-    rr: RoundRobin,
+    pool: Pool,
     store: Arc<dyn Store>,
+    supervisor: Option<ActorRef<SupervisorMsg>>,
+    tick: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Actor for ManagerPool {
     type Msg = PoolMsg;
     type State = PoolState;
-    type Arguments = (RoutingConfig, Arc<dyn Store>);
+    type Arguments = (Roster, Arc<dyn Store>);
 
     async fn pre_start(
         &self,
-        _myself: ActorRef<Self::Msg>,
-        (config, store): Self::Arguments,
+        myself: ActorRef<Self::Msg>,
+        (roster, store): Self::Arguments,
     ) -> Result<Self::State, ActorProcessingErr> {
-        let positions = store.load_cursors().await?;
+        let saved = store.routing_state().await?;
+        let queue: Vec<Request> = saved
+            .queue
+            .into_iter()
+            .filter_map(|v| serde_json::from_value(v).ok())
+            .collect();
+        let mut pool = Pool::new(roster);
+        pool.restore(saved.load, saved.cursors, saved.paused, saved.absent_until, queue);
+        let me = myself.clone();
+        let tick = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(TICK).await;
+                if me.cast(PoolMsg::Drain).is_err() {
+                    return;
+                }
+            }
+        });
         Ok(PoolState {
-            config,
-            rr: RoundRobin::with_positions(positions),
+            pool,
             store,
+            supervisor: None,
+            tick: Some(tick),
         })
+    }
+
+    async fn post_stop(&self, _myself: ActorRef<Self::Msg>, st: &mut Self::State) -> Result<(), ActorProcessingErr> {
+        if let Some(t) = st.tick.take() {
+            t.abort();
+        }
+        Ok(())
     }
 
     async fn handle(
         &self,
         _myself: ActorRef<Self::Msg>,
         msg: Self::Msg,
-        state: &mut Self::State,
+        st: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
-            PoolMsg::Assign { channel, text, reply } => {
-                let group = choose_group(&state.config, &channel, &text).to_string();
-                let picked = state.rr.next(&state.config, &group);
-                if let Some((_, position)) = &picked {
-                    // A lost write only skews fairness by one after a crash; never block a lead on it.
-                    if let Err(e) = state.store.save_cursor(&group, *position).await {
-                        tracing::warn!(group, error = %e, "could not save round-robin position");
+            PoolMsg::Assign {
+                request,
+                queue_if_busy,
+                reply,
+            } => {
+                let now = Utc::now();
+                let outcome = match st.pool.assign(&request, now) {
+                    Some(m) => {
+                        st.assigned(&request, &m, false).await;
+                        AssignOutcome::Assigned(m)
                     }
+                    None if queue_if_busy => {
+                        let json = serde_json::to_value(&request)?;
+                        // Durable before we say "queued": a restart must find it.
+                        st.store.queue_put(request.lead, &json).await?;
+                        tracing::info!(lead_id = %request.lead, group = %request.group, "no eligible manager; lead queued");
+                        st.pool.enqueue(request);
+                        AssignOutcome::Queued
+                    }
+                    None => AssignOutcome::NoneAvailable,
+                };
+                let _ = reply.send(outcome);
+                st.export();
+            }
+            PoolMsg::Release { manager_id } => {
+                st.pool.release(&manager_id);
+                st.drain().await;
+            }
+            PoolMsg::Drain => st.drain().await,
+            PoolMsg::SetPaused {
+                manager_id,
+                paused,
+                reply,
+            } => {
+                let result = st.known(&manager_id);
+                if result.is_ok() {
+                    st.store.set_paused(&manager_id, paused).await?;
+                    st.pool.set_paused(&manager_id, paused);
+                    st.drain().await;
                 }
-                let _ = reply.send(picked.map(|(m, _)| m));
+                let _ = reply.send(result);
+            }
+            PoolMsg::SetAbsentUntil {
+                manager_id,
+                until,
+                reply,
+            } => {
+                let result = st.known(&manager_id);
+                if result.is_ok() {
+                    st.store.set_absent_until(&manager_id, until).await?;
+                    st.pool.set_absent_until(&manager_id, until);
+                    st.drain().await;
+                }
+                let _ = reply.send(result);
+            }
+            PoolMsg::Status(reply) => {
+                let _ = reply.send(PoolStatus {
+                    managers: st.pool.status(Utc::now()),
+                    queue_length: st.pool.queue().len(),
+                });
+            }
+            PoolMsg::SetSupervisor(s) => {
+                st.supervisor = Some(s);
+                st.drain().await;
             }
         }
         Ok(())
+    }
+}
+
+impl PoolState {
+    fn known(&self, id: &str) -> Result<(), String> {
+        match self.pool.roster.manager(id) {
+            Some(_) => Ok(()),
+            None => Err(format!("no manager with id `{id}`")),
+        }
+    }
+
+    async fn assigned(&self, req: &Request, m: &ManagerRef, from_queue: bool) {
+        metrics::counter!(telemetry::ASSIGNMENTS, "manager" => m.id.clone(), "group" => req.group.clone()).increment(1);
+        if !req.exclude.is_empty() {
+            metrics::counter!(telemetry::REASSIGNMENTS, "group" => req.group.clone()).increment(1);
+        }
+        if from_queue {
+            let waited = (Utc::now() - req.since).num_milliseconds().max(0) as f64 / 1000.0;
+            metrics::histogram!(telemetry::QUEUE_WAIT).record(waited);
+        }
+    }
+
+    /// Assigns what the queue can give away now; each assignment goes into its lead's inbox.
+    async fn drain(&mut self) {
+        let Some(sup) = self.supervisor.clone() else { return };
+        let given = self.pool.drain(Utc::now());
+        for (req, m) in given {
+            let payload = InboxPayload::Assigned {
+                manager_id: m.id.clone(),
+                manager_name: m.name.clone(),
+            };
+            let key = format!("assigned:{}:{}:{}", req.lead, m.id, req.since.timestamp_millis());
+            let stored = self.store.enqueue_inbox(req.lead, "routing", &key, &payload).await;
+            match stored {
+                Ok(_) => {
+                    if let Err(e) = self.store.queue_remove(req.lead).await {
+                        tracing::warn!(lead_id = %req.lead, error = %e, "queued lead assigned but still in the queue table");
+                    }
+                    self.assigned(&req, &m, true).await;
+                    tracing::info!(lead_id = %req.lead, manager_id = %m.id, "queued lead assigned");
+                    let _ = sup.cast(SupervisorMsg::Wake(req.lead, None));
+                }
+                Err(e) => {
+                    // Put it back: the next drain tries again.
+                    tracing::warn!(lead_id = %req.lead, error = %e, "could not hand a queued lead over");
+                    self.pool.release(&m.id);
+                    self.pool.enqueue(req);
+                }
+            }
+        }
+        self.export();
+    }
+
+    /// Per-manager load and the queue as metrics.
+    fn export(&self) {
+        for s in self.pool.status(Utc::now()) {
+            metrics::gauge!(telemetry::MANAGER_ACTIVE, "manager" => s.id.clone()).set(s.active as f64);
+            metrics::gauge!(telemetry::MANAGER_CAPACITY, "manager" => s.id.clone()).set(s.capacity.unwrap_or(0) as f64);
+            metrics::gauge!(telemetry::MANAGER_ELIGIBLE, "manager" => s.id).set(if s.eligible { 1.0 } else { 0.0 });
+        }
+        metrics::gauge!(telemetry::QUEUE_LENGTH).set(self.pool.queue().len() as f64);
     }
 }

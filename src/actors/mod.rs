@@ -18,7 +18,7 @@ use crate::dialog::Dialog;
 use crate::store::Store;
 
 pub use lead::LeadMsg;
-pub use manager_pool::{ManagerPool, PoolMsg};
+pub use manager_pool::{AssignOutcome, ManagerPool, PoolMsg, PoolStatus};
 pub use recovery::run_recovery_scan;
 pub use supervisor::{ActorState, LeadSupervisor, SupervisorArgs, SupervisorMsg};
 pub use timers::run_timer_service;
@@ -36,4 +36,13 @@ pub struct LeadDeps {
     /// Wakes the timer service when a timer earlier than its next wake-up is armed.
     pub timer_wake: Arc<Notify>,
     pub runtime: RuntimeSettings,
+    pub routing: Arc<RoutingDeps>,
+}
+
+/// What a lead needs to ask for a manager: the rules, the classifiers, the roster (heads).
+pub struct RoutingDeps {
+    pub config: crate::config::RoutingConfig,
+    pub rules: crate::routing::RulesClassifier,
+    pub llm: Option<crate::routing::llm::LlmClassifier>,
+    pub roster: crate::routing::Roster,
 }

@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 
 pub use bitrix24::{Bitrix24Auth, Bitrix24Limits, Bitrix24Settings, Bitrix24Statuses, OpenLinesSettings};
 pub use issues::{ConfigIssue, ConfigIssues};
-pub use routing::{RoutingConfig, RoutingRule};
+pub use routing::{
+    ClassifierConfig, GroupConfig, LlmConfig, ManagerConfig, RoutingConfig, RoutingRule, SpecializationRule, Strategy,
+};
 pub use script::{FaqEntry, Reprompts, Script, Texts, Timing};
 pub use service::{FailureStatus, NotifySettings, RuntimeSettings, ServiceSettings};
 
@@ -96,7 +98,9 @@ impl Config {
         if let Some(script) = &script {
             script.validate(&dialog_file, &mut issues);
         }
-        if let Some(routing) = &routing {
+        let mut routing = routing;
+        if let Some(routing) = routing.as_mut() {
+            routing.apply_env();
             routing.validate(&routing_file, &mut issues);
         }
         let (Some(service), Some(script), Some(routing)) = (service, script, routing) else {

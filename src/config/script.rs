@@ -43,6 +43,9 @@ pub struct Texts {
     pub after_handover: String,
     /// The manager's notification; `{lead_id}`, `{name}`, `{phone}`, `{channel}` are replaced.
     pub manager_notification: String,
+    /// To the head of sales when a manager does not accept a lead in time; `{manager}`,
+    /// `{lead_id}`, `{minutes}` and `{what}` (what happened next) are replaced.
+    pub head_notification: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -96,6 +99,7 @@ impl Script {
             ("texts.refusal_second_attempt", &t.refusal_second_attempt),
             ("texts.phone_accepted", &t.phone_accepted),
             ("texts.manager_notification", &t.manager_notification),
+            ("texts.head_notification", &t.head_notification),
             ("reprompts.too_few_digits", &self.reprompts.too_few_digits),
             ("reprompts.too_many_digits", &self.reprompts.too_many_digits),
             ("reprompts.invalid_number", &self.reprompts.invalid_number),

@@ -24,6 +24,32 @@ pub struct Dialog {
     on_failure: LeadStatus,
     reask_after: Vec<chrono::Duration>,
     no_answer_timeout: chrono::Duration,
+    handover: Handover,
+}
+
+/// How a lead moves between managers after the phone is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Handover {
+    /// The manager must accept within this; `None`: no reassignment.
+    pub accept_within: Option<chrono::Duration>,
+    pub max_hops: u32,
+}
+
+impl Handover {
+    pub fn from_config(routing: &crate::config::RoutingConfig) -> Result<Handover, DialogError> {
+        let d = chrono::Duration::from_std(routing.reassign_after)?;
+        Ok(Handover {
+            accept_within: (!d.is_zero()).then_some(d),
+            max_hops: routing.max_hops,
+        })
+    }
+
+    pub fn none() -> Handover {
+        Handover {
+            accept_within: None,
+            max_hops: 0,
+        }
+    }
 }
 
 /// Collects the effects of one step.
@@ -57,14 +83,19 @@ impl Step {
     }
 
     fn cancel_all(&mut self, state: &mut DialogState) {
-        for kind in [TimerKind::Reask, TimerKind::NoAnswer] {
+        for kind in [TimerKind::Reask, TimerKind::NoAnswer, TimerKind::AcceptDeadline] {
             self.cancel(state, kind);
         }
     }
 }
 
 impl Dialog {
-    pub fn new(script: Script, phones: PhoneReader, on_failure: FailureStatus) -> Result<Dialog, DialogError> {
+    pub fn new(
+        script: Script,
+        phones: PhoneReader,
+        on_failure: FailureStatus,
+        handover: Handover,
+    ) -> Result<Dialog, DialogError> {
         let reask_after = script
             .timing
             .reask_after
@@ -82,6 +113,7 @@ impl Dialog {
             },
             reask_after,
             no_answer_timeout,
+            handover,
             script,
         })
     }
@@ -101,11 +133,29 @@ impl Dialog {
             } => self.on_intake(&mut state, &mut step, phone, text, channel_can_talk, now),
             Event::ClientMessage { text } => self.on_client_message(&mut state, &mut step, text, now),
             Event::TimerFired { kind, generation } => self.on_timer(&mut state, &mut step, kind, generation, now),
-            Event::ManagerAssigned(manager) => self.on_assigned(&mut state, &mut step, manager),
-            Event::NoManagerAvailable => {
+            Event::ManagerAssigned(manager) => self.on_assigned(&mut state, &mut step, manager, now),
+            Event::Queued => {
                 if state.awaiting_manager {
+                    state.status = LeadStatus::Queued;
+                }
+            }
+            Event::NoManagerAvailable => self.on_no_manager(&mut state, &mut step),
+            Event::Accepted => {
+                if state.status == LeadStatus::Assigned && !state.accepted {
+                    state.accepted = true;
+                    step.cancel(&mut state, TimerKind::AcceptDeadline);
+                }
+            }
+            Event::Closed => {
+                if state.status != LeadStatus::Closed {
+                    if let Some(m) = &state.manager {
+                        step.effects.push(Effect::ReleaseManager {
+                            manager_id: m.id.clone(),
+                        });
+                    }
+                    state.status = LeadStatus::Closed;
                     state.awaiting_manager = false;
-                    self.finish(&mut state, &mut step, LeadStatus::NeedsReview, Outcome::NoManager);
+                    step.cancel_all(&mut state);
                 }
             }
         }
@@ -153,6 +203,7 @@ impl Dialog {
         match state.status {
             LeadStatus::New => {}
             LeadStatus::BotProcessing if state.awaiting_manager => {}
+            LeadStatus::Queued | LeadStatus::Closed => {}
             LeadStatus::BotProcessing => self.talk(state, step, &text, now, false),
             LeadStatus::Assigned => {
                 if !state.handover_acknowledged {
@@ -247,7 +298,7 @@ impl Dialog {
         if state.had_dialog {
             step.say(state, &self.script.texts.phone_accepted, now);
         }
-        step.effects.push(Effect::FindManager { text });
+        step.effects.push(Effect::FindManager { text, exclude: vec![] });
     }
 
     fn on_timer(&self, state: &mut DialogState, step: &mut Step, kind: TimerKind, generation: u64, now: DateTime<Utc>) {
@@ -256,6 +307,10 @@ impl Dialog {
                 state.timers.remove(&kind);
             }
             _ => return, // stale: re-armed or cancelled since
+        }
+        if kind == TimerKind::AcceptDeadline {
+            self.on_accept_deadline(state, step);
+            return;
         }
         if state.status != LeadStatus::BotProcessing || state.awaiting_manager {
             return;
@@ -273,22 +328,69 @@ impl Dialog {
                 step.say(state, &self.script.texts.farewell_no_answer, now);
                 self.finish(state, step, self.on_failure, Outcome::NoAnswer);
             }
+            TimerKind::AcceptDeadline => {}
         }
     }
 
-    fn on_assigned(&self, state: &mut DialogState, step: &mut Step, manager: ManagerRef) {
+    /// The manager did not accept in time: the next eligible one gets it (up to `max_hops`),
+    /// and the head of sales is told either way.
+    fn on_accept_deadline(&self, state: &mut DialogState, step: &mut Step) {
+        let (LeadStatus::Assigned, false, Some(manager)) = (state.status, state.accepted, state.manager.clone()) else {
+            return;
+        };
+        if state.hops < self.handover.max_hops {
+            state.hops += 1;
+            state.awaiting_manager = true;
+            step.effects.push(Effect::FindManager {
+                text: state.recent.iter().cloned().collect::<Vec<_>>().join("\n"),
+                exclude: state.tried.clone(),
+            });
+        } else {
+            let text = self.head_text(state, &manager, "больше некому передать — нужна ваша помощь");
+            step.effects.push(Effect::NotifyHead { about: manager, text });
+        }
+    }
+
+    fn head_text(&self, state: &DialogState, manager: &ManagerRef, what: &str) -> String {
+        self.script
+            .texts
+            .head_notification
+            .replace("{manager}", &manager.name)
+            .replace("{lead_id}", &state.lead_id.to_string())
+            .replace(
+                "{minutes}",
+                &self.handover.accept_within.map_or(0, |d| d.num_minutes()).to_string(),
+            )
+            .replace("{what}", what)
+    }
+
+    fn on_no_manager(&self, state: &mut DialogState, step: &mut Step) {
         if !state.awaiting_manager {
             return;
         }
         state.awaiting_manager = false;
+        match state.manager.clone() {
+            // A reassignment found nobody else: the lead stays, the head is told.
+            Some(current) => {
+                state.hops = self.handover.max_hops;
+                let text = self.head_text(state, &current, "других свободных менеджеров нет, лид остаётся у него");
+                step.effects.push(Effect::NotifyHead { about: current, text });
+            }
+            None => self.finish(state, step, LeadStatus::NeedsReview, Outcome::NoManager),
+        }
+    }
+
+    fn on_assigned(&self, state: &mut DialogState, step: &mut Step, manager: ManagerRef, now: DateTime<Utc>) {
+        if !state.awaiting_manager || state.status == LeadStatus::Closed {
+            // An answer nobody waits for (the lead was closed meanwhile): give the slot back.
+            step.effects.push(Effect::ReleaseManager { manager_id: manager.id });
+            return;
+        }
+        state.awaiting_manager = false;
         state.status = LeadStatus::Assigned;
-        state.manager = Some(manager.clone());
-        let outcome = if state.had_dialog {
-            Outcome::PhoneObtained
-        } else {
-            Outcome::PhoneInCard
-        };
-        state.outcome = Some(outcome);
+        state.accepted = false;
+        state.tried.push(manager.id.clone());
+        let previous = state.manager.replace(manager.clone());
         let text = self
             .script
             .texts
@@ -297,8 +399,32 @@ impl Dialog {
             .replace("{phone}", state.phone.as_deref().unwrap_or(""))
             .replace("{channel}", &state.channel)
             .replace("{lead_id}", &state.lead_id.to_string());
-        step.effects.push(Effect::NotifyManager { manager, text });
-        step.effects.push(Effect::Finished(outcome));
+        step.effects.push(Effect::NotifyManager {
+            manager: manager.clone(),
+            text,
+        });
+        if let Some(accept_within) = self.handover.accept_within {
+            step.arm(state, TimerKind::AcceptDeadline, now + accept_within);
+        }
+        match previous {
+            Some(old) => {
+                step.effects.push(Effect::ReleaseManager {
+                    manager_id: old.id.clone(),
+                });
+                let what = format!("лид передан менеджеру {}", manager.name);
+                let text = self.head_text(state, &old, &what);
+                step.effects.push(Effect::NotifyHead { about: old, text });
+            }
+            None => {
+                let outcome = if state.had_dialog {
+                    Outcome::PhoneObtained
+                } else {
+                    Outcome::PhoneInCard
+                };
+                state.outcome = Some(outcome);
+                step.effects.push(Effect::Finished(outcome));
+            }
+        }
     }
 
     fn finish(&self, state: &mut DialogState, step: &mut Step, status: LeadStatus, outcome: Outcome) {

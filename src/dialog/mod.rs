@@ -6,7 +6,7 @@ mod machine;
 mod phone_input;
 mod state;
 
-pub use machine::{Dialog, DialogError};
+pub use machine::{Dialog, DialogError, Handover};
 pub use phone_input::{PhoneInput, PhoneReader};
 pub use state::{ArmedTimer, DialogState, Effect, Event, TimerKind};
 

@@ -13,6 +13,8 @@ pub enum TimerKind {
     Reask,
     /// The whole no-answer window: give up.
     NoAnswer,
+    /// The assigned manager has this long to accept the lead before it moves on.
+    AcceptDeadline,
 }
 
 impl TimerKind {
@@ -20,6 +22,7 @@ impl TimerKind {
         match self {
             TimerKind::Reask => "reask",
             TimerKind::NoAnswer => "no_answer",
+            TimerKind::AcceptDeadline => "accept_deadline",
         }
     }
 
@@ -27,6 +30,7 @@ impl TimerKind {
         match s {
             "reask" => Some(TimerKind::Reask),
             "no_answer" => Some(TimerKind::NoAnswer),
+            "accept_deadline" => Some(TimerKind::AcceptDeadline),
             _ => None,
         }
     }
@@ -63,6 +67,14 @@ pub struct DialogState {
     /// The bot talked to the client before the phone was known.
     pub had_dialog: bool,
     pub handover_acknowledged: bool,
+    /// The assigned manager accepted the lead.
+    #[serde(default)]
+    pub accepted: bool,
+    /// Reassignments so far, and every manager the lead was given to.
+    #[serde(default)]
+    pub hops: u32,
+    #[serde(default)]
+    pub tried: Vec<String>,
     pub created_at: DateTime<Utc>,
     pub first_reply_at: Option<DateTime<Utc>>,
     pub phone_at: Option<DateTime<Utc>>,
@@ -86,6 +98,9 @@ impl DialogState {
             awaiting_manager: false,
             had_dialog: false,
             handover_acknowledged: false,
+            accepted: false,
+            hops: 0,
+            tried: Vec::new(),
             created_at: now,
             first_reply_at: None,
             phone_at: None,
@@ -111,7 +126,13 @@ pub enum Event {
         generation: u64,
     },
     ManagerAssigned(ManagerRef),
+    /// Nobody can take it now: it waits in the routing queue.
+    Queued,
     NoManagerAvailable,
+    /// The manager took the lead.
+    Accepted,
+    /// The lead is done with.
+    Closed,
 }
 
 /// What the actor must do after committing the new state.
@@ -124,8 +145,19 @@ pub enum Effect {
         timer: ArmedTimer,
     },
     CancelTimer(TimerKind),
-    /// Ask the manager pool for a manager; `text` is what the client wrote (rules match on it).
+    /// Ask the manager pool for a manager; `text` is what the client wrote (rules match on it);
+    /// `exclude`: managers who already had it (a reassignment).
     FindManager {
+        text: String,
+        exclude: Vec<String>,
+    },
+    /// The manager no longer holds this lead (reassigned, closed, or an assignment that came late).
+    ReleaseManager {
+        manager_id: String,
+    },
+    /// Tell the head of sales of `about`'s group.
+    NotifyHead {
+        about: ManagerRef,
         text: String,
     },
     NotifyManager {

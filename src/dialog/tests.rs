@@ -16,7 +16,7 @@ fn dialog_with(on_failure: FailureStatus) -> Dialog {
         leadbot_phone::Extractor::new("RU").unwrap(),
         leadbot_phone::Policy::default(),
     );
-    Dialog::new(cfg.script, reader, on_failure).unwrap()
+    Dialog::new(cfg.script, reader, on_failure, Handover::none()).unwrap()
 }
 
 fn dialog() -> Dialog {

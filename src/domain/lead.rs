@@ -21,8 +21,12 @@ pub enum LeadStatus {
     New,
     /// No phone yet: the bot talks to the client, no manager is assigned.
     BotProcessing,
+    /// A phone is known; waiting for a manager who can take it (hours, capacity).
+    Queued,
     /// A phone is known and a manager owns the lead.
     Assigned,
+    /// Done with: the manager has room again.
+    Closed,
     /// The client did not answer in time or refused to give a phone.
     LowQuality,
     /// A person has to look at it (configured instead of `low_quality`, no channel, crash loop...).
@@ -30,10 +34,12 @@ pub enum LeadStatus {
 }
 
 impl LeadStatus {
-    pub const ALL: [LeadStatus; 5] = [
+    pub const ALL: [LeadStatus; 7] = [
         LeadStatus::New,
         LeadStatus::BotProcessing,
+        LeadStatus::Queued,
         LeadStatus::Assigned,
+        LeadStatus::Closed,
         LeadStatus::LowQuality,
         LeadStatus::NeedsReview,
     ];
@@ -42,7 +48,9 @@ impl LeadStatus {
         match self {
             LeadStatus::New => "new",
             LeadStatus::BotProcessing => "bot_processing",
+            LeadStatus::Queued => "queued",
             LeadStatus::Assigned => "assigned",
+            LeadStatus::Closed => "closed",
             LeadStatus::LowQuality => "low_quality",
             LeadStatus::NeedsReview => "needs_review",
         }
@@ -50,7 +58,7 @@ impl LeadStatus {
 
     /// Open leads still have work for the bot (a dialog, a timer, an assignment to make).
     pub fn is_open(self) -> bool {
-        matches!(self, LeadStatus::New | LeadStatus::BotProcessing)
+        matches!(self, LeadStatus::New | LeadStatus::BotProcessing | LeadStatus::Queued)
     }
 }
 

@@ -4,4 +4,4 @@ mod lead;
 mod manager;
 
 pub use lead::{LeadId, LeadStatus, Outcome};
-pub use manager::{Manager, ManagerRef};
+pub use manager::ManagerRef;

@@ -270,3 +270,37 @@ pub async fn list(
     let next_after = leads.last().map(|l| l.id);
     Ok(Json(json!({ "leads": leads, "next_after": next_after })))
 }
+
+/// Stores an operator event for the lead and waits (bounded) until the lead applied it.
+async fn operator_event(
+    state: &AppState,
+    id: i64,
+    what: &str,
+    payload: InboxPayload,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let lead = state.store.get_lead(LeadId(id)).await?;
+    let key = format!("{id}:{what}:{}", random_key());
+    state.store.enqueue_inbox(lead.id, "operator", &key, &payload).await?;
+    wake_and_wait(state, lead.id).await;
+    let lead = state.store.get_lead(lead.id).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "id": lead.id, "status": lead.status, "manager_id": lead.manager_id })),
+    ))
+}
+
+/// The manager took the lead: no reassignment.
+pub async fn accept(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    operator_event(&state, id, "accept", InboxPayload::Accepted).await
+}
+
+/// The lead is done with: its manager has room again.
+pub async fn close(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    operator_event(&state, id, "close", InboxPayload::Closed).await
+}

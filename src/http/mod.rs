@@ -6,6 +6,7 @@ mod chat;
 mod error;
 mod health;
 mod leads;
+mod managers;
 mod webhooks;
 
 use std::sync::Arc;
@@ -17,7 +18,7 @@ use axum::Router;
 use metrics_exporter_prometheus::PrometheusHandle;
 use ractor::ActorRef;
 
-use crate::actors::SupervisorMsg;
+use crate::actors::{PoolMsg, SupervisorMsg};
 use crate::crm::bitrix24::Bitrix24;
 use crate::store::Store;
 
@@ -36,6 +37,7 @@ pub struct AppState {
     pub apply_wait: Duration,
     pub operator_token: Option<Arc<str>>,
     pub bitrix24: Option<Arc<Bitrix24>>,
+    pub pool: ActorRef<PoolMsg>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -43,6 +45,12 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/leads", get(leads::list))
         .route("/api/v1/leads/{id}", get(leads::get_one))
         .route("/api/v1/leads/{id}/restart", post(leads::restart))
+        .route("/api/v1/leads/{id}/accept", post(leads::accept))
+        .route("/api/v1/leads/{id}/close", post(leads::close))
+        .route("/api/v1/managers", get(managers::list))
+        .route("/api/v1/managers/{id}/pause", post(managers::pause))
+        .route("/api/v1/managers/{id}/unpause", post(managers::unpause))
+        .route("/api/v1/managers/{id}/absence", post(managers::absence))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_operator,

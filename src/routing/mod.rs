@@ -1,5 +1,39 @@
-//! Choosing a manager for a lead. Pure: the manager pool actor owns the live state.
+//! Choosing a manager for a lead: classification, eligibility (hours, absences, pauses,
+//! capacity), strategies, the waiting queue. Pure; the manager pool actor owns the live state.
 
-mod round_robin;
+mod availability;
+mod classify;
+pub mod llm;
+mod pool;
+mod roster;
 
-pub use round_robin::{choose_group, RoundRobin};
+use crate::config::RoutingConfig;
+use crate::keywords::{KeywordSet, Words};
+
+pub use availability::{Availability, AvailabilityError};
+pub use classify::{Classification, Priority, RequestKind, RulesClassifier};
+pub use pool::{ManagerStatus, Pool, Request};
+pub use roster::{Roster, RosterManager};
+
+/// The group a request goes to: non-lead kinds to their own group when configured, else the
+/// first rule that matches its channel and text, else the default.
+pub fn choose_group<'a>(config: &'a RoutingConfig, channel: &str, text: &str, kind: RequestKind) -> &'a str {
+    let own = match kind {
+        RequestKind::Complaint => config.classifier.complaint_group.as_deref(),
+        RequestKind::ServiceRequest => config.classifier.service_group.as_deref(),
+        _ => None,
+    };
+    if let Some(g) = own {
+        return g;
+    }
+    let words = Words::of(text);
+    config
+        .rules
+        .iter()
+        .find(|r| {
+            let channel_ok = r.channels.is_empty() || r.channels.iter().any(|c| c == channel);
+            let keyword_ok = r.keywords.is_empty() || KeywordSet::new(&r.keywords).matches(&words);
+            channel_ok && keyword_ok
+        })
+        .map_or(config.default_group.as_str(), |r| r.group.as_str())
+}

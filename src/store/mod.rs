@@ -97,6 +97,15 @@ pub trait Store: Send + Sync + 'static {
     async fn timers(&self, lead: LeadId) -> StoreResult<Vec<TimerRow>>;
     async fn count_open_leads(&self) -> StoreResult<i64>;
 
+    /// Everything routing restores at start.
+    async fn routing_state(&self) -> StoreResult<RoutingState>;
+    async fn queue_put(&self, lead: LeadId, request: &serde_json::Value) -> StoreResult<()>;
+    async fn queue_remove(&self, lead: LeadId) -> StoreResult<()>;
+    async fn set_paused(&self, manager_id: &str, paused: bool) -> StoreResult<()>;
+    async fn set_absent_until(&self, manager_id: &str, until: Option<chrono::NaiveDate>) -> StoreResult<()>;
+    /// The manager of this phone's latest other lead (a returning client).
+    async fn previous_owner(&self, phone: &str, except: LeadId) -> StoreResult<Option<String>>;
+
     /// Round-robin positions per manager group.
     async fn load_cursors(&self) -> StoreResult<Vec<(String, i64)>>;
     async fn save_cursor(&self, group: &str, position: i64) -> StoreResult<()>;

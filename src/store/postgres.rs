@@ -446,10 +446,103 @@ impl Store for PgStore {
     }
 
     async fn count_open_leads(&self) -> StoreResult<i64> {
-        let row = sqlx::query("SELECT count(*) FROM leads WHERE status IN ('new', 'bot_processing')")
+        let row = sqlx::query("SELECT count(*) FROM leads WHERE status IN ('new', 'bot_processing', 'queued')")
             .fetch_one(&self.pool)
             .await?;
         Ok(row.try_get(0)?)
+    }
+
+    async fn routing_state(&self) -> StoreResult<super::RoutingState> {
+        let load = sqlx::query(
+            "SELECT manager_id, count(*) FROM leads WHERE status = 'assigned' AND manager_id IS NOT NULL GROUP BY manager_id",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get::<i64, _>(1)? as u32)))
+        .collect::<StoreResult<_>>()?;
+        let overrides = sqlx::query("SELECT manager_id, paused, absent_until FROM manager_overrides")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut paused = vec![];
+        let mut absent_until = vec![];
+        for r in &overrides {
+            let id: String = r.try_get(0)?;
+            if r.try_get::<bool, _>(1)? {
+                paused.push(id.clone());
+            }
+            if let Some(d) = r.try_get::<Option<chrono::NaiveDate>, _>(2)? {
+                absent_until.push((id, d));
+            }
+        }
+        let queue = sqlx::query("SELECT request FROM routing_queue ORDER BY enqueued_at")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()?;
+        Ok(super::RoutingState {
+            load,
+            cursors: self.load_cursors().await?,
+            paused,
+            absent_until,
+            queue,
+        })
+    }
+
+    async fn queue_put(&self, lead: LeadId, request: &serde_json::Value) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO routing_queue (lead_id, request) VALUES ($1, $2)
+             ON CONFLICT (lead_id) DO UPDATE SET request = EXCLUDED.request",
+        )
+        .bind(lead.0)
+        .bind(request)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn queue_remove(&self, lead: LeadId) -> StoreResult<()> {
+        sqlx::query("DELETE FROM routing_queue WHERE lead_id = $1")
+            .bind(lead.0)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn set_paused(&self, manager_id: &str, paused: bool) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO manager_overrides (manager_id, paused) VALUES ($1, $2)
+             ON CONFLICT (manager_id) DO UPDATE SET paused = EXCLUDED.paused, updated_at = now()",
+        )
+        .bind(manager_id)
+        .bind(paused)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn set_absent_until(&self, manager_id: &str, until: Option<chrono::NaiveDate>) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO manager_overrides (manager_id, absent_until) VALUES ($1, $2)
+             ON CONFLICT (manager_id) DO UPDATE SET absent_until = EXCLUDED.absent_until, updated_at = now()",
+        )
+        .bind(manager_id)
+        .bind(until)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn previous_owner(&self, phone: &str, except: LeadId) -> StoreResult<Option<String>> {
+        let row = sqlx::query(
+            "SELECT manager_id FROM leads WHERE phone = $1 AND id <> $2 AND manager_id IS NOT NULL ORDER BY id DESC LIMIT 1",
+        )
+        .bind(phone)
+        .bind(except.0)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
     }
 
     async fn load_cursors(&self) -> StoreResult<Vec<(String, i64)>> {

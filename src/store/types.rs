@@ -54,6 +54,26 @@ pub enum InboxPayload {
     Message {
         text: String,
     },
+    /// The manager pool gave the (queued) lead to a manager.
+    Assigned {
+        manager_id: String,
+        manager_name: String,
+    },
+    /// The manager took the lead (operator API, CRM, a button).
+    Accepted,
+    /// The lead is done with (its manager has room again).
+    Closed,
+}
+
+/// What routing restores at start.
+#[derive(Debug, Clone, Default)]
+pub struct RoutingState {
+    /// Active (assigned) leads per manager.
+    pub load: Vec<(String, u32)>,
+    pub cursors: Vec<(String, i64)>,
+    pub paused: Vec<String>,
+    pub absent_until: Vec<(String, chrono::NaiveDate)>,
+    pub queue: Vec<serde_json::Value>,
 }
 
 #[derive(Debug, Clone)]

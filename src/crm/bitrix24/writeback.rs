@@ -60,10 +60,10 @@ impl Bitrix24Crm {
     fn status_id(&self, status: LeadStatus) -> &str {
         let s = &self.bx.settings.statuses;
         match status {
-            LeadStatus::Assigned => &s.assigned,
+            LeadStatus::Assigned | LeadStatus::Closed => &s.assigned,
             LeadStatus::LowQuality => &s.low_quality,
             LeadStatus::NeedsReview => &s.needs_review,
-            LeadStatus::New | LeadStatus::BotProcessing => &s.bot_processing,
+            LeadStatus::New | LeadStatus::BotProcessing | LeadStatus::Queued => &s.bot_processing,
         }
     }
 
