@@ -1,0 +1,254 @@
+//! Routing end to end through HTTP: specialists, capacity and the queue, reassignment with the
+//! head of sales told, the LLM classifier falling back to rules, the operator's manager API.
+
+mod common;
+
+use std::time::Duration;
+
+use axum::routing::post;
+use axum::{Json, Router};
+use common::TestApp;
+use leadbot::config::{Config, GroupConfig, ManagerConfig, SpecializationRule, Strategy};
+use serde_json::{json, Value};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn manager(id: &str, groups: &[&str], tags: &[&str], capacity: u32) -> ManagerConfig {
+    ManagerConfig {
+        id: id.into(),
+        name: format!("Менеджер {id}"),
+        groups: groups.iter().map(|g| g.to_string()).collect(),
+        tags: tags.iter().map(|t| t.to_string()).collect(),
+        capacity,
+        weight: 1,
+        timezone: None,
+        hours: Default::default(),
+        absences: vec![],
+    }
+}
+
+/// Two sales managers (2 is the public-procurement specialist) and a head of sales.
+fn routing(c: &mut Config, strategy: Strategy, capacity: u32) {
+    let r = &mut c.routing;
+    r.managers = vec![
+        manager("1", &["sales"], &[], capacity),
+        manager("2", &["sales"], &["госзакупки"], capacity),
+        manager("9", &["heads"], &[], 0),
+    ];
+    r.groups = vec![GroupConfig {
+        name: "sales".into(),
+        strategy,
+        head: Some("9".into()),
+    }];
+    r.rules = vec![];
+    r.classifier.high_priority = vec!["тендер".into(), "срочно".into()];
+    r.classifier.specializations = vec![SpecializationRule {
+        tag: "госзакупки".into(),
+        keywords: vec!["тендер".into(), "44-ФЗ".into()],
+    }];
+    r.reassign_after = Duration::from_secs(3600);
+}
+
+async fn lead_with_phone(app: &TestApp, ext: &str, text: &str, phone: &str) -> Value {
+    let (code, body) = app
+        .post(
+            "/api/v1/leads",
+            json!({"source": "crm", "external_id": ext, "channel": "form", "phone": phone, "text": text}),
+        )
+        .await;
+    assert_eq!(code, 201, "{body}");
+    app.lead(body["id"].as_i64().unwrap()).await
+}
+
+#[tokio::test]
+async fn a_tender_reaches_the_specialist_despite_load() {
+    let app = TestApp::spawn_with(|c| routing(c, Strategy::Specialization, 0)).await;
+    // Load manager 2 (manager 1 paused meanwhile) so plain load balancing would prefer manager 1.
+    app.post("/api/v1/managers/1/pause", json!({})).await;
+    for i in 0..3 {
+        let l = lead_with_phone(&app, &format!("x{i}"), "нужна консультация", &format!("+7918000000{i}")).await;
+        assert_eq!(l["manager_id"], "2");
+    }
+    app.post("/api/v1/managers/1/unpause", json!({})).await;
+    let plain = lead_with_phone(&app, "y1", "просто вопрос", "+79180000009").await;
+    assert_eq!(plain["manager_id"], "1", "least loaded for ordinary leads");
+    let tender = lead_with_phone(&app, "t1", "Участвуем в тендере, нужен расчёт", "+79180000003").await;
+    assert_eq!(tender["manager_id"], "2", "{tender}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn full_capacity_queues_and_a_closed_lead_frees_the_slot() {
+    let app = TestApp::spawn_with(|c| routing(c, Strategy::RoundRobin, 1)).await;
+    let a = lead_with_phone(&app, "c1", "", "+79180000011").await;
+    let b = lead_with_phone(&app, "c2", "", "+79180000012").await;
+    assert_eq!(a["status"], "assigned");
+    assert_eq!(b["status"], "assigned");
+    let c = lead_with_phone(&app, "c3", "", "+79180000013").await;
+    assert_eq!(c["status"], "queued", "both managers are full: {c}");
+    assert!(c["manager_id"].is_null());
+    let (_, managers) = app.get("/api/v1/managers").await;
+    assert_eq!(managers["queue_length"], 1);
+
+    let (code, closed) = app.post(&format!("/api/v1/leads/{}/close", a["id"]), json!({})).await;
+    assert_eq!(code, 202);
+    assert_eq!(closed["status"], "closed");
+    let c = app
+        .wait_for(c["id"].as_i64().unwrap(), WAIT, |l| l["status"] == "assigned")
+        .await;
+    assert_eq!(
+        c["manager_id"], a["manager_id"],
+        "the freed manager takes the queued lead"
+    );
+    let (_, managers) = app.get("/api/v1/managers").await;
+    assert_eq!(managers["queue_length"], 0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn no_reaction_reassigns_and_tells_the_head_and_accepting_stops_it() {
+    let app = TestApp::spawn_with(|c| {
+        routing(c, Strategy::RoundRobin, 0);
+        c.routing.reassign_after = Duration::from_millis(400);
+        c.routing.max_hops = 1;
+    })
+    .await;
+    let lead = lead_with_phone(&app, "r1", "", "+79180000021").await;
+    let first = lead["manager_id"].as_str().unwrap().to_string();
+    let id = lead["id"].as_i64().unwrap();
+    let moved = app
+        .wait_for(id, WAIT, |l| l["manager_id"].as_str() != Some(&first))
+        .await;
+    let second = moved["manager_id"].as_str().unwrap().to_string();
+    assert_ne!(second, "9", "the head is not a sales manager");
+    let notes = app.wait_notifications(3, WAIT).await;
+    let to: Vec<&str> = notes.iter().map(|(_, n)| n["manager_id"].as_str().unwrap()).collect();
+    assert!(
+        to.contains(&first.as_str()) && to.contains(&second.as_str()) && to.contains(&"9"),
+        "{to:?}"
+    );
+    let head = notes.iter().find(|(_, n)| n["manager_id"] == "9").unwrap();
+    assert!(head.1["text"].as_str().unwrap().contains("не взял лид"), "{head:?}");
+
+    // Accepting stops the clock: no more hops (and max_hops is reached anyway).
+    let (code, _) = app.post(&format!("/api/v1/leads/{id}/accept"), json!({})).await;
+    assert_eq!(code, 202);
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let lead = app.lead(id).await;
+    assert_eq!(lead["manager_id"], second.as_str());
+    assert!(lead["timers"].as_array().unwrap().is_empty(), "{lead}");
+    let (_, managers) = app.get("/api/v1/managers").await;
+    let load = |id: &str| {
+        managers["managers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["id"] == id)
+            .unwrap()["active"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(load(&first), 0, "the first manager's slot was released");
+    assert_eq!(load(&second), 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn paused_or_absent_managers_get_nothing() {
+    let app = TestApp::spawn_with(|c| routing(c, Strategy::RoundRobin, 0)).await;
+    let (code, _) = app.post("/api/v1/managers/1/pause", json!({})).await;
+    assert_eq!(code, 200);
+    for i in 0..3 {
+        let l = lead_with_phone(&app, &format!("p{i}"), "", &format!("+7918000003{i}")).await;
+        assert_eq!(l["manager_id"], "2");
+    }
+    app.post("/api/v1/managers/1/unpause", json!({})).await;
+    let (code, _) = app
+        .post("/api/v1/managers/2/absence", json!({"until": "2099-01-01"}))
+        .await;
+    assert_eq!(code, 200);
+    let l = lead_with_phone(&app, "p9", "", "+79180000039").await;
+    assert_eq!(l["manager_id"], "1");
+    let (_, managers) = app.get("/api/v1/managers").await;
+    let m2 = managers["managers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == "2")
+        .unwrap()
+        .clone();
+    assert_eq!(m2["absent"], true);
+    assert_eq!(m2["eligible"], false);
+    assert_eq!(m2["active"], 3);
+    let (code, body) = app.post("/api/v1/managers/77/pause", json!({})).await;
+    assert_eq!(code, 404, "{body}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_returning_client_goes_back_to_their_manager() {
+    let app = TestApp::spawn_with(|c| routing(c, Strategy::RoundRobin, 0)).await;
+    let first = lead_with_phone(&app, "rc1", "", "+79185550000").await;
+    lead_with_phone(&app, "rc2", "", "+79185550001").await;
+    let again = lead_with_phone(&app, "rc3", "снова к вам", "+79185550000").await;
+    assert_eq!(again["manager_id"], first["manager_id"]);
+    app.stop().await;
+}
+
+/// A fake OpenAI-compatible server: answers after `delay` with `content` as the message.
+async fn fake_llm(delay: Duration, content: &'static str) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = Router::new().route(
+        "/v1/chat/completions",
+        post(move |Json(_req): Json<Value>| async move {
+            tokio::time::sleep(delay).await;
+            Json(json!({"choices": [{"index": 0, "message": {"role": "assistant", "content": content}}]}))
+        }),
+    );
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{addr}/v1")
+}
+
+fn with_llm(c: &mut Config, base_url: String) {
+    routing(c, Strategy::Specialization, 0);
+    c.routing.llm = Some(leadbot::config::LlmConfig {
+        base_url,
+        model: "test".into(),
+        timeout: Duration::from_millis(300),
+        api_key: None,
+    });
+}
+
+#[tokio::test]
+async fn the_llm_decides_when_it_answers_and_rules_decide_when_it_times_out() {
+    // The LLM recognises procurement where no keyword is: its verdict routes to the specialist.
+    let url = fake_llm(
+        Duration::ZERO,
+        r#"{"kind": "new_lead", "priority": "high", "tags": ["госзакупки"]}"#,
+    )
+    .await;
+    let app = TestApp::spawn_with(move |c| with_llm(c, url)).await;
+    lead_with_phone(&app, "l0", "", "+79180000040").await; // manager 1 or 2 gets one
+    lead_with_phone(&app, "l1", "", "+79180000041").await;
+    let l = lead_with_phone(&app, "l2", "Нужна поставка по контракту для школы", "+79180000042").await;
+    assert_eq!(l["manager_id"], "2", "{l}");
+    app.stop().await;
+
+    // A timing-out LLM: the rules see "тендер" and decide the same.
+    let url = fake_llm(
+        Duration::from_secs(5),
+        r#"{"kind": "complaint", "priority": "normal", "tags": []}"#,
+    )
+    .await;
+    let app = TestApp::spawn_with(move |c| with_llm(c, url)).await;
+    lead_with_phone(&app, "m0", "", "+79180000050").await;
+    lead_with_phone(&app, "m1", "", "+79180000051").await;
+    let started = std::time::Instant::now();
+    let l = lead_with_phone(&app, "m2", "Объявлен тендер", "+79180000052").await;
+    assert_eq!(l["manager_id"], "2", "{l}");
+    assert!(started.elapsed() < Duration::from_secs(3), "the timeout was honoured");
+    app.stop().await;
+}
