@@ -252,3 +252,19 @@ async fn the_llm_decides_when_it_answers_and_rules_decide_when_it_times_out() {
     assert!(started.elapsed() < Duration::from_secs(3), "the timeout was honoured");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn complaints_go_to_their_own_group_not_to_sales() {
+    let app = TestApp::spawn_with(|c| {
+        routing(c, Strategy::RoundRobin, 0);
+        c.routing.managers.push(manager("5", &["support"], &[], 0));
+        c.routing.classifier.complaint = vec!["жалоба".into(), "недоволен".into()];
+        c.routing.classifier.complaint_group = Some("support".into());
+    })
+    .await;
+    let l = lead_with_phone(&app, "k1", "Я недоволен качеством, это жалоба", "+79180000060").await;
+    assert_eq!(l["manager_id"], "5", "{l}");
+    let l = lead_with_phone(&app, "k2", "Хочу заказать", "+79180000061").await;
+    assert_ne!(l["manager_id"], "5");
+    app.stop().await;
+}
