@@ -31,6 +31,7 @@ pub struct Running {
     pub addr: SocketAddr,
     pub store: PgStore,
     supervisor: ActorRef<SupervisorMsg>,
+    pool: ActorRef<PoolMsg>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -144,7 +145,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         apply_wait: svc.runtime.apply_wait,
         operator_token: svc.server.operator_token.as_deref().map(Arc::from),
         bitrix24,
-        pool,
+        pool: pool.clone(),
     };
     let addr = listener.local_addr()?;
     let app = router(state);
@@ -158,6 +159,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         addr,
         store: pg,
         supervisor,
+        pool,
         tasks,
     })
 }
@@ -168,6 +170,7 @@ impl Running {
             t.abort();
         }
         self.supervisor.stop(None);
+        self.pool.stop(None);
     }
 }
 

@@ -268,3 +268,39 @@ async fn complaints_go_to_their_own_group_not_to_sales() {
     assert_ne!(l["manager_id"], "5");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn live_load_pauses_and_the_queue_survive_a_restart() {
+    let mut app = TestApp::spawn_with(|c| routing(c, Strategy::RoundRobin, 1)).await;
+    lead_with_phone(&app, "s1", "", "+79180000071").await;
+    lead_with_phone(&app, "s2", "", "+79180000072").await;
+    let queued = lead_with_phone(&app, "s3", "", "+79180000073").await;
+    assert_eq!(queued["status"], "queued");
+    app.post("/api/v1/managers/2/pause", json!({})).await;
+    let db = app.db.clone();
+    app.shutdown().await;
+
+    let app = TestApp::spawn_on(db, |c| routing(c, Strategy::RoundRobin, 1)).await;
+    let (_, managers) = app.get("/api/v1/managers").await;
+    let m = |id: &str| {
+        managers["managers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(m("1")["active"], 1);
+    assert_eq!(m("2")["active"], 1);
+    assert_eq!(m("2")["paused"], true);
+    assert_eq!(managers["queue_length"], 1);
+    let first = app.lead(1).await;
+    app.post(&format!("/api/v1/leads/{}/close", first["id"]), json!({}))
+        .await;
+    let q = app
+        .wait_for(queued["id"].as_i64().unwrap(), WAIT, |l| l["status"] == "assigned")
+        .await;
+    assert_eq!(q["manager_id"], first["manager_id"]);
+    app.stop().await;
+}

@@ -115,9 +115,13 @@ impl TestApp {
     }
 
     pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+        Self::spawn_on(fresh_db_name(), tweak).await
+    }
+
+    /// Starts on the given database (a second start on the same one is a restart).
+    pub async fn spawn_on(db: String, tweak: impl FnOnce(&mut Config)) -> TestApp {
         let capture = Capture::default();
         let notify_url = start_capture(capture.clone()).await;
-        let db = fresh_db_name();
         let mut cfg = test_config(&db, &notify_url);
         tweak(&mut cfg);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -132,10 +136,17 @@ impl TestApp {
     }
 
     pub async fn stop(mut self) {
+        let db = self.db.clone();
+        self.shutdown().await;
+        drop_db(&db).await;
+    }
+
+    /// Stops the app but keeps its database (to start it again with `spawn_on`).
+    pub async fn shutdown(&mut self) {
         if let Some(r) = self.running.take() {
+            r.store.pool().close().await;
             r.shutdown().await;
         }
-        drop_db(&self.db).await;
     }
 
     pub fn pool(&self) -> &sqlx::PgPool {
