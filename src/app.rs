@@ -13,12 +13,14 @@ use crate::actors::{
     run_recovery_scan, run_timer_service, LeadDeps, LeadSupervisor, ManagerPool, PoolMsg, RoutingDeps, SupervisorArgs,
     SupervisorMsg,
 };
+use crate::channels::telegram::Telegram;
 use crate::channels::Channels;
 use crate::config::Config;
-use crate::crm::bitrix24::{Bitrix24, Bitrix24Crm, OpenLines};
+use crate::crm::bitrix24::{Bitrix24, Bitrix24Crm, Bitrix24Deals, OpenLines};
 use crate::crm::Crms;
 use crate::delivery::Dispatcher;
 use crate::dialog::{Dialog, Handover, PhoneReader};
+use crate::dispatch::{DealResponsible, JobBoard, LocalDeals};
 use crate::http::{router, AppState};
 use crate::notify::Notifier;
 use crate::routing::llm::LlmClassifier;
@@ -76,6 +78,37 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         }
         None => None,
     };
+    let notifier = Notifier::new(&svc.notify).context("building the notifier's HTTP client")?;
+    let telegram = match &config.telegram {
+        Some(settings) => {
+            let pool = pg.pool().clone();
+            let deals: Arc<dyn DealResponsible> = match &bitrix24 {
+                Some(bx) => Arc::new(Bitrix24Deals {
+                    bx: bx.clone(),
+                    local: LocalDeals { pool: pool.clone() },
+                }),
+                None => Arc::new(LocalDeals { pool: pool.clone() }),
+            };
+            let tg = Telegram::new(settings.clone(), store.clone(), pool.clone(), |api, repo| {
+                settings.jobs.clone().map(|jobs| {
+                    Arc::new(JobBoard::new(
+                        jobs,
+                        settings.texts.clone(),
+                        settings.executors.clone(),
+                        pool.clone(),
+                        api,
+                        repo,
+                        notifier.clone(),
+                        deals,
+                    ))
+                })
+            })
+            .context("building the Telegram client")?;
+            channels.register(tg.clone());
+            Some(tg)
+        }
+        None => None,
+    };
     let outbox_wake = Arc::new(Notify::new());
     let timer_wake = Arc::new(Notify::new());
 
@@ -109,7 +142,6 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
     pool.cast(PoolMsg::SetSupervisor(supervisor.clone()))
         .context("wiring the manager pool")?;
 
-    let notifier = Notifier::new(&svc.notify).context("building the notifier's HTTP client")?;
     let dispatcher = Dispatcher::new(
         store.clone(),
         channels,
@@ -137,6 +169,12 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
     if let Some(bx) = &bitrix24 {
         tasks.extend(bx.spawn_workers(store.clone(), supervisor.clone()));
     }
+    if let Some(tg) = &telegram {
+        tg.set_supervisor(supervisor.clone());
+        if tg.settings.polling {
+            tasks.push(tokio::spawn(tg.clone().poll()));
+        }
+    }
     let state = AppState {
         store,
         supervisor: supervisor.clone(),
@@ -146,6 +184,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         operator_token: svc.server.operator_token.as_deref().map(Arc::from),
         bitrix24,
         pool: pool.clone(),
+        telegram,
     };
     let addr = listener.local_addr()?;
     let app = router(state);

@@ -8,6 +8,7 @@ pub mod config;
 pub mod crm;
 pub mod delivery;
 pub mod dialog;
+pub mod dispatch;
 pub mod domain;
 pub mod http;
 pub mod keywords;

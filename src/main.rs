@@ -28,6 +28,11 @@ enum Command {
         #[arg(long)]
         online: bool,
     },
+    /// Telegram bot administration.
+    Telegram {
+        #[command(subcommand)]
+        action: TelegramAction,
+    },
     /// Read messages one per line on stdin; print the phone numbers found as a JSON array per line.
     Phones {
         /// Default country for numbers without a country code.
@@ -37,6 +42,12 @@ enum Command {
         #[arg(long)]
         explain: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum TelegramAction {
+    /// Register `{public_url}/webhooks/telegram/{bot}` with the secret token (setWebhook).
+    SetWebhook,
 }
 
 fn load_config(dir: Option<PathBuf>) -> Result<Config, ExitCode> {
@@ -58,6 +69,39 @@ fn main() -> ExitCode {
                 Err(e) => {
                     eprintln!("leadbot phones: {e}");
                     ExitCode::from(2)
+                }
+            }
+        }
+        Command::Telegram {
+            action: TelegramAction::SetWebhook,
+        } => {
+            let config = match load_config(cli.config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            let Some(settings) = config.telegram.clone() else {
+                eprintln!("telegram.toml is missing in the config directory");
+                return ExitCode::from(2);
+            };
+            let result = tokio::runtime::Runtime::new()
+                .map_err(|e| e.to_string())
+                .and_then(|rt| {
+                    rt.block_on(async {
+                        let token = settings.token.clone().unwrap_or_default();
+                        let api =
+                            leadbot::channels::telegram::BotApi::new(&settings.api_base, &token, &settings.limits)
+                                .map_err(|e| e.to_string())?;
+                        leadbot::channels::telegram::set_webhook(&api, &settings).await
+                    })
+                });
+            match result {
+                Ok(url) => {
+                    println!("webhook set: {url}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("leadbot telegram set-webhook: {e}");
+                    ExitCode::FAILURE
                 }
             }
         }

@@ -168,6 +168,18 @@ impl LeadActor {
                     ),
                     InboxPayload::Accepted => (Event::Accepted, None, "accepted"),
                     InboxPayload::Closed => (Event::Closed, None, "closed"),
+                    InboxPayload::Contact { phone, verified } => (
+                        Event::ContactShared {
+                            phone: phone.clone(),
+                            verified,
+                        },
+                        Some(format!("[контакт] {phone}")),
+                        "contact",
+                    ),
+                    InboxPayload::ChannelLost { reason } => {
+                        tracing::warn!(lead_id = %rt.lead.id, reason = %reason, "client channel lost");
+                        (Event::ChannelLost, None, "channel_lost")
+                    }
                 };
                 self.step(rt, event, text_in, Some(item.id), None).await?;
                 let lag = (Utc::now() - item.received_at).num_milliseconds().max(0) as f64 / 1000.0;
@@ -267,7 +279,8 @@ impl LeadActor {
                 Effect::NotifyManager { manager, text } => commit.outbox.push(NewOutbox {
                     kind: KIND_NOTIFICATION.into(),
                     payload: serde_json::to_value(Notification {
-                        lead_id: rt.lead.id.0,
+                        lead_id: Some(rt.lead.id.0),
+                        deal_id: None,
                         manager_id: manager.id.clone(),
                         manager_name: manager.name.clone(),
                         text: text.clone(),
@@ -281,7 +294,8 @@ impl LeadActor {
                     Some(head) => commit.outbox.push(NewOutbox {
                         kind: KIND_NOTIFICATION.into(),
                         payload: serde_json::to_value(Notification {
-                            lead_id: rt.lead.id.0,
+                            lead_id: Some(rt.lead.id.0),
+                            deal_id: None,
                             manager_id: head.id.clone(),
                             manager_name: head.name.clone(),
                             text: text.clone(),

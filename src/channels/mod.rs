@@ -1,5 +1,6 @@
 //! The client channels leadbot can talk on, behind one trait. Each declares what it can do.
 
+pub mod telegram;
 mod webchat;
 
 use std::collections::HashMap;

@@ -7,6 +7,7 @@ mod issues;
 mod routing;
 mod script;
 mod service;
+mod telegram;
 
 use std::path::{Path, PathBuf};
 
@@ -17,6 +18,7 @@ pub use routing::{
 };
 pub use script::{FaqEntry, Reprompts, Script, Texts, Timing};
 pub use service::{FailureStatus, NotifySettings, RuntimeSettings, ServiceSettings};
+pub use telegram::{Executor, JobBoardSettings, TelegramLimits, TelegramSettings, TelegramTexts};
 
 /// File names inside the config directory.
 pub const SERVICE_FILE: &str = "leadbot.toml";
@@ -24,6 +26,8 @@ pub const DIALOG_FILE: &str = "dialog.toml";
 pub const ROUTING_FILE: &str = "routing.toml";
 /// Optional: present = the Bitrix24 portal is connected (example in `config/examples/`).
 pub const BITRIX24_FILE: &str = "bitrix24.toml";
+/// Optional: present = the Telegram bot is on (example in `config/examples/`).
+pub const TELEGRAM_FILE: &str = "telegram.toml";
 
 /// The defaults shipped in the repository, compiled in so the binary runs from anywhere.
 const EMBEDDED: [(&str, &str); 3] = [
@@ -39,6 +43,7 @@ pub struct Config {
     pub script: Script,
     pub routing: RoutingConfig,
     pub bitrix24: Option<Bitrix24Settings>,
+    pub telegram: Option<TelegramSettings>,
     /// Where the files came from (a directory, or `None` for the compiled-in defaults).
     pub source: Option<PathBuf>,
 }
@@ -89,6 +94,23 @@ impl Config {
                 }
             }
         });
+        let telegram_path = dir.map(|d| d.join(TELEGRAM_FILE)).filter(|p| p.exists());
+        let telegram = telegram_path.as_ref().and_then(|path| {
+            let file = path.display().to_string();
+            match std::fs::read_to_string(path) {
+                Ok(text) => issues
+                    .parse_layered::<TelegramSettings>(&file, "", Some(&text))
+                    .map(|mut t| {
+                        t.apply_env();
+                        t.validate(&file, &mut issues);
+                        t
+                    }),
+                Err(e) => {
+                    issues.push(&file, "-", format!("cannot read: {e}"));
+                    None
+                }
+            }
+        });
         // Each file that parsed is validated even when another did not: report everything at once.
         let mut service = service;
         if let Some(service) = service.as_mut() {
@@ -112,6 +134,7 @@ impl Config {
                 script,
                 routing,
                 bitrix24,
+                telegram,
                 source: dir.map(Path::to_path_buf),
             })
         } else {

@@ -37,6 +37,8 @@ pub struct Texts {
     pub farewell_refused: String,
     /// Said when the no-answer window ends (may be empty).
     pub farewell_no_answer: String,
+    /// A contact card that is not the client's own (e.g. a relative's from the address book).
+    pub foreign_contact: String,
     /// Thanks once a valid phone is obtained.
     pub phone_accepted: String,
     /// Reply to messages after the lead was handed over (may be empty).
@@ -98,6 +100,7 @@ impl Script {
             ("texts.fallback", &t.fallback),
             ("texts.refusal_second_attempt", &t.refusal_second_attempt),
             ("texts.phone_accepted", &t.phone_accepted),
+            ("texts.foreign_contact", &t.foreign_contact),
             ("texts.manager_notification", &t.manager_notification),
             ("texts.head_notification", &t.head_notification),
             ("reprompts.too_few_digits", &self.reprompts.too_few_digits),

@@ -146,6 +146,13 @@ impl Dialog {
                     step.cancel(&mut state, TimerKind::AcceptDeadline);
                 }
             }
+            Event::ContactShared { phone, verified } => self.on_contact(&mut state, &mut step, phone, verified, now),
+            Event::ChannelLost => {
+                // The fallback for a channel that cannot carry the dialog (SMS/voice later).
+                if state.status == LeadStatus::BotProcessing && !state.awaiting_manager {
+                    self.finish(&mut state, &mut step, LeadStatus::NeedsReview, Outcome::NoChannel);
+                }
+            }
             Event::Closed => {
                 if state.status != LeadStatus::Closed {
                     if let Some(m) = &state.manager {
@@ -220,6 +227,29 @@ impl Dialog {
                         self.accept_phone(state, step, e164, text, now);
                     }
                 }
+            }
+        }
+    }
+
+    /// A shared contact: the client's own is as good as a typed valid number; someone else's
+    /// gets a request for their own.
+    fn on_contact(&self, state: &mut DialogState, step: &mut Step, phone: String, verified: bool, now: DateTime<Utc>) {
+        if state.status != LeadStatus::BotProcessing || state.awaiting_manager {
+            return;
+        }
+        if !verified {
+            step.say(state, &self.script.texts.foreign_contact, now);
+            return;
+        }
+        match self.phones.read_card(&phone) {
+            PhoneInput::Valid(e164) => self.accept_phone(state, step, e164, String::new(), now),
+            PhoneInput::Rejected(reason) => {
+                let reprompt = self.reprompt(&reason).to_string();
+                step.say(state, &reprompt, now);
+            }
+            PhoneInput::Nothing => {
+                let text = self.script.reprompts.invalid_number.clone();
+                step.say(state, &text, now);
             }
         }
     }

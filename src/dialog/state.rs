@@ -133,6 +133,13 @@ pub enum Event {
     Accepted,
     /// The lead is done with.
     Closed,
+    /// A contact card; `verified` when it is the client's own (Telegram: contact.user_id == from.id).
+    ContactShared {
+        phone: String,
+        verified: bool,
+    },
+    /// The channel cannot reach the client any more.
+    ChannelLost,
 }
 
 /// What the actor must do after committing the new state.

@@ -19,6 +19,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use ractor::ActorRef;
 
 use crate::actors::{PoolMsg, SupervisorMsg};
+use crate::channels::telegram::Telegram;
 use crate::crm::bitrix24::Bitrix24;
 use crate::store::Store;
 
@@ -38,6 +39,7 @@ pub struct AppState {
     pub operator_token: Option<Arc<str>>,
     pub bitrix24: Option<Arc<Bitrix24>>,
     pub pool: ActorRef<PoolMsg>,
+    pub telegram: Option<Arc<Telegram>>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -48,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/leads/{id}/accept", post(leads::accept))
         .route("/api/v1/leads/{id}/close", post(leads::close))
         .route("/api/v1/managers", get(managers::list))
+        .route("/api/v1/deals/{id}/dispatch", post(webhooks::dispatch_deal))
         .route("/api/v1/managers/{id}/pause", post(managers::pause))
         .route("/api/v1/managers/{id}/unpause", post(managers::unpause))
         .route("/api/v1/managers/{id}/absence", post(managers::absence))
@@ -61,6 +64,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/leads/{id}/transcript", get(leads::transcript))
         .route("/chat", get(chat::page))
         .route("/webhooks/bitrix24", post(webhooks::bitrix24))
+        .route("/webhooks/telegram/{bot}", post(webhooks::telegram))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

@@ -1,4 +1,5 @@
-//! Inbound CRM webhooks: verified, stored, answered at once; processed from storage.
+//! Inbound webhooks (CRM, Telegram) and the deal dispatch entry point: verified, stored,
+//! answered at once.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -39,4 +40,60 @@ pub async fn bitrix24(
         }
         Err(ReceiveError::Db(e)) => Err(ApiError::Internal(e.into())),
     }
+}
+
+/// `POST /webhooks/telegram/{bot}`: checks `X-Telegram-Bot-Api-Secret-Token` in constant time.
+pub async fn telegram(
+    State(state): State<AppState>,
+    axum::extract::Path(bot): axum::extract::Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<&'static str, ApiError> {
+    let Some(tg) = state.telegram.as_ref().filter(|t| t.settings.bot == bot) else {
+        return Err(ApiError::NotFound(format!("no Telegram bot `{bot}` here")));
+    };
+    let given = headers
+        .get("x-telegram-bot-api-secret-token")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let expected = tg.settings.webhook_secret.as_deref().unwrap_or("");
+    if expected.is_empty() || !super::constant_time_eq(given.as_bytes(), expected.as_bytes()) {
+        return Err(ApiError::Unauthorized("wrong X-Telegram-Bot-Api-Secret-Token".into()));
+    }
+    let update: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("not JSON: {e}")))?;
+    match tg.handle_update(&update).await {
+        Ok(()) => Ok("ok"),
+        Err(crate::channels::telegram::UpdateError::Malformed) => {
+            Err(ApiError::BadRequest("not a Telegram update (no update_id)".into()))
+        }
+        // 5xx: Telegram retries, and the update is processed then.
+        Err(e) => Err(ApiError::Internal(anyhow::anyhow!(e.to_string()))),
+    }
+}
+
+/// `POST /api/v1/deals/{id}/dispatch`: a deal entered the "looking for an executor" stage.
+pub async fn dispatch_deal(
+    State(state): State<AppState>,
+    axum::extract::Path(deal_id): axum::extract::Path<String>,
+    super::error::ApiJson(deal): super::error::ApiJson<crate::dispatch::DealJob>,
+) -> Result<(axum::http::StatusCode, axum::Json<serde_json::Value>), ApiError> {
+    let Some(jobs) = state.telegram.as_ref().and_then(|t| t.jobs.clone()) else {
+        return Err(ApiError::NotFound(
+            "the job board is not configured (telegram.toml [jobs])".into(),
+        ));
+    };
+    if deal.title.trim().is_empty() || deal.client_phone.trim().is_empty() {
+        return Err(ApiError::Unprocessable(
+            "`title` and `client_phone` are required".into(),
+        ));
+    }
+    let id = jobs
+        .post(&deal_id, &deal)
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("posting the job: {e}")))?;
+    Ok((
+        axum::http::StatusCode::CREATED,
+        axum::Json(serde_json::json!({"job_id": id, "deal_id": deal_id})),
+    ))
 }

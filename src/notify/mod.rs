@@ -10,7 +10,11 @@ use crate::delivery::DeliveryError;
 /// A notification as stored in the outbox.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Notification {
-    pub lead_id: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lead_id: Option<i64>,
+    /// Set for deal notifications (the executor job board).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deal_id: Option<String>,
     pub manager_id: String,
     pub manager_name: String,
     pub text: String,
@@ -37,7 +41,8 @@ impl Notifier {
 
     pub async fn send(&self, n: &Notification, idempotency_key: &str) -> Result<(), DeliveryError> {
         tracing::info!(
-            lead_id = n.lead_id,
+            lead_id = ?n.lead_id,
+            deal_id = ?n.deal_id,
             manager_id = %n.manager_id,
             phone = %n.phone.as_deref().map(leadbot_phone::mask_e164).unwrap_or_default(),
             "manager notified: new lead with a contact"

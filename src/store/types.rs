@@ -63,6 +63,15 @@ pub enum InboxPayload {
     Accepted,
     /// The lead is done with (its manager has room again).
     Closed,
+    /// A contact card shared from the client's messenger; `verified` when it is their own.
+    Contact {
+        phone: String,
+        verified: bool,
+    },
+    /// The client's channel cannot reach them any more (blocked the bot, ...).
+    ChannelLost {
+        reason: String,
+    },
 }
 
 /// What routing restores at start.

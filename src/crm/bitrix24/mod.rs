@@ -31,7 +31,7 @@ pub use events::{AuthError, Event, EventError};
 pub use oauth::{TokenStore, Tokens};
 pub use openlines::OpenLines;
 pub use repo::Repo;
-pub use writeback::Bitrix24Crm;
+pub use writeback::{Bitrix24Crm, Bitrix24Deals};
 
 /// One connected portal.
 pub struct Bitrix24 {

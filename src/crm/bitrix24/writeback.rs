@@ -151,6 +151,32 @@ impl Crm for Bitrix24Crm {
     }
 }
 
+/// The job board's winner becomes the Bitrix24 deal's responsible person (and leadbot records it).
+pub struct Bitrix24Deals {
+    pub bx: Arc<Bitrix24>,
+    pub local: crate::dispatch::LocalDeals,
+}
+
+#[async_trait]
+impl crate::dispatch::DealResponsible for Bitrix24Deals {
+    async fn set_responsible(&self, deal_id: &str, crm_user_id: Option<&str>, executor: &str) -> Result<(), String> {
+        self.local.set_responsible(deal_id, crm_user_id, executor).await?;
+        let mut fields = json!({"COMMENTS": format!("Исполнитель: {executor}")});
+        if let Some(user) = crm_user_id {
+            fields["ASSIGNED_BY_ID"] = json!(user);
+        }
+        self.bx
+            .client
+            .call(
+                "crm.deal.update",
+                json!({"id": deal_id, "fields": fields, "params": {"REGISTER_SONET_EVENT": "Y"}}),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::same_phone;

@@ -1,0 +1,183 @@
+//! The Bot API client: JSON calls, errors classified by HTTP status and `parameters` (never by
+//! description text), `retry_after` honoured, sends paced per chat, per group and overall.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+use crate::config::TelegramLimits;
+use crate::delivery::DeliveryError;
+
+/// Longest `retry_after` waited inside a call; longer ones go back to the caller (the outbox).
+const MAX_INLINE_RETRY: u64 = 30;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TgError {
+    #[error("flood control: retry after {0} s")]
+    RetryAfter(u64),
+    /// 403: blocked by the user, kicked from the group, cannot initiate a conversation.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// 400 (chat not found, message not modified, query too old...).
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// The group became a supergroup with this id.
+    #[error("chat migrated to {0}")]
+    Migrated(i64),
+    #[error("server error {0}")]
+    Server(u16),
+    #[error("unexpected answer: {0}")]
+    Decode(String),
+    #[error("transport: {0}")]
+    Http(#[from] reqwest::Error),
+}
+
+impl TgError {
+    pub fn into_delivery(self) -> DeliveryError {
+        match self {
+            TgError::RetryAfter(_) | TgError::Server(_) | TgError::Http(_) => {
+                DeliveryError::Retryable(self.to_string())
+            }
+            other => DeliveryError::Permanent(other.to_string()),
+        }
+    }
+}
+
+/// Spaces sends so Telegram's limits are never hit: one message per `chat_gap` into a chat,
+/// `group_gap` into a group, `global_gap` overall.
+struct Pacer {
+    chat_gap: Duration,
+    group_gap: Duration,
+    global_gap: Duration,
+    next_global: Instant,
+    next_chat: HashMap<i64, Instant>,
+}
+
+impl Pacer {
+    fn reserve(&mut self, chat_id: i64) -> Instant {
+        let now = Instant::now();
+        let chat_next = self.next_chat.get(&chat_id).copied().unwrap_or(now);
+        let at = now.max(self.next_global).max(chat_next);
+        self.next_global = at + self.global_gap;
+        let gap = if chat_id < 0 { self.group_gap } else { self.chat_gap };
+        self.next_chat.insert(chat_id, at + gap);
+        at
+    }
+}
+
+pub struct BotApi {
+    http: reqwest::Client,
+    base: String,
+    pacer: Mutex<Pacer>,
+}
+
+impl BotApi {
+    pub fn new(api_base: &str, token: &str, limits: &TelegramLimits) -> Result<BotApi, reqwest::Error> {
+        Ok(BotApi {
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(40))
+                .connect_timeout(Duration::from_secs(10))
+                .build()?,
+            base: format!("{}/bot{}", api_base.trim_end_matches('/'), token),
+            pacer: Mutex::new(Pacer {
+                chat_gap: Duration::from_secs_f64(1.0 / limits.per_chat_per_sec),
+                group_gap: Duration::from_secs_f64(60.0 / limits.group_per_min),
+                global_gap: Duration::from_secs_f64(1.0 / limits.global_per_sec),
+                next_global: Instant::now(),
+                next_chat: HashMap::new(),
+            }),
+        })
+    }
+
+    /// Waits for this chat's turn (sends only; answers to callbacks are not paced).
+    pub async fn pace(&self, chat_id: i64) {
+        let at = self.pacer.lock().await.reserve(chat_id);
+        tokio::time::sleep_until(at).await;
+    }
+
+    /// Calls `method`; `retry_after` up to 30 s is waited out here.
+    pub async fn call(&self, method: &str, body: &Value) -> Result<Value, TgError> {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match self.call_once(method, body).await {
+                Err(TgError::RetryAfter(secs)) if secs <= MAX_INLINE_RETRY && attempts < 4 => {
+                    tracing::warn!(method, retry_after = secs, "Telegram flood control");
+                    tokio::time::sleep(Duration::from_secs(secs)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn call_once(&self, method: &str, body: &Value) -> Result<Value, TgError> {
+        let resp = self
+            .http
+            .post(format!("{}/{method}", self.base))
+            .json(body)
+            .send()
+            .await?;
+        let status = resp.status().as_u16();
+        let text = resp.text().await?;
+        let v: Value = serde_json::from_str(&text).map_err(|_| {
+            if status >= 500 {
+                TgError::Server(status)
+            } else {
+                TgError::Decode(text.chars().take(200).collect())
+            }
+        })?;
+        if v.get("ok").and_then(Value::as_bool) == Some(true) {
+            return Ok(v.get("result").cloned().unwrap_or(Value::Null));
+        }
+        let description = v.get("description").and_then(Value::as_str).unwrap_or("").to_string();
+        let params = v.get("parameters");
+        if let Some(secs) = params.and_then(|p| p.get("retry_after")).and_then(Value::as_u64) {
+            return Err(TgError::RetryAfter(secs));
+        }
+        if let Some(id) = params.and_then(|p| p.get("migrate_to_chat_id")).and_then(Value::as_i64) {
+            return Err(TgError::Migrated(id));
+        }
+        Err(match status {
+            403 => TgError::Forbidden(description),
+            429 => TgError::RetryAfter(1),
+            s if s >= 500 => TgError::Server(s),
+            _ => TgError::BadRequest(description),
+        })
+    }
+
+    pub async fn send_message(&self, chat_id: i64, text: &str, reply_markup: Option<Value>) -> Result<Value, TgError> {
+        self.pace(chat_id).await;
+        let mut body = json!({"chat_id": chat_id, "text": text});
+        if let Some(m) = reply_markup {
+            body["reply_markup"] = m;
+        }
+        self.call("sendMessage", &body).await
+    }
+
+    pub async fn answer_callback(&self, id: &str, text: &str, show_alert: bool) -> Result<(), TgError> {
+        self.call(
+            "answerCallbackQuery",
+            &json!({"callback_query_id": id, "text": text, "show_alert": show_alert}),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Edits a message; "message is not modified" counts as done (a retry after success).
+    pub async fn edit_message(&self, chat_id: i64, message_id: i64, text: &str, markup: Value) -> Result<(), TgError> {
+        self.pace(chat_id).await;
+        match self
+            .call(
+                "editMessageText",
+                &json!({"chat_id": chat_id, "message_id": message_id, "text": text, "reply_markup": markup}),
+            )
+            .await
+        {
+            Err(TgError::BadRequest(d)) if d.contains("not modified") => Ok(()),
+            other => other.map(|_| ()),
+        }
+    }
+}
