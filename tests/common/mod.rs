@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod fake_bitrix24;
+pub mod fake_telegram;
 
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

@@ -1,0 +1,451 @@
+//! Telegram end to end: the real update payloads posted to leadbot's webhook, a local Bot API
+//! server (tests/common/fake_telegram.rs) behind the production client.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::fake_telegram::{FakeTelegram, TOKEN};
+use common::TestApp;
+use leadbot::channels::telegram::update::User;
+use leadbot::channels::telegram::{BotApi, TgRepo};
+use leadbot::config::TelegramSettings;
+use leadbot::dispatch::{Claim, JobBoard, LocalDeals};
+use serde_json::{json, Value};
+
+const SECRET: &str = "5f0c2d1e_example-secret";
+const CLIENT: i64 = 123456789;
+const GROUP: i64 = -1001234567890;
+const WAIT: Duration = Duration::from_secs(10);
+
+fn settings(fake: &FakeTelegram) -> TelegramSettings {
+    let mut s: TelegramSettings = toml::from_str(&format!(
+        r#"
+bot = "lead_demo_bot"
+api_base = "{}"
+[limits]
+per_chat_per_sec = 20.0
+global_per_sec = 100.0
+group_per_min = 600.0
+[jobs]
+group_chat_id = {GROUP}
+template = "Заказ {{deal_id}}: {{title}}\nУсловия: {{conditions}}\nОплата: {{pay}}"
+[[executors]]
+telegram_id = 555000111
+crm_user_id = "42"
+name = "Пётр Мастер"
+"#,
+        fake.base
+    ))
+    .unwrap();
+    s.token = Some(TOKEN.into());
+    s.webhook_secret = Some(SECRET.into());
+    s
+}
+
+async fn start(fake: &FakeTelegram) -> TestApp {
+    let s = settings(fake);
+    TestApp::spawn_with(move |c| c.telegram = Some(s)).await
+}
+
+fn fixture(name: &str) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(format!("tests/fixtures/telegram/{name}")).unwrap()).unwrap()
+}
+
+/// The teloxide private-text sample, from our test client, with another update id and text.
+fn text_update(update_id: i64, text: &str) -> Value {
+    let mut u = fixture("update_message_private_text.teloxide.json");
+    u["update_id"] = json!(update_id);
+    u["message"]["text"] = json!(text);
+    u["message"]["from"]["id"] = json!(CLIENT);
+    u["message"]["chat"]["id"] = json!(CLIENT);
+    u
+}
+
+async fn post_update(app: &TestApp, update: &Value, secret: Option<&str>) -> u16 {
+    let mut req = app
+        .http
+        .post(format!("{}/webhooks/telegram/lead_demo_bot", app.base))
+        .json(update);
+    if let Some(s) = secret {
+        req = req.header("X-Telegram-Bot-Api-Secret-Token", s);
+    }
+    req.send().await.unwrap().status().as_u16()
+}
+
+async fn telegram_lead(app: &TestApp) -> Option<Value> {
+    let (_, list) = app.get("/api/v1/leads?limit=1000").await;
+    let id = list["leads"].as_array()?.iter().find(|l| l["source"] == "telegram")?["id"].as_i64()?;
+    Some(app.lead(id).await)
+}
+
+async fn wait<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+}
+
+fn sent_to(fake: &FakeTelegram, chat: i64) -> Vec<Value> {
+    fake.calls("sendMessage")
+        .into_iter()
+        .filter(|c| c.body["chat_id"] == chat)
+        .map(|c| c.body)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_client_conversation_ends_in_a_verified_contact() {
+    let fake = FakeTelegram::start().await;
+    let app = start(&fake).await;
+    assert_eq!(
+        post_update(
+            &app,
+            &text_update(1, "Здравствуйте, сколько стоит доставка?"),
+            Some(SECRET)
+        )
+        .await,
+        200
+    );
+    let lead = wait("the lead", async || {
+        telegram_lead(&app).await.filter(|l| l["status"] == "bot_processing")
+    })
+    .await;
+    assert_eq!(lead["channel"], "telegram");
+    let sent = wait("the greeting", async || {
+        Some(sent_to(&fake, CLIENT)).filter(|s| s.len() >= 3)
+    })
+    .await;
+    assert!(
+        sent[0]["text"].as_str().unwrap().starts_with("Здравствуйте"),
+        "{sent:?}"
+    );
+    assert_eq!(
+        sent[0]["reply_markup"]["keyboard"][0][0]["request_contact"], true,
+        "the share-number button"
+    );
+
+    assert_eq!(
+        post_update(
+            &app,
+            &fixture("telegram_update_message_contact_own.synth.json"),
+            Some(SECRET)
+        )
+        .await,
+        200
+    );
+    let lead = wait("assigned", async || {
+        telegram_lead(&app).await.filter(|l| l["status"] == "assigned")
+    })
+    .await;
+    assert_eq!(lead["phone"], "+79161234567");
+    let last = wait("thanks", async || {
+        sent_to(&fake, CLIENT)
+            .into_iter()
+            .find(|m| m["text"].as_str().unwrap().contains("Спасибо"))
+    })
+    .await;
+    assert_eq!(
+        last["reply_markup"]["remove_keyboard"], true,
+        "the button goes away once the phone is known"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn someone_elses_contact_is_refused_and_the_clients_own_is_asked_for() {
+    let fake = FakeTelegram::start().await;
+    let app = start(&fake).await;
+    post_update(&app, &text_update(1, "/start"), Some(SECRET)).await;
+    wait("the lead", async || {
+        telegram_lead(&app).await.filter(|l| l["status"] == "bot_processing")
+    })
+    .await;
+    post_update(
+        &app,
+        &fixture("telegram_update_message_contact_foreign.synth.json"),
+        Some(SECRET),
+    )
+    .await;
+    let reply = wait("the refusal", async || {
+        sent_to(&fake, CLIENT)
+            .into_iter()
+            .find(|m| m["text"].as_str().unwrap().contains("чужой контакт"))
+    })
+    .await;
+    assert_eq!(reply["reply_markup"]["keyboard"][0][0]["request_contact"], true);
+    let lead = telegram_lead(&app).await.unwrap();
+    assert_eq!(lead["status"], "bot_processing");
+    assert!(lead["phone"].is_null());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn wrong_secret_unknown_bot_and_garbage_are_refused() {
+    let fake = FakeTelegram::start().await;
+    let app = start(&fake).await;
+    assert_eq!(post_update(&app, &text_update(1, "hi"), Some("wrong")).await, 401);
+    assert_eq!(post_update(&app, &text_update(1, "hi"), None).await, 401);
+    let r = app
+        .http
+        .post(format!("{}/webhooks/telegram/other_bot", app.base))
+        .header("X-Telegram-Bot-Api-Secret-Token", SECRET)
+        .json(&text_update(1, "hi"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(post_update(&app, &json!({"no": "update"}), Some(SECRET)).await, 400);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(telegram_lead(&app).await.is_none());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_duplicate_update_id_is_processed_once() {
+    let fake = FakeTelegram::start().await;
+    let app = start(&fake).await;
+    post_update(&app, &text_update(1, "/start"), Some(SECRET)).await;
+    wait("the lead", async || {
+        telegram_lead(&app).await.filter(|l| l["status"] == "bot_processing")
+    })
+    .await;
+    post_update(&app, &text_update(2, "не дам"), Some(SECRET)).await;
+    post_update(&app, &text_update(2, "не дам"), Some(SECRET)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let lead = telegram_lead(&app).await.unwrap();
+    assert_eq!(lead["status"], "bot_processing", "one refusal, not two");
+    let ins = lead["transcript"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["direction"] == "in")
+        .count();
+    assert_eq!(ins, 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured() {
+    let fake = FakeTelegram::start().await;
+    let mut too_many = fixture("telegram_response_429.synth.json");
+    too_many["parameters"]["retry_after"] = json!(1);
+    too_many["description"] = json!("Too Many Requests: retry after 1");
+    fake.fail_next("sendMessage", 429, too_many);
+    let app = start(&fake).await;
+    post_update(&app, &text_update(1, "/start"), Some(SECRET)).await;
+    wait("two sends", async || {
+        Some(fake.calls("sendMessage")).filter(|c| c.len() >= 2)
+    })
+    .await;
+    let calls = fake.calls("sendMessage");
+    let gap = calls[1].at.duration_since(calls[0].at);
+    assert!(gap >= Duration::from_millis(950), "waited retry_after: {gap:?}");
+    assert_eq!(calls[0].body, calls[1].body, "the same message again");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_client_who_blocked_the_bot_gets_the_fallback() {
+    let fake = FakeTelegram::start().await;
+    fake.fail_next("sendMessage", 403, fixture("telegram_response_403_blocked.synth.json"));
+    let app = start(&fake).await;
+    post_update(&app, &text_update(1, "/start"), Some(SECRET)).await;
+    let lead = wait("review", async || {
+        telegram_lead(&app).await.filter(|l| l["status"] == "needs_review")
+    })
+    .await;
+    assert_eq!(lead["reason"], "no_channel");
+    app.stop().await;
+
+    // The same through a my_chat_member "kicked" update.
+    let fake = FakeTelegram::start().await;
+    let app = start(&fake).await;
+    post_update(&app, &text_update(1, "/start"), Some(SECRET)).await;
+    wait("the lead", async || {
+        telegram_lead(&app).await.filter(|l| l["status"] == "bot_processing")
+    })
+    .await;
+    let mut kicked = fixture("update_my_chat_member_bot_blocked.teloxide.json");
+    kicked["update_id"] = json!(5);
+    kicked["my_chat_member"]["chat"]["id"] = json!(CLIENT);
+    assert_eq!(post_update(&app, &kicked, Some(SECRET)).await, 200);
+    let lead = wait("review", async || {
+        telegram_lead(&app).await.filter(|l| l["status"] == "needs_review")
+    })
+    .await;
+    assert_eq!(lead["reason"], "no_channel");
+    app.stop().await;
+}
+
+fn claim_update(update_id: i64, user: i64, data: &str) -> Value {
+    let mut u = fixture("telegram_update_callback_query_group_claim.synth.json");
+    u["update_id"] = json!(update_id);
+    u["callback_query"]["id"] = json!(format!("cq{update_id}"));
+    u["callback_query"]["from"]["id"] = json!(user);
+    u["callback_query"]["from"]["username"] = json!(format!("user{user}"));
+    u["callback_query"]["data"] = json!(data);
+    u
+}
+
+#[tokio::test]
+async fn the_job_board_posts_reveals_privately_and_exactly_one_executor_wins() {
+    let fake = FakeTelegram::start().await;
+    let app = start(&fake).await;
+    let (code, body) = app
+        .post(
+            "/api/v1/deals/D-1042/dispatch",
+            json!({"title": "Ремонт стиральной машины", "conditions": "м. Сокол", "pay": "3000 ₽",
+                   "client_name": "Ирина", "client_phone": "+79161112233", "manager_id": "1"}),
+        )
+        .await;
+    assert_eq!(code, 201, "{body}");
+    let job = body["job_id"].as_i64().unwrap();
+    let post = sent_to(&fake, GROUP).pop().expect("posted to the group");
+    assert!(post["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("Заказ D-1042: Ремонт стиральной машины"));
+    let buttons = post["reply_markup"]["inline_keyboard"][0].as_array().unwrap().clone();
+    for b in &buttons {
+        assert!(b["callback_data"].as_str().unwrap().len() <= 64);
+    }
+    assert_eq!(buttons[1]["callback_data"], format!("tk:{job}"));
+    // Posting the same deal again does not post twice.
+    app.post(
+        "/api/v1/deals/D-1042/dispatch",
+        json!({"title": "Ремонт стиральной машины", "client_phone": "+79161112233"}),
+    )
+    .await;
+    assert_eq!(sent_to(&fake, GROUP).len(), 1);
+
+    // An executor who never wrote to the bot sees the phone in an alert only they see.
+    assert_eq!(
+        post_update(&app, &claim_update(10, 777, &format!("ph:{job}")), Some(SECRET)).await,
+        200
+    );
+    let alert = fake.calls("answerCallbackQuery").pop().unwrap().body;
+    assert_eq!(alert["show_alert"], true);
+    assert!(alert["text"].as_str().unwrap().contains("+79161112233"));
+
+    // 50 executors click "take" at once; Telegram also redelivers some clicks.
+    let mut clicks = vec![];
+    for i in 0..50 {
+        let u = claim_update(100 + i, 555000000 + i, &format!("tk:{job}"));
+        clicks.push(u.clone());
+        if i % 10 == 0 {
+            clicks.push(u);
+        }
+    }
+    let tasks: Vec<_> = clicks
+        .into_iter()
+        .map(|u| {
+            let http = app.http.clone();
+            let url = format!("{}/webhooks/telegram/lead_demo_bot", app.base);
+            tokio::spawn(async move {
+                http.post(url)
+                    .header("X-Telegram-Bot-Api-Secret-Token", SECRET)
+                    .json(&u)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            })
+        })
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 200);
+    }
+    let answers: Vec<Value> = fake.calls("answerCallbackQuery").into_iter().map(|c| c.body).collect();
+    let won = answers
+        .iter()
+        .filter(|a| a["text"].as_str().unwrap().starts_with("Заказ ваш"))
+        .count();
+    let lost = answers
+        .iter()
+        .filter(|a| a["text"].as_str().unwrap().contains("уже забран"))
+        .count();
+    assert_eq!(won, 1, "{answers:?}");
+    assert_eq!(lost, 49, "every other click is told, each once");
+    let edits = fake.calls("editMessageText");
+    assert_eq!(edits.len(), 1);
+    assert!(edits[0].body["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("Исполнитель найден: "));
+    assert_eq!(edits[0].body["reply_markup"]["inline_keyboard"], json!([]));
+    let assigned: Vec<(String, String)> = sqlx::query_as("SELECT deal_id, executor FROM deal_assignments")
+        .fetch_all(app.pool())
+        .await
+        .unwrap();
+    assert_eq!(assigned.len(), 1, "one CRM update");
+    let notes = app.wait_notifications(1, WAIT).await;
+    assert_eq!(notes[0].1["deal_id"], "D-1042");
+    let reveals: i64 = sqlx::query_scalar("SELECT count(*) FROM job_reveals")
+        .fetch_one(app.pool())
+        .await
+        .unwrap();
+    assert_eq!(reveals, 1, "the reveal was recorded");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_thousand_simultaneous_claims_a_hundred_times_yield_one_winner_each() {
+    let fake = FakeTelegram::start().await;
+    let app = start(&fake).await;
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(16)
+        .connect(&common::db_url(&app.db))
+        .await
+        .unwrap();
+    let s = settings(&fake);
+    let api = Arc::new(BotApi::new(&s.api_base, TOKEN, &s.limits).unwrap());
+    let notifier = leadbot::notify::Notifier::new(&Default::default()).unwrap();
+    let board = Arc::new(JobBoard::new(
+        s.jobs.clone().unwrap(),
+        s.texts.clone(),
+        s.executors.clone(),
+        pool.clone(),
+        api,
+        TgRepo::new(pool.clone(), &s.bot),
+        notifier,
+        Arc::new(LocalDeals { pool: pool.clone() }),
+    ));
+    for round in 0..100 {
+        let job: i64 =
+            sqlx::query_scalar("INSERT INTO jobs (deal_id, details, chat_id) VALUES ($1, '{}', $2) RETURNING id")
+                .bind(format!("race-{round}"))
+                .bind(GROUP)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        let tasks: Vec<_> = (0..1000)
+            .map(|i| {
+                let board = board.clone();
+                tokio::spawn(async move {
+                    let who = User {
+                        id: 1_000_000 + i,
+                        name: format!("E{i}"),
+                        username: None,
+                    };
+                    board.claim(job, &who).await.unwrap()
+                })
+            })
+            .collect();
+        let mut winners = 0;
+        for t in tasks {
+            if matches!(t.await.unwrap(), Claim::Won { .. }) {
+                winners += 1;
+            }
+        }
+        assert_eq!(winners, 1, "round {round}");
+    }
+    pool.close().await;
+    app.stop().await;
+}
