@@ -74,6 +74,7 @@ fn bench(c: &mut Criterion) {
                                 expected_version: version,
                                 state,
                                 projection: Projection {
+                                    channel: "webchat".into(),
                                     status: LeadStatus::BotProcessing,
                                     phone: None,
                                     manager_id: None,

@@ -449,3 +449,44 @@ async fn a_thousand_simultaneous_claims_a_hundred_times_yield_one_winner_each() 
     pool.close().await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_crm_lead_joins_its_telegram_chat_through_a_deep_link() {
+    let fake = FakeTelegram::start().await;
+    let app = start(&fake).await;
+    // A lead from a web form: no chat, no phone → review with "no channel".
+    let (_, body) = app
+        .post(
+            "/api/v1/leads",
+            json!({"source": "crm", "external_id": "f1", "channel": "form", "name": "Ирина"}),
+        )
+        .await;
+    let id = body["id"].as_i64().unwrap();
+    assert_eq!(app.lead(id).await["reason"], "no_channel");
+    let (code, link) = app.post(&format!("/api/v1/leads/{id}/telegram-link"), json!({})).await;
+    assert_eq!(code, 200, "{link}");
+    let link = link["link"].as_str().unwrap().to_string();
+    let token = link
+        .strip_prefix("https://t.me/lead_demo_bot?start=")
+        .expect("a t.me deep link");
+    assert!(token.len() <= 64, "Telegram's start parameter limit");
+
+    // The client presses Start: the dialog begins in their chat.
+    post_update(&app, &text_update(7, &format!("/start {token}")), Some(SECRET)).await;
+    let lead = app.wait_for(id, WAIT, |l| l["status"] == "bot_processing").await;
+    assert_eq!(lead["channel"], "telegram");
+    let sent = wait("greeting", async || {
+        Some(sent_to(&fake, CLIENT)).filter(|s| s.len() >= 2)
+    })
+    .await;
+    assert!(sent[0]["text"].as_str().unwrap().contains("Ирина"), "{sent:?}");
+    post_update(
+        &app,
+        &fixture("telegram_update_message_contact_own.synth.json"),
+        Some(SECRET),
+    )
+    .await;
+    let lead = app.wait_for(id, WAIT, |l| l["status"] == "assigned").await;
+    assert_eq!(lead["phone"], "+79161234567");
+    app.stop().await;
+}

@@ -176,6 +176,9 @@ impl LeadActor {
                         Some(format!("[контакт] {phone}")),
                         "contact",
                     ),
+                    InboxPayload::ChannelJoined { channel } => {
+                        (Event::ChannelJoined { channel }, None, "channel_joined")
+                    }
                     InboxPayload::ChannelLost { reason } => {
                         tracing::warn!(lead_id = %rt.lead.id, reason = %reason, "client channel lost");
                         (Event::ChannelLost, None, "channel_lost")
@@ -236,6 +239,7 @@ impl LeadActor {
             expected_version: rt.version,
             state: serde_json::to_value(&state)?,
             projection: Projection {
+                channel: state.channel.clone(),
                 status: state.status,
                 phone: state.phone.clone(),
                 manager_id: state.manager.as_ref().map(|m| m.id.clone()),
@@ -262,7 +266,7 @@ impl LeadActor {
                     commit.outbox.push(NewOutbox {
                         kind: KIND_MESSAGE.into(),
                         payload: serde_json::to_value(OutboundMessage {
-                            channel: rt.lead.channel.clone(),
+                            channel: state.channel.clone(),
                             text: text.clone(),
                         })?,
                         idempotency_key: key(&format!("say{i}")),
@@ -333,6 +337,7 @@ impl LeadActor {
                 tracing::info!(lead_id = %rt.lead.id, phone = %leadbot_phone::mask_e164(p), "phone obtained");
             }
         }
+        rt.lead.channel = state.channel.clone();
         rt.state = state;
         if sends {
             self.deps.outbox_wake.notify_one();

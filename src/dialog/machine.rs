@@ -153,6 +153,7 @@ impl Dialog {
                     self.finish(&mut state, &mut step, LeadStatus::NeedsReview, Outcome::NoChannel);
                 }
             }
+            Event::ChannelJoined { channel } => self.on_channel_joined(&mut state, &mut step, channel, now),
             Event::Closed => {
                 if state.status != LeadStatus::Closed {
                     if let Some(m) = &state.manager {
@@ -229,6 +230,27 @@ impl Dialog {
                 }
             }
         }
+    }
+
+    /// A lead that had no channel (or a new one) gets a chat: the dialog starts there.
+    fn on_channel_joined(&self, state: &mut DialogState, step: &mut Step, channel: String, now: DateTime<Utc>) {
+        state.channel = channel;
+        let waiting = matches!(state.status, LeadStatus::New)
+            || (state.status == LeadStatus::NeedsReview && state.outcome == Some(Outcome::NoChannel));
+        if !waiting || state.phone.is_some() {
+            return;
+        }
+        state.status = LeadStatus::BotProcessing;
+        state.outcome = None;
+        state.had_dialog = true;
+        let greeting = match &state.name {
+            Some(name) if !name.trim().is_empty() => self.script.texts.greeting_named.replace("{name}", name.trim()),
+            _ => self.script.texts.greeting.clone(),
+        };
+        step.say(state, &greeting, now);
+        step.say(state, &self.script.texts.phone_request, now);
+        self.rearm_after_bot_question(state, step, now);
+        step.arm(state, TimerKind::NoAnswer, now + self.no_answer_timeout);
     }
 
     /// A shared contact: the client's own is as good as a typed valid number; someone else's

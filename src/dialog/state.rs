@@ -140,6 +140,10 @@ pub enum Event {
     },
     /// The channel cannot reach the client any more.
     ChannelLost,
+    /// The client opened a chat on `channel` for this lead (e.g. a Telegram deep link).
+    ChannelJoined {
+        channel: String,
+    },
 }
 
 /// What the actor must do after committing the new state.

@@ -51,6 +51,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/leads/{id}/close", post(leads::close))
         .route("/api/v1/managers", get(managers::list))
         .route("/api/v1/deals/{id}/dispatch", post(webhooks::dispatch_deal))
+        .route("/api/v1/leads/{id}/telegram-link", post(webhooks::telegram_link))
         .route("/api/v1/managers/{id}/pause", post(managers::pause))
         .route("/api/v1/managers/{id}/unpause", post(managers::unpause))
         .route("/api/v1/managers/{id}/absence", post(managers::absence))

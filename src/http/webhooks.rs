@@ -97,3 +97,17 @@ pub async fn dispatch_deal(
         axum::Json(serde_json::json!({"job_id": id, "deal_id": deal_id})),
     ))
 }
+
+/// `POST /api/v1/leads/{id}/telegram-link`: a deep link the site or the CRM shows the client;
+/// pressing Start in Telegram joins the chat to this lead (bots cannot write first).
+pub async fn telegram_link(
+    State(state): State<AppState>,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    let Some(tg) = &state.telegram else {
+        return Err(ApiError::NotFound("Telegram is not configured".into()));
+    };
+    let lead = state.store.get_lead(crate::domain::LeadId(id)).await?;
+    let link = tg.deep_link(lead.id).await.map_err(|e| ApiError::Internal(e.into()))?;
+    Ok(axum::Json(serde_json::json!({ "id": lead.id, "link": link })))
+}

@@ -171,9 +171,9 @@ async fn commit_batch(pool: &PgPool, steps: &[&StepCommit]) -> Result<HashSet<Le
     if !ok.is_empty() {
         sqlx::query(
             "UPDATE leads l SET status = u.status, phone = u.phone, manager_id = u.manager_id, reason = u.reason,
-                 updated_at = now()
-             FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[])
-                 AS u(id, status, phone, manager_id, reason)
+                 channel = u.channel, updated_at = now()
+             FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+                 AS u(id, status, phone, manager_id, reason, channel)
              WHERE l.id = u.id",
         )
         .bind(ok.iter().map(|s| s.lead.0).collect::<Vec<_>>())
@@ -181,6 +181,7 @@ async fn commit_batch(pool: &PgPool, steps: &[&StepCommit]) -> Result<HashSet<Le
         .bind(ok.iter().map(|s| s.projection.phone.clone()).collect::<Vec<_>>())
         .bind(ok.iter().map(|s| s.projection.manager_id.clone()).collect::<Vec<_>>())
         .bind(ok.iter().map(|s| s.projection.reason.clone()).collect::<Vec<_>>())
+        .bind(ok.iter().map(|s| s.projection.channel.as_str()).collect::<Vec<_>>())
         .execute(&mut *tx)
         .await?;
     }

@@ -72,6 +72,10 @@ pub enum InboxPayload {
     ChannelLost {
         reason: String,
     },
+    /// The client opened a chat for this lead (a Telegram deep link).
+    ChannelJoined {
+        channel: String,
+    },
 }
 
 /// What routing restores at start.
@@ -95,6 +99,7 @@ pub struct InboxItem {
 /// The projection columns written with each step.
 #[derive(Debug, Clone)]
 pub struct Projection {
+    pub channel: String,
     pub status: LeadStatus,
     pub phone: Option<String>,
     pub manager_id: Option<String>,

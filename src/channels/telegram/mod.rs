@@ -87,7 +87,27 @@ impl Telegram {
                     .started(from.id, from.username.as_deref())
                     .await
                     .map_err(|e| store_err(&e))?;
-                // "/start <payload>" opens the chat; the payload is not the client's words.
+                // "/start <token>" from a deep link joins this chat to an existing lead.
+                if let Some(token) = text.as_deref().and_then(|t| t.strip_prefix("/start ")).map(str::trim) {
+                    if let Some(lead) = self.repo.use_link(token).await.map_err(|e| store_err(&e))? {
+                        self.repo.link(chat_id, lead).await.map_err(|e| store_err(&e))?;
+                        let payload = InboxPayload::ChannelJoined {
+                            channel: CHANNEL.into(),
+                        };
+                        self.store
+                            .enqueue_inbox(
+                                lead,
+                                &format!("telegram:{}", self.settings.bot),
+                                &update_id.to_string(),
+                                &payload,
+                            )
+                            .await
+                            .map_err(|e| store_err(&e))?;
+                        self.wake(lead);
+                        return Ok(());
+                    }
+                }
+                // "/start" opens the chat; it is not the client's words.
                 let text = text.filter(|t| !t.starts_with("/start"));
                 let lead = match self.repo.lead_of_chat(chat_id).await.map_err(|e| store_err(&e))? {
                     Some(lead) => lead,
@@ -157,6 +177,13 @@ impl Telegram {
             Update::Other => {}
         }
         Ok(())
+    }
+
+    /// A deep link the CRM/site shows a lead: `t.me/<bot>?start=<token>`.
+    pub async fn deep_link(&self, lead: LeadId) -> Result<String, sqlx::Error> {
+        let token = format!("l{}_{:016x}", lead.0, rand::random::<u64>());
+        self.repo.new_link(lead, &token).await?;
+        Ok(format!("https://t.me/{}?start={token}", self.settings.bot))
     }
 
     /// The lead's chat cannot be reached: its dialog takes the fallback.

@@ -73,6 +73,29 @@ impl TgRepo {
         Ok(row.map(|r| r.get(0)))
     }
 
+    /// A new deep-link token for a lead.
+    pub async fn new_link(&self, lead: LeadId, token: &str) -> sqlx::Result<()> {
+        sqlx::query("INSERT INTO telegram_links (token, bot, lead_id) VALUES ($1, $2, $3)")
+            .bind(token)
+            .bind(&self.bot)
+            .bind(lead.0)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The lead a `/start <token>` is for.
+    pub async fn use_link(&self, token: &str) -> sqlx::Result<Option<LeadId>> {
+        let row = sqlx::query(
+            "UPDATE telegram_links SET used_at = COALESCE(used_at, now()) WHERE token = $1 AND bot = $2 RETURNING lead_id",
+        )
+        .bind(token)
+        .bind(&self.bot)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| LeadId(r.get(0))))
+    }
+
     /// The user wrote to the bot privately, so the bot may message them.
     pub async fn started(&self, user_id: i64, username: Option<&str>) -> sqlx::Result<()> {
         sqlx::query(
