@@ -101,3 +101,31 @@ fn check_config_accepts_the_bitrix24_example_and_wants_its_secrets() {
     );
     assert!(err.contains("LEADBOT_BITRIX24_APP_TOKEN"), "{err}");
 }
+
+#[test]
+fn check_config_accepts_the_telegram_example_and_wants_its_token() {
+    let manifest = env!("CARGO_MANIFEST_DIR");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        format!("{manifest}/config/examples/telegram.toml"),
+        dir.path().join("telegram.toml"),
+    )
+    .unwrap();
+    let run = |with_secrets: bool| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_leadbot"));
+        cmd.args(["check-config", "--config", dir.path().to_str().unwrap()])
+            .env_remove("LEADBOT_TELEGRAM_TOKEN")
+            .env_remove("LEADBOT_TELEGRAM_WEBHOOK_SECRET");
+        if with_secrets {
+            cmd.env("LEADBOT_TELEGRAM_TOKEN", "123:abc")
+                .env("LEADBOT_TELEGRAM_WEBHOOK_SECRET", "s3cret_ok");
+        }
+        cmd.output().unwrap()
+    };
+    let ok = run(true);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let missing = run(false);
+    assert_eq!(missing.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(err.contains("telegram.toml:bot: the bot token is missing"), "{err}");
+}
