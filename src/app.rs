@@ -174,6 +174,15 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         if tg.settings.polling {
             tasks.push(tokio::spawn(tg.clone().poll()));
         }
+        if let Some(jobs) = &tg.jobs {
+            let every = jobs
+                .settings
+                .repost_after
+                .map_or(std::time::Duration::from_secs(60), |d| {
+                    (d / 2).min(std::time::Duration::from_secs(60))
+                });
+            tasks.push(tokio::spawn(jobs.clone().run_reposts(every)));
+        }
     }
     let state = AppState {
         store,

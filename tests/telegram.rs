@@ -490,3 +490,28 @@ async fn a_crm_lead_joins_its_telegram_chat_through_a_deep_link() {
     assert_eq!(lead["phone"], "+79161234567");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_unclaimed_job_is_posted_again_after_its_deadline_and_the_manager_told() {
+    let fake = FakeTelegram::start().await;
+    let mut s = settings(&fake);
+    if let Some(j) = s.jobs.as_mut() {
+        j.repost_after = Some(Duration::from_millis(600));
+    }
+    let app = TestApp::spawn_with(move |c| c.telegram = Some(s)).await;
+    let (code, _) = app
+        .post(
+            "/api/v1/deals/D-7/dispatch",
+            json!({"title": "Покраска забора", "client_phone": "+79160000007", "manager_id": "1"}),
+        )
+        .await;
+    assert_eq!(code, 201);
+    wait("a second post", async || {
+        Some(sent_to(&fake, GROUP)).filter(|p| p.len() >= 2)
+    })
+    .await;
+    let notes = app.wait_notifications(1, WAIT).await;
+    assert_eq!(notes[0].1["deal_id"], "D-7");
+    assert!(notes[0].1["text"].as_str().unwrap().contains("никто не взял"));
+    app.stop().await;
+}

@@ -170,6 +170,56 @@ impl JobBoard {
         Ok(())
     }
 
+    /// Re-posts what needs it: jobs whose post failed, and unclaimed jobs older than
+    /// `repost_after` (the manager is told nobody has taken it yet). Runs until aborted.
+    pub async fn run_reposts(self: Arc<Self>, every: std::time::Duration) {
+        loop {
+            if let Err(e) = self.repost_due().await {
+                tracing::warn!(error = %e, "job re-post pass failed");
+            }
+            tokio::time::sleep(every).await;
+        }
+    }
+
+    async fn repost_due(&self) -> Result<(), JobError> {
+        let stale_secs = self.settings.repost_after.map_or(-1.0, |d| d.as_secs_f64());
+        let rows = sqlx::query(
+            "SELECT id, deal_id, details, message_id IS NULL FROM jobs
+             WHERE taken_by IS NULL
+               AND (message_id IS NULL OR ($1 >= 0 AND posted_at < now() - make_interval(secs => $1)))
+             ORDER BY id LIMIT 50",
+        )
+        .bind(stale_secs)
+        .fetch_all(&self.pool)
+        .await?;
+        for row in rows {
+            let (id, deal_id): (i64, String) = (row.get(0), row.get(1));
+            let never_posted: bool = row.get(3);
+            let Ok(deal) = serde_json::from_value::<DealJob>(row.get(2)) else {
+                continue;
+            };
+            self.send_post(id, &deal_id, &deal).await?;
+            if !never_posted {
+                tracing::warn!(job_id = id, deal_id, "no executor yet: job posted again");
+                if let Some(manager) = &deal.manager_id {
+                    let n = Notification {
+                        lead_id: None,
+                        deal_id: Some(deal_id.clone()),
+                        manager_id: manager.clone(),
+                        manager_name: String::new(),
+                        text: format!("Сделку {deal_id} пока никто не взял — опубликовал заново"),
+                        phone: None,
+                    };
+                    let key = format!("job:{id}:repost:{}", chrono::Utc::now().timestamp());
+                    if let Err(e) = self.notifier.send(&n, &key).await {
+                        tracing::warn!(deal_id, error = %e, "manager not told about the re-post");
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Exactly one executor wins: `UPDATE … WHERE taken_by IS NULL` decides, not memory.
     pub async fn claim(&self, job_id: i64, who: &User) -> Result<Claim, sqlx::Error> {
         let executor = self.executors.iter().find(|e| e.telegram_id == who.id);
