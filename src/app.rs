@@ -105,6 +105,9 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
             })
             .context("building the Telegram client")?;
             channels.register(tg.clone());
+            if let (Some(bx), Some(jobs)) = (&bitrix24, &tg.jobs) {
+                let _ = bx.jobs.set(jobs.clone());
+            }
             Some(tg)
         }
         None => None,

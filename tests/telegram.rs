@@ -515,3 +515,99 @@ async fn an_unclaimed_job_is_posted_again_after_its_deadline_and_the_manager_tol
     assert!(notes[0].1["text"].as_str().unwrap().contains("никто не взял"));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_bitrix24_deal_entering_the_executor_stage_is_posted_and_its_responsible_set() {
+    use common::fake_bitrix24::FakeBitrix24;
+    let bitrix = FakeBitrix24::start().await;
+    {
+        let mut st = bitrix.inner.lock().unwrap();
+        st.deals.insert(
+            6675,
+            json!({"ID": "6675", "TITLE": "Ремонт кондиционера", "STAGE_ID": "C1:NEW", "CONTACT_ID": "5",
+                   "ASSIGNED_BY_ID": "1", "OPPORTUNITY": "4500.00", "CURRENCY_ID": "RUB", "COMMENTS": "Офис, 3 этаж"}),
+        );
+        st.contacts.insert(
+            5,
+            json!({"ID": "5", "NAME": "Ирина", "LAST_NAME": "К.",
+            "PHONE": [{"ID": "1", "VALUE_TYPE": "WORK", "VALUE": "+79161112233", "TYPE_ID": "PHONE"}]}),
+        );
+    }
+    let fake = FakeTelegram::start().await;
+    let tg = settings(&fake);
+    let mut bx: leadbot::config::Bitrix24Settings = toml::from_str(
+        r#"
+portal = "b24-46hovy.bitrix24.ru"
+member_id = "a223c6b3710f85df22e9377d6c4f7553"
+reconcile_every = "1h"
+[statuses]
+bot_processing = "IN_PROCESS"
+assigned = "CONVERTED"
+low_quality = "JUNK"
+needs_review = "NEW"
+[dispatch]
+stage_id = "C1:PREPARATION"
+[limits]
+rate_per_sec = 50.0
+burst = 50
+"#,
+    )
+    .unwrap();
+    bx.webhook_url = Some(bitrix.webhook_url());
+    bx.application_token = Some("51856fefc120afa4b628cc82d3935cce".into());
+    let app = TestApp::spawn_with(move |c| {
+        c.telegram = Some(tg);
+        c.bitrix24 = Some(bx);
+    })
+    .await;
+    let event = |ts: u32| {
+        let mut json = fixture_b24("event-ONCRMDEALUPDATE-app.json");
+        json["data"]["FIELDS"]["ID"] = json!("6675");
+        json["ts"] = json!(ts.to_string());
+        json["auth"]["member_id"] = json!("a223c6b3710f85df22e9377d6c4f7553");
+        json["auth"]["application_token"] = json!("51856fefc120afa4b628cc82d3935cce");
+        json
+    };
+    let post = |body: Value| {
+        let http = app.http.clone();
+        let url = format!("{}/webhooks/bitrix24", app.base);
+        async move { http.post(url).json(&body).send().await.unwrap().status().as_u16() }
+    };
+    // Still in another stage: nothing is posted.
+    assert_eq!(post(event(1)).await, 200);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(sent_to(&fake, GROUP).is_empty());
+    bitrix.inner.lock().unwrap().deals.get_mut(&6675).unwrap()["STAGE_ID"] = json!("C1:PREPARATION");
+    assert_eq!(post(event(2)).await, 200);
+    let job_post = wait("the group post", async || sent_to(&fake, GROUP).pop()).await;
+    assert!(
+        job_post["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Заказ 6675: Ремонт кондиционера"),
+        "{job_post}"
+    );
+    assert!(job_post["text"].as_str().unwrap().contains("4500.00 RUB"));
+
+    let data = job_post["reply_markup"]["inline_keyboard"][0][1]["callback_data"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        post_update(&app, &claim_update(50, 555000111, &data), Some(SECRET)).await,
+        200
+    );
+    wait("responsible in Bitrix24", async || {
+        (bitrix.inner.lock().unwrap().deals[&6675]["ASSIGNED_BY_ID"] == "42").then_some(())
+    })
+    .await;
+    // Our update echoes back as ONCRMDEALUPDATE: no second post.
+    assert_eq!(post(event(3)).await, 200);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(sent_to(&fake, GROUP).len(), 1);
+    app.stop().await;
+}
+
+fn fixture_b24(name: &str) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(format!("tests/fixtures/bitrix24/{name}")).unwrap()).unwrap()
+}

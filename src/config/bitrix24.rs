@@ -35,6 +35,9 @@ pub struct Bitrix24Settings {
     /// `SOURCE_ID` → leadbot channel for leads that did not come from an open line.
     #[serde(default)]
     pub channels: BTreeMap<String, String>,
+    /// Deals entering this stage go to the executor job board (Telegram `[jobs]`).
+    #[serde(default)]
+    pub dispatch: Option<DispatchSettings>,
     /// Base URL of the OAuth server (tests point it elsewhere).
     #[serde(default = "default_oauth_server")]
     pub oauth_server: String,
@@ -46,6 +49,13 @@ pub struct Bitrix24Settings {
     pub client_id: Option<String>,
     #[serde(skip)]
     pub client_secret: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DispatchSettings {
+    /// The deal `STAGE_ID` meaning "looking for an executor", e.g. "C1:PREPARATION".
+    pub stage_id: String,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

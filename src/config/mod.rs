@@ -11,7 +11,9 @@ mod telegram;
 
 use std::path::{Path, PathBuf};
 
-pub use bitrix24::{Bitrix24Auth, Bitrix24Limits, Bitrix24Settings, Bitrix24Statuses, OpenLinesSettings};
+pub use bitrix24::{
+    Bitrix24Auth, Bitrix24Limits, Bitrix24Settings, Bitrix24Statuses, DispatchSettings, OpenLinesSettings,
+};
 pub use issues::{ConfigIssue, ConfigIssues};
 pub use routing::{
     ClassifierConfig, GroupConfig, LlmConfig, ManagerConfig, RoutingConfig, RoutingRule, SpecializationRule, Strategy,

@@ -25,6 +25,8 @@ pub struct Call {
 #[derive(Default)]
 pub struct Inner {
     pub leads: BTreeMap<u64, Value>,
+    pub deals: BTreeMap<u64, Value>,
+    pub contacts: BTreeMap<u64, Value>,
     pub calls: Vec<Call>,
     pub comments: Vec<(String, String)>,
     pub notifications: Vec<(String, String)>,
@@ -140,6 +142,28 @@ impl FakeBitrix24 {
                     }
                     None => err(StatusCode::BAD_REQUEST, "", "Not found"),
                 }
+            }
+            "crm.deal.get" | "crm.contact.get" => {
+                let id = id_of(&params["id"]);
+                let found = if method == "crm.deal.get" {
+                    st.deals.get(&id)
+                } else {
+                    st.contacts.get(&id)
+                };
+                match found {
+                    Some(v) => ok(v.clone()),
+                    None => err(StatusCode::BAD_REQUEST, "", "Not found"),
+                }
+            }
+            "crm.deal.update" => {
+                let id = id_of(&params["id"]);
+                let Some(deal) = st.deals.get_mut(&id) else {
+                    return err(StatusCode::BAD_REQUEST, "", "ID is not defined or invalid.");
+                };
+                for (k, v) in params["fields"].as_object().cloned().unwrap_or_default() {
+                    deal[k.as_str()] = v;
+                }
+                ok(json!(true))
             }
             "crm.lead.update" => {
                 let id = id_of(&params["id"]);

@@ -91,6 +91,9 @@ async fn process_due(bx: &Arc<Bitrix24>, store: &Arc<dyn Store>, sup: &ActorRef<
             "ONCRMLEADADD" | "ONCRMLEADUPDATE" => continue,
             "ONAPPINSTALL" => install(bx, ev).await,
             "ONIMBOTV2MESSAGEADD" | "ONIMBOTMESSAGEADD" => chat_message(bx, store, sup, ev).await,
+            "ONCRMDEALADD" | "ONCRMDEALUPDATE" | "ONCRMDEALMOVETOCATEGORY" => {
+                super::deals::deal_changed(bx, &ev.entity_id).await
+            }
             other => {
                 tracing::debug!(event = other, "Bitrix24 event not used");
                 Ok(())

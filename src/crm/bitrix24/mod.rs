@@ -3,6 +3,7 @@
 
 pub mod card;
 pub mod client;
+mod deals;
 pub mod error;
 pub mod events;
 mod ingest;
@@ -41,6 +42,8 @@ pub struct Bitrix24 {
     pub tokens: Option<Arc<TokenStore>>,
     /// Wakes the event worker when an event was stored.
     pub wake: Arc<Notify>,
+    /// The executor job board, when Telegram's `[jobs]` is configured.
+    pub jobs: std::sync::OnceLock<Arc<crate::dispatch::JobBoard>>,
 }
 
 /// What happened to an event the webhook received.
@@ -86,6 +89,7 @@ impl Bitrix24 {
             repo: Repo::new(pool),
             tokens,
             wake: Arc::new(Notify::new()),
+            jobs: std::sync::OnceLock::new(),
         }))
     }
 
