@@ -190,21 +190,33 @@ impl Dialog {
             self.finish(state, step, LeadStatus::NeedsReview, Outcome::NoChannel);
             return;
         }
+        match text.filter(|t| !t.trim().is_empty()) {
+            Some(text) => {
+                self.greet(state, step, now);
+                self.talk(state, step, &text, now, true);
+            }
+            None => self.open_dialog(state, step, now),
+        }
+    }
+
+    /// The bot takes the lead: greeting by name when known.
+    fn greet(&self, state: &mut DialogState, step: &mut Step, now: DateTime<Utc>) {
         state.status = LeadStatus::BotProcessing;
+        state.outcome = None;
         state.had_dialog = true;
         let greeting = match &state.name {
             Some(name) if !name.trim().is_empty() => self.script.texts.greeting_named.replace("{name}", name.trim()),
             _ => self.script.texts.greeting.clone(),
         };
         step.say(state, &greeting, now);
-        match text.filter(|t| !t.trim().is_empty()) {
-            Some(text) => self.talk(state, step, &text, now, true),
-            None => {
-                step.say(state, &self.script.texts.phone_request, now);
-                self.rearm_after_bot_question(state, step, now);
-                step.arm(state, TimerKind::NoAnswer, now + self.no_answer_timeout);
-            }
-        }
+    }
+
+    /// Greeting, the phone request, and the clocks that follow it.
+    fn open_dialog(&self, state: &mut DialogState, step: &mut Step, now: DateTime<Utc>) {
+        self.greet(state, step, now);
+        step.say(state, &self.script.texts.phone_request, now);
+        self.rearm_after_bot_question(state, step, now);
+        step.arm(state, TimerKind::NoAnswer, now + self.no_answer_timeout);
     }
 
     fn on_client_message(&self, state: &mut DialogState, step: &mut Step, text: String, now: DateTime<Utc>) {
@@ -237,20 +249,9 @@ impl Dialog {
         state.channel = channel;
         let waiting = matches!(state.status, LeadStatus::New)
             || (state.status == LeadStatus::NeedsReview && state.outcome == Some(Outcome::NoChannel));
-        if !waiting || state.phone.is_some() {
-            return;
+        if waiting && state.phone.is_none() {
+            self.open_dialog(state, step, now);
         }
-        state.status = LeadStatus::BotProcessing;
-        state.outcome = None;
-        state.had_dialog = true;
-        let greeting = match &state.name {
-            Some(name) if !name.trim().is_empty() => self.script.texts.greeting_named.replace("{name}", name.trim()),
-            _ => self.script.texts.greeting.clone(),
-        };
-        step.say(state, &greeting, now);
-        step.say(state, &self.script.texts.phone_request, now);
-        self.rearm_after_bot_question(state, step, now);
-        step.arm(state, TimerKind::NoAnswer, now + self.no_answer_timeout);
     }
 
     /// A shared contact: the client's own is as good as a typed valid number; someone else's

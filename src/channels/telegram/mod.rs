@@ -94,17 +94,7 @@ impl Telegram {
                         let payload = InboxPayload::ChannelJoined {
                             channel: CHANNEL.into(),
                         };
-                        self.store
-                            .enqueue_inbox(
-                                lead,
-                                &format!("telegram:{}", self.settings.bot),
-                                &update_id.to_string(),
-                                &payload,
-                            )
-                            .await
-                            .map_err(|e| store_err(&e))?;
-                        self.wake(lead);
-                        return Ok(());
+                        return self.deliver(lead, update_id, &payload).await;
                     }
                 }
                 // "/start" opens the chat; it is not the client's words.
@@ -147,16 +137,7 @@ impl Telegram {
                     (None, Some(t)) => InboxPayload::Message { text: t },
                     (None, None) => return Ok(()),
                 };
-                self.store
-                    .enqueue_inbox(
-                        lead,
-                        &format!("telegram:{}", self.settings.bot),
-                        &update_id.to_string(),
-                        &payload,
-                    )
-                    .await
-                    .map_err(|e| store_err(&e))?;
-                self.wake(lead);
+                self.deliver(lead, update_id, &payload).await?;
             }
             Update::Blocked { chat_id } => {
                 if let Some(lead) = self.repo.lead_of_chat(chat_id).await.map_err(|e| store_err(&e))? {
@@ -184,6 +165,21 @@ impl Telegram {
         let token = format!("l{}_{:016x}", lead.0, rand::random::<u64>());
         self.repo.new_link(lead, &token).await?;
         Ok(format!("https://t.me/{}?start={token}", self.settings.bot))
+    }
+
+    /// Stores what the client sent for their lead (the update id is the dedupe key) and wakes it.
+    async fn deliver(&self, lead: LeadId, update_id: i64, payload: &InboxPayload) -> Result<(), UpdateError> {
+        self.store
+            .enqueue_inbox(
+                lead,
+                &format!("telegram:{}", self.settings.bot),
+                &update_id.to_string(),
+                payload,
+            )
+            .await
+            .map_err(|e| UpdateError::Store(e.to_string()))?;
+        self.wake(lead);
+        Ok(())
     }
 
     /// The lead's chat cannot be reached: its dialog takes the fallback.
