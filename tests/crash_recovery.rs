@@ -62,8 +62,13 @@ async fn start_service(config_dir: &std::path::Path, db: &str, notify: &str, por
 }
 
 async fn post(base: &str, path: &str, body: Value) -> Value {
+    post_as(base, path, body, "").await
+}
+
+async fn post_as(base: &str, path: &str, body: Value, chat_token: &str) -> Value {
     let r = reqwest::Client::new()
         .post(format!("{base}{path}"))
+        .header("x-chat-token", chat_token)
         .json(&body)
         .send()
         .await
@@ -81,14 +86,18 @@ async fn get(base: &str, path: &str) -> Value {
         .unwrap()
 }
 
-async fn new_lead(base: &str, ext: &str) -> i64 {
+/// A web-chat lead: its id and chat token.
+async fn new_lead(base: &str, ext: &str) -> (i64, String) {
     let body = post(
         base,
         "/api/v1/leads",
         json!({"source": "site", "external_id": ext, "channel": "webchat"}),
     )
     .await;
-    body["id"].as_i64().unwrap()
+    (
+        body["id"].as_i64().unwrap(),
+        body["chat_token"].as_str().unwrap().to_string(),
+    )
 }
 
 async fn wait_status(base: &str, id: i64, status: &str) -> Value {
@@ -134,23 +143,25 @@ async fn kill_9_mid_dialog_loses_nothing_and_sends_nothing_twice() {
 
     // A: mid-dialog, one refusal so far. B: gives a phone while the webhook is down.
     // C: silent; its no-answer timer falls due while the process is dead.
-    let a = new_lead(&svc.base, "A").await;
-    post(
+    let (a, a_token) = new_lead(&svc.base, "A").await;
+    post_as(
         &svc.base,
         &format!("/api/v1/leads/{a}/messages"),
         json!({"text": "не дам"}),
+        &a_token,
     )
     .await;
     capture.fail_first.store(usize::MAX / 2, Ordering::SeqCst);
-    let b = new_lead(&svc.base, "B").await;
-    post(
+    let (b, b_token) = new_lead(&svc.base, "B").await;
+    post_as(
         &svc.base,
         &format!("/api/v1/leads/{b}/messages"),
         json!({"text": "89181112233"}),
+        &b_token,
     )
     .await;
     wait_status(&svc.base, b, "assigned").await;
-    let c = new_lead(&svc.base, "C").await;
+    let (c, _) = new_lead(&svc.base, "C").await;
     tokio::time::sleep(Duration::from_millis(300)).await; // B's notification is failing and retried
 
     drop(svc); // SIGKILL

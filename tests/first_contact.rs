@@ -430,3 +430,54 @@ async fn idle_leads_passivate_and_timers_or_messages_reactivate_them() {
     assert!(metrics.as_str().unwrap().contains("leadbot_lead_passivations_total"));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_client_side_of_a_lead_needs_its_chat_token() {
+    let app = TestApp::spawn_with(|c| c.service.server.operator_token = Some("op".into())).await;
+    let (a, _) = app.new_lead("ct1", None).await;
+    let (b, _) = app.new_lead("ct2", None).await;
+    let b_token = app.tokens.lock().unwrap()[&b].clone();
+    let url = |id: i64, what: &str| format!("{}/api/v1/leads/{id}/{what}", app.base);
+    let no_token = app.http.get(url(a, "transcript")).send().await.unwrap();
+    assert_eq!(no_token.status(), 401);
+    let other_leads = app
+        .http
+        .get(url(a, "transcript"))
+        .header("x-chat-token", &b_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other_leads.status(), 401, "a token opens only its own lead");
+    let post = app
+        .http
+        .post(url(a, "messages"))
+        .header("x-chat-token", &b_token)
+        .json(&json!({"text": "89181234567"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post.status(), 401);
+    let operator = app
+        .http
+        .get(url(a, "transcript"))
+        .bearer_auth("op")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(operator.status(), 200, "the operator may read it");
+    let (_, view) = app.get(&format!("/api/v1/leads/{a}")).await;
+    assert!(
+        view.get("chat_token").is_none(),
+        "never shown in operator views: {view}"
+    );
+    // A repeat of the intake does not hand the token out again.
+    let (code, again) = app
+        .post(
+            "/api/v1/leads",
+            json!({"source": "site", "external_id": "ct1", "channel": "webchat"}),
+        )
+        .await;
+    assert_eq!(code, 200);
+    assert!(again.get("chat_token").is_none());
+    app.stop().await;
+}

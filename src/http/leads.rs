@@ -1,14 +1,14 @@
 use std::time::Duration;
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::sync::oneshot;
 
 use super::error::ApiJson;
-use super::{ApiError, AppState};
+use super::{constant_time_eq, ApiError, AppState};
 use crate::actors::{ActorState, SupervisorMsg};
 use crate::channels::KNOWN_CHANNELS;
 use crate::domain::{LeadId, LeadStatus};
@@ -35,6 +35,31 @@ pub struct CreateLead {
 pub struct LeadSummary {
     pub id: LeadId,
     pub status: LeadStatus,
+    /// Only when the lead was created by this request: the client side's secret for
+    /// `/messages` and `/transcript` (header `X-Chat-Token`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chat_token: Option<String>,
+}
+
+/// The client side of a lead (messages, transcript) needs its chat token, or the operator's.
+fn check_client(state: &AppState, lead: &LeadRecord, headers: &HeaderMap) -> Result<(), ApiError> {
+    let given = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let token = given("x-chat-token");
+    if let Some(expected) = &lead.chat_token {
+        if !token.is_empty() && constant_time_eq(token.as_bytes(), expected.as_bytes()) {
+            return Ok(());
+        }
+    }
+    if let Some(op) = &state.operator_token {
+        if let Some(bearer) = given("authorization").strip_prefix("Bearer ") {
+            if constant_time_eq(bearer.as_bytes(), op.as_bytes()) {
+                return Ok(());
+            }
+        }
+    }
+    Err(ApiError::Unauthorized(
+        "missing or wrong X-Chat-Token for this lead".into(),
+    ))
 }
 
 fn check_id(field: &str, v: &str) -> Result<(), ApiError> {
@@ -116,11 +141,13 @@ pub async fn create(
     } else {
         StatusCode::OK
     };
+    let chat_token = created.created.then(|| lead.chat_token.clone()).flatten();
     Ok((
         code,
         Json(LeadSummary {
             id,
             status: lead.status,
+            chat_token,
         }),
     ))
 }
@@ -143,9 +170,11 @@ pub struct AfterQuery {
 pub async fn post_message(
     State(state): State<AppState>,
     Path(id): Path<i64>,
+    headers: HeaderMap,
     ApiJson(req): ApiJson<PostMessage>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let lead = LeadId(id);
+    check_client(&state, &state.store.get_lead(lead).await?, &headers)?;
     if req.text.trim().is_empty() {
         return Err(ApiError::Unprocessable("`text` must not be empty".into()));
     }
@@ -184,9 +213,11 @@ fn random_key() -> String {
 pub async fn transcript(
     State(state): State<AppState>,
     Path(id): Path<i64>,
+    headers: HeaderMap,
     Query(q): Query<AfterQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let lead = state.store.get_lead(LeadId(id)).await?;
+    check_client(&state, &lead, &headers)?;
     let entries = state.store.transcript(lead.id, q.after).await?;
     Ok(Json(
         json!({ "id": lead.id, "status": lead.status, "transcript": entries }),

@@ -26,7 +26,7 @@ pub struct PgStore {
 }
 
 const LEAD_COLUMNS: &str =
-    "id, source, external_id, channel, name, phone, status, manager_id, reason, created_at, updated_at";
+    "id, source, external_id, channel, name, phone, status, manager_id, reason, created_at, updated_at, chat_token";
 
 fn lead_from_row(row: &sqlx::postgres::PgRow) -> StoreResult<LeadRecord> {
     let status: String = row.try_get("status")?;
@@ -42,6 +42,7 @@ fn lead_from_row(row: &sqlx::postgres::PgRow) -> StoreResult<LeadRecord> {
         reason: row.try_get("reason")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
+        chat_token: row.try_get("chat_token")?,
     })
 }
 
@@ -107,8 +108,8 @@ impl Store for PgStore {
     async fn create_lead(&self, lead: &NewLead) -> StoreResult<Created> {
         let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query(&format!(
-            "INSERT INTO leads (source, external_id, channel, name, phone, status)
-             VALUES ($1, $2, $3, $4, $5, 'new')
+            "INSERT INTO leads (source, external_id, channel, name, phone, status, chat_token)
+             VALUES ($1, $2, $3, $4, $5, 'new', $6)
              ON CONFLICT (source, external_id) DO NOTHING
              RETURNING {LEAD_COLUMNS}"
         ))
@@ -117,6 +118,7 @@ impl Store for PgStore {
         .bind(&lead.channel)
         .bind(&lead.name)
         .bind(&lead.phone)
+        .bind(format!("{:032x}", rand::random::<u128>()))
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = inserted else {

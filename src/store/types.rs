@@ -34,6 +34,9 @@ pub struct LeadRecord {
     pub reason: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The client side's secret for this lead (web chat); never shown in operator views.
+    #[serde(skip)]
+    pub chat_token: Option<String>,
 }
 
 #[derive(Debug, Clone)]

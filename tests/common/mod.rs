@@ -103,6 +103,8 @@ pub fn test_config(db: &str, notify_url: &str) -> Config {
 }
 
 pub struct TestApp {
+    /// Chat tokens of the leads this app created through `post`, sent along to the client side.
+    pub tokens: Mutex<std::collections::HashMap<i64, String>>,
     pub base: String,
     pub http: reqwest::Client,
     pub capture: Capture,
@@ -128,6 +130,7 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let running = leadbot::app::start(cfg, listener).await.expect("app starts");
         TestApp {
+            tokens: Mutex::new(Default::default()),
             base: format!("http://{}", running.addr),
             http: reqwest::Client::new(),
             capture,
@@ -154,16 +157,30 @@ impl TestApp {
         self.running.as_ref().unwrap().store.pool()
     }
 
+    /// The lead's chat token for a client-side path (`/api/v1/leads/{id}/messages|transcript`).
+    fn token_for(&self, path: &str) -> Option<String> {
+        let rest = path.strip_prefix("/api/v1/leads/")?;
+        let (id, tail) = rest.split_once('/')?;
+        if !(tail.starts_with("messages") || tail.starts_with("transcript")) {
+            return None;
+        }
+        self.tokens.lock().unwrap().get(&id.parse().ok()?).cloned()
+    }
+
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        let resp = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let mut req = self.http.post(format!("{}{path}", self.base)).json(&body);
+        if let Some(t) = self.token_for(path) {
+            req = req.header("x-chat-token", t);
+        }
+        let resp = req.send().await.unwrap();
         let status = resp.status().as_u16();
-        (status, resp.json().await.unwrap_or(Value::Null))
+        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        if path == "/api/v1/leads" {
+            if let (Some(id), Some(t)) = (body["id"].as_i64(), body["chat_token"].as_str()) {
+                self.tokens.lock().unwrap().insert(id, t.to_string());
+            }
+        }
+        (status, body)
     }
 
     pub async fn post_raw(&self, path: &str, body: &str) -> (u16, Value) {
@@ -180,7 +197,11 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
-        let resp = self.http.get(format!("{}{path}", self.base)).send().await.unwrap();
+        let mut req = self.http.get(format!("{}{path}", self.base));
+        if let Some(t) = self.token_for(path) {
+            req = req.header("x-chat-token", t);
+        }
+        let resp = req.send().await.unwrap();
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap();
         (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
