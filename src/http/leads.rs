@@ -335,3 +335,17 @@ pub async fn close(
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     operator_event(&state, id, "close", InboxPayload::Closed).await
 }
+
+/// `POST /api/v1/leads/{id}/telegram-link`: a deep link the site or the CRM shows the client;
+/// pressing Start in Telegram joins the chat to this lead (bots cannot write first).
+pub async fn telegram_link(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Some(tg) = &state.telegram else {
+        return Err(ApiError::NotFound("Telegram is not configured".into()));
+    };
+    let lead = state.store.get_lead(LeadId(id)).await?;
+    let link = tg.deep_link(lead.id).await.map_err(|e| ApiError::Internal(e.into()))?;
+    Ok(Json(json!({ "id": lead.id, "link": link })))
+}

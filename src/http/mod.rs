@@ -3,6 +3,7 @@
 
 mod auth;
 mod chat;
+mod deals;
 mod error;
 mod health;
 mod leads;
@@ -50,8 +51,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/leads/{id}/accept", post(leads::accept))
         .route("/api/v1/leads/{id}/close", post(leads::close))
         .route("/api/v1/managers", get(managers::list))
-        .route("/api/v1/deals/{id}/dispatch", post(webhooks::dispatch_deal))
-        .route("/api/v1/leads/{id}/telegram-link", post(webhooks::telegram_link))
+        .route("/api/v1/deals/{id}/dispatch", post(deals::dispatch_deal))
+        .route("/api/v1/leads/{id}/telegram-link", post(leads::telegram_link))
         .route("/api/v1/managers/{id}/pause", post(managers::pause))
         .route("/api/v1/managers/{id}/unpause", post(managers::unpause))
         .route("/api/v1/managers/{id}/absence", post(managers::absence))

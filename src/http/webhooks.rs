@@ -1,5 +1,4 @@
-//! Inbound webhooks (CRM, Telegram) and the deal dispatch entry point: verified, stored,
-//! answered at once.
+//! Inbound webhooks (CRM, Telegram): verified, stored, answered at once.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -70,44 +69,4 @@ pub async fn telegram(
         // 5xx: Telegram retries, and the update is processed then.
         Err(e) => Err(ApiError::Internal(anyhow::anyhow!(e.to_string()))),
     }
-}
-
-/// `POST /api/v1/deals/{id}/dispatch`: a deal entered the "looking for an executor" stage.
-pub async fn dispatch_deal(
-    State(state): State<AppState>,
-    axum::extract::Path(deal_id): axum::extract::Path<String>,
-    super::error::ApiJson(deal): super::error::ApiJson<crate::dispatch::DealJob>,
-) -> Result<(axum::http::StatusCode, axum::Json<serde_json::Value>), ApiError> {
-    let Some(jobs) = state.telegram.as_ref().and_then(|t| t.jobs.clone()) else {
-        return Err(ApiError::NotFound(
-            "the job board is not configured (telegram.toml [jobs])".into(),
-        ));
-    };
-    if deal.title.trim().is_empty() || deal.client_phone.trim().is_empty() {
-        return Err(ApiError::Unprocessable(
-            "`title` and `client_phone` are required".into(),
-        ));
-    }
-    let id = jobs
-        .post(&deal_id, &deal)
-        .await
-        .map_err(|e| ApiError::Unavailable(format!("posting the job: {e}")))?;
-    Ok((
-        axum::http::StatusCode::CREATED,
-        axum::Json(serde_json::json!({"job_id": id, "deal_id": deal_id})),
-    ))
-}
-
-/// `POST /api/v1/leads/{id}/telegram-link`: a deep link the site or the CRM shows the client;
-/// pressing Start in Telegram joins the chat to this lead (bots cannot write first).
-pub async fn telegram_link(
-    State(state): State<AppState>,
-    axum::extract::Path(id): axum::extract::Path<i64>,
-) -> Result<axum::Json<serde_json::Value>, ApiError> {
-    let Some(tg) = &state.telegram else {
-        return Err(ApiError::NotFound("Telegram is not configured".into()));
-    };
-    let lead = state.store.get_lead(crate::domain::LeadId(id)).await?;
-    let link = tg.deep_link(lead.id).await.map_err(|e| ApiError::Internal(e.into()))?;
-    Ok(axum::Json(serde_json::json!({ "id": lead.id, "link": link })))
 }

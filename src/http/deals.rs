@@ -1,0 +1,35 @@
+//! The deal entry points: a deal that needs an executor goes to the job board.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+
+use super::error::ApiJson;
+use super::{ApiError, AppState};
+use crate::dispatch::DealJob;
+
+/// `POST /api/v1/deals/{id}/dispatch`: a deal entered the "looking for an executor" stage.
+pub async fn dispatch_deal(
+    State(state): State<AppState>,
+    Path(deal_id): Path<String>,
+    ApiJson(deal): ApiJson<DealJob>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let Some(jobs) = state.telegram.as_ref().and_then(|t| t.jobs.clone()) else {
+        return Err(ApiError::NotFound(
+            "the job board is not configured (telegram.toml [jobs])".into(),
+        ));
+    };
+    if deal.title.trim().is_empty() || deal.client_phone.trim().is_empty() {
+        return Err(ApiError::Unprocessable(
+            "`title` and `client_phone` are required".into(),
+        ));
+    }
+    let id = jobs
+        .post(&deal_id, &deal)
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("posting the job: {e}")))?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({"job_id": id, "deal_id": deal_id})),
+    ))
+}
