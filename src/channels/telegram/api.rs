@@ -119,9 +119,11 @@ impl BotApi {
             .post(format!("{}/{method}", self.base))
             .json(body)
             .send()
-            .await?;
+            .await
+            // The URL carries the bot token: never let it into an error (logs, outbox.last_error).
+            .map_err(reqwest::Error::without_url)?;
         let status = resp.status().as_u16();
-        let text = resp.text().await?;
+        let text = resp.text().await.map_err(reqwest::Error::without_url)?;
         let v: Value = serde_json::from_str(&text).map_err(|_| {
             if status >= 500 {
                 TgError::Server(status)
@@ -178,6 +180,22 @@ impl BotApi {
         {
             Err(TgError::BadRequest(d)) if d.contains("not modified") => Ok(()),
             other => other.map(|_| ()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn transport_errors_never_carry_the_token() {
+        // Nothing listens on port 1: the request fails before any answer.
+        let api = BotApi::new("http://127.0.0.1:1", "123456:SECRET-token", &TelegramLimits::default()).unwrap();
+        let err = api.call_once("getMe", &json!({})).await.unwrap_err();
+        assert!(matches!(err, TgError::Http(_)), "{err:?}");
+        for shown in [err.to_string(), format!("{err:?}"), err.into_delivery().to_string()] {
+            assert!(!shown.contains("SECRET"), "token leaked: {shown}");
         }
     }
 }
