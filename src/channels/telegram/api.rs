@@ -1,7 +1,7 @@
 //! The Bot API client: JSON calls, errors classified by HTTP status and `parameters` (never by
 //! description text), `retry_after` honoured, sends paced per chat, per group and overall.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -47,21 +47,37 @@ impl TgError {
 }
 
 /// Spaces sends so Telegram's limits are never hit: one message per `chat_gap` into a chat,
-/// `group_gap` into a group, `global_gap` overall.
+/// `group_gap` into a group, at most `global_per_sec` in any one-second bucket overall. The
+/// overall limit counts reservations per second instead of chaining them, so one chat's (or a
+/// group's) future slot never holds up the other chats.
 struct Pacer {
     chat_gap: Duration,
     group_gap: Duration,
-    global_gap: Duration,
-    next_global: Instant,
+    global_per_sec: u32,
+    epoch: Instant,
+    /// Sends reserved per second since `epoch`.
+    global: BTreeMap<u64, u32>,
     next_chat: HashMap<i64, Instant>,
 }
 
 impl Pacer {
     fn reserve(&mut self, chat_id: i64) -> Instant {
-        let now = Instant::now();
-        let chat_next = self.next_chat.get(&chat_id).copied().unwrap_or(now);
-        let at = now.max(self.next_global).max(chat_next);
-        self.next_global = at + self.global_gap;
+        self.reserve_at(chat_id, Instant::now())
+    }
+
+    fn reserve_at(&mut self, chat_id: i64, now: Instant) -> Instant {
+        let mut at = self.next_chat.get(&chat_id).copied().unwrap_or(now).max(now);
+        let mut bucket = at.saturating_duration_since(self.epoch).as_secs();
+        while self.global.get(&bucket).is_some_and(|n| *n >= self.global_per_sec) {
+            bucket += 1;
+            at = at.max(self.epoch + Duration::from_secs(bucket));
+        }
+        let current = now.saturating_duration_since(self.epoch).as_secs();
+        self.global.retain(|b, _| *b >= current);
+        *self.global.entry(bucket).or_insert(0) += 1;
+        if self.next_chat.len() > 10_000 {
+            self.next_chat.retain(|_, t| *t > now);
+        }
         let gap = if chat_id < 0 { self.group_gap } else { self.chat_gap };
         self.next_chat.insert(chat_id, at + gap);
         at
@@ -85,8 +101,9 @@ impl BotApi {
             pacer: Mutex::new(Pacer {
                 chat_gap: Duration::from_secs_f64(1.0 / limits.per_chat_per_sec),
                 group_gap: Duration::from_secs_f64(60.0 / limits.group_per_min),
-                global_gap: Duration::from_secs_f64(1.0 / limits.global_per_sec),
-                next_global: Instant::now(),
+                global_per_sec: (limits.global_per_sec.floor() as u32).max(1),
+                epoch: Instant::now(),
+                global: BTreeMap::new(),
                 next_chat: HashMap::new(),
             }),
         })
@@ -187,6 +204,41 @@ impl BotApi {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn pacer() -> Pacer {
+        let l = TelegramLimits::default();
+        Pacer {
+            chat_gap: Duration::from_secs_f64(1.0 / l.per_chat_per_sec),
+            group_gap: Duration::from_secs_f64(60.0 / l.group_per_min),
+            global_per_sec: l.global_per_sec as u32,
+            epoch: Instant::now(),
+            global: BTreeMap::new(),
+            next_chat: HashMap::new(),
+        }
+    }
+
+    #[test]
+    fn one_busy_chat_or_group_does_not_hold_up_the_others() {
+        let mut p = pacer();
+        let t = p.epoch;
+        for _ in 0..3 {
+            p.reserve_at(7, t);
+        }
+        assert_eq!(p.reserve_at(7, t), t + Duration::from_secs(3), "1 msg/s into one chat");
+        p.reserve_at(-100, t);
+        assert_eq!(p.reserve_at(-100, t), t + Duration::from_secs(3), "20/min into a group");
+        assert_eq!(p.reserve_at(8, t), t, "another client is not kept waiting");
+    }
+
+    #[test]
+    fn at_most_the_global_rate_in_any_second() {
+        let mut p = pacer();
+        let t = p.epoch;
+        let slots: Vec<Instant> = (0..61).map(|chat| p.reserve_at(chat, t)).collect();
+        assert!(slots[..30].iter().all(|s| *s == t));
+        assert_eq!(slots[30], t + Duration::from_secs(1));
+        assert_eq!(slots[60], t + Duration::from_secs(2));
+    }
 
     #[tokio::test]
     async fn transport_errors_never_carry_the_token() {
