@@ -2,16 +2,18 @@
 //! notifier. Runs after the lead's step committed; retries with backoff; a row marked sent is
 //! never sent again.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
 use crate::channels::Channels;
 use crate::config::NotifySettings;
 use crate::crm::{CrmUpdate, Crms};
+use crate::domain::LeadId;
 use crate::notify::{Notification, Notifier};
 use crate::store::{OutboxItem, Store};
 use crate::telemetry;
@@ -28,6 +30,10 @@ pub enum DeliveryError {
     /// Will never succeed as it is (4xx, unknown channel).
     #[error("{0}")]
     Permanent(String),
+    /// The provider's flood control: try again after this long. Not a failure (never given up),
+    /// and the dispatcher does not sit out the wait, so other leads' messages keep flowing.
+    #[error("throttled for {0:?}")]
+    Throttled(Duration),
 }
 
 /// A bot message as stored in the outbox.
@@ -97,17 +103,35 @@ impl Dispatcher {
         let lease = now + chrono::Duration::from_std(in_flight).unwrap_or_default();
         let items = self.store.claim_outbox(now, lease, BATCH).await?;
         let n = items.len();
+        // A lead whose message has to wait gets nothing newer sent before it: the client reads
+        // the bot's messages in order.
+        let mut held: HashMap<LeadId, DateTime<Utc>> = HashMap::new();
         for item in items {
+            if item.kind == KIND_MESSAGE {
+                if let Some(next) = held.get(&item.lead) {
+                    self.store
+                        .outbox_retry(item.id, "waiting for an earlier message", *next)
+                        .await?;
+                    continue;
+                }
+            }
             let result = self.deliver(&item).await;
             let outcome = match &result {
                 Ok(()) => "sent",
                 Err(DeliveryError::Retryable(_)) => "retry",
                 Err(DeliveryError::Permanent(_)) => "failed",
+                Err(DeliveryError::Throttled(_)) => "throttled",
             };
             metrics::counter!(telemetry::OUTBOX_DELIVERIES, "kind" => item.kind.clone(), "outcome" => outcome)
                 .increment(1);
             match result {
                 Ok(()) => self.store.outbox_sent(item.id).await?,
+                Err(DeliveryError::Throttled(after)) => {
+                    tracing::info!(outbox_id = item.id, lead_id = %item.lead, ?after, "throttled by the provider");
+                    let next = Utc::now() + chrono::Duration::from_std(after).unwrap_or_default();
+                    self.store.outbox_retry(item.id, "throttled", next).await?;
+                    held.insert(item.lead, next);
+                }
                 Err(DeliveryError::Retryable(e)) if (item.attempts as u32) < self.settings.max_attempts => {
                     let backoff = self
                         .settings
@@ -117,6 +141,7 @@ impl Dispatcher {
                     tracing::warn!(outbox_id = item.id, lead_id = %item.lead, attempts = item.attempts, error = %e, "delivery failed, will retry");
                     let next = Utc::now() + chrono::Duration::from_std(backoff).unwrap_or_default();
                     self.store.outbox_retry(item.id, &e, next).await?;
+                    held.insert(item.lead, next);
                 }
                 Err(e) => {
                     tracing::error!(outbox_id = item.id, lead_id = %item.lead, error = %e, "delivery given up");

@@ -250,6 +250,51 @@ async fn retry_after_is_honoured() {
     app.stop().await;
 }
 
+/// A flood-limited chat waits out its retry_after without holding up anyone else: another
+/// client's greeting goes out at once, and the limited client still reads the bot in order.
+#[tokio::test]
+async fn a_flood_limited_chat_does_not_hold_up_other_clients() {
+    let fake = FakeTelegram::start().await;
+    let mut too_many = fixture("telegram_response_429.synth.json");
+    too_many["parameters"]["retry_after"] = json!(3);
+    too_many["description"] = json!("Too Many Requests: retry after 3");
+    fake.fail_next("sendMessage", 429, too_many);
+    let app = start(&fake).await;
+    post_update(&app, &text_update(1, "/start"), Some(SECRET)).await;
+    wait("the refused greeting", async || {
+        Some(()).filter(|_| !fake.calls("sendMessage").is_empty())
+    })
+    .await;
+    let other: i64 = 42424242;
+    let mut u = text_update(2, "Здравствуйте");
+    u["message"]["from"]["id"] = json!(other);
+    u["message"]["chat"]["id"] = json!(other);
+    let asked = std::time::Instant::now();
+    post_update(&app, &u, Some(SECRET)).await;
+    wait("the other client's greeting", async || {
+        Some(()).filter(|_| !sent_to(&fake, other).is_empty())
+    })
+    .await;
+    assert!(
+        asked.elapsed() < Duration::from_millis(2000),
+        "another client waited {:?} behind a 3 s retry_after",
+        asked.elapsed()
+    );
+    let calls = wait("the limited client's messages", async || {
+        let to_client: Vec<_> = fake
+            .calls("sendMessage")
+            .into_iter()
+            .filter(|c| c.body["chat_id"] == CLIENT)
+            .collect();
+        Some(to_client).filter(|c| c.len() >= 3)
+    })
+    .await;
+    assert!(calls[1].at.duration_since(calls[0].at) >= Duration::from_millis(2950));
+    assert_eq!(calls[0].body, calls[1].body, "the refused greeting goes first");
+    assert_ne!(calls[1].body, calls[2].body);
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn a_client_who_blocked_the_bot_gets_the_fallback() {
     let fake = FakeTelegram::start().await;

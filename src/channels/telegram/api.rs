@@ -38,9 +38,8 @@ pub enum TgError {
 impl TgError {
     pub fn into_delivery(self) -> DeliveryError {
         match self {
-            TgError::RetryAfter(_) | TgError::Server(_) | TgError::Http(_) => {
-                DeliveryError::Retryable(self.to_string())
-            }
+            TgError::RetryAfter(secs) => DeliveryError::Throttled(Duration::from_secs(secs.max(1))),
+            TgError::Server(_) | TgError::Http(_) => DeliveryError::Retryable(self.to_string()),
             other => DeliveryError::Permanent(other.to_string()),
         }
     }
@@ -61,6 +60,12 @@ struct Pacer {
 }
 
 impl Pacer {
+    /// Telegram said to wait: nothing goes to `chat_id` before `until`.
+    fn pause(&mut self, chat_id: i64, until: Instant) {
+        let next = self.next_chat.entry(chat_id).or_insert(until);
+        *next = (*next).max(until);
+    }
+
     fn reserve(&mut self, chat_id: i64) -> Instant {
         self.reserve_at(chat_id, Instant::now())
     }
@@ -174,6 +179,27 @@ impl BotApi {
             body["reply_markup"] = m;
         }
         self.call("sendMessage", &body).await
+    }
+
+    /// Sends once: a 429 comes back to the caller (the outbox reschedules the message) instead
+    /// of being waited out here, and pauses the chat so nothing overtakes it.
+    pub async fn send_message_once(
+        &self,
+        chat_id: i64,
+        text: &str,
+        reply_markup: Option<Value>,
+    ) -> Result<Value, TgError> {
+        self.pace(chat_id).await;
+        let mut body = json!({"chat_id": chat_id, "text": text});
+        if let Some(m) = reply_markup {
+            body["reply_markup"] = m;
+        }
+        let res = self.call_once("sendMessage", &body).await;
+        if let Err(TgError::RetryAfter(secs)) = &res {
+            let until = Instant::now() + Duration::from_secs(*secs);
+            self.pacer.lock().await.pause(chat_id, until);
+        }
+        res
     }
 
     pub async fn answer_callback(&self, id: &str, text: &str, show_alert: bool) -> Result<(), TgError> {

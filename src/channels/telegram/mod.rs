@@ -284,7 +284,7 @@ impl Channel for Telegram {
         } else {
             json!({"remove_keyboard": true})
         };
-        match self.api.send_message(chat, text, Some(markup)).await {
+        match self.api.send_message_once(chat, text, Some(markup)).await {
             Ok(_) => Ok(()),
             Err(TgError::Forbidden(reason)) => {
                 self.channel_lost(lead.id, &reason).await;
