@@ -304,3 +304,66 @@ async fn live_load_pauses_and_the_queue_survive_a_restart() {
     assert_eq!(q["manager_id"], first["manager_id"]);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn round_robin_resumes_where_it_stopped_after_a_restart() {
+    let mut app = TestApp::spawn_with(|c| routing(c, Strategy::RoundRobin, 0)).await;
+    let first = lead_with_phone(&app, "rr1", "", "+79180000081").await;
+    assert_eq!(first["manager_id"], "1");
+    let db = app.db.clone();
+    app.shutdown().await;
+
+    // A restart must not hand the next lead to manager 1 again: the turn is manager 2's.
+    let app = TestApp::spawn_on(db, |c| routing(c, Strategy::RoundRobin, 0)).await;
+    let second = lead_with_phone(&app, "rr2", "", "+79180000082").await;
+    assert_eq!(second["manager_id"], "2", "{second}");
+    let third = lead_with_phone(&app, "rr3", "", "+79180000083").await;
+    assert_eq!(third["manager_id"], "1", "{third}");
+    app.stop().await;
+}
+
+async fn queue_length(app: &TestApp) -> u64 {
+    let (_, managers) = app.get("/api/v1/managers").await;
+    managers["queue_length"].as_u64().unwrap()
+}
+
+#[tokio::test]
+async fn a_lead_closed_while_queued_leaves_the_queue() {
+    let app = TestApp::spawn_with(|c| routing(c, Strategy::RoundRobin, 1)).await;
+    let a = lead_with_phone(&app, "q1", "", "+79180000091").await;
+    lead_with_phone(&app, "q2", "", "+79180000092").await;
+    let gone = lead_with_phone(&app, "q3", "срочно", "+79180000093").await;
+    let waiting = lead_with_phone(&app, "q4", "", "+79180000094").await;
+    assert_eq!(gone["status"], "queued");
+    assert_eq!(waiting["status"], "queued");
+    assert_eq!(queue_length(&app).await, 2);
+
+    let (code, body) = app
+        .post(&format!("/api/v1/leads/{}/close", gone["id"]), json!({}))
+        .await;
+    assert_eq!(code, 202, "{body}");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while queue_length(&app).await != 1 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the closed lead is still queued"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM routing_queue")
+        .fetch_one(app.pool())
+        .await
+        .unwrap();
+    assert_eq!(rows, 1, "nor does it come back after a restart");
+
+    // The freed slot goes to the lead still waiting, not to the closed (high-priority) one.
+    app.post(&format!("/api/v1/leads/{}/close", a["id"]), json!({})).await;
+    let w = app
+        .wait_for(waiting["id"].as_i64().unwrap(), WAIT, |l| l["status"] == "assigned")
+        .await;
+    assert_eq!(w["manager_id"], a["manager_id"]);
+    let gone = app.lead(gone["id"].as_i64().unwrap()).await;
+    assert_eq!(gone["status"], "closed");
+    assert!(gone["manager_id"].is_null(), "{gone}");
+    app.stop().await;
+}

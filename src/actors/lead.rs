@@ -222,12 +222,17 @@ impl LeadActor {
         let now = Utc::now();
         let before = rt.state.clone();
         let (mut state, mut effects) = self.deps.dialog.step(rt.state.clone(), event, now);
+        // A manager the pool picked (and counted) for this very step.
+        let mut picked = None;
         // Resolve the manager before committing, so the assignment lands in the same transaction.
         if let Some((text, exclude)) = effects.iter().find_map(|e| match e {
             Effect::FindManager { text, exclude } => Some((text.clone(), exclude.clone())),
             _ => None,
         }) {
             let event = self.find_manager(rt, &state, text, exclude, now).await?;
+            if let Event::ManagerAssigned(m) = &event {
+                picked = Some(m.id.clone());
+            }
             let (next, more) = self.deps.dialog.step(state, event, now);
             state = next;
             effects.extend(more);
@@ -259,6 +264,7 @@ impl LeadActor {
         let key = |what: &str| format!("lead:{}:v{}:{}", rt.lead.id, version, what);
         let mut finished = None;
         let mut released = vec![];
+        let mut left_queue = false;
         for (i, effect) in effects.iter().enumerate() {
             match effect {
                 Effect::Say(text) => {
@@ -294,6 +300,7 @@ impl LeadActor {
                 }),
                 Effect::FindManager { .. } => {}
                 Effect::ReleaseManager { manager_id } => released.push(manager_id.clone()),
+                Effect::LeaveQueue => left_queue = true,
                 Effect::NotifyHead { about, text } => match self.deps.routing.roster.head_of(&about.id) {
                     Some(head) => commit.outbox.push(NewOutbox {
                         kind: KIND_NOTIFICATION.into(),
@@ -325,7 +332,14 @@ impl LeadActor {
         }
         let arms_timer = commit.timers.iter().any(|t| matches!(t, TimerChange::Arm { .. }));
         let sends = !commit.outbox.is_empty();
-        self.deps.store.commit_step(&commit).await?;
+        if let Err(e) = self.deps.store.commit_step(&commit).await {
+            // The pool already counted the manager it picked for this step; the step is redone
+            // after the restart and picks again, so give the slot back or it leaks until restart.
+            if let Some(manager_id) = picked {
+                let _ = self.deps.pool.cast(PoolMsg::Release { manager_id });
+            }
+            return Err(e.into());
+        }
 
         rt.version = version;
         if let Some(id) = inbox_id {
@@ -345,6 +359,9 @@ impl LeadActor {
         // After the commit: a crash before this leaves the load to be re-derived at start.
         for manager_id in released {
             let _ = self.deps.pool.cast(PoolMsg::Release { manager_id });
+        }
+        if left_queue {
+            let _ = self.deps.pool.cast(PoolMsg::Dequeue { lead: rt.lead.id });
         }
         if arms_timer {
             self.deps.timer_wake.notify_one();

@@ -11,7 +11,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use serde::Serialize;
 
 use super::supervisor::SupervisorMsg;
-use crate::domain::ManagerRef;
+use crate::domain::{LeadId, ManagerRef};
 use crate::routing::{ManagerStatus, Pool, Request, Roster};
 use crate::store::{InboxPayload, Store};
 use crate::telemetry;
@@ -39,6 +39,10 @@ pub enum PoolMsg {
     /// The manager no longer holds one of their leads.
     Release {
         manager_id: String,
+    },
+    /// The lead no longer waits (closed while queued): it must not take a freed slot.
+    Dequeue {
+        lead: LeadId,
     },
     /// Try the queue again (a tick, a pause lifted...).
     Drain,
@@ -143,6 +147,15 @@ impl Actor for ManagerPool {
                     None => AssignOutcome::NoneAvailable,
                 };
                 let _ = reply.send(outcome);
+                st.save_cursors().await;
+                st.export();
+            }
+            PoolMsg::Dequeue { lead } => {
+                if st.pool.dequeue(lead) {
+                    tracing::info!(lead_id = %lead, "lead left the queue");
+                }
+                // Also when not in memory: a row left over from a crash must not come back.
+                st.store.queue_remove(lead).await?;
                 st.export();
             }
             PoolMsg::Release { manager_id } => {
@@ -238,7 +251,18 @@ impl PoolState {
                 }
             }
         }
+        self.save_cursors().await;
         self.export();
+    }
+
+    /// Persists moved round-robin positions so fairness survives a restart. A lost write only
+    /// skews the next turn by one after a crash; it never blocks an assignment.
+    async fn save_cursors(&mut self) {
+        for (group, position) in self.pool.take_moved_cursors() {
+            if let Err(e) = self.store.save_cursor(&group, position).await {
+                tracing::warn!(group, error = %e, "could not save the round-robin position");
+            }
+        }
     }
 
     /// Per-manager load and the queue as metrics.

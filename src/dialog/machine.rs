@@ -156,6 +156,9 @@ impl Dialog {
             Event::ChannelJoined { channel } => self.on_channel_joined(&mut state, &mut step, channel, now),
             Event::Closed => {
                 if state.status != LeadStatus::Closed {
+                    if state.status == LeadStatus::Queued {
+                        step.effects.push(Effect::LeaveQueue);
+                    }
                     if let Some(m) = &state.manager {
                         step.effects.push(Effect::ReleaseManager {
                             manager_id: m.id.clone(),

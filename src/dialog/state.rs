@@ -166,6 +166,8 @@ pub enum Effect {
     ReleaseManager {
         manager_id: String,
     },
+    /// The lead stopped waiting for a manager (closed while queued).
+    LeaveQueue,
     /// Tell the head of sales of `about`'s group.
     NotifyHead {
         about: ManagerRef,

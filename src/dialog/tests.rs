@@ -321,3 +321,133 @@ fn snapshot_round_trips_through_json() {
     let back: DialogState = serde_json::from_value(json).unwrap();
     assert_eq!(back, t.s);
 }
+
+fn igor() -> ManagerRef {
+    ManagerRef {
+        id: "2".into(),
+        name: "Игорь".into(),
+    }
+}
+
+/// A dialog that reassigns after 15 minutes, at most once.
+fn handover_dialog() -> Dialog {
+    let cfg = Config::load(None).unwrap();
+    let reader = PhoneReader::new(
+        leadbot_phone::Extractor::new("RU").unwrap(),
+        leadbot_phone::Policy::default(),
+    );
+    let handover = Handover {
+        accept_within: Some(Duration::minutes(15)),
+        max_hops: 1,
+    };
+    Dialog::new(cfg.script, reader, FailureStatus::LowQuality, handover).unwrap()
+}
+
+fn assigned_to_anna() -> Talk {
+    let mut t = Talk::start(handover_dialog(), Some("Ольга"), None);
+    t.client("+7 918 123-45-67");
+    assert!(t.manager_found());
+    t.event(Event::ManagerAssigned(anna()));
+    t
+}
+
+fn head_notes(effects: &[Effect]) -> Vec<String> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::NotifyHead { text, .. } => Some(text.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn no_reaction_moves_the_lead_on_releases_the_first_and_tells_the_head() {
+    let mut t = assigned_to_anna();
+    assert_eq!(
+        t.s.timers[&TimerKind::AcceptDeadline].due_at,
+        t0() + Duration::minutes(15)
+    );
+    t.advance(Duration::minutes(14));
+    t.fire_due();
+    assert!(!t.manager_found(), "not before the deadline");
+    t.advance(Duration::minutes(1));
+    t.fire_due();
+    let exclude = t.last.iter().find_map(|e| match e {
+        Effect::FindManager { exclude, .. } => Some(exclude.clone()),
+        _ => None,
+    });
+    assert_eq!(
+        exclude,
+        Some(vec!["1".to_string()]),
+        "never back to the one who did not react"
+    );
+    let effects = t.event(Event::ManagerAssigned(igor())).to_vec();
+    assert_eq!(t.s.manager.as_ref().map(|m| m.id.as_str()), Some("2"));
+    assert_eq!(t.s.hops, 1);
+    assert!(effects.contains(&Effect::ReleaseManager { manager_id: "1".into() }));
+    let heads = head_notes(&effects);
+    assert_eq!(heads.len(), 1, "{effects:?}");
+    assert!(heads[0].contains("Анна") && heads[0].contains("Игорь"), "{heads:?}");
+    assert!(
+        !effects.iter().any(|e| matches!(e, Effect::Finished(_))),
+        "the outcome metric counts the lead once"
+    );
+
+    // max_hops reached: the head is told, the lead stays.
+    t.advance(Duration::minutes(15));
+    t.fire_due();
+    assert!(!t.manager_found());
+    assert_eq!(head_notes(&t.last).len(), 1, "{:?}", t.last);
+    assert_eq!(t.s.manager.as_ref().map(|m| m.id.as_str()), Some("2"));
+}
+
+#[test]
+fn accepting_stops_the_clock() {
+    let mut t = assigned_to_anna();
+    t.advance(Duration::minutes(5));
+    t.event(Event::Accepted);
+    assert!(t.s.accepted);
+    assert!(t.last.contains(&Effect::CancelTimer(TimerKind::AcceptDeadline)));
+    t.advance(Duration::hours(1));
+    t.fire_due();
+    assert!(!t.manager_found());
+    assert_eq!(t.s.manager, Some(anna()));
+}
+
+#[test]
+fn nobody_else_to_take_it_keeps_the_lead_and_tells_the_head() {
+    let mut t = assigned_to_anna();
+    t.advance(Duration::minutes(15));
+    t.fire_due();
+    assert!(t.manager_found());
+    t.event(Event::NoManagerAvailable);
+    assert_eq!(t.s.status, LeadStatus::Assigned);
+    assert_eq!(t.s.manager, Some(anna()));
+    assert_eq!(head_notes(&t.last).len(), 1);
+}
+
+#[test]
+fn queued_then_closed_leaves_the_queue_and_a_late_assignment_is_given_back() {
+    let mut t = Talk::start(handover_dialog(), None, None);
+    t.client("89181234567");
+    t.event(Event::Queued);
+    assert_eq!(t.s.status, LeadStatus::Queued);
+    t.event(Event::Closed);
+    assert_eq!(t.s.status, LeadStatus::Closed);
+    assert!(t.last.contains(&Effect::LeaveQueue), "{:?}", t.last);
+    t.event(Event::ManagerAssigned(anna()));
+    assert_eq!(t.s.status, LeadStatus::Closed);
+    assert!(t.s.manager.is_none());
+    assert_eq!(t.last, [Effect::ReleaseManager { manager_id: "1".into() }]);
+}
+
+#[test]
+fn closing_an_assigned_lead_frees_its_manager() {
+    let mut t = assigned_to_anna();
+    t.event(Event::Closed);
+    assert_eq!(t.s.status, LeadStatus::Closed);
+    assert!(t.last.contains(&Effect::ReleaseManager { manager_id: "1".into() }));
+    assert!(!t.last.contains(&Effect::LeaveQueue));
+    assert!(t.s.timers.is_empty());
+}

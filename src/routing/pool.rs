@@ -48,6 +48,8 @@ pub struct Pool {
     /// Set through the operator API: absent up to and including this (manager-local) date.
     absent_until: HashMap<String, NaiveDate>,
     cursors: HashMap<String, i64>,
+    /// Groups whose cursor moved since the owner last saved them (see `take_moved_cursors`).
+    moved: HashSet<String>,
     /// Smooth weighted round-robin state per group and manager.
     weights: HashMap<(String, String), i64>,
     queue: Vec<Request>,
@@ -61,6 +63,7 @@ impl Pool {
             paused: HashSet::new(),
             absent_until: HashMap::new(),
             cursors: HashMap::new(),
+            moved: HashSet::new(),
             weights: HashMap::new(),
             queue: Vec::new(),
         }
@@ -77,6 +80,7 @@ impl Pool {
     ) {
         self.load = load.into_iter().collect();
         self.cursors = cursors.into_iter().collect();
+        self.moved.clear();
         self.paused = paused.into_iter().collect();
         self.absent_until = absent_until.into_iter().collect();
         self.queue = queue;
@@ -89,6 +93,19 @@ impl Pool {
 
     pub fn cursor(&self, group: &str) -> i64 {
         self.cursors.get(group).copied().unwrap_or(0)
+    }
+
+    /// Cursors that moved since the last call, to be persisted (round-robin survives restarts).
+    pub fn take_moved_cursors(&mut self) -> Vec<(String, i64)> {
+        let mut moved: Vec<(String, i64)> = std::mem::take(&mut self.moved)
+            .into_iter()
+            .map(|g| {
+                let pos = self.cursor(&g);
+                (g, pos)
+            })
+            .collect();
+        moved.sort();
+        moved
     }
 
     pub fn queue(&self) -> &[Request] {
@@ -203,6 +220,7 @@ impl Pool {
             let idx = members[pos as usize];
             if eligible.contains(&idx) {
                 self.cursors.insert(group.to_string(), pos + 1);
+                self.moved.insert(group.to_string());
                 return idx;
             }
         }
@@ -250,6 +268,13 @@ impl Pool {
         if let Some(n) = self.load.get_mut(manager_id) {
             *n = n.saturating_sub(1);
         }
+    }
+
+    /// Takes a lead out of the queue (closed or withdrawn while waiting); true if it was there.
+    pub fn dequeue(&mut self, lead: LeadId) -> bool {
+        let before = self.queue.len();
+        self.queue.retain(|q| q.lead != lead);
+        self.queue.len() != before
     }
 
     pub fn enqueue(&mut self, req: Request) {

@@ -85,6 +85,33 @@ fn round_robin_rotates_and_resumes_from_a_restored_cursor() {
 }
 
 #[test]
+fn moved_cursors_are_reported_once_for_saving() {
+    let ms = vec![
+        manager("1", &["sales"], 0, &[], None),
+        manager("2", &["sales"], 0, &[], None),
+    ];
+    let mut p = pool(ms, Strategy::RoundRobin);
+    assert!(p.take_moved_cursors().is_empty());
+    p.assign(&req(1, Priority::Normal), noon());
+    p.assign(&req(2, Priority::Normal), noon());
+    assert_eq!(p.take_moved_cursors(), [("sales".to_string(), 2)]);
+    assert!(p.take_moved_cursors().is_empty(), "reported once");
+}
+
+#[test]
+fn a_dequeued_lead_is_not_drained() {
+    let mut p = pool(vec![manager("1", &["sales"], 1, &[], None)], Strategy::RoundRobin);
+    p.restore([("1".into(), 1)], [], [], [], vec![]);
+    p.enqueue(req(1, Priority::High));
+    p.enqueue(req(2, Priority::Normal));
+    assert!(p.dequeue(LeadId(1)));
+    assert!(!p.dequeue(LeadId(1)));
+    p.release("1");
+    let got: Vec<i64> = p.drain(noon()).iter().map(|(r, _)| r.lead.0).collect();
+    assert_eq!(got, [2]);
+}
+
+#[test]
 fn nobody_outside_hours_paused_absent_or_full_gets_a_lead() {
     let mut p = pool(
         vec![
