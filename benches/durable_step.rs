@@ -37,6 +37,7 @@ fn bench(c: &mut Criterion) {
                 name: None,
                 phone: None,
                 text: None,
+                segment: None,
             };
             ids.push(store.create_lead(&lead).await.expect("lead").lead.id);
         }

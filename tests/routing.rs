@@ -367,3 +367,40 @@ async fn a_lead_closed_while_queued_leaves_the_queue() {
     assert!(gone["manager_id"].is_null(), "{gone}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_a_segment_client_goes_before_older_ordinary_leads() {
+    let app = TestApp::spawn_with(|c| {
+        routing(c, Strategy::RoundRobin, 1);
+        c.routing.classifier.high_priority_segments = vec!["A".into()];
+    })
+    .await;
+    let a = lead_with_phone(&app, "g1", "", "+79180000101").await;
+    lead_with_phone(&app, "g2", "", "+79180000102").await;
+    let ordinary = lead_with_phone(&app, "g3", "", "+79180000103").await;
+    let (code, body) = app
+        .post(
+            "/api/v1/leads",
+            json!({"source": "crm", "external_id": "g4", "channel": "form", "phone": "+79180000104",
+                   "text": "добрый день", "segment": "A"}),
+        )
+        .await;
+    assert_eq!(code, 201, "{body}");
+    let vip = body["id"].as_i64().unwrap();
+    assert_eq!(app.lead(vip).await["status"], "queued");
+
+    app.post(&format!("/api/v1/leads/{}/close", a["id"]), json!({})).await;
+    let v = app.wait_for(vip, WAIT, |l| l["status"] == "assigned").await;
+    assert_eq!(v["segment"], "A", "{v}");
+    assert_eq!(v["manager_id"], a["manager_id"]);
+    assert_eq!(app.lead(ordinary["id"].as_i64().unwrap()).await["status"], "queued");
+
+    let (code, body) = app
+        .post(
+            "/api/v1/leads",
+            json!({"source": "crm", "external_id": "g5", "channel": "form", "segment": " "}),
+        )
+        .await;
+    assert_eq!(code, 422, "{body}");
+    app.stop().await;
+}

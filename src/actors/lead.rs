@@ -384,6 +384,10 @@ impl LeadActor {
             Some(llm) => llm.classify(&routing.rules, &text).await.0,
             None => routing.rules.classify(&text),
         };
+        let classification =
+            routing
+                .rules
+                .with_client(classification, rt.lead.segment.as_deref(), state.phone.as_deref());
         let group =
             crate::routing::choose_group(&routing.config, &rt.lead.channel, &text, classification.kind).to_string();
         let previous_owner = match &state.phone {

@@ -193,6 +193,27 @@ mod tests {
     }
 
     #[test]
+    fn routing_typos_are_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(ROUTING_FILE),
+            "default_group = \"sales\"\n[[managers]]\nid = \"1\"\nname = \"A\"\ngroups = [\"sales\"]\ntags = [\"нефтегаз\"]\n\
+             [classifier]\nclient_segments = { \"89181234567\" = \"A\" }\n\
+             [[classifier.specializations]]\ntag = \"нефтeгаз\"\nkeywords = [\"нефть\"]\n",
+        )
+        .unwrap();
+        let issues = Config::load(Some(dir.path())).unwrap_err().to_string();
+        assert!(
+            issues.contains("routing.toml:classifier.specializations[0].tag: no manager has tag"),
+            "a tag spelled with a Latin e: {issues}"
+        );
+        assert!(
+            issues.contains("routing.toml:classifier.client_segments.89181234567: the key must be a phone in E.164"),
+            "{issues}"
+        );
+    }
+
+    #[test]
     fn parse_errors_give_line_and_unknown_key() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(

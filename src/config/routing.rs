@@ -113,6 +113,13 @@ pub struct ClassifierConfig {
     /// Words that make a request high priority ("тендер", "срочно").
     #[serde(default)]
     pub high_priority: Vec<String>,
+    /// Client ABC segments whose requests are high priority (e.g. ["A"]).
+    #[serde(default)]
+    pub high_priority_segments: Vec<String>,
+    /// Segments of known clients by phone (E.164), for when the CRM does not send one:
+    /// `"+79181234567" = "A"`. A segment sent with the lead wins.
+    #[serde(default)]
+    pub client_segments: BTreeMap<String, String>,
     /// Specialization tags wanted by keywords.
     #[serde(default)]
     pub specializations: Vec<SpecializationRule>,
@@ -246,6 +253,43 @@ impl RoutingConfig {
                 if !self.has_group(g) {
                     issues.push(file, key, format!("no manager is in group `{g}`"));
                 }
+            }
+        }
+        for (i, s) in self.classifier.high_priority_segments.iter().enumerate() {
+            if s.trim().is_empty() {
+                issues.push(
+                    file,
+                    format!("classifier.high_priority_segments[{i}]"),
+                    "must not be empty",
+                );
+            }
+        }
+        for (phone, segment) in &self.classifier.client_segments {
+            let e164 = phone
+                .strip_prefix('+')
+                .is_some_and(|d| (8..=15).contains(&d.len()) && d.chars().all(|c| c.is_ascii_digit()));
+            if !e164 {
+                issues.push(
+                    file,
+                    format!("classifier.client_segments.{phone}"),
+                    "the key must be a phone in E.164, like \"+79181234567\"",
+                );
+            }
+            if segment.trim().is_empty() {
+                issues.push(
+                    file,
+                    format!("classifier.client_segments.{phone}"),
+                    "must name a segment",
+                );
+            }
+        }
+        for (i, s) in self.classifier.specializations.iter().enumerate() {
+            if !self.managers.iter().any(|m| m.tags.contains(&s.tag)) {
+                issues.push(
+                    file,
+                    format!("classifier.specializations[{i}].tag"),
+                    format!("no manager has tag `{}` (a typo in one of the two?)", s.tag),
+                );
             }
         }
         if let Some(llm) = &self.llm {

@@ -29,6 +29,9 @@ pub struct CreateLead {
     pub phone: Option<String>,
     #[serde(default)]
     pub text: Option<String>,
+    /// The client's ABC segment from the CRM ("A", "B", "C"); routing may raise priority by it.
+    #[serde(default)]
+    pub segment: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -113,6 +116,13 @@ pub async fn create(
     if let Some(name) = &req.name {
         check_id("name", name)?;
     }
+    if let Some(segment) = &req.segment {
+        if segment.trim().is_empty() || segment.chars().count() > 16 {
+            return Err(ApiError::Unprocessable(
+                "`segment` must be a short segment name such as \"A\"".into(),
+            ));
+        }
+    }
     if let Some(phone) = &req.phone {
         if phone.chars().count() > 64 {
             return Err(ApiError::Unprocessable("`phone` is longer than 64 characters".into()));
@@ -125,6 +135,7 @@ pub async fn create(
         name: req.name.filter(|n| !n.trim().is_empty()),
         phone: req.phone.filter(|p| !p.trim().is_empty()),
         text: req.text,
+        segment: req.segment.map(|s| s.trim().to_uppercase()),
     };
     let created = state.store.create_lead(&new).await?;
     let id = created.lead.id;

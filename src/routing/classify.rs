@@ -1,6 +1,8 @@
 //! What a request is: a new lead, a complaint, a service request; how urgent; which
 //! specialization it wants. Rules from config; an LLM may propose, rules are the fallback.
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::config::ClassifierConfig;
@@ -28,6 +30,9 @@ pub struct Classification {
     pub priority: Priority,
     /// Specialization tags wanted.
     pub tags: Vec<String>,
+    /// The client's ABC segment, when known (from the CRM or the config).
+    #[serde(default)]
+    pub segment: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -35,6 +40,8 @@ pub struct RulesClassifier {
     complaint: KeywordSet,
     service: KeywordSet,
     high: KeywordSet,
+    high_segments: Vec<String>,
+    client_segments: HashMap<String, String>,
     specializations: Vec<(String, KeywordSet)>,
 }
 
@@ -44,6 +51,12 @@ impl RulesClassifier {
             complaint: KeywordSet::new(&c.complaint),
             service: KeywordSet::new(&c.service),
             high: KeywordSet::new(&c.high_priority),
+            high_segments: c.high_priority_segments.iter().map(|s| normalise_segment(s)).collect(),
+            client_segments: c
+                .client_segments
+                .iter()
+                .map(|(phone, s)| (phone.clone(), normalise_segment(s)))
+                .collect(),
             specializations: c
                 .specializations
                 .iter()
@@ -74,13 +87,32 @@ impl RulesClassifier {
                 .filter(|(_, k)| k.matches(&words))
                 .map(|(t, _)| t.clone())
                 .collect(),
+            segment: None,
         }
+    }
+
+    /// Adds what is known of the client: the segment the CRM sent, else the configured one for
+    /// this phone. A high-priority segment raises the priority whatever the text (or the LLM) said.
+    pub fn with_client(&self, mut c: Classification, crm_segment: Option<&str>, phone: Option<&str>) -> Classification {
+        let segment = crm_segment
+            .map(normalise_segment)
+            .filter(|s| !s.is_empty())
+            .or_else(|| phone.and_then(|p| self.client_segments.get(p).cloned()));
+        if segment.as_ref().is_some_and(|s| self.high_segments.contains(s)) {
+            c.priority = Priority::High;
+        }
+        c.segment = segment;
+        c
     }
 
     /// The specialization tags the config knows (an LLM answer may only use these).
     pub fn known_tags(&self) -> Vec<String> {
         self.specializations.iter().map(|(t, _)| t.clone()).collect()
     }
+}
+
+fn normalise_segment(s: &str) -> String {
+    s.trim().to_uppercase()
 }
 
 #[cfg(test)]
@@ -93,6 +125,8 @@ mod tests {
             complaint: vec!["жалоба".into(), "недоволен".into()],
             service: vec!["ремонт".into(), "гарантия".into()],
             high_priority: vec!["тендер".into(), "срочно".into()],
+            high_priority_segments: vec!["A".into()],
+            client_segments: [("+79180000001".to_string(), "a".to_string())].into(),
             specializations: vec![SpecializationRule {
                 tag: "нефтегаз".into(),
                 keywords: vec!["нефть".into(), "газ".into(), "буровой".into()],
@@ -114,5 +148,33 @@ mod tests {
             RequestKind::ServiceRequest
         );
         assert_eq!(rules().classify("хочу купить").priority, Priority::Normal);
+    }
+
+    #[test]
+    fn segment_a_is_high_priority_from_the_crm_or_the_config() {
+        let r = rules();
+        let plain = || r.classify("хочу купить");
+        let c = r.with_client(plain(), Some(" a "), None);
+        assert_eq!((c.priority, c.segment.as_deref()), (Priority::High, Some("A")));
+        let c = r.with_client(plain(), None, Some("+79180000001"));
+        assert_eq!(
+            (c.priority, c.segment.as_deref()),
+            (Priority::High, Some("A")),
+            "from the config"
+        );
+        let c = r.with_client(plain(), Some("C"), Some("+79180000001"));
+        assert_eq!(
+            (c.priority, c.segment.as_deref()),
+            (Priority::Normal, Some("C")),
+            "the CRM wins"
+        );
+        let c = r.with_client(plain(), None, Some("+79180000002"));
+        assert_eq!((c.priority, c.segment), (Priority::Normal, None));
+        let tender = r.with_client(r.classify("тендер"), Some("B"), None);
+        assert_eq!(
+            tender.priority,
+            Priority::High,
+            "a segment never lowers the text's priority"
+        );
     }
 }

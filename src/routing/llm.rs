@@ -84,6 +84,7 @@ impl LlmClassifier {
             kind: v.kind,
             priority: v.priority,
             tags: v.tags,
+            segment: None,
         })
     }
 }

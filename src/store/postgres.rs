@@ -26,7 +26,7 @@ pub struct PgStore {
 }
 
 const LEAD_COLUMNS: &str =
-    "id, source, external_id, channel, name, phone, status, manager_id, reason, created_at, updated_at, chat_token";
+    "id, source, external_id, channel, name, phone, status, manager_id, reason, created_at, updated_at, chat_token, segment";
 
 fn lead_from_row(row: &sqlx::postgres::PgRow) -> StoreResult<LeadRecord> {
     let status: String = row.try_get("status")?;
@@ -43,6 +43,7 @@ fn lead_from_row(row: &sqlx::postgres::PgRow) -> StoreResult<LeadRecord> {
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
         chat_token: row.try_get("chat_token")?,
+        segment: row.try_get("segment")?,
     })
 }
 
@@ -108,8 +109,8 @@ impl Store for PgStore {
     async fn create_lead(&self, lead: &NewLead) -> StoreResult<Created> {
         let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query(&format!(
-            "INSERT INTO leads (source, external_id, channel, name, phone, status, chat_token)
-             VALUES ($1, $2, $3, $4, $5, 'new', $6)
+            "INSERT INTO leads (source, external_id, channel, name, phone, status, chat_token, segment)
+             VALUES ($1, $2, $3, $4, $5, 'new', $6, $7)
              ON CONFLICT (source, external_id) DO NOTHING
              RETURNING {LEAD_COLUMNS}"
         ))
@@ -119,6 +120,7 @@ impl Store for PgStore {
         .bind(&lead.name)
         .bind(&lead.phone)
         .bind(format!("{:032x}", rand::random::<u128>()))
+        .bind(&lead.segment)
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = inserted else {

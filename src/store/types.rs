@@ -12,6 +12,8 @@ pub struct NewLead {
     pub name: Option<String>,
     pub phone: Option<String>,
     pub text: Option<String>,
+    /// The client's ABC segment ("A", "B", "C") from the CRM, if it has one.
+    pub segment: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -34,6 +36,8 @@ pub struct LeadRecord {
     pub reason: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The client's ABC segment, if the CRM gave one.
+    pub segment: Option<String>,
     /// The client side's secret for this lead (web chat); never shown in operator views.
     #[serde(skip)]
     pub chat_token: Option<String>,

@@ -111,6 +111,7 @@ impl Telegram {
                                 name: Some(from.name.clone()).filter(|n| !n.is_empty()),
                                 phone: None,
                                 text: if contact.is_none() { text.clone() } else { None },
+                                segment: None,
                             })
                             .await
                             .map_err(|e| store_err(&e))?;

@@ -93,6 +93,7 @@ impl Card {
             name: self.name.clone(),
             phone: self.phones.first().cloned(),
             text: self.comments.clone(),
+            segment: None,
         })
     }
 }
