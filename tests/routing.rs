@@ -150,6 +150,14 @@ async fn no_reaction_reassigns_and_tells_the_head_and_accepting_stops_it() {
     };
     assert_eq!(load(&first), 0, "the first manager's slot was released");
     assert_eq!(load(&second), 1);
+    let (_, metrics) = app.get("/metrics").await;
+    let metrics = metrics.as_str().unwrap_or_default().to_string();
+    assert!(
+        metrics.lines().any(|l| l.starts_with("leadbot_reassignments_total{")
+            && l.contains(&format!("from=\"{first}\""))
+            && l.contains(&format!("manager=\"{second}\""))),
+        "reassignments per manager: {metrics}"
+    );
     app.stop().await;
 }
 

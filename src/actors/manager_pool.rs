@@ -214,8 +214,15 @@ impl PoolState {
 
     async fn assigned(&self, req: &Request, m: &ManagerRef, from_queue: bool) {
         metrics::counter!(telemetry::ASSIGNMENTS, "manager" => m.id.clone(), "group" => req.group.clone()).increment(1);
-        if !req.exclude.is_empty() {
-            metrics::counter!(telemetry::REASSIGNMENTS, "group" => req.group.clone()).increment(1);
+        // `exclude` lists everyone who had the lead; the last one did not react in time.
+        if let Some(from) = req.exclude.last() {
+            metrics::counter!(
+                telemetry::REASSIGNMENTS,
+                "group" => req.group.clone(),
+                "manager" => m.id.clone(),
+                "from" => from.clone()
+            )
+            .increment(1);
         }
         if from_queue {
             let waited = (Utc::now() - req.since).num_milliseconds().max(0) as f64 / 1000.0;

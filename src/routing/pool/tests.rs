@@ -218,30 +218,75 @@ fn queue_waits_for_the_shift_high_priority_first_and_spreads() {
 }
 
 proptest! {
-    /// Whatever happens, nobody is ever above capacity or given a lead outside their hours.
+    /// Whatever happens (assignments, queue drains, releases, pauses, absences, the clock moving,
+    /// any strategy), nobody is ever above capacity, outside their hours, absent or paused when
+    /// given a lead, and the live load equals assignments minus releases.
     #[test]
-    fn never_above_capacity_or_outside_hours(
-        ops in prop::collection::vec((0u8..3, 0i64..48, 0usize..4), 1..200),
+    fn nobody_ineligible_is_ever_given_a_lead(
+        ops in prop::collection::vec((0u8..6, 0i64..96, 0usize..4), 1..200),
         caps in prop::collection::vec(0u32..4, 4),
+        strategy in prop_oneof![
+            Just(Strategy::RoundRobin),
+            Just(Strategy::LeastLoaded),
+            Just(Strategy::Weighted),
+            Just(Strategy::Specialization),
+        ],
     ) {
         let hours = [None, Some("09:00-18:00"), Some("00:00-12:00"), Some("12:00-24:00")];
-        let ms: Vec<ManagerConfig> = (0..4).map(|i| manager(&i.to_string(), &["sales"], caps[i], &[], hours[i])).collect();
-        let mut p = pool(ms.clone(), Strategy::LeastLoaded);
+        let mut ms: Vec<ManagerConfig> = (0..4)
+            .map(|i| manager(&i.to_string(), &["sales"], caps[i], &[], hours[i]))
+            .collect();
+        ms[3].absences = vec!["2026-11-24".into()];
+        ms[2].weight = 3;
+        ms[1].tags = vec!["нефтегаз".into()];
+        let mut p = pool(ms, strategy);
+        let mut model = [0u32; 4];
+        let mut paused = [false; 4];
+        let mut away = [false; 4];
         let mut lead = 0;
         for (op, half_hours, who) in ops {
             let now = noon() + Duration::minutes(30 * half_hours);
+            let mut given = vec![];
             match op {
                 0 | 1 => {
                     lead += 1;
-                    if let Some(m) = p.assign(&req(lead, Priority::Normal), now) {
-                        let rm = p.roster.manager(&m.id).unwrap().clone();
-                        prop_assert!(rm.availability.in_hours(now), "{} outside hours", m.id);
-                        if let Some(c) = rm.capacity {
-                            prop_assert!(p.load_of(&m.id) <= c, "{} above capacity", m.id);
-                        }
+                    let mut r = req(lead, if op == 0 { Priority::High } else { Priority::Normal });
+                    r.tags = vec!["нефтегаз".into()];
+                    match p.assign(&r, now) {
+                        Some(m) => given.push(m),
+                        None => p.enqueue(r),
                     }
                 }
-                _ => p.release(&who.to_string()),
+                2 => given.extend(p.drain(now).into_iter().map(|(_, m)| m)),
+                3 => {
+                    if model[who] > 0 {
+                        model[who] -= 1;
+                    }
+                    p.release(&who.to_string());
+                }
+                4 => {
+                    paused[who] = !paused[who];
+                    p.set_paused(&who.to_string(), paused[who]);
+                }
+                _ => {
+                    away[who] = !away[who];
+                    p.set_absent_until(&who.to_string(), away[who].then(|| noon().date_naive() + Duration::days(365)));
+                }
+            }
+            for m in given {
+                let i: usize = m.id.parse().unwrap();
+                model[i] += 1;
+                let rm = p.roster.manager(&m.id).unwrap().clone();
+                prop_assert!(rm.availability.in_hours(now), "{} outside hours", m.id);
+                prop_assert!(!rm.availability.is_absent(now), "{} on a configured day off", m.id);
+                prop_assert!(!paused[i], "{} paused", m.id);
+                prop_assert!(!away[i], "{} marked absent", m.id);
+                if let Some(c) = rm.capacity {
+                    prop_assert!(p.load_of(&m.id) <= c, "{} above capacity", m.id);
+                }
+            }
+            for (i, n) in model.iter().enumerate() {
+                prop_assert_eq!(p.load_of(&i.to_string()), *n, "live load of {}", i);
             }
         }
     }
