@@ -129,3 +129,17 @@ fn check_config_accepts_the_telegram_example_and_wants_its_token() {
     let err = String::from_utf8_lossy(&missing.stderr);
     assert!(err.contains("telegram.toml:bot: the bot token is missing"), "{err}");
 }
+
+#[test]
+fn check_config_accepts_the_routing_example_in_the_readme() {
+    let manifest = env!("CARGO_MANIFEST_DIR");
+    let readme = std::fs::read_to_string(format!("{manifest}/README.md")).unwrap();
+    let section = &readme[readme.find("## Routing").expect("a routing section")..];
+    let start = section.find("```toml\n").expect("a toml example") + "```toml\n".len();
+    let example = &section[start..start + section[start..].find("```").unwrap()];
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("routing.toml"), example).unwrap();
+    let (code, out, err) = leadbot(&["check-config", "--config", dir.path().to_str().unwrap()], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("config OK"), "{out}");
+}

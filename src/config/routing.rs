@@ -24,6 +24,13 @@ pub struct RoutingConfig {
     /// Give a returning client (same phone) to the manager who had them, when eligible.
     #[serde(default = "yes")]
     pub prefer_previous_owner: bool,
+    /// A manager gets at most this many waiting leads from the queue per `backlog_window`, so a
+    /// backlog is shared with colleagues who come online a little later instead of being dumped
+    /// on the first one. 0: no limit. New leads are not counted.
+    #[serde(default = "default_backlog_burst")]
+    pub backlog_burst: u32,
+    #[serde(with = "duration", default = "default_backlog_window")]
+    pub backlog_window: Duration,
     /// Strategy and head of sales per group (a group not listed: round-robin, no head).
     #[serde(default)]
     pub groups: Vec<GroupConfig>,
@@ -158,6 +165,12 @@ fn default_reassign() -> Duration {
 fn default_hops() -> u32 {
     2
 }
+fn default_backlog_burst() -> u32 {
+    5
+}
+fn default_backlog_window() -> Duration {
+    Duration::from_secs(10 * 60)
+}
 fn default_llm_timeout() -> Duration {
     Duration::from_secs(5)
 }
@@ -291,6 +304,13 @@ impl RoutingConfig {
                     format!("no manager has tag `{}` (a typo in one of the two?)", s.tag),
                 );
             }
+        }
+        if self.backlog_burst > 0 && self.backlog_window.is_zero() {
+            issues.push(
+                file,
+                "backlog_window",
+                "must be longer than zero when backlog_burst is set",
+            );
         }
         if let Some(llm) = &self.llm {
             if reqwest::Url::parse(&llm.base_url).is_err() {

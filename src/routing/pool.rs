@@ -1,7 +1,7 @@
 //! Who gets a lead, as a pure state machine: live load, pauses, absences, the waiting queue and
 //! each group's strategy. The manager pool actor owns one and persists what must survive.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -53,6 +53,8 @@ pub struct Pool {
     /// Smooth weighted round-robin state per group and manager.
     weights: HashMap<(String, String), i64>,
     queue: Vec<Request>,
+    /// When each manager last received queued leads (for `Roster::backlog_pace`).
+    handouts: HashMap<String, VecDeque<DateTime<Utc>>>,
 }
 
 impl Pool {
@@ -66,6 +68,7 @@ impl Pool {
             moved: HashSet::new(),
             weights: HashMap::new(),
             queue: Vec::new(),
+            handouts: HashMap::new(),
         }
     }
 
@@ -165,6 +168,25 @@ impl Pool {
     /// Picks a manager for `req` now, or `None` when nobody eligible is in its group.
     /// The pick counts towards the manager's load at once.
     pub fn assign(&mut self, req: &Request, now: DateTime<Utc>) -> Option<ManagerRef> {
+        self.pick(req, now, false)
+    }
+
+    /// Whether `id` already received its share of the backlog within the pacing window.
+    fn paced_out(&mut self, id: &str, now: DateTime<Utc>) -> bool {
+        let Some((burst, window)) = self.roster.backlog_pace else {
+            return false;
+        };
+        let Some(times) = self.handouts.get_mut(id) else {
+            return false;
+        };
+        while times.front().is_some_and(|t| *t <= now - window) {
+            times.pop_front();
+        }
+        times.len() >= burst as usize
+    }
+
+    /// `from_queue`: a backlog item, subject to the pacing of `Roster::backlog_pace`.
+    fn pick(&mut self, req: &Request, now: DateTime<Utc>, from_queue: bool) -> Option<ManagerRef> {
         let members: Vec<usize> = self
             .roster
             .managers
@@ -173,7 +195,7 @@ impl Pool {
             .filter(|(_, m)| m.in_group(&req.group))
             .map(|(i, _)| i)
             .collect();
-        let eligible: Vec<usize> = members
+        let mut eligible: Vec<usize> = members
             .iter()
             .copied()
             .filter(|&i| {
@@ -181,6 +203,17 @@ impl Pool {
                 !req.exclude.contains(&m.id) && self.eligible(m, now)
             })
             .collect();
+        if from_queue {
+            let ids: Vec<(usize, String)> = eligible
+                .iter()
+                .map(|&i| (i, self.roster.managers[i].id.clone()))
+                .collect();
+            eligible = ids
+                .into_iter()
+                .filter(|(_, id)| !self.paced_out(id, now))
+                .map(|(i, _)| i)
+                .collect();
+        }
         if eligible.is_empty() {
             return None;
         }
@@ -208,6 +241,9 @@ impl Pool {
         };
         let m = &self.roster.managers[pick];
         *self.load.entry(m.id.clone()).or_insert(0) += 1;
+        if from_queue && self.roster.backlog_pace.is_some() {
+            self.handouts.entry(m.id.clone()).or_default().push_back(now);
+        }
         Some(m.as_ref())
     }
 
@@ -295,7 +331,7 @@ impl Pool {
         let mut out = vec![];
         let mut waiting = vec![];
         for req in std::mem::take(&mut self.queue) {
-            match self.assign(&req, now) {
+            match self.pick(&req, now, true) {
                 Some(m) => out.push((req, m)),
                 None => waiting.push(req),
             }

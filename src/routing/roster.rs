@@ -37,6 +37,8 @@ pub struct Roster {
     pub strategies: HashMap<String, Strategy>,
     pub heads: HashMap<String, String>,
     pub prefer_previous_owner: bool,
+    /// At most this many queued leads per manager within the window (`None`: no limit).
+    pub backlog_pace: Option<(u32, chrono::Duration)>,
 }
 
 impl Roster {
@@ -63,6 +65,10 @@ impl Roster {
                 .filter_map(|g| g.head.clone().map(|h| (g.name.clone(), h)))
                 .collect(),
             prefer_previous_owner: c.prefer_previous_owner,
+            backlog_pace: chrono::Duration::from_std(c.backlog_window)
+                .ok()
+                .filter(|w| c.backlog_burst > 0 && !w.is_zero())
+                .map(|w| (c.backlog_burst, w)),
         }
     }
 

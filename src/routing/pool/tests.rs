@@ -35,6 +35,8 @@ fn config(managers: Vec<ManagerConfig>, strategy: Strategy) -> RoutingConfig {
         reassign_after: std::time::Duration::from_secs(900),
         max_hops: 2,
         prefer_previous_owner: true,
+        backlog_burst: 0,
+        backlog_window: std::time::Duration::from_secs(600),
         groups: vec![GroupConfig {
             name: "sales".into(),
             strategy,
@@ -109,6 +111,42 @@ fn a_dequeued_lead_is_not_drained() {
     p.release("1");
     let got: Vec<i64> = p.drain(noon()).iter().map(|(r, _)| r.lead.0).collect();
     assert_eq!(got, [2]);
+}
+
+#[test]
+fn a_backlog_is_paced_so_whoever_comes_online_first_does_not_get_it_all() {
+    let config = |burst| {
+        let mut c = config(
+            vec![
+                manager("early", &["sales"], 0, &[], Some("09:00-18:00")),
+                manager("late", &["sales"], 0, &[], Some("09:10-18:00")),
+            ],
+            Strategy::RoundRobin,
+        );
+        c.backlog_burst = burst;
+        c
+    };
+    let at = |h, m| Utc.with_ymd_and_hms(2026, 11, 23, h, m, 0).unwrap();
+    let mut p = Pool::new(Roster::from_config(&config(3)));
+    for i in 0..6 {
+        p.enqueue(req(i, Priority::Normal));
+    }
+    let ids = |got: Vec<(Request, ManagerRef)>| got.into_iter().map(|(_, m)| m.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(p.drain(at(9, 0))),
+        ["early"; 3],
+        "the first shift gets its share only"
+    );
+    assert!(p.drain(at(9, 5)).is_empty(), "and no more within the window");
+    assert_eq!(ids(p.drain(at(9, 10))), ["late", "early", "late"], "the rest is shared");
+    // A new lead is not held back by the pacing.
+    assert!(p.assign(&req(7, Priority::Normal), at(9, 11)).is_some());
+
+    let mut unpaced = Pool::new(Roster::from_config(&config(0)));
+    for i in 0..6 {
+        unpaced.enqueue(req(i, Priority::Normal));
+    }
+    assert_eq!(unpaced.drain(at(9, 0)).len(), 6, "burst 0: no pacing");
 }
 
 #[test]
