@@ -437,6 +437,11 @@ async fn the_job_board_posts_reveals_privately_and_exactly_one_executor_wins() {
         .await
         .unwrap();
     assert_eq!(reveals, 1, "the reveal was recorded");
+    // Once taken, another executor no longer gets the client's phone.
+    post_update(&app, &claim_update(999, 777, &format!("ph:{job}")), Some(SECRET)).await;
+    let last = fake.calls("answerCallbackQuery").pop().unwrap().body;
+    assert!(last["text"].as_str().unwrap().contains("уже забран"), "{last}");
+    assert!(!last["text"].as_str().unwrap().contains("+79161112233"));
     app.stop().await;
 }
 

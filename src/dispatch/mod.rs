@@ -324,11 +324,25 @@ impl JobBoard {
     /// The client's contact, privately: a DM when the executor has started the bot, otherwise an
     /// alert only they see. Every reveal is recorded.
     async fn reveal(&self, callback_id: &str, job_id: i64, who: &User) -> Result<(), JobError> {
-        let row = sqlx::query("SELECT details FROM jobs WHERE id = $1")
+        let row = sqlx::query("SELECT details, taken_by FROM jobs WHERE id = $1")
             .bind(job_id)
             .fetch_optional(&self.pool)
             .await?;
-        let Some(deal) = row.and_then(|r| serde_json::from_value::<DealJob>(r.get(0)).ok()) else {
+        let Some(row) = row else {
+            return Ok(self
+                .api
+                .answer_callback(callback_id, &self.texts.job_gone, true)
+                .await?);
+        };
+        // Once taken, the client's contact is for the winner only.
+        let taken_by: Option<i64> = row.get(1);
+        if taken_by.is_some_and(|w| w != who.id) {
+            return Ok(self
+                .api
+                .answer_callback(callback_id, &self.texts.taken_alert, true)
+                .await?);
+        }
+        let Ok(deal) = serde_json::from_value::<DealJob>(row.get(0)) else {
             return Ok(self
                 .api
                 .answer_callback(callback_id, &self.texts.job_gone, true)
