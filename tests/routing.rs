@@ -412,3 +412,41 @@ async fn an_a_segment_client_goes_before_older_ordinary_leads() {
     assert_eq!(code, 422, "{body}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_database_error_does_not_stop_the_manager_pool() {
+    let app = TestApp::spawn_with(|c| {
+        routing(c, Strategy::RoundRobin, 1);
+        // The failing lead retries until the table is back instead of being parked.
+        c.service.runtime.restart_limit = 10_000;
+    })
+    .await;
+    lead_with_phone(&app, "d1", "", "+79180000111").await;
+    lead_with_phone(&app, "d2", "", "+79180000112").await;
+    // The next lead must be queued, and queueing it fails.
+    sqlx::query("ALTER TABLE routing_queue RENAME TO routing_queue_gone")
+        .execute(app.pool())
+        .await
+        .unwrap();
+    let (code, body) = app
+        .post(
+            "/api/v1/leads",
+            json!({"source": "crm", "external_id": "d3", "channel": "form", "phone": "+79180000113"}),
+        )
+        .await;
+    assert_eq!(code, 201, "{body}");
+    assert_ne!(body["status"], "assigned");
+    let (code, managers) = app.get("/api/v1/managers").await;
+    assert_eq!(code, 200, "the pool still answers: {managers}");
+    assert_eq!(managers["managers"][0]["active"], 1);
+
+    // Once the database is back, the lead's retried step queues it.
+    sqlx::query("ALTER TABLE routing_queue_gone RENAME TO routing_queue")
+        .execute(app.pool())
+        .await
+        .unwrap();
+    let id = body["id"].as_i64().unwrap();
+    let lead = app.wait_for(id, WAIT, |l| l["status"] == "queued").await;
+    assert!(lead["manager_id"].is_null(), "{lead}");
+    app.stop().await;
+}

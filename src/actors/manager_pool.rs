@@ -124,6 +124,19 @@ impl Actor for ManagerPool {
         msg: Self::Msg,
         st: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
+        // Nobody supervises the pool, and an error would stop it for good: every later lead would
+        // wait for a manager forever. A failed message drops its reply port instead (the lead's
+        // call fails and its step is retried; the operator gets 503) and the pool carries on.
+        if let Err(e) = st.handle_msg(msg).await {
+            tracing::error!(error = %e, "manager pool: message failed, the pool carries on");
+        }
+        Ok(())
+    }
+}
+
+impl PoolState {
+    async fn handle_msg(&mut self, msg: PoolMsg) -> Result<(), ActorProcessingErr> {
+        let st = self;
         match msg {
             PoolMsg::Assign {
                 request,
