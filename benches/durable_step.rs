@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use leadbot::domain::{LeadId, LeadStatus};
+use leadbot::domain::{ChannelName, LeadId, LeadStatus};
 use leadbot::store::{
     Direction, InboxPayload, NewLead, NewOutbox, PgStore, Projection, StepCommit, Store, TimerChange,
 };
@@ -33,11 +33,12 @@ fn bench(c: &mut Criterion) {
             let lead = NewLead {
                 source: "bench".into(),
                 external_id: i.to_string(),
-                channel: "webchat".into(),
+                channel: ChannelName::new("webchat"),
                 name: None,
                 phone: None,
                 text: None,
                 segment: None,
+                first_event: None,
             };
             ids.push(store.create_lead(&lead).await.expect("lead").lead.id);
         }
@@ -75,7 +76,7 @@ fn bench(c: &mut Criterion) {
                                 expected_version: version,
                                 state,
                                 projection: Projection {
-                                    channel: "webchat".into(),
+                                    channel: ChannelName::new("webchat"),
                                     status: LeadStatus::BotProcessing,
                                     phone: None,
                                     manager_id: None,

@@ -1,30 +1,28 @@
-//! Wires the parts together: store, actors, background services, HTTP.
+//! Wires the parts together, in the order their references are needed and with no part patched
+//! after it started: the store; the outbound side of every adapter (channels, CRMs, the
+//! notifier); the runtime (which hands out the intake port); the inbound side of every adapter
+//! (given the intake port); the HTTP surface.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
-use ractor::{Actor, ActorRef};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
-use crate::actors::{
-    run_recovery_scan, run_timer_service, LeadDeps, LeadSupervisor, ManagerPool, PoolMsg, RoutingDeps, SupervisorArgs,
-    SupervisorMsg,
-};
-use crate::channels::telegram::Telegram;
+use crate::actors::{LeadDeps, RoutingDeps, Runtime, RuntimeParts};
+use crate::channels::telegram::{ButtonPresses, Telegram, TelegramInbound};
 use crate::channels::Channels;
 use crate::config::Config;
-use crate::crm::bitrix24::{Bitrix24, Bitrix24Crm, Bitrix24Deals, OpenLines};
-use crate::crm::Crms;
-use crate::delivery::Dispatcher;
+use crate::crm::bitrix24::{Bitrix24, Bitrix24Crm, Bitrix24Inbound, OpenLines};
+use crate::crm::{Crms, DealDispatch};
 use crate::dialog::{Dialog, Handover, PhoneReader};
-use crate::dispatch::{DealResponsible, JobBoard, LocalDeals};
 use crate::http::{router, AppState};
+use crate::jobs::{JobBoard, JobBoardParts};
+use crate::llm::LlmClassifier;
 use crate::notify::Notifier;
-use crate::routing::llm::LlmClassifier;
-use crate::routing::{Roster, RulesClassifier};
+use crate::routing::{Classifier, Roster, RulesClassifier};
 use crate::store::{PgStore, Store};
 use crate::telemetry;
 
@@ -32,8 +30,7 @@ use crate::telemetry;
 pub struct Running {
     pub addr: SocketAddr,
     pub store: PgStore,
-    supervisor: ActorRef<SupervisorMsg>,
-    pool: ActorRef<PoolMsg>,
+    runtime: Runtime,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -53,6 +50,20 @@ pub fn build_dialog(config: &Config) -> anyhow::Result<Dialog> {
     )?)
 }
 
+fn routing_deps(config: &Config) -> anyhow::Result<RoutingDeps> {
+    let rules = RulesClassifier::new(&config.routing.classifier);
+    let classifier: Arc<dyn Classifier> = match &config.routing.llm {
+        Some(llm) => Arc::new(LlmClassifier::new(llm.clone(), rules.clone()).context("building the LLM client")?),
+        None => Arc::new(rules.clone()),
+    };
+    Ok(RoutingDeps {
+        config: config.routing.clone(),
+        rules,
+        classifier,
+        roster: Roster::from_config(&config.routing),
+    })
+}
+
 /// Starts everything on `listener` (bind it with the configured address, or port 0 in tests).
 pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Running> {
     let metrics = telemetry::metrics_handle();
@@ -61,12 +72,14 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         .await
         .with_context(|| format!("database {}", redact(&svc.database.url)))?;
     let store: Arc<dyn Store> = Arc::new(pg.clone());
-    let dialog = build_dialog(&config)?;
+    let stores = Arc::new(pg.clone());
+
+    // Outbound sides: what the runtime's delivery actors drive.
     let mut channels = Channels::with_builtin();
     let mut crms = Crms::default();
     let bitrix24 = match &config.bitrix24 {
         Some(settings) => {
-            let bx = Bitrix24::new(settings.clone(), pg.pool().clone()).context("connecting Bitrix24")?;
+            let bx = Bitrix24::new(settings.clone(), stores.clone()).context("connecting Bitrix24")?;
             crms.register(Arc::new(Bitrix24Crm {
                 bx: bx.clone(),
                 store: store.clone(),
@@ -78,125 +91,88 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         }
         None => None,
     };
-    let notifier = Notifier::new(&svc.notify).context("building the notifier's HTTP client")?;
     let telegram = match &config.telegram {
         Some(settings) => {
-            let pool = pg.pool().clone();
-            let deals: Arc<dyn DealResponsible> = match &bitrix24 {
-                Some(bx) => Arc::new(Bitrix24Deals {
-                    bx: bx.clone(),
-                    local: LocalDeals { pool: pool.clone() },
-                }),
-                None => Arc::new(LocalDeals { pool: pool.clone() }),
-            };
-            let tg = Telegram::new(settings.clone(), store.clone(), pool.clone(), |api, repo| {
-                settings.jobs.clone().map(|jobs| {
-                    Arc::new(JobBoard::new(
-                        jobs,
-                        settings.texts.clone(),
-                        settings.executors.clone(),
-                        pool.clone(),
-                        api,
-                        repo,
-                        notifier.clone(),
-                        deals,
-                    ))
-                })
-            })
-            .context("building the Telegram client")?;
+            let tg = Telegram::new(settings.clone(), stores.clone()).context("building the Telegram client")?;
             channels.register(tg.clone());
-            if let (Some(bx), Some(jobs)) = (&bitrix24, &tg.jobs) {
-                let _ = bx.jobs.set(jobs.clone());
-            }
             Some(tg)
         }
         None => None,
     };
-    let outbox_wake = Arc::new(Notify::new());
-    let timer_wake = Arc::new(Notify::new());
+    let notifier = Notifier::new(&svc.notify).context("building the notifier's HTTP client")?;
 
-    let roster = Roster::from_config(&config.routing);
-    let routing = Arc::new(RoutingDeps {
-        config: config.routing.clone(),
-        rules: RulesClassifier::new(&config.routing.classifier),
-        llm: match &config.routing.llm {
-            Some(llm) => Some(LlmClassifier::new(llm.clone()).context("building the LLM client")?),
-            None => None,
+    // The runtime, and with it the intake port.
+    let routing = Arc::new(routing_deps(&config)?);
+    let runtime = Runtime::start(RuntimeParts {
+        roster: routing.roster.clone(),
+        deps: LeadDeps {
+            store: store.clone(),
+            dialog: build_dialog(&config)?,
+            channels,
+            crms,
+            outbox_wake: Arc::new(Notify::new()),
+            timer_wake: Arc::new(Notify::new()),
+            runtime: svc.runtime.clone(),
+            routing,
         },
-        roster: roster.clone(),
-    });
-    let (pool, _) = Actor::spawn(None, ManagerPool, (roster, store.clone()))
-        .await
-        .context("starting the manager pool")?;
-    let deps = Arc::new(LeadDeps {
-        store: store.clone(),
-        dialog,
-        channels: channels.clone(),
-        crms: crms.clone(),
-        pool: pool.clone(),
-        outbox_wake: outbox_wake.clone(),
-        timer_wake: timer_wake.clone(),
-        runtime: svc.runtime.clone(),
-        routing,
-    });
-    let (supervisor, _) = Actor::spawn(None, LeadSupervisor, SupervisorArgs { deps })
-        .await
-        .context("starting the lead supervisor")?;
-    pool.cast(PoolMsg::SetSupervisor(supervisor.clone()))
-        .context("wiring the manager pool")?;
-
-    let dispatcher = Dispatcher::new(
-        store.clone(),
-        channels,
-        crms,
         notifier,
-        svc.notify.clone(),
-        outbox_wake,
-        svc.runtime.outbox_poll,
-    );
-    let mut tasks = vec![
-        tokio::spawn(dispatcher.run()),
-        tokio::spawn(run_timer_service(
-            store.clone(),
-            supervisor.clone(),
-            timer_wake,
-            svc.runtime.timer_poll,
-        )),
-        tokio::spawn(run_recovery_scan(
-            store.clone(),
-            supervisor.clone(),
-            svc.runtime.recovery_scan,
-        )),
-    ];
+        notify: svc.notify.clone(),
+    })
+    .await?;
+    let intake = runtime.intake.clone();
+    let mut tasks = vec![];
 
-    if let Some(bx) = &bitrix24 {
-        tasks.extend(bx.spawn_workers(store.clone(), supervisor.clone()));
-    }
-    if let Some(tg) = &telegram {
-        tg.set_supervisor(supervisor.clone());
-        if tg.settings.polling {
-            tasks.push(tokio::spawn(tg.clone().poll()));
-        }
-        if let Some(jobs) = &tg.jobs {
-            let every = jobs
+    // Inbound sides: each hands what it receives to the intake port.
+    let jobs = match (&telegram, config.telegram.as_ref().and_then(|t| t.jobs.clone())) {
+        (Some(tg), Some(settings)) => {
+            let board = Arc::new(JobBoard::new(JobBoardParts {
+                settings,
+                texts: tg.settings.texts.clone(),
+                executors: tg.settings.executors.clone(),
+                jobs: stores.clone(),
+                chats: stores.clone(),
+                bot: tg.settings.bot.clone(),
+                api: tg.api.clone(),
+                deals_crm: bitrix24.as_ref().map(|_| crate::crm::bitrix24::SOURCE.to_string()),
+            }));
+            let every = board
                 .settings
                 .repost_after
                 .map_or(std::time::Duration::from_secs(60), |d| {
                     (d / 2).min(std::time::Duration::from_secs(60))
                 });
-            tasks.push(tokio::spawn(jobs.clone().run_reposts(every)));
+            tasks.push(tokio::spawn(board.clone().run_reposts(every)));
+            Some(board)
         }
-    }
+        _ => None,
+    };
+    let telegram_in = telegram.map(|tg| {
+        let buttons = jobs.clone().map(|b| b as Arc<dyn ButtonPresses>);
+        let inbound = TelegramInbound::new(tg.clone(), intake.clone(), buttons);
+        if tg.settings.polling {
+            tasks.push(tokio::spawn(inbound.clone().poll()));
+        }
+        inbound
+    });
+    let bitrix24_in = bitrix24.map(|bx| {
+        let deals = jobs.clone().map(|b| b as Arc<dyn DealDispatch>);
+        let inbound = Bitrix24Inbound::new(bx, intake.clone(), store.clone(), deals);
+        tasks.extend(inbound.spawn_workers());
+        inbound
+    });
+
     let state = AppState {
         store,
-        supervisor: supervisor.clone(),
+        intake,
+        supervisor: runtime.supervisor.clone(),
+        pool: runtime.pool.clone(),
+        delivery: runtime.delivery.clone(),
         metrics,
         max_text_chars: svc.server.max_text_chars,
-        apply_wait: svc.runtime.apply_wait,
         operator_token: svc.server.operator_token.as_deref().map(Arc::from),
-        bitrix24,
-        pool: pool.clone(),
-        telegram,
+        bitrix24: bitrix24_in,
+        telegram: telegram_in,
+        jobs,
     };
     let addr = listener.local_addr()?;
     let app = router(state);
@@ -209,8 +185,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
     Ok(Running {
         addr,
         store: pg,
-        supervisor,
-        pool,
+        runtime,
         tasks,
     })
 }
@@ -220,8 +195,7 @@ impl Running {
         for t in &self.tasks {
             t.abort();
         }
-        self.supervisor.stop(None);
-        self.pool.stop(None);
+        self.runtime.shutdown().await;
     }
 }
 

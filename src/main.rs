@@ -170,9 +170,9 @@ fn check_online(config: &Config) -> Result<(), ExitCode> {
     };
     let runtime = tokio::runtime::Runtime::new().map_err(|_| ExitCode::FAILURE)?;
     let result = runtime.block_on(async {
-        // The client needs no database for this; a lazy pool never connects.
-        let pool = sqlx::postgres::PgPoolOptions::new().connect_lazy(&config.service.database.url)?;
-        let bx = leadbot::crm::bitrix24::Bitrix24::new(settings, pool)?;
+        // The client needs no database for this; a lazy store never connects.
+        let store = leadbot::store::PgStore::connect_lazy(&config.service.database.url)?;
+        let bx = leadbot::crm::bitrix24::Bitrix24::new(settings, std::sync::Arc::new(store))?;
         anyhow::Ok(bx.check_statuses().await?)
     });
     let file = config

@@ -18,6 +18,9 @@ pub const INBOX_LAG: &str = "leadbot_inbox_lag_seconds";
 pub const INBOX_OLDEST_UNAPPLIED: &str = "leadbot_inbox_oldest_unapplied_seconds";
 pub const OUTBOX_PENDING: &str = "leadbot_outbox_pending";
 pub const OUTBOX_DELIVERIES: &str = "leadbot_outbox_deliveries_total";
+/// Per delivery actor (channel, CRM, notifier): rows waiting in it, and 1 while it is up.
+pub const SINK_QUEUED: &str = "leadbot_delivery_queued";
+pub const SINK_UP: &str = "leadbot_delivery_up";
 pub const TIMER_LAG: &str = "leadbot_timer_lag_seconds";
 pub const WRITE_BATCH_SIZE: &str = "leadbot_write_batch_size";
 pub const ASSIGNMENTS: &str = "leadbot_assignments_total";

@@ -411,8 +411,8 @@ async fn check_statuses_against_the_portal() {
     let fake = FakeBitrix24::start().await;
     let app = app_with(&fake, "").await;
     let s = settings(&fake, "");
-    let pool = app.pool().clone();
-    let bx = leadbot::crm::bitrix24::Bitrix24::new(s, pool).unwrap();
+    let store = std::sync::Arc::new(app.running.as_ref().unwrap().store.clone());
+    let bx = leadbot::crm::bitrix24::Bitrix24::new(s, store).unwrap();
     let problems = bx.check_statuses().await.unwrap();
     // The documented excerpt has NEW, CONVERTED and JUNK only.
     assert_eq!(problems.len(), 1, "{problems:?}");

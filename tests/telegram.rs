@@ -9,9 +9,10 @@ use std::time::Duration;
 use common::fake_telegram::{FakeTelegram, TOKEN};
 use common::TestApp;
 use leadbot::channels::telegram::update::User;
-use leadbot::channels::telegram::{BotApi, TgRepo};
+use leadbot::channels::telegram::BotApi;
 use leadbot::config::TelegramSettings;
-use leadbot::dispatch::{Claim, JobBoard, LocalDeals};
+use leadbot::domain::Claim;
+use leadbot::jobs::{JobBoard, JobBoardParts};
 use serde_json::{json, Value};
 
 const SECRET: &str = "5f0c2d1e_example-secret";
@@ -449,24 +450,24 @@ async fn the_job_board_posts_reveals_privately_and_exactly_one_executor_wins() {
 async fn a_thousand_simultaneous_claims_a_hundred_times_yield_one_winner_each() {
     let fake = FakeTelegram::start().await;
     let app = start(&fake).await;
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(16)
-        .connect(&common::db_url(&app.db))
-        .await
-        .unwrap();
+    let store = Arc::new(
+        leadbot::store::PgStore::connect(&common::db_url(&app.db), 16)
+            .await
+            .unwrap(),
+    );
+    let pool = store.pool().clone();
     let s = settings(&fake);
     let api = Arc::new(BotApi::new(&s.api_base, TOKEN, &s.limits).unwrap());
-    let notifier = leadbot::notify::Notifier::new(&Default::default()).unwrap();
-    let board = Arc::new(JobBoard::new(
-        s.jobs.clone().unwrap(),
-        s.texts.clone(),
-        s.executors.clone(),
-        pool.clone(),
+    let board = Arc::new(JobBoard::new(JobBoardParts {
+        settings: s.jobs.clone().unwrap(),
+        texts: s.texts.clone(),
+        executors: s.executors.clone(),
+        jobs: store.clone(),
+        chats: store.clone(),
+        bot: s.bot.clone(),
         api,
-        TgRepo::new(pool.clone(), &s.bot),
-        notifier,
-        Arc::new(LocalDeals { pool: pool.clone() }),
-    ));
+        deals_crm: None,
+    }));
     for round in 0..100 {
         let job: i64 =
             sqlx::query_scalar("INSERT INTO jobs (deal_id, details, chat_id) VALUES ($1, '{}', $2) RETURNING id")

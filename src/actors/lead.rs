@@ -12,15 +12,11 @@ use tokio::task::JoinHandle;
 use super::manager_pool::AssignOutcome;
 use super::manager_pool::PoolMsg;
 use super::LeadDeps;
-use crate::crm::CrmUpdate;
-use crate::delivery::{OutboundMessage, KIND_CRM, KIND_MESSAGE, KIND_NOTIFICATION};
 use crate::dialog::{DialogState, Effect, Event, TimerKind};
-use crate::domain::{LeadId, LeadStatus, ManagerRef, Outcome};
-use crate::notify::Notification;
+use crate::domain::{InboxPayload, LeadId, LeadRecord, ManagerId, ManagerRef, Outcome};
+use crate::outbox::plan::{self, Plan, StepInput};
 use crate::routing::{Priority, Request};
-use crate::store::{
-    Direction, DueTimer, InboxPayload, LeadRecord, NewOutbox, Projection, StepCommit, StoreError, TimerChange,
-};
+use crate::store::{Direction, DueTimer, Projection, StepCommit, StoreError, TimerChange};
 use crate::telemetry;
 
 /// How long the lead waits for the manager pool.
@@ -39,6 +35,7 @@ pub enum LeadMsg {
 
 pub struct LeadActor {
     pub deps: Arc<LeadDeps>,
+    pub pool: ActorRef<PoolMsg>,
 }
 
 pub struct LeadRuntime {
@@ -210,7 +207,9 @@ impl LeadActor {
         Ok(())
     }
 
-    /// One durable step. `fired`: the timer being handled, deleted in the same transaction.
+    /// One durable step: the dialog (and routing, when it asks for a manager) decides, the plan
+    /// turns the decision into rows, one commit stores it all, then the pool and delivery hear.
+    /// `fired`: the timer being handled, deleted in the same transaction.
     async fn step(
         &self,
         rt: &mut LeadRuntime,
@@ -221,10 +220,47 @@ impl LeadActor {
     ) -> Result<(), ActorProcessingErr> {
         let now = Utc::now();
         let before = rt.state.clone();
+        let (state, effects, picked) = self.decide(rt, event, now).await?;
+        let version = rt.version + 1;
+        let plan = plan::plan(
+            &StepInput {
+                lead: rt.lead.id,
+                version,
+                crm: self.deps.crms.get(&rt.lead.source).map(|c| c.source()),
+                before: &before,
+                after: &state,
+                effects: &effects,
+            },
+            &|id| self.deps.routing.roster.head_of(id).map(|h| h.as_ref()),
+        );
+        let commit = commit_of(rt, &state, &plan, text_in, inbox_id, fired)?;
+        if let Err(e) = self.deps.store.commit_step(&commit).await {
+            // The pool already counted the manager it picked for this step; the step is redone
+            // after the restart and picks again, so give the slot back or it leaks until restart.
+            if let Some(manager_id) = picked {
+                let _ = self.pool.cast(PoolMsg::Release { manager_id });
+            }
+            return Err(e.into());
+        }
+        rt.version = version;
+        if let Some(id) = inbox_id {
+            rt.last_applied = id;
+        }
+        self.after_commit(rt, &before, state, plan, &commit, now);
+        Ok(())
+    }
+
+    /// The dialog's step, and routing's answer when the dialog asks for a manager (resolved
+    /// before the commit, so the assignment lands in the same transaction). Returns the manager
+    /// the pool picked (and counted) for this very step.
+    async fn decide(
+        &self,
+        rt: &LeadRuntime,
+        event: Event,
+        now: DateTime<Utc>,
+    ) -> Result<(DialogState, Vec<Effect>, Option<ManagerId>), ActorProcessingErr> {
         let (mut state, mut effects) = self.deps.dialog.step(rt.state.clone(), event, now);
-        // A manager the pool picked (and counted) for this very step.
         let mut picked = None;
-        // Resolve the manager before committing, so the assignment lands in the same transaction.
         if let Some((text, exclude)) = effects.iter().find_map(|e| match e {
             Effect::FindManager { text, exclude } => Some((text.clone(), exclude.clone())),
             _ => None,
@@ -237,136 +273,43 @@ impl LeadActor {
             state = next;
             effects.extend(more);
         }
+        Ok((state, effects, picked))
+    }
 
-        let version = rt.version + 1;
-        let mut commit = StepCommit {
-            lead: rt.lead.id,
-            expected_version: rt.version,
-            state: serde_json::to_value(&state)?,
-            projection: Projection {
-                channel: state.channel.clone(),
-                status: state.status,
-                phone: state.phone.clone(),
-                manager_id: state.manager.as_ref().map(|m| m.id.clone()),
-                reason: state.outcome.map(|o| o.as_str().to_string()),
-            },
-            applied_inbox_id: inbox_id,
-            transcript: text_in.into_iter().map(|t| (Direction::In, t)).collect(),
-            outbox: Vec::new(),
-            timers: Vec::new(),
-        };
-        if let Some((kind, generation)) = fired {
-            commit.timers.push(TimerChange::Fired {
-                kind: kind.as_str().into(),
-                generation,
-            });
-        }
-        let key = |what: &str| format!("lead:{}:v{}:{}", rt.lead.id, version, what);
-        let mut finished = None;
-        let mut released = vec![];
-        let mut left_queue = false;
-        for (i, effect) in effects.iter().enumerate() {
-            match effect {
-                Effect::Say(text) => {
-                    commit.transcript.push((Direction::Out, text.clone()));
-                    commit.outbox.push(NewOutbox {
-                        kind: KIND_MESSAGE.into(),
-                        payload: serde_json::to_value(OutboundMessage {
-                            channel: state.channel.clone(),
-                            text: text.clone(),
-                        })?,
-                        idempotency_key: key(&format!("say{i}")),
-                    });
-                }
-                Effect::ArmTimer { kind, timer } => commit.timers.push(TimerChange::Arm {
-                    kind: kind.as_str().into(),
-                    due_at: timer.due_at,
-                    generation: timer.generation as i64,
-                }),
-                Effect::CancelTimer(kind) => commit.timers.push(TimerChange::Cancel {
-                    kind: kind.as_str().into(),
-                }),
-                Effect::NotifyManager { manager, text } => commit.outbox.push(NewOutbox {
-                    kind: KIND_NOTIFICATION.into(),
-                    payload: serde_json::to_value(Notification {
-                        lead_id: Some(rt.lead.id.0),
-                        deal_id: None,
-                        manager_id: manager.id.clone(),
-                        manager_name: manager.name.clone(),
-                        text: text.clone(),
-                        phone: state.phone.clone(),
-                    })?,
-                    idempotency_key: key(&format!("notify{i}")),
-                }),
-                Effect::FindManager { .. } => {}
-                Effect::ReleaseManager { manager_id } => released.push(manager_id.clone()),
-                Effect::LeaveQueue => left_queue = true,
-                Effect::NotifyHead { about, text } => match self.deps.routing.roster.head_of(&about.id) {
-                    Some(head) => commit.outbox.push(NewOutbox {
-                        kind: KIND_NOTIFICATION.into(),
-                        payload: serde_json::to_value(Notification {
-                            lead_id: Some(rt.lead.id.0),
-                            deal_id: None,
-                            manager_id: head.id.clone(),
-                            manager_name: head.name.clone(),
-                            text: text.clone(),
-                            phone: state.phone.clone(),
-                        })?,
-                        idempotency_key: key(&format!("head{i}")),
-                    }),
-                    None => {
-                        tracing::warn!(lead_id = %rt.lead.id, manager_id = %about.id, "no head of sales configured: {text}")
-                    }
-                },
-                Effect::Finished(outcome) => finished = Some(*outcome),
-            }
-        }
-        if self.deps.crms.handles(&rt.lead.source) {
-            for (i, update) in crm_updates(&before, &state, &effects, finished).into_iter().enumerate() {
-                commit.outbox.push(NewOutbox {
-                    kind: KIND_CRM.into(),
-                    payload: serde_json::to_value(&update)?,
-                    idempotency_key: key(&format!("crm{i}")),
-                });
-            }
-        }
-        let arms_timer = commit.timers.iter().any(|t| matches!(t, TimerChange::Arm { .. }));
-        let sends = !commit.outbox.is_empty();
-        if let Err(e) = self.deps.store.commit_step(&commit).await {
-            // The pool already counted the manager it picked for this step; the step is redone
-            // after the restart and picks again, so give the slot back or it leaks until restart.
-            if let Some(manager_id) = picked {
-                let _ = self.deps.pool.cast(PoolMsg::Release { manager_id });
-            }
-            return Err(e.into());
-        }
-
-        rt.version = version;
-        if let Some(id) = inbox_id {
-            rt.last_applied = id;
-        }
-        self.record_metrics(&rt.lead, &before, &state, finished, now);
+    /// What the rest of the house learns once the step is durable.
+    fn after_commit(
+        &self,
+        rt: &mut LeadRuntime,
+        before: &DialogState,
+        state: DialogState,
+        plan: Plan,
+        commit: &StepCommit,
+        now: DateTime<Utc>,
+    ) {
+        self.record_metrics(&rt.lead, before, &state, plan.finished, now);
         if state.phone != before.phone {
             if let Some(p) = &state.phone {
-                tracing::info!(lead_id = %rt.lead.id, phone = %leadbot_phone::mask_e164(p), "phone obtained");
+                tracing::info!(lead_id = %rt.lead.id, phone = %p.masked(), "phone obtained");
             }
+        }
+        for (manager_id, text) in &plan.no_head {
+            tracing::warn!(lead_id = %rt.lead.id, manager_id = %manager_id, "no head of sales configured: {text}");
         }
         rt.lead.channel = state.channel.clone();
         rt.state = state;
-        if sends {
+        if !commit.outbox.is_empty() {
             self.deps.outbox_wake.notify_one();
         }
         // After the commit: a crash before this leaves the load to be re-derived at start.
-        for manager_id in released {
-            let _ = self.deps.pool.cast(PoolMsg::Release { manager_id });
+        for manager_id in plan.released {
+            let _ = self.pool.cast(PoolMsg::Release { manager_id });
         }
-        if left_queue {
-            let _ = self.deps.pool.cast(PoolMsg::Dequeue { lead: rt.lead.id });
+        if plan.left_queue {
+            let _ = self.pool.cast(PoolMsg::Dequeue { lead: rt.lead.id });
         }
-        if arms_timer {
+        if commit.timers.iter().any(|t| matches!(t, TimerChange::Arm { .. })) {
             self.deps.timer_wake.notify_one();
         }
-        Ok(())
     }
 
     /// Classifies the request (LLM if configured, rules otherwise), picks its group and asks the
@@ -376,14 +319,11 @@ impl LeadActor {
         rt: &LeadRuntime,
         state: &DialogState,
         text: String,
-        exclude: Vec<String>,
+        exclude: Vec<ManagerId>,
         now: DateTime<Utc>,
     ) -> Result<Event, ActorProcessingErr> {
         let routing = &self.deps.routing;
-        let classification = match &routing.llm {
-            Some(llm) => llm.classify(&routing.rules, &text).await.0,
-            None => routing.rules.classify(&text),
-        };
+        let classification = routing.classifier.classify(&text).await;
         let classification =
             routing
                 .rules
@@ -408,7 +348,7 @@ impl LeadActor {
             tracing::info!(lead_id = %rt.lead.id, "high-priority request");
         }
         let outcome = ractor::call_t!(
-            self.deps.pool,
+            self.pool,
             |reply| PoolMsg::Assign {
                 request,
                 queue_if_busy,
@@ -434,12 +374,12 @@ impl LeadActor {
         let secs = |at: DateTime<Utc>| (at - after.created_at).num_milliseconds().max(0) as f64 / 1000.0;
         if before.first_reply_at.is_none() {
             if let Some(at) = after.first_reply_at {
-                metrics::histogram!(telemetry::FIRST_REPLY, "channel" => lead.channel.clone()).record(secs(at));
+                metrics::histogram!(telemetry::FIRST_REPLY, "channel" => lead.channel.to_string()).record(secs(at));
             }
         }
         if before.phone_at.is_none() && after.had_dialog {
             if let Some(at) = after.phone_at {
-                metrics::histogram!(telemetry::TIME_TO_PHONE, "channel" => lead.channel.clone()).record(secs(at));
+                metrics::histogram!(telemetry::TIME_TO_PHONE, "channel" => lead.channel.to_string()).record(secs(at));
             }
         }
         if let Some(outcome) = finished {
@@ -454,47 +394,41 @@ impl LeadActor {
     }
 }
 
-/// What the CRM card must learn from one step.
-fn crm_updates(
-    before: &DialogState,
-    after: &DialogState,
-    effects: &[Effect],
-    finished: Option<Outcome>,
-) -> Vec<CrmUpdate> {
-    let mut out = vec![];
-    if before.status != LeadStatus::BotProcessing && after.status == LeadStatus::BotProcessing {
-        out.push(CrmUpdate::BotStarted);
-    }
-    // A (new) manager owns the lead: first handover or a reassignment.
-    if let (LeadStatus::Assigned, Some(phone), Some(manager)) = (after.status, &after.phone, &after.manager) {
-        if before.manager.as_ref().map(|m| &m.id) != Some(&manager.id) {
-            out.push(CrmUpdate::HandedOver {
-                phone: phone.clone(),
-                manager_id: manager.id.clone(),
-            });
-            if after.had_dialog && before.manager.is_none() {
-                out.push(CrmUpdate::TranscriptComment);
-            }
-            for e in effects {
-                if let Effect::NotifyManager { manager, text } = e {
-                    out.push(CrmUpdate::NotifyManager {
-                        manager_id: manager.id.clone(),
-                        text: text.clone(),
-                    });
-                }
-            }
-        }
-        return out;
-    }
-    if let Some(outcome) = finished {
-        out.push(CrmUpdate::Failed {
-            status: after.status,
-            outcome,
+/// The step's transaction: state, projection, transcript, the plan's rows, the inbox marker.
+fn commit_of(
+    rt: &LeadRuntime,
+    state: &DialogState,
+    plan: &Plan,
+    text_in: Option<String>,
+    inbox_id: Option<i64>,
+    fired: Option<(TimerKind, i64)>,
+) -> Result<StepCommit, serde_json::Error> {
+    let mut timers = Vec::with_capacity(plan.timers.len() + 1);
+    if let Some((kind, generation)) = fired {
+        timers.push(TimerChange::Fired {
+            kind: kind.as_str().into(),
+            generation,
         });
-        out.push(CrmUpdate::FailureComment { outcome });
-        if after.had_dialog {
-            out.push(CrmUpdate::TranscriptComment);
-        }
     }
-    out
+    timers.extend(plan.timers.iter().cloned());
+    Ok(StepCommit {
+        lead: rt.lead.id,
+        expected_version: rt.version,
+        state: serde_json::to_value(state)?,
+        projection: Projection {
+            channel: state.channel.clone(),
+            status: state.status,
+            phone: state.phone.clone(),
+            manager_id: state.manager.as_ref().map(|m| m.id.clone()),
+            reason: state.outcome.map(|o| o.as_str().to_string()),
+        },
+        applied_inbox_id: inbox_id,
+        transcript: text_in
+            .into_iter()
+            .map(|t| (Direction::In, t))
+            .chain(plan.said.iter().cloned())
+            .collect(),
+        outbox: plan.outbox.clone(),
+        timers,
+    })
 }

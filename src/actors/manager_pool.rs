@@ -10,10 +10,10 @@ use chrono::{NaiveDate, Utc};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use serde::Serialize;
 
-use super::supervisor::SupervisorMsg;
-use crate::domain::{LeadId, ManagerRef};
+use crate::domain::{EventKey, InboxPayload, LeadId, ManagerId, ManagerRef};
+use crate::intake::Intake;
 use crate::routing::{ManagerStatus, Pool, Request, Roster};
-use crate::store::{InboxPayload, Store};
+use crate::store::Store;
 use crate::telemetry;
 
 /// How often the queue is retried when nothing else happens (shifts start on the clock).
@@ -38,7 +38,7 @@ pub enum PoolMsg {
     },
     /// The manager no longer holds one of their leads.
     Release {
-        manager_id: String,
+        manager_id: ManagerId,
     },
     /// The lead no longer waits (closed while queued): it must not take a freed slot.
     Dequeue {
@@ -57,8 +57,6 @@ pub enum PoolMsg {
         reply: RpcReplyPort<Result<(), String>>,
     },
     Status(RpcReplyPort<PoolStatus>),
-    /// Where to send woken leads (the supervisor starts after the pool).
-    SetSupervisor(ActorRef<SupervisorMsg>),
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -69,22 +67,29 @@ pub struct PoolStatus {
 
 pub struct ManagerPool;
 
+pub struct PoolArgs {
+    pub roster: Roster,
+    pub store: Arc<dyn Store>,
+    /// Queued leads are handed over through their inbox, like any other event.
+    pub intake: Intake,
+}
+
 pub struct PoolState {
     pool: Pool,
     store: Arc<dyn Store>,
-    supervisor: Option<ActorRef<SupervisorMsg>>,
+    intake: Intake,
     tick: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Actor for ManagerPool {
     type Msg = PoolMsg;
     type State = PoolState;
-    type Arguments = (Roster, Arc<dyn Store>);
+    type Arguments = PoolArgs;
 
     async fn pre_start(
         &self,
         myself: ActorRef<Self::Msg>,
-        (roster, store): Self::Arguments,
+        PoolArgs { roster, store, intake }: PoolArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
         let saved = store.routing_state().await?;
         let queue: Vec<Request> = saved
@@ -103,10 +108,12 @@ impl Actor for ManagerPool {
                 }
             }
         });
+        // Leads restored into the queue may be assignable right away.
+        let _ = myself.cast(PoolMsg::Drain);
         Ok(PoolState {
             pool,
             store,
-            supervisor: None,
+            intake,
             tick: Some(tick),
         })
     }
@@ -208,10 +215,6 @@ impl PoolState {
                     queue_length: st.pool.queue().len(),
                 });
             }
-            PoolMsg::SetSupervisor(s) => {
-                st.supervisor = Some(s);
-                st.drain().await;
-            }
         }
         Ok(())
     }
@@ -226,14 +229,15 @@ impl PoolState {
     }
 
     async fn assigned(&self, req: &Request, m: &ManagerRef, from_queue: bool) {
-        metrics::counter!(telemetry::ASSIGNMENTS, "manager" => m.id.clone(), "group" => req.group.clone()).increment(1);
+        metrics::counter!(telemetry::ASSIGNMENTS, "manager" => m.id.to_string(), "group" => req.group.clone())
+            .increment(1);
         // `exclude` lists everyone who had the lead; the last one did not react in time.
         if let Some(from) = req.exclude.last() {
             metrics::counter!(
                 telemetry::REASSIGNMENTS,
                 "group" => req.group.clone(),
-                "manager" => m.id.clone(),
-                "from" => from.clone()
+                "manager" => m.id.to_string(),
+                "from" => from.to_string()
             )
             .increment(1);
         }
@@ -245,15 +249,18 @@ impl PoolState {
 
     /// Assigns what the queue can give away now; each assignment goes into its lead's inbox.
     async fn drain(&mut self) {
-        let Some(sup) = self.supervisor.clone() else { return };
         let given = self.pool.drain(Utc::now());
         for (req, m) in given {
             let payload = InboxPayload::Assigned {
                 manager_id: m.id.clone(),
                 manager_name: m.name.clone(),
             };
-            let key = format!("assigned:{}:{}:{}", req.lead, m.id, req.since.timestamp_millis());
-            let stored = self.store.enqueue_inbox(req.lead, "routing", &key, &payload).await;
+            let key = EventKey::new(
+                "routing",
+                format!("assigned:{}:{}:{}", req.lead, m.id, req.since.timestamp_millis()),
+            );
+            // Stored, then the lead is woken: it stays the only writer of its own state.
+            let stored = self.intake.push(req.lead, &key, &payload).await;
             match stored {
                 Ok(_) => {
                     if let Err(e) = self.store.queue_remove(req.lead).await {
@@ -261,7 +268,6 @@ impl PoolState {
                     }
                     self.assigned(&req, &m, true).await;
                     tracing::info!(lead_id = %req.lead, manager_id = %m.id, "queued lead assigned");
-                    let _ = sup.cast(SupervisorMsg::Wake(req.lead, None));
                 }
                 Err(e) => {
                     // Put it back: the next drain tries again.

@@ -1,6 +1,12 @@
-//! The runtime: one `LeadActor` per open lead under the `LeadSupervisor`, the `ManagerPool`,
-//! and the background services that feed them (durable timers, inbox recovery).
+//! The runtime: one `LeadActor` per open lead under the `LeadSupervisor`, the `ManagerPool`, the
+//! delivery actors (one per channel, CRM and the notifier) that empty the outbox, and the
+//! background services that feed them (durable timers, inbox recovery).
+//!
+//! Nothing outside the runtime sees its messages: adapters reach leads through the intake port
+//! (`crate::intake`), which the supervisor implements as a [`LeadWaker`]; the operator API gets
+//! the narrow handles in [`Runtime`].
 
+mod delivery;
 mod lead;
 mod manager_pool;
 mod recovery;
@@ -9,29 +15,34 @@ mod timers;
 
 use std::sync::Arc;
 
-use tokio::sync::Notify;
+use ractor::{Actor, ActorRef};
+use tokio::sync::{oneshot, Notify};
+use tokio::task::JoinHandle;
 
 use crate::channels::Channels;
-use crate::config::RuntimeSettings;
+use crate::config::{NotifySettings, RuntimeSettings};
 use crate::crm::Crms;
 use crate::dialog::Dialog;
+use crate::domain::LeadId;
+use crate::intake::{Intake, LeadWaker};
+use crate::notify::Notifier;
+use crate::routing::{Classifier, Roster};
 use crate::store::Store;
 
+pub use delivery::{DeliveryHandle, SinkHealth, SinkState};
 pub use lead::LeadMsg;
 pub use manager_pool::{AssignOutcome, ManagerPool, PoolMsg, PoolStatus};
-pub use recovery::run_recovery_scan;
 pub use supervisor::{ActorState, LeadSupervisor, SupervisorArgs, SupervisorMsg};
-pub use timers::run_timer_service;
 
 /// What every lead actor needs; shared, immutable.
 pub struct LeadDeps {
     pub store: Arc<dyn Store>,
     pub dialog: Dialog,
+    /// What each channel can do (a dialog needs a real-time one).
     pub channels: Channels,
     /// CRM adapters by lead source: their leads get `CrmUpdate`s in the outbox.
     pub crms: Crms,
-    pub pool: ractor::ActorRef<PoolMsg>,
-    /// Wakes the outbox dispatcher after a step committed something to send.
+    /// Wakes the outbox router after a step committed something to send.
     pub outbox_wake: Arc<Notify>,
     /// Wakes the timer service when a timer earlier than its next wake-up is armed.
     pub timer_wake: Arc<Notify>,
@@ -39,10 +50,115 @@ pub struct LeadDeps {
     pub routing: Arc<RoutingDeps>,
 }
 
-/// What a lead needs to ask for a manager: the rules, the classifiers, the roster (heads).
+/// What a lead needs to ask for a manager: the rules, the classifier, the roster (heads).
 pub struct RoutingDeps {
     pub config: crate::config::RoutingConfig,
     pub rules: crate::routing::RulesClassifier,
-    pub llm: Option<crate::routing::llm::LlmClassifier>,
-    pub roster: crate::routing::Roster,
+    /// The rules, or an LLM that falls back to them.
+    pub classifier: Arc<dyn Classifier>,
+    pub roster: Roster,
+}
+
+/// The supervisor is the owner of every lead: waking a lead is a message to it.
+impl LeadWaker for ActorRef<SupervisorMsg> {
+    fn wake(&self, lead: LeadId, applied: Option<oneshot::Sender<()>>) {
+        // A failed cast means the runtime is stopping: the row is durable and applied at the
+        // next start (the recovery scan finds it).
+        let _ = self.cast(SupervisorMsg::Wake(lead, applied));
+    }
+}
+
+/// Everything the runtime is started with.
+pub struct RuntimeParts {
+    pub deps: LeadDeps,
+    pub roster: Roster,
+    pub notifier: Notifier,
+    pub notify: NotifySettings,
+}
+
+/// A started runtime: the intake port for adapters and the operator's handles.
+pub struct Runtime {
+    pub intake: Intake,
+    pub supervisor: ActorRef<SupervisorMsg>,
+    pub pool: ActorRef<PoolMsg>,
+    pub delivery: Arc<DeliveryHandle>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Runtime {
+    /// Spawns the supervisor (which spawns the manager pool), the delivery actors and the
+    /// timer and recovery services, in the order their references are needed: no part is
+    /// patched after it started.
+    pub async fn start(parts: RuntimeParts) -> anyhow::Result<Runtime> {
+        let RuntimeParts {
+            deps,
+            roster,
+            notifier,
+            notify,
+        } = parts;
+        let store = deps.store.clone();
+        let settings = deps.runtime.clone();
+        let outbox_wake = deps.outbox_wake.clone();
+        let timer_wake = deps.timer_wake.clone();
+        let channels = deps.channels.clone();
+        let crms = deps.crms.clone();
+        let (supervisor, _) = Actor::spawn(
+            None,
+            LeadSupervisor,
+            SupervisorArgs {
+                deps: Arc::new(deps),
+                roster,
+            },
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("starting the lead supervisor: {e}"))?;
+        let pool = match supervisor
+            .call(SupervisorMsg::Pool, Some(std::time::Duration::from_secs(10)))
+            .await
+        {
+            Ok(ractor::rpc::CallResult::Success(pool)) => pool,
+            other => anyhow::bail!("the lead supervisor did not hand out the manager pool: {other:?}"),
+        };
+        let intake = Intake::new(store.clone(), Arc::new(supervisor.clone()), settings.apply_wait);
+        let delivery = delivery::start(delivery::DeliveryParts {
+            store: store.clone(),
+            channels,
+            crms,
+            notifier,
+            notify,
+            intake: intake.clone(),
+            wake: outbox_wake,
+            poll: settings.outbox_poll,
+        })
+        .await?;
+        let tasks = vec![
+            tokio::spawn(timers::run_timer_service(
+                store.clone(),
+                supervisor.clone(),
+                timer_wake,
+                settings.timer_poll,
+            )),
+            tokio::spawn(recovery::run_recovery_scan(
+                store,
+                supervisor.clone(),
+                settings.recovery_scan,
+            )),
+        ];
+        Ok(Runtime {
+            intake,
+            supervisor,
+            pool,
+            delivery: Arc::new(delivery),
+            tasks,
+        })
+    }
+
+    pub async fn shutdown(self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+        self.delivery.stop();
+        // The pool is the supervisor's child: it stops with it.
+        self.supervisor.stop(None);
+    }
 }

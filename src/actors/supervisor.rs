@@ -11,8 +11,11 @@ use serde::Serialize;
 use tokio::sync::oneshot;
 
 use super::lead::{LeadActor, LeadMsg};
+use super::manager_pool::{ManagerPool, PoolArgs, PoolMsg};
 use super::LeadDeps;
 use crate::domain::{LeadId, Outcome};
+use crate::intake::Intake;
+use crate::routing::Roster;
 use crate::store::{DueTimer, StoreError};
 use crate::telemetry;
 
@@ -26,6 +29,8 @@ pub enum SupervisorMsg {
     Respawn(LeadId),
     Inspect(LeadId, RpcReplyPort<ActorState>),
     LiveCount(RpcReplyPort<usize>),
+    /// The manager pool this supervisor started (for the operator API).
+    Pool(RpcReplyPort<ActorRef<PoolMsg>>),
 }
 
 /// The actor side of a lead, as the operator API shows it.
@@ -43,10 +48,12 @@ pub struct LeadSupervisor;
 
 pub struct SupervisorArgs {
     pub deps: Arc<LeadDeps>,
+    pub roster: Roster,
 }
 
 pub struct SupervisorState {
     deps: Arc<LeadDeps>,
+    pool: ActorRef<PoolMsg>,
     live: HashMap<LeadId, ActorRef<LeadMsg>>,
     by_actor: HashMap<ActorId, LeadId>,
     crashes: HashMap<LeadId, VecDeque<Instant>>,
@@ -60,10 +67,30 @@ impl Actor for LeadSupervisor {
 
     async fn pre_start(
         &self,
-        _myself: ActorRef<Self::Msg>,
+        myself: ActorRef<Self::Msg>,
         args: SupervisorArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
+        // The pool hands queued leads over through the intake port, whose owner is this
+        // supervisor; lead actors ask the pool. Spawning it here gives both sides their
+        // reference at birth (no setter afterwards); it stops with the supervisor.
+        let intake = Intake::new(
+            args.deps.store.clone(),
+            Arc::new(myself.clone()),
+            args.deps.runtime.apply_wait,
+        );
+        let (pool, _) = Actor::spawn_linked(
+            None,
+            ManagerPool,
+            PoolArgs {
+                roster: args.roster,
+                store: args.deps.store.clone(),
+                intake,
+            },
+            myself.get_cell(),
+        )
+        .await?;
         Ok(SupervisorState {
+            pool,
             deps: args.deps,
             live: HashMap::new(),
             by_actor: HashMap::new(),
@@ -142,6 +169,9 @@ impl Actor for LeadSupervisor {
             }
             SupervisorMsg::LiveCount(reply) => {
                 let _ = reply.send(st.live.len());
+            }
+            SupervisorMsg::Pool(reply) => {
+                let _ = reply.send(st.pool.clone());
             }
         }
         Ok(())
@@ -232,6 +262,7 @@ impl SupervisorState {
         }
         let actor = LeadActor {
             deps: self.deps.clone(),
+            pool: self.pool.clone(),
         };
         match Actor::spawn_linked(None, actor, lead, myself.get_cell()).await {
             Ok((actor, _join)) => {
@@ -253,12 +284,5 @@ impl SupervisorState {
 
 /// Errors that say the database is unreachable rather than that the lead is broken.
 fn is_transient(err: &ActorProcessingErr) -> bool {
-    match err.downcast_ref::<StoreError>() {
-        Some(StoreError::Unavailable(_)) => true,
-        Some(StoreError::Db(e)) => matches!(
-            e,
-            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_)
-        ),
-        _ => false,
-    }
+    err.downcast_ref::<StoreError>().is_some_and(StoreError::is_transient)
 }

@@ -1,15 +1,20 @@
 //! The client channels leadbot can talk on, behind one trait. Each declares what it can do.
+//!
+//! Every channel adapter has the same shape (see docs/architecture.md, "How to add a channel"):
+//! `api` (the provider's client), `inbound` (parse + verify → the intake port), `outbound`
+//! (the [`Channel`] impl the runtime's delivery actor drives), and its storage through a store
+//! trait in `src/store/`. Adapters never see the actor runtime or the web server.
 
 pub mod telegram;
-mod webchat;
+pub mod webchat;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::delivery::DeliveryError;
-use crate::store::LeadRecord;
+use crate::domain::LeadRecord;
+use crate::outbox::DeliveryError;
 pub use webchat::WebChat;
 
 /// What a channel can do; the dialog and fallbacks depend on it.
@@ -29,22 +34,6 @@ pub trait Channel: Send + Sync + 'static {
     async fn send(&self, lead: &LeadRecord, text: &str, idempotency_key: &str) -> Result<(), DeliveryError>;
 }
 
-/// Channel names accepted at intake (a lead may come from a channel leadbot cannot talk on).
-pub const KNOWN_CHANNELS: &[&str] = &[
-    "webchat",
-    "telegram",
-    "vk",
-    "whatsapp",
-    "instagram",
-    "avito",
-    "sms",
-    "voice",
-    "email",
-    "phone",
-    "form",
-    "other",
-];
-
 #[derive(Clone, Default)]
 pub struct Channels {
     by_name: HashMap<&'static str, Arc<dyn Channel>>,
@@ -63,6 +52,10 @@ impl Channels {
 
     pub fn get(&self, name: &str) -> Option<&Arc<dyn Channel>> {
         self.by_name.get(name)
+    }
+
+    pub fn all(&self) -> impl Iterator<Item = &Arc<dyn Channel>> {
+        self.by_name.values()
     }
 
     /// Whether the bot can hold a dialog with a lead that came from `name`.

@@ -172,7 +172,7 @@ impl Bitrix24Settings {
             }
         }
         for (source, channel) in &self.channels {
-            if !crate::channels::KNOWN_CHANNELS.contains(&channel.as_str()) {
+            if !crate::domain::LEAD_ORIGINS.contains(&channel.as_str()) {
                 issues.push(
                     file,
                     format!("channels.{source}"),

@@ -1,6 +1,11 @@
 //! CRM adapters. A lead that came from a CRM gets its card kept in sync: the lead's actor
-//! commits `CrmUpdate`s to the outbox with its state, and the dispatcher applies them through
-//! the adapter registered for the lead's source.
+//! commits `CrmUpdate`s to the outbox with its state, and the CRM's delivery actor applies them
+//! through the adapter registered for the lead's source.
+//!
+//! Every CRM adapter has the same shape as every channel (docs/architecture.md, "How to add a
+//! CRM"): `api` (the client, its limiter, its errors, its auth), `inbound` (parse + verify the
+//! webhook, then workers that hand leads and messages to the intake port; reconciliation for
+//! what the webhooks missed), `outbound` (the [`Crm`] impl), storage through `CrmStore`.
 
 pub mod bitrix24;
 
@@ -8,36 +13,31 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 
-use crate::delivery::DeliveryError;
-use crate::domain::{LeadStatus, Outcome};
-use crate::store::LeadRecord;
-
-/// One change to make in the CRM card. Each is one outbox row, so a retry repeats only the
-/// step that failed; non-idempotent ones (comments, notifications) are separate rows.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "action", rename_all = "snake_case")]
-pub enum CrmUpdate {
-    /// The bot took the lead: status "bot is processing", no manager.
-    BotStarted,
-    /// A valid phone was obtained: write it (once), set the responsible and the target status.
-    HandedOver { phone: String, manager_id: String },
-    /// No phone: the failure status with its reason.
-    Failed { status: LeadStatus, outcome: Outcome },
-    /// A timeline comment with the whole dialog.
-    TranscriptComment,
-    /// A timeline comment explaining why the bot gave up.
-    FailureComment { outcome: Outcome },
-    /// Tell the manager in the CRM's own notifications.
-    NotifyManager { manager_id: String, text: String },
-}
+use crate::domain::{DealJob, LeadRecord, Outcome};
+use crate::outbox::DeliveryError;
+pub use crate::outbox::{CrmUpdate, DealUpdate};
 
 #[async_trait]
 pub trait Crm: Send + Sync + 'static {
     /// The lead `source` this adapter owns (e.g. `bitrix24`).
     fn source(&self) -> &str;
     async fn apply(&self, lead: &LeadRecord, update: &CrmUpdate, idempotency_key: &str) -> Result<(), DeliveryError>;
+    /// A change to a deal (the job board's winner becomes its responsible).
+    async fn update_deal(&self, update: &DealUpdate, _idempotency_key: &str) -> Result<(), DeliveryError> {
+        Err(DeliveryError::Permanent(format!(
+            "{} does not take deal updates (deal {})",
+            self.source(),
+            update.deal_id
+        )))
+    }
+}
+
+/// Where a CRM adapter sends a deal that needs an executor (the job board implements it).
+#[async_trait]
+pub trait DealDispatch: Send + Sync + 'static {
+    /// Posts the deal once (the same deal again is the same job); returns the job id.
+    async fn dispatch(&self, deal_id: &str, deal: &DealJob) -> Result<i64, String>;
 }
 
 /// The CRM adapters by lead source.
@@ -57,6 +57,10 @@ impl Crms {
 
     pub fn handles(&self, source: &str) -> bool {
         self.by_source.contains_key(source)
+    }
+
+    pub fn all(&self) -> impl Iterator<Item = &Arc<dyn Crm>> {
+        self.by_source.values()
     }
 }
 

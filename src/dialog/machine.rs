@@ -5,7 +5,7 @@ use super::faq::Faq;
 use super::phone_input::{PhoneInput, PhoneReader};
 use super::state::{ArmedTimer, DialogState, Effect, Event, TimerKind, RECENT_MESSAGES};
 use crate::config::{FailureStatus, Script};
-use crate::domain::{LeadStatus, ManagerRef, Outcome};
+use crate::domain::{ChannelName, LeadStatus, ManagerRef, Outcome, Phone};
 use crate::keywords::{KeywordSet, Words};
 
 #[derive(Debug, thiserror::Error)]
@@ -248,7 +248,7 @@ impl Dialog {
     }
 
     /// A lead that had no channel (or a new one) gets a chat: the dialog starts there.
-    fn on_channel_joined(&self, state: &mut DialogState, step: &mut Step, channel: String, now: DateTime<Utc>) {
+    fn on_channel_joined(&self, state: &mut DialogState, step: &mut Step, channel: ChannelName, now: DateTime<Utc>) {
         state.channel = channel;
         let waiting = matches!(state.status, LeadStatus::New)
             || (state.status == LeadStatus::NeedsReview && state.outcome == Some(Outcome::NoChannel));
@@ -345,7 +345,7 @@ impl Dialog {
         }
     }
 
-    fn accept_phone(&self, state: &mut DialogState, step: &mut Step, e164: String, text: String, now: DateTime<Utc>) {
+    fn accept_phone(&self, state: &mut DialogState, step: &mut Step, e164: Phone, text: String, now: DateTime<Utc>) {
         state.phone = Some(e164);
         state.phone_at = Some(now);
         state.awaiting_manager = true;

@@ -3,11 +3,13 @@
 
 use leadbot_phone::{Extractor, Policy, Rejection};
 
+use crate::domain::Phone;
+
 /// What a client message says about the phone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PhoneInput {
     /// A valid number the policy accepts (E.164).
-    Valid(String),
+    Valid(Phone),
     /// The client tried to give a number but it cannot be accepted, for this reason.
     Rejected(Rejection),
     /// Nothing phone-like.
@@ -37,7 +39,11 @@ impl PhoneReader {
         let mut rejection = None;
         for n in &analysis.found {
             match self.policy.check(n) {
-                Ok(()) => return PhoneInput::Valid(n.e164().to_string()),
+                Ok(()) => {
+                    if let Some(p) = e164(n) {
+                        return PhoneInput::Valid(p);
+                    }
+                }
                 Err(r) => rejection = rejection.or(Some(r)),
             }
         }
@@ -49,7 +55,7 @@ impl PhoneReader {
             all.push(text);
             if let Some(n) = self.extractor.assemble(&all) {
                 return match self.policy.check(&n) {
-                    Ok(()) => PhoneInput::Valid(n.e164().to_string()),
+                    Ok(()) => e164(&n).map_or(PhoneInput::Nothing, PhoneInput::Valid),
                     Err(r) => PhoneInput::Rejected(r),
                 };
             }
@@ -59,4 +65,10 @@ impl PhoneReader {
             None => PhoneInput::Nothing,
         }
     }
+}
+
+/// The extractor's E.164 as the domain's `Phone` (they agree on the format; a disagreement
+/// would be a bug in one of them, and the number is then not taken).
+fn e164(n: &leadbot_phone::PhoneNumber) -> Option<Phone> {
+    Phone::parse(n.e164()).ok()
 }

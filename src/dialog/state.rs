@@ -3,7 +3,7 @@ use std::collections::{BTreeMap, VecDeque};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{LeadId, LeadStatus, ManagerRef, Outcome};
+use crate::domain::{ChannelName, LeadId, LeadStatus, ManagerId, ManagerRef, Outcome, Phone};
 
 /// Durable timers a lead can have; at most one of each kind is armed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -51,10 +51,10 @@ pub const RECENT_MESSAGES: usize = 4;
 pub struct DialogState {
     pub lead_id: LeadId,
     pub status: LeadStatus,
-    pub channel: String,
+    pub channel: ChannelName,
     pub name: Option<String>,
     /// E.164.
-    pub phone: Option<String>,
+    pub phone: Option<Phone>,
     pub manager: Option<ManagerRef>,
     pub outcome: Option<Outcome>,
     pub refusals: u32,
@@ -74,7 +74,7 @@ pub struct DialogState {
     #[serde(default)]
     pub hops: u32,
     #[serde(default)]
-    pub tried: Vec<String>,
+    pub tried: Vec<ManagerId>,
     pub created_at: DateTime<Utc>,
     pub first_reply_at: Option<DateTime<Utc>>,
     pub phone_at: Option<DateTime<Utc>>,
@@ -85,7 +85,7 @@ impl DialogState {
         DialogState {
             lead_id,
             status: LeadStatus::New,
-            channel: channel.to_string(),
+            channel: ChannelName::new(channel),
             name,
             phone: None,
             manager: None,
@@ -142,7 +142,7 @@ pub enum Event {
     ChannelLost,
     /// The client opened a chat on `channel` for this lead (e.g. a Telegram deep link).
     ChannelJoined {
-        channel: String,
+        channel: ChannelName,
     },
 }
 
@@ -160,11 +160,11 @@ pub enum Effect {
     /// `exclude`: managers who already had it (a reassignment).
     FindManager {
         text: String,
-        exclude: Vec<String>,
+        exclude: Vec<ManagerId>,
     },
     /// The manager no longer holds this lead (reassigned, closed, or an assignment that came late).
     ReleaseManager {
-        manager_id: String,
+        manager_id: ManagerId,
     },
     /// The lead stopped waiting for a manager (closed while queued).
     LeaveQueue,

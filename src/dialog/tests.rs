@@ -379,7 +379,7 @@ fn no_reaction_moves_the_lead_on_releases_the_first_and_tells_the_head() {
     });
     assert_eq!(
         exclude,
-        Some(vec!["1".to_string()]),
+        Some(vec!["1".into()]),
         "never back to the one who did not react"
     );
     let effects = t.event(Event::ManagerAssigned(igor())).to_vec();

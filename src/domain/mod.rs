@@ -1,7 +1,17 @@
-//! Domain types shared by every layer. No I/O here.
+//! Domain types shared by every layer: ids and newtypes parsed once, statuses, the records the
+//! doors pass around. No I/O here.
 
+mod channel;
+mod deal;
 mod lead;
 mod manager;
+mod phone;
+mod records;
+pub mod secret;
 
+pub use channel::{ChannelName, LEAD_ORIGINS};
+pub use deal::{Claim, DealJob, JobTaker};
 pub use lead::{LeadId, LeadStatus, Outcome};
-pub use manager::ManagerRef;
+pub use manager::{ManagerId, ManagerRef};
+pub use phone::Phone;
+pub use records::{Created, EventKey, InboxPayload, LeadRecord, NewLead};

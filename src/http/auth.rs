@@ -4,6 +4,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 use super::{ApiError, AppState};
+use crate::domain::secret::constant_time_eq;
 
 /// Guards the operator API with `Authorization: Bearer $LEADBOT_OPERATOR_TOKEN` when one is set.
 pub async fn require_operator(State(state): State<AppState>, req: Request, next: Next) -> Result<Response, ApiError> {
@@ -19,12 +20,4 @@ pub async fn require_operator(State(state): State<AppState>, req: Request, next:
         }
     }
     Ok(next.run(req).await)
-}
-
-/// Compares without an early exit, so timing does not reveal how much of a token matched.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -6,7 +6,7 @@ use axum::Json;
 
 use super::error::ApiJson;
 use super::{ApiError, AppState};
-use crate::dispatch::DealJob;
+use crate::domain::DealJob;
 
 /// `POST /api/v1/deals/{id}/dispatch`: a deal entered the "looking for an executor" stage.
 pub async fn dispatch_deal(
@@ -14,7 +14,7 @@ pub async fn dispatch_deal(
     Path(deal_id): Path<String>,
     ApiJson(deal): ApiJson<DealJob>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let Some(jobs) = state.telegram.as_ref().and_then(|t| t.jobs.clone()) else {
+    let Some(jobs) = state.jobs.clone() else {
         return Err(ApiError::NotFound(
             "the job board is not configured (telegram.toml [jobs])".into(),
         ));

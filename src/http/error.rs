@@ -6,6 +6,7 @@ use axum::Json;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
+use crate::intake::IntakeError;
 use crate::store::StoreError;
 
 /// An error answered as `{"error": "..."}` with a status that says whose fault it is.
@@ -32,6 +33,15 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::LeadNotFound(id) => ApiError::NotFound(format!("lead {id} not found")),
             other => ApiError::Internal(other.into()),
+        }
+    }
+}
+
+impl From<IntakeError> for ApiError {
+    fn from(e: IntakeError) -> Self {
+        match e {
+            IntakeError::Invalid(why) => ApiError::Unprocessable(why),
+            IntakeError::Store(e) => e.into(),
         }
     }
 }

@@ -5,15 +5,14 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use tokio::sync::oneshot;
 
 use super::error::ApiJson;
-use super::{constant_time_eq, ApiError, AppState};
+use super::{ApiError, AppState};
 use crate::actors::{ActorState, SupervisorMsg};
-use crate::channels::KNOWN_CHANNELS;
-use crate::domain::{LeadId, LeadStatus};
-use crate::store::{InboxPayload, LeadRecord, NewLead, TimerRow, TranscriptEntry};
-use crate::telemetry;
+use crate::channels::webchat;
+use crate::domain::secret::constant_time_eq;
+use crate::domain::{ChannelName, EventKey, InboxPayload, LeadId, LeadRecord, LeadStatus, NewLead};
+use crate::store::{TimerRow, TranscriptEntry};
 
 const MAX_ID_CHARS: usize = 200;
 
@@ -47,11 +46,8 @@ pub struct LeadSummary {
 /// The client side of a lead (messages, transcript) needs its chat token, or the operator's.
 fn check_client(state: &AppState, lead: &LeadRecord, headers: &HeaderMap) -> Result<(), ApiError> {
     let given = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let token = given("x-chat-token");
-    if let Some(expected) = &lead.chat_token {
-        if !token.is_empty() && constant_time_eq(token.as_bytes(), expected.as_bytes()) {
-            return Ok(());
-        }
+    if webchat::verify_chat_token(lead, given("x-chat-token")) {
+        return Ok(());
     }
     if let Some(op) = &state.operator_token {
         if let Some(bearer) = given("authorization").strip_prefix("Bearer ") {
@@ -88,28 +84,13 @@ fn check_text(state: &AppState, field: &str, v: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Wakes the lead's actor and waits (bounded) until it applied what was just stored.
-async fn wake_and_wait(state: &AppState, lead: LeadId) {
-    let (tx, rx) = oneshot::channel();
-    if state.supervisor.cast(SupervisorMsg::Wake(lead, Some(tx))).is_err() {
-        return; // shutting down; the row is durable and applied on the next start
-    }
-    let _ = tokio::time::timeout(state.apply_wait, rx).await;
-}
-
 pub async fn create(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<CreateLead>,
 ) -> Result<(StatusCode, Json<LeadSummary>), ApiError> {
     check_id("source", &req.source)?;
     check_id("external_id", &req.external_id)?;
-    if !KNOWN_CHANNELS.contains(&req.channel.as_str()) {
-        return Err(ApiError::Unprocessable(format!(
-            "unknown channel `{}`; known: {}",
-            req.channel,
-            KNOWN_CHANNELS.join(", ")
-        )));
-    }
+    let channel = ChannelName::parse_origin(&req.channel).map_err(ApiError::Unprocessable)?;
     if let Some(text) = &req.text {
         check_text(&state, "text", text)?;
     }
@@ -131,21 +112,16 @@ pub async fn create(
     let new = NewLead {
         source: req.source,
         external_id: req.external_id,
-        channel: req.channel,
+        channel,
         name: req.name.filter(|n| !n.trim().is_empty()),
         phone: req.phone.filter(|p| !p.trim().is_empty()),
         text: req.text,
         segment: req.segment.map(|s| s.trim().to_uppercase()),
+        first_event: None,
     };
-    let created = state.store.create_lead(&new).await?;
-    let id = created.lead.id;
-    if created.created {
-        metrics::counter!(telemetry::LEADS_CREATED, "source" => new.source.clone(), "channel" => new.channel.clone())
-            .increment(1);
-        tracing::info!(lead_id = %id, source = %new.source, channel = %new.channel, "lead accepted");
-    }
     // Also for a repeat: if the first attempt's wake was lost, this one delivers it.
-    wake_and_wait(&state, id).await;
+    let created = state.intake.create_lead_and_wait(&new).await?;
+    let id = created.lead.id;
     let lead = state.store.get_lead(id).await?;
     let code = if created.created {
         StatusCode::CREATED
@@ -190,20 +166,16 @@ pub async fn post_message(
         return Err(ApiError::Unprocessable("`text` must not be empty".into()));
     }
     check_text(&state, "text", &req.text)?;
-    let key = match &req.message_id {
-        Some(m) => {
-            check_id("message_id", m)?;
-            format!("{id}:{m}")
-        }
-        None => format!("{id}:{}", random_key()),
-    };
+    if let Some(m) = &req.message_id {
+        check_id("message_id", m)?;
+    }
+    let key = webchat::message_key(lead, req.message_id.as_deref());
     // Read before storing, so the answer shows what this message produced.
     let seen = state.store.transcript(lead, 0).await?.last().map_or(0, |e| e.id);
-    let stored = state
-        .store
-        .enqueue_inbox(lead, "api", &key, &InboxPayload::Message { text: req.text })
+    let pushed = state
+        .intake
+        .push_and_wait(lead, &key, &InboxPayload::Message { text: req.text })
         .await?;
-    wake_and_wait(&state, lead).await;
     let lead_rec = state.store.get_lead(lead).await?;
     let transcript = state.store.transcript(lead, seen).await?;
     Ok((
@@ -211,7 +183,7 @@ pub async fn post_message(
         Json(json!({
             "id": lead,
             "status": lead_rec.status,
-            "duplicate": stored.is_none(),
+            "duplicate": pushed == crate::intake::Pushed::Duplicate,
             "transcript": transcript,
         })),
     ))
@@ -321,9 +293,8 @@ async fn operator_event(
     payload: InboxPayload,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let lead = state.store.get_lead(LeadId(id)).await?;
-    let key = format!("{id}:{what}:{}", random_key());
-    state.store.enqueue_inbox(lead.id, "operator", &key, &payload).await?;
-    wake_and_wait(state, lead.id).await;
+    let key = EventKey::new("operator", format!("{id}:{what}:{}", random_key()));
+    state.intake.push_and_wait(lead.id, &key, &payload).await?;
     let lead = state.store.get_lead(lead.id).await?;
     Ok((
         StatusCode::ACCEPTED,
@@ -357,6 +328,6 @@ pub async fn telegram_link(
         return Err(ApiError::NotFound("Telegram is not configured".into()));
     };
     let lead = state.store.get_lead(LeadId(id)).await?;
-    let link = tg.deep_link(lead.id).await.map_err(|e| ApiError::Internal(e.into()))?;
+    let link = tg.tg.deep_link(lead.id).await?;
     Ok(Json(json!({ "id": lead.id, "link": link })))
 }

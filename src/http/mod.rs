@@ -2,6 +2,7 @@
 //! health and metrics.
 
 mod auth;
+mod channels;
 mod chat;
 mod deals;
 mod error;
@@ -11,7 +12,6 @@ mod managers;
 mod webhooks;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
@@ -19,12 +19,13 @@ use axum::Router;
 use metrics_exporter_prometheus::PrometheusHandle;
 use ractor::ActorRef;
 
-use crate::actors::{PoolMsg, SupervisorMsg};
-use crate::channels::telegram::Telegram;
-use crate::crm::bitrix24::Bitrix24;
+use crate::actors::{DeliveryHandle, PoolMsg, SupervisorMsg};
+use crate::channels::telegram::TelegramInbound;
+use crate::crm::bitrix24::Bitrix24Inbound;
+use crate::intake::Intake;
+use crate::jobs::JobBoard;
 use crate::store::Store;
 
-pub use auth::constant_time_eq;
 pub use error::ApiError;
 
 /// Request bodies above this are refused before parsing (texts are limited separately).
@@ -32,15 +33,21 @@ const BODY_LIMIT: usize = 64 * 1024;
 
 #[derive(Clone)]
 pub struct AppState {
+    /// Reads for the API (leads, transcripts, timers); writes go through `intake`.
     pub store: Arc<dyn Store>,
+    /// The one way a request reaches a lead.
+    pub intake: Intake,
+    /// The operator's view of lead actors (inspect, restart).
     pub supervisor: ActorRef<SupervisorMsg>,
+    pub pool: ActorRef<PoolMsg>,
+    /// The operator's view of the delivery actors (health, restart).
+    pub delivery: Arc<DeliveryHandle>,
     pub metrics: PrometheusHandle,
     pub max_text_chars: usize,
-    pub apply_wait: Duration,
     pub operator_token: Option<Arc<str>>,
-    pub bitrix24: Option<Arc<Bitrix24>>,
-    pub pool: ActorRef<PoolMsg>,
-    pub telegram: Option<Arc<Telegram>>,
+    pub bitrix24: Option<Arc<Bitrix24Inbound>>,
+    pub telegram: Option<Arc<TelegramInbound>>,
+    pub jobs: Option<Arc<JobBoard>>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -56,6 +63,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/managers/{id}/pause", post(managers::pause))
         .route("/api/v1/managers/{id}/unpause", post(managers::unpause))
         .route("/api/v1/managers/{id}/absence", post(managers::absence))
+        .route("/api/v1/channels", get(channels::list))
+        .route("/api/v1/channels/{name}/restart", post(channels::restart))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_operator,

@@ -6,7 +6,9 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::HeaderMap;
 
 use super::{ApiError, AppState};
+use crate::channels::telegram::UpdateError;
 use crate::crm::bitrix24::{Event, ReceiveError, Received};
+use crate::domain::secret::constant_time_eq;
 use crate::telemetry;
 
 /// `POST /webhooks/bitrix24`: the portal's outgoing webhook / application events.
@@ -37,7 +39,8 @@ pub async fn bitrix24(
                 .increment(1);
             Err(ApiError::Unauthorized(e.to_string()))
         }
-        Err(ReceiveError::Db(e)) => Err(ApiError::Internal(e.into())),
+        Err(ReceiveError::Install(e)) => Err(ApiError::Unprocessable(e)),
+        Err(ReceiveError::Store(e)) => Err(e.into()),
     }
 }
 
@@ -48,24 +51,23 @@ pub async fn telegram(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<&'static str, ApiError> {
-    let Some(tg) = state.telegram.as_ref().filter(|t| t.settings.bot == bot) else {
+    let Some(tg) = state.telegram.as_ref().filter(|t| t.tg.settings.bot == bot) else {
         return Err(ApiError::NotFound(format!("no Telegram bot `{bot}` here")));
     };
     let given = headers
         .get("x-telegram-bot-api-secret-token")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let expected = tg.settings.webhook_secret.as_deref().unwrap_or("");
-    if expected.is_empty() || !super::constant_time_eq(given.as_bytes(), expected.as_bytes()) {
+    let expected = tg.tg.settings.webhook_secret.as_deref().unwrap_or("");
+    if expected.is_empty() || !constant_time_eq(given.as_bytes(), expected.as_bytes()) {
         return Err(ApiError::Unauthorized("wrong X-Telegram-Bot-Api-Secret-Token".into()));
     }
     let update: serde_json::Value =
         serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("not JSON: {e}")))?;
     match tg.handle_update(&update).await {
         Ok(()) => Ok("ok"),
-        Err(crate::channels::telegram::UpdateError::Malformed) => {
-            Err(ApiError::BadRequest("not a Telegram update (no update_id)".into()))
-        }
+        Err(UpdateError::Malformed) => Err(ApiError::BadRequest("not a Telegram update (no update_id)".into())),
+        Err(UpdateError::Invalid(why)) => Err(ApiError::BadRequest(why)),
         // 5xx: Telegram retries, and the update is processed then.
         Err(e) => Err(ApiError::Internal(anyhow::anyhow!(e.to_string()))),
     }

@@ -2,25 +2,9 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
 use crate::config::NotifySettings;
-use crate::delivery::DeliveryError;
-
-/// A notification as stored in the outbox.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Notification {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lead_id: Option<i64>,
-    /// Set for deal notifications (the executor job board).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deal_id: Option<String>,
-    pub manager_id: String,
-    pub manager_name: String,
-    pub text: String,
-    /// E.164, for the manager (never logged unmasked).
-    pub phone: Option<String>,
-}
+use crate::outbox::DeliveryError;
+pub use crate::outbox::Notification;
 
 #[derive(Debug, Clone)]
 pub struct Notifier {
@@ -44,7 +28,7 @@ impl Notifier {
             lead_id = ?n.lead_id,
             deal_id = ?n.deal_id,
             manager_id = %n.manager_id,
-            phone = %n.phone.as_deref().map(leadbot_phone::mask_e164).unwrap_or_default(),
+            phone = %n.phone.as_ref().map(|p| p.masked()).unwrap_or_default(),
             "manager notified: new lead with a contact"
         );
         let Some(url) = &self.webhook_url else {
@@ -57,7 +41,8 @@ impl Notifier {
             .json(n)
             .send()
             .await
-            .map_err(|e| DeliveryError::Retryable(format!("notify webhook: {e}")))?;
+            // Without the URL: it may carry a secret (a token in the path or the query).
+            .map_err(|e| DeliveryError::Retryable(format!("notify webhook: {}", e.without_url())))?;
         let status = resp.status();
         if status.is_success() {
             Ok(())

@@ -1,11 +1,13 @@
 //! Choosing a manager for a lead: classification, eligibility (hours, absences, pauses,
 //! capacity), strategies, the waiting queue. Pure; the manager pool actor owns the live state.
+//! A classifier that does I/O (the optional LLM, `src/llm/`) plugs in through [`Classifier`].
 
 mod availability;
 mod classify;
-pub mod llm;
 mod pool;
 mod roster;
+
+use async_trait::async_trait;
 
 use crate::config::RoutingConfig;
 use crate::keywords::{KeywordSet, Words};
@@ -14,6 +16,20 @@ pub use availability::{Availability, AvailabilityError};
 pub use classify::{Classification, Priority, RequestKind, RulesClassifier};
 pub use pool::{ManagerStatus, Pool, Request};
 pub use roster::{Roster, RosterManager};
+
+/// Classifies a request's text. Never fails: an implementation that can (a remote model)
+/// falls back to the rules itself.
+#[async_trait]
+pub trait Classifier: Send + Sync + 'static {
+    async fn classify(&self, text: &str) -> Classification;
+}
+
+#[async_trait]
+impl Classifier for RulesClassifier {
+    async fn classify(&self, text: &str) -> Classification {
+        RulesClassifier::classify(self, text)
+    }
+}
 
 /// The group a request goes to: non-lead kinds to their own group when configured, else the
 /// first rule that matches its channel and text, else the default.

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::classify::Priority;
 use super::roster::{Roster, RosterManager};
 use crate::config::Strategy;
-use crate::domain::{LeadId, ManagerRef};
+use crate::domain::{LeadId, ManagerId, ManagerRef};
 
 /// A lead waiting for (or asking for) a manager.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -19,9 +19,9 @@ pub struct Request {
     pub priority: Priority,
     pub tags: Vec<String>,
     /// The manager a returning client (same phone) had.
-    pub previous_owner: Option<String>,
+    pub previous_owner: Option<ManagerId>,
     /// Managers this lead must not go to again (they did not react).
-    pub exclude: Vec<String>,
+    pub exclude: Vec<ManagerId>,
     pub since: DateTime<Utc>,
 }
 
@@ -134,7 +134,7 @@ impl Pool {
         m.availability.is_absent(now)
             || self
                 .absent_until
-                .get(&m.id)
+                .get(m.id.as_str())
                 .is_some_and(|until| m.availability.local_date(now) <= *until)
     }
 
@@ -142,7 +142,7 @@ impl Pool {
     pub fn eligible(&self, m: &RosterManager, now: DateTime<Utc>) -> bool {
         m.availability.in_hours(now)
             && !self.absent(m, now)
-            && !self.paused.contains(&m.id)
+            && !self.paused.contains(m.id.as_str())
             && m.capacity.is_none_or(|c| self.load_of(&m.id) < c)
     }
 
@@ -151,7 +151,7 @@ impl Pool {
             .managers
             .iter()
             .map(|m| ManagerStatus {
-                id: m.id.clone(),
+                id: m.id.to_string(),
                 name: m.name.clone(),
                 groups: m.groups.clone(),
                 tags: m.tags.clone(),
@@ -159,7 +159,7 @@ impl Pool {
                 capacity: m.capacity,
                 in_hours: m.availability.in_hours(now),
                 absent: self.absent(m, now),
-                paused: self.paused.contains(&m.id),
+                paused: self.paused.contains(m.id.as_str()),
                 eligible: self.eligible(m, now),
             })
             .collect()
@@ -206,7 +206,7 @@ impl Pool {
         if from_queue {
             let ids: Vec<(usize, String)> = eligible
                 .iter()
-                .map(|&i| (i, self.roster.managers[i].id.clone()))
+                .map(|&i| (i, self.roster.managers[i].id.to_string()))
                 .collect();
             eligible = ids
                 .into_iter()
@@ -240,9 +240,9 @@ impl Pool {
             },
         };
         let m = &self.roster.managers[pick];
-        *self.load.entry(m.id.clone()).or_insert(0) += 1;
+        *self.load.entry(m.id.to_string()).or_insert(0) += 1;
         if from_queue && self.roster.backlog_pace.is_some() {
-            self.handouts.entry(m.id.clone()).or_default().push_back(now);
+            self.handouts.entry(m.id.to_string()).or_default().push_back(now);
         }
         Some(m.as_ref())
     }
@@ -285,14 +285,14 @@ impl Pool {
         let mut best_w = i64::MIN;
         for &i in eligible {
             let m = &self.roster.managers[i];
-            let w = self.weights.entry((group.to_string(), m.id.clone())).or_insert(0);
+            let w = self.weights.entry((group.to_string(), m.id.to_string())).or_insert(0);
             *w += m.weight as i64;
             if *w > best_w {
                 best_w = *w;
                 best = i;
             }
         }
-        let id = self.roster.managers[best].id.clone();
+        let id = self.roster.managers[best].id.to_string();
         if let Some(w) = self.weights.get_mut(&(group.to_string(), id)) {
             *w -= total;
         }

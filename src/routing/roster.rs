@@ -4,11 +4,11 @@ use std::collections::HashMap;
 
 use super::availability::Availability;
 use crate::config::{RoutingConfig, Strategy};
-use crate::domain::ManagerRef;
+use crate::domain::{ManagerId, ManagerRef};
 
 #[derive(Debug, Clone)]
 pub struct RosterManager {
-    pub id: String,
+    pub id: ManagerId,
     pub name: String,
     pub groups: Vec<String>,
     pub tags: Vec<String>,
@@ -42,14 +42,16 @@ pub struct Roster {
 }
 
 impl Roster {
-    /// From a validated config (invalid hours fall back to "always", validation reports them).
+    /// From a validated config (invalid hours fall back to "always", a manager without a valid
+    /// id is left out; validation reports both).
     pub fn from_config(c: &RoutingConfig) -> Roster {
         Roster {
             managers: c
                 .managers
                 .iter()
-                .map(|m| RosterManager {
-                    id: m.id.clone(),
+                .filter_map(|m| Some((ManagerId::parse(&m.id).ok()?, m)))
+                .map(|(id, m)| RosterManager {
+                    id,
                     name: m.name.clone(),
                     groups: m.groups.clone(),
                     tags: m.tags.clone(),

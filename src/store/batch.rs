@@ -36,15 +36,7 @@ pub async fn commit_steps(pool: &PgPool, steps: Vec<StepCommit>) -> Vec<StoreRes
 
 /// A batch-wide failure, as each of its callers gets it.
 fn batch_error(e: &sqlx::Error) -> StoreError {
-    let transient = matches!(
-        e,
-        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_)
-    );
-    if transient {
-        StoreError::Unavailable(e.to_string())
-    } else {
-        StoreError::Db(sqlx::Error::Protocol(e.to_string()))
-    }
+    StoreError::copy_of(e)
 }
 
 /// One inbound item for `insert_inbox`.
@@ -178,8 +170,16 @@ async fn commit_batch(pool: &PgPool, steps: &[&StepCommit]) -> Result<HashSet<Le
         )
         .bind(ok.iter().map(|s| s.lead.0).collect::<Vec<_>>())
         .bind(ok.iter().map(|s| s.projection.status.as_str()).collect::<Vec<_>>())
-        .bind(ok.iter().map(|s| s.projection.phone.clone()).collect::<Vec<_>>())
-        .bind(ok.iter().map(|s| s.projection.manager_id.clone()).collect::<Vec<_>>())
+        .bind(
+            ok.iter()
+                .map(|s| s.projection.phone.as_ref().map(|p| p.as_str()))
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            ok.iter()
+                .map(|s| s.projection.manager_id.as_ref().map(|m| m.as_str()))
+                .collect::<Vec<_>>(),
+        )
         .bind(ok.iter().map(|s| s.projection.reason.clone()).collect::<Vec<_>>())
         .bind(ok.iter().map(|s| s.projection.channel.as_str()).collect::<Vec<_>>())
         .execute(&mut *tx)

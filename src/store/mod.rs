@@ -1,7 +1,11 @@
 //! Durable storage behind a trait, so the actors do not know which database holds their state.
 
 mod batch;
+mod chats;
+mod crm;
+mod error;
 mod group_commit;
+mod jobs;
 mod postgres;
 mod types;
 
@@ -10,26 +14,18 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::{LeadId, LeadStatus};
 
+pub use chats::ChatStore;
+pub use crm::{CrmStore, OAuthTokens, StoredEvent};
+// The records live in the domain; re-exported here for the store's callers.
+pub use crate::domain::{Created, EventKey, InboxPayload, LeadRecord, NewLead};
+pub use error::{StoreError, StoreResult};
+pub use jobs::{JobRow, JobStore};
 pub use postgres::PgStore;
 pub use types::*;
 
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("lead {0} not found")]
-    LeadNotFound(LeadId),
-    /// Another writer committed a newer version of this lead (fencing).
-    #[error("lead {lead}: snapshot version conflict (expected {expected})")]
-    VersionConflict { lead: LeadId, expected: i64 },
-    #[error("stored data is corrupt: {0}")]
-    Corrupt(String),
-    #[error("database: {0}")]
-    Db(#[from] sqlx::Error),
-    /// The database could not be reached; nothing was written.
-    #[error("database unavailable: {0}")]
-    Unavailable(String),
-}
-
-pub type StoreResult<T> = Result<T, StoreError>;
+/// Every store the house needs, as one object (one database holds them all).
+pub trait Stores: Store + CrmStore + ChatStore + JobStore {}
+impl<T: Store + CrmStore + ChatStore + JobStore> Stores for T {}
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -104,7 +100,7 @@ pub trait Store: Send + Sync + 'static {
     async fn set_paused(&self, manager_id: &str, paused: bool) -> StoreResult<()>;
     async fn set_absent_until(&self, manager_id: &str, until: Option<chrono::NaiveDate>) -> StoreResult<()>;
     /// The manager of this phone's latest other lead (a returning client).
-    async fn previous_owner(&self, phone: &str, except: LeadId) -> StoreResult<Option<String>>;
+    async fn previous_owner(&self, phone: &str, except: LeadId) -> StoreResult<Option<crate::domain::ManagerId>>;
 
     /// Round-robin positions per manager group.
     async fn load_cursors(&self) -> StoreResult<Vec<(String, i64)>>;

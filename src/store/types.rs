@@ -1,88 +1,13 @@
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use crate::domain::{LeadId, LeadStatus};
-
-/// A lead as the intake API or a CRM adapter hands it over.
-#[derive(Debug, Clone)]
-pub struct NewLead {
-    pub source: String,
-    pub external_id: String,
-    pub channel: String,
-    pub name: Option<String>,
-    pub phone: Option<String>,
-    pub text: Option<String>,
-    /// The client's ABC segment ("A", "B", "C") from the CRM, if it has one.
-    pub segment: Option<String>,
-}
-
-#[derive(Debug, Clone)]
-pub struct Created {
-    pub lead: LeadRecord,
-    pub created: bool,
-}
-
-/// The queryable projection of a lead (the dialog state itself is in the snapshot).
-#[derive(Debug, Clone, Serialize)]
-pub struct LeadRecord {
-    pub id: LeadId,
-    pub source: String,
-    pub external_id: String,
-    pub channel: String,
-    pub name: Option<String>,
-    pub phone: Option<String>,
-    pub status: LeadStatus,
-    pub manager_id: Option<String>,
-    pub reason: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    /// The client's ABC segment, if the CRM gave one.
-    pub segment: Option<String>,
-    /// The client side's secret for this lead (web chat); never shown in operator views.
-    #[serde(skip)]
-    pub chat_token: Option<String>,
-}
+use crate::domain::{ChannelName, InboxPayload, LeadId, LeadStatus, ManagerId, Phone};
 
 #[derive(Debug, Clone)]
 pub struct Snapshot {
     pub version: i64,
     pub state: serde_json::Value,
     pub last_applied_inbox_id: i64,
-}
-
-/// What an inbox row carries.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum InboxPayload {
-    Intake {
-        phone: Option<String>,
-        text: Option<String>,
-    },
-    Message {
-        text: String,
-    },
-    /// The manager pool gave the (queued) lead to a manager.
-    Assigned {
-        manager_id: String,
-        manager_name: String,
-    },
-    /// The manager took the lead (operator API, CRM, a button).
-    Accepted,
-    /// The lead is done with (its manager has room again).
-    Closed,
-    /// A contact card shared from the client's messenger; `verified` when it is their own.
-    Contact {
-        phone: String,
-        verified: bool,
-    },
-    /// The client's channel cannot reach them any more (blocked the bot, ...).
-    ChannelLost {
-        reason: String,
-    },
-    /// The client opened a chat for this lead (a Telegram deep link).
-    ChannelJoined {
-        channel: String,
-    },
 }
 
 /// What routing restores at start.
@@ -106,10 +31,10 @@ pub struct InboxItem {
 /// The projection columns written with each step.
 #[derive(Debug, Clone)]
 pub struct Projection {
-    pub channel: String,
+    pub channel: ChannelName,
     pub status: LeadStatus,
-    pub phone: Option<String>,
-    pub manager_id: Option<String>,
+    pub phone: Option<Phone>,
+    pub manager_id: Option<ManagerId>,
     pub reason: Option<String>,
 }
 
@@ -128,14 +53,14 @@ impl Direction {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct NewOutbox {
     pub kind: String,
     pub payload: serde_json::Value,
     pub idempotency_key: String,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum TimerChange {
     /// Arms or re-arms the lead's timer of this kind.
     Arm {
@@ -179,7 +104,8 @@ pub struct DueTimer {
 #[derive(Debug, Clone)]
 pub struct OutboxItem {
     pub id: i64,
-    pub lead: LeadId,
+    /// `None` for rows that belong to no lead (the job board's notifications, deal updates).
+    pub lead: Option<LeadId>,
     pub kind: String,
     pub payload: serde_json::Value,
     pub idempotency_key: String,

@@ -9,7 +9,7 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use crate::config::TelegramLimits;
-use crate::delivery::DeliveryError;
+use crate::outbox::DeliveryError;
 
 /// Longest `retry_after` waited inside a call; longer ones go back to the caller (the outbox).
 const MAX_INLINE_RETRY: u64 = 30;

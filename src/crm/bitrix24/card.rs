@@ -3,9 +3,9 @@
 
 use serde_json::Value;
 
-use super::client::as_u64;
+use super::api::as_u64;
 use crate::config::Bitrix24Settings;
-use crate::store::NewLead;
+use crate::domain::{ChannelName, NewLead};
 
 /// The lead source leadbot records for Bitrix24 leads.
 pub const SOURCE: &str = "bitrix24";
@@ -78,13 +78,13 @@ impl Card {
             return None;
         }
         let channel = match (&self.openline, openlines_bot) {
-            (Some(_), true) => OPENLINES_CHANNEL.to_string(),
-            _ => self
-                .source_id
-                .as_ref()
-                .and_then(|s| settings.channels.get(s))
-                .cloned()
-                .unwrap_or_else(|| "other".to_string()),
+            (Some(_), true) => ChannelName::new(OPENLINES_CHANNEL),
+            _ => ChannelName::new(
+                self.source_id
+                    .as_ref()
+                    .and_then(|s| settings.channels.get(s))
+                    .map_or("other", String::as_str),
+            ),
         };
         Some(NewLead {
             source: SOURCE.into(),
@@ -94,6 +94,7 @@ impl Card {
             phone: self.phones.first().cloned(),
             text: self.comments.clone(),
             segment: None,
+            first_event: None,
         })
     }
 }

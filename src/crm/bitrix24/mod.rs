@@ -1,60 +1,39 @@
 //! Bitrix24: leads in (events + reconciliation), the bot in the lead's Open Lines chat, results
-//! back into the card.
+//! back into the card, deals to the executor job board.
+//!
+//! - `api/`: the REST client (leaky-bucket limiter, error classes, OAuth tokens);
+//! - `inbound/`: event bodies parsed and verified, stored, then processed by a worker that hands
+//!   leads and open-line messages to the intake port; reconciliation for lost events;
+//! - `outbound/`: the [`Crm`](crate::crm::Crm) impl (the card) and the Open Lines channel;
+//! - `card.rs`: a lead card and what leadbot makes of it;
+//! - storage: [`CrmStore`].
 
+pub mod api;
 pub mod card;
-pub mod client;
-mod deals;
-pub mod error;
-pub mod events;
-mod ingest;
-mod limiter;
-mod oauth;
-mod openlines;
-mod reconcile;
-mod repo;
-mod writeback;
+pub mod inbound;
+pub mod outbound;
 
 use std::sync::Arc;
 
-use ractor::ActorRef;
 use serde_json::json;
-use sqlx::PgPool;
-use tokio::sync::Notify;
-use tokio::task::JoinHandle;
 
-use crate::actors::SupervisorMsg;
 use crate::config::{Bitrix24Auth, Bitrix24Settings};
-use crate::store::Store;
+use crate::store::CrmStore;
+pub use api::{Bitrix24Client, Bitrix24Error, Endpoint, TokenStore};
 pub use card::{Card, OPENLINES_CHANNEL, SOURCE};
-pub use client::{Bitrix24Client, Endpoint};
-pub use error::Bitrix24Error;
-pub use events::{AuthError, Event, EventError};
-pub use oauth::{TokenStore, Tokens};
-pub use openlines::OpenLines;
-pub use repo::Repo;
-pub use writeback::{Bitrix24Crm, Bitrix24Deals};
+pub use inbound::{AuthError, Bitrix24Inbound, Event, EventError, ReceiveError, Received};
+pub use outbound::{Bitrix24Crm, OpenLines};
 
-/// One connected portal.
+/// One connected portal: its client, settings and storage (shared by both sides).
 pub struct Bitrix24 {
     pub client: Arc<Bitrix24Client>,
     pub settings: Bitrix24Settings,
-    pub repo: Repo,
+    pub store: Arc<dyn CrmStore>,
     pub tokens: Option<Arc<TokenStore>>,
-    /// Wakes the event worker when an event was stored.
-    pub wake: Arc<Notify>,
-    /// The executor job board, when Telegram's `[jobs]` is configured.
-    pub jobs: std::sync::OnceLock<Arc<crate::dispatch::JobBoard>>,
-}
-
-/// What happened to an event the webhook received.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Received {
-    Stored,
-    Duplicate,
 }
 
 impl Bitrix24 {
-    pub fn new(settings: Bitrix24Settings, pool: PgPool) -> Result<Arc<Bitrix24>, Bitrix24Error> {
+    pub fn new(settings: Bitrix24Settings, store: Arc<dyn CrmStore>) -> Result<Arc<Bitrix24>, Bitrix24Error> {
         let (endpoint, tokens) = match settings.auth {
             Bitrix24Auth::Webhook => {
                 let url = settings
@@ -67,14 +46,14 @@ impl Bitrix24 {
                 let (Some(id), Some(secret)) = (&settings.client_id, &settings.client_secret) else {
                     return Err(Bitrix24Error::OAuth("client id/secret are not set".into()));
                 };
-                let store = Arc::new(TokenStore::new(
-                    pool.clone(),
+                let tokens = Arc::new(TokenStore::new(
+                    store.clone(),
                     &settings.member_id,
                     id,
                     secret,
                     &settings.oauth_server,
                 ));
-                (Endpoint::OAuth(store.clone()), Some(store))
+                (Endpoint::OAuth(tokens.clone()), Some(tokens))
             }
         };
         let client = Bitrix24Client::new(
@@ -86,56 +65,14 @@ impl Bitrix24 {
         Ok(Arc::new(Bitrix24 {
             client: Arc::new(client),
             settings,
-            repo: Repo::new(pool),
+            store,
             tokens,
-            wake: Arc::new(Notify::new()),
-            jobs: std::sync::OnceLock::new(),
         }))
     }
 
     /// Whether leads from open lines get a dialog inside Bitrix24.
     pub fn openlines_bot(&self) -> bool {
         self.settings.openlines.bot_id.is_some()
-    }
-
-    /// Verifies and stores an event (the caller answers 200 right after).
-    pub async fn receive(&self, event: &Event) -> Result<Received, ReceiveError> {
-        let token = self
-            .settings
-            .application_token
-            .as_deref()
-            .ok_or(ReceiveError::Auth(AuthError::MissingToken))?;
-        event
-            .verify(token, &self.settings.member_id)
-            .map_err(ReceiveError::Auth)?;
-        let payload = json!(event.fields);
-        let stored = self
-            .repo
-            .store_event(
-                &event.name,
-                event.entity_id().unwrap_or(""),
-                &event.dedupe_key(),
-                &payload,
-            )
-            .await?;
-        if stored {
-            self.wake.notify_one();
-            Ok(Received::Stored)
-        } else {
-            Ok(Received::Duplicate)
-        }
-    }
-
-    /// Starts the event worker and the reconciliation poller.
-    pub fn spawn_workers(
-        self: &Arc<Self>,
-        store: Arc<dyn Store>,
-        supervisor: ActorRef<SupervisorMsg>,
-    ) -> Vec<JoinHandle<()>> {
-        vec![
-            tokio::spawn(ingest::run(self.clone(), store.clone(), supervisor.clone())),
-            tokio::spawn(reconcile::run(self.clone(), store, supervisor)),
-        ]
     }
 
     /// `check-config --online`: the configured status ids exist on the portal.
@@ -176,12 +113,4 @@ impl Bitrix24 {
         }
         Ok(problems)
     }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ReceiveError {
-    #[error("{0}")]
-    Auth(AuthError),
-    #[error("storing the event: {0}")]
-    Db(#[from] sqlx::Error),
 }

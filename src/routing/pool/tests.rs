@@ -77,7 +77,7 @@ fn round_robin_rotates_and_resumes_from_a_restored_cursor() {
         manager("3", &["sales"], 0, &[], None),
     ];
     let mut p = pool(ms.clone(), Strategy::RoundRobin);
-    let ids: Vec<String> = (0..4)
+    let ids: Vec<crate::domain::ManagerId> = (0..4)
         .map(|i| p.assign(&req(i, Priority::Normal), noon()).unwrap().id)
         .collect();
     assert_eq!(ids, ["1", "2", "3", "1"]);
@@ -205,7 +205,7 @@ fn weighted_shares_follow_weights() {
     let mut a = manager("a", &["sales"], 0, &[], None);
     a.weight = 3;
     let mut p = pool(vec![a, manager("b", &["sales"], 0, &[], None)], Strategy::Weighted);
-    let picks: Vec<String> = (0..8)
+    let picks: Vec<crate::domain::ManagerId> = (0..8)
         .map(|i| p.assign(&req(i, Priority::Normal), noon()).unwrap().id)
         .collect();
     assert_eq!(picks.iter().filter(|p| *p == "a").count(), 6);

@@ -33,17 +33,15 @@ pub enum Bitrix24Error {
     #[error("OAuth: {0}")]
     OAuth(String),
     #[error("token storage: {0}")]
-    TokenStore(#[from] sqlx::Error),
+    TokenStore(#[from] crate::store::StoreError),
 }
 
 impl Bitrix24Error {
     /// Worth another attempt later, unchanged.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Bitrix24Error::QueryLimit
-            | Bitrix24Error::OperationTimeLimit { .. }
-            | Bitrix24Error::Server { .. }
-            | Bitrix24Error::TokenStore(_) => true,
+            Bitrix24Error::QueryLimit | Bitrix24Error::OperationTimeLimit { .. } | Bitrix24Error::Server { .. } => true,
+            Bitrix24Error::TokenStore(e) => e.is_transient(),
             Bitrix24Error::Http(e) => e.is_timeout() || e.is_connect() || e.is_request(),
             Bitrix24Error::Decode { status, .. } => *status >= 500,
             _ => false,

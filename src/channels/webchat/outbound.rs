@@ -1,17 +1,18 @@
 use async_trait::async_trait;
 
-use super::{Capabilities, Channel};
-use crate::delivery::DeliveryError;
-use crate::store::LeadRecord;
+use super::CHANNEL;
+use crate::channels::{Capabilities, Channel};
+use crate::domain::LeadRecord;
+use crate::outbox::DeliveryError;
 
-/// The site's web chat served by leadbot itself (`/chat`). The page reads the transcript, which
-/// the lead's step already committed, so delivery has nothing left to do.
+/// The page reads the transcript, which the lead's step already committed, so delivery has
+/// nothing left to do.
 pub struct WebChat;
 
 #[async_trait]
 impl Channel for WebChat {
     fn name(&self) -> &'static str {
-        "webchat"
+        CHANNEL
     }
 
     fn capabilities(&self) -> Capabilities {

@@ -7,16 +7,17 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
-use super::card::{Card, SOURCE};
 use super::openlines::{delivery_error, OpenLines};
-use super::Bitrix24;
-use crate::crm::{outcome_text, Crm, CrmUpdate};
-use crate::delivery::DeliveryError;
-use crate::domain::LeadStatus;
-use crate::store::{LeadRecord, Store};
+use crate::crm::bitrix24::card::{Card, SOURCE};
+use crate::crm::bitrix24::Bitrix24;
+use crate::crm::{outcome_text, Crm, CrmUpdate, DealUpdate};
+use crate::domain::{LeadRecord, LeadStatus};
+use crate::outbox::DeliveryError;
+use crate::store::Store;
 
 pub struct Bitrix24Crm {
     pub bx: Arc<Bitrix24>,
+    /// The lead's transcript, for the timeline comment.
     pub store: Arc<dyn Store>,
 }
 
@@ -111,11 +112,11 @@ impl Crm for Bitrix24Crm {
                     "ASSIGNED_BY_ID": manager_id,
                     "STATUS_ID": self.status_id(LeadStatus::Assigned),
                 });
-                if !card.phones.iter().any(|p| same_phone(p, phone)) {
+                if !card.phones.iter().any(|p| same_phone(p, phone.as_str())) {
                     fields["PHONE"] = json!([{"VALUE": phone, "VALUE_TYPE": "MOBILE"}]);
                 }
                 self.update(lead, fields).await?;
-                if lead.channel == super::OPENLINES_CHANNEL && self.bx.openlines_bot() {
+                if lead.channel == crate::crm::bitrix24::OPENLINES_CHANNEL && self.bx.openlines_bot() {
                     OpenLines { bx: self.bx.clone() }
                         .transfer(lead, manager_id)
                         .await
@@ -149,30 +150,21 @@ impl Crm for Bitrix24Crm {
             }
         }
     }
-}
 
-/// The job board's winner becomes the Bitrix24 deal's responsible person (and leadbot records it).
-pub struct Bitrix24Deals {
-    pub bx: Arc<Bitrix24>,
-    pub local: crate::dispatch::LocalDeals,
-}
-
-#[async_trait]
-impl crate::dispatch::DealResponsible for Bitrix24Deals {
-    async fn set_responsible(&self, deal_id: &str, crm_user_id: Option<&str>, executor: &str) -> Result<(), String> {
-        self.local.set_responsible(deal_id, crm_user_id, executor).await?;
-        let mut fields = json!({"COMMENTS": format!("Исполнитель: {executor}")});
-        if let Some(user) = crm_user_id {
+    /// The job board's winner becomes the deal's responsible person.
+    async fn update_deal(&self, d: &DealUpdate, _key: &str) -> Result<(), DeliveryError> {
+        let mut fields = json!({"COMMENTS": format!("Исполнитель: {}", d.executor)});
+        if let Some(user) = &d.crm_user_id {
             fields["ASSIGNED_BY_ID"] = json!(user);
         }
         self.bx
             .client
             .call(
                 "crm.deal.update",
-                json!({"id": deal_id, "fields": fields, "params": {"REGISTER_SONET_EVENT": "Y"}}),
+                json!({"id": d.deal_id, "fields": fields, "params": {"REGISTER_SONET_EVENT": "Y"}}),
             )
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(delivery_error)?;
         Ok(())
     }
 }

@@ -3,24 +3,17 @@
 //! refresh token; it replaces the old one with a compare-and-set, so two refreshes racing
 //! (two nodes, two calls) never leave a dead token behind.
 
-use chrono::{DateTime, Utc};
+use std::sync::Arc;
+
+use chrono::Utc;
 use serde::Deserialize;
-use sqlx::{PgPool, Row};
 use tokio::sync::Mutex;
 
 use super::error::Bitrix24Error;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Tokens {
-    pub access_token: String,
-    pub refresh_token: String,
-    /// `https://{portal}/rest/`
-    pub client_endpoint: String,
-    pub expires_at: DateTime<Utc>,
-}
+use crate::store::{CrmStore, OAuthTokens as Tokens};
 
 pub struct TokenStore {
-    pool: PgPool,
+    store: Arc<dyn CrmStore>,
     member_id: String,
     client_id: String,
     client_secret: String,
@@ -37,9 +30,15 @@ struct TokenAnswer {
 }
 
 impl TokenStore {
-    pub fn new(pool: PgPool, member_id: &str, client_id: &str, client_secret: &str, oauth_server: &str) -> Self {
+    pub fn new(
+        store: Arc<dyn CrmStore>,
+        member_id: &str,
+        client_id: &str,
+        client_secret: &str,
+        oauth_server: &str,
+    ) -> Self {
         TokenStore {
-            pool,
+            store,
             member_id: member_id.to_string(),
             client_id: client_id.to_string(),
             client_secret: client_secret.to_string(),
@@ -49,18 +48,7 @@ impl TokenStore {
     }
 
     async fn load(&self) -> Result<Option<Tokens>, Bitrix24Error> {
-        let row = sqlx::query(
-            "SELECT access_token, refresh_token, client_endpoint, expires_at FROM crm_oauth_tokens WHERE member_id = $1",
-        )
-        .bind(&self.member_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|r| Tokens {
-            access_token: r.get(0),
-            refresh_token: r.get(1),
-            client_endpoint: r.get(2),
-            expires_at: r.get(3),
-        }))
+        Ok(self.store.load_tokens(&self.member_id).await?)
     }
 
     pub async fn current(&self) -> Result<Tokens, Bitrix24Error> {
@@ -78,20 +66,7 @@ impl TokenStore {
 
     /// Tokens from the install event (`ONAPPINSTALL`, already verified by the caller).
     pub async fn install(&self, tokens: &Tokens) -> Result<(), Bitrix24Error> {
-        sqlx::query(
-            "INSERT INTO crm_oauth_tokens (member_id, access_token, refresh_token, client_endpoint, expires_at)
-             VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (member_id) DO UPDATE SET access_token = EXCLUDED.access_token,
-                 refresh_token = EXCLUDED.refresh_token, client_endpoint = EXCLUDED.client_endpoint,
-                 expires_at = EXCLUDED.expires_at, updated_at = now()",
-        )
-        .bind(&self.member_id)
-        .bind(&tokens.access_token)
-        .bind(&tokens.refresh_token)
-        .bind(&tokens.client_endpoint)
-        .bind(tokens.expires_at)
-        .execute(&self.pool)
-        .await?;
+        self.store.install_tokens(&self.member_id, tokens).await?;
         *self.cache.lock().await = Some(tokens.clone());
         Ok(())
     }
@@ -117,7 +92,9 @@ impl TokenStore {
                 ("refresh_token", stored.refresh_token.as_str()),
             ])
             .send()
-            .await?;
+            .await
+            // Without the URL: its query carries the client secret and the refresh token.
+            .map_err(reqwest::Error::without_url)?;
         let status = resp.status();
         let body: serde_json::Value = resp
             .json()
@@ -135,20 +112,11 @@ impl TokenStore {
             client_endpoint: answer.client_endpoint,
             expires_at: Utc::now() + chrono::Duration::seconds(expires_in as i64),
         };
-        let updated = sqlx::query(
-            "UPDATE crm_oauth_tokens SET access_token = $3, refresh_token = $4, client_endpoint = $5,
-                 expires_at = $6, updated_at = now()
-             WHERE member_id = $1 AND refresh_token = $2",
-        )
-        .bind(&self.member_id)
-        .bind(&stored.refresh_token)
-        .bind(&fresh.access_token)
-        .bind(&fresh.refresh_token)
-        .bind(&fresh.client_endpoint)
-        .bind(fresh.expires_at)
-        .execute(&self.pool)
-        .await?;
-        *cache = if updated.rows_affected() == 1 {
+        let updated = self
+            .store
+            .replace_tokens(&self.member_id, &stored.refresh_token, &fresh)
+            .await?;
+        *cache = if updated {
             tracing::info!(member_id = %self.member_id, "Bitrix24 OAuth tokens refreshed");
             Some(fresh)
         } else {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::http::constant_time_eq;
+use crate::domain::secret::constant_time_eq;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
@@ -76,6 +76,16 @@ impl Event {
         Ok(())
     }
 
+    /// The fields worth keeping: everything but `auth[...]` (the application token, OAuth
+    /// tokens), which is checked or taken at once and never stored.
+    pub fn stored_fields(&self) -> BTreeMap<&str, &str> {
+        self.fields
+            .iter()
+            .filter(|(k, _)| !k.starts_with("auth["))
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect()
+    }
+
     /// A key that is the same when the portal delivers the same event twice.
     pub fn dedupe_key(&self) -> String {
         let message = self
@@ -123,7 +133,7 @@ mod tests {
     use super::*;
 
     const RAW_2018: &str =
-        include_str!("../../../tests/fixtures/bitrix24/raw-ONCRMLEADADD-outgoing-webhook-2018.form.txt");
+        include_str!("../../../../tests/fixtures/bitrix24/raw-ONCRMLEADADD-outgoing-webhook-2018.form.txt");
 
     #[test]
     fn parses_a_real_outgoing_webhook_body() {

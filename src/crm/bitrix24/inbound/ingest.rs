@@ -8,32 +8,29 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use ractor::ActorRef;
 use serde_json::{json, Value};
 
-use super::card::{Card, OPENLINES_CHANNEL, SOURCE};
-use super::error::Bitrix24Error;
-use super::repo::StoredEvent;
-use super::{Bitrix24, Tokens};
-use crate::actors::SupervisorMsg;
-use crate::domain::LeadId;
-use crate::store::{InboxPayload, Store};
-use crate::telemetry;
+use super::{Bitrix24Inbound, CRM};
+use crate::crm::bitrix24::card::{Card, OPENLINES_CHANNEL, SOURCE};
+use crate::crm::bitrix24::outbound::link_chat;
+use crate::crm::bitrix24::{Bitrix24, Bitrix24Error};
+use crate::domain::{EventKey, InboxPayload};
+use crate::store::{OAuthTokens as Tokens, StoreError, StoredEvent};
 
 const BATCH: i64 = 50;
 const LEASE: Duration = Duration::from_secs(120);
 const MAX_ATTEMPTS: i32 = 12;
 const POLL: Duration = Duration::from_secs(2);
 
-pub async fn run(bx: Arc<Bitrix24>, store: Arc<dyn Store>, supervisor: ActorRef<SupervisorMsg>) {
+pub async fn run(inb: Arc<Bitrix24Inbound>) {
     loop {
-        match process_due(&bx, &store, &supervisor).await {
+        match process_due(&inb).await {
             Ok(n) if n as i64 == BATCH => continue,
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "Bitrix24 event processing failed"),
         }
         tokio::select! {
-            _ = bx.wake.notified() => {}
+            _ = inb.wake.notified() => {}
             _ = tokio::time::sleep(POLL) => {}
         }
     }
@@ -55,51 +52,69 @@ impl From<Bitrix24Error> for Failure {
     }
 }
 
-async fn process_due(bx: &Arc<Bitrix24>, store: &Arc<dyn Store>, sup: &ActorRef<SupervisorMsg>) -> sqlx::Result<usize> {
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        if e.is_transient() {
+            Failure::Retry(e.to_string())
+        } else {
+            Failure::GiveUp(e.to_string())
+        }
+    }
+}
+
+impl From<crate::intake::IntakeError> for Failure {
+    fn from(e: crate::intake::IntakeError) -> Self {
+        match e {
+            crate::intake::IntakeError::Invalid(why) => Failure::GiveUp(why),
+            crate::intake::IntakeError::Store(e) => e.into(),
+        }
+    }
+}
+
+async fn process_due(inb: &Bitrix24Inbound) -> Result<usize, StoreError> {
+    let bx = &inb.bx;
+    let store = &bx.store;
     let now = Utc::now();
     let lease = now + chrono::Duration::from_std(LEASE).unwrap_or_default();
-    let events = bx.repo.claim_events(now, lease, BATCH).await?;
+    let events = store.claim_events(CRM, now, lease, BATCH).await?;
     let n = events.len();
 
     // New leads of the whole burst are read in one batch request.
     let mut new_ids: Vec<&StoredEvent> = vec![];
     for ev in &events {
         if matches!(ev.event.as_str(), "ONCRMLEADADD" | "ONCRMLEADUPDATE") {
-            match store.find_lead(SOURCE, &ev.entity_id).await {
-                Ok(Some(_)) => bx.repo.event_done(ev.id).await?, // ours already (or our own echo)
+            match inb.leads.find_lead(SOURCE, &ev.entity_id).await {
+                Ok(Some(_)) => store.event_done(ev.id).await?, // ours already (or our own echo)
                 Ok(None) => new_ids.push(ev),
-                Err(e) => {
-                    bx.repo
-                        .event_retry(ev.id, &e.to_string(), retry_at(ev.attempts))
-                        .await?
-                }
+                Err(e) => store.event_retry(ev.id, &e.to_string(), retry_at(ev.attempts)).await?,
             }
         }
     }
     let cards = fetch_cards(bx, &new_ids).await;
     for ev in &new_ids {
         let result = match cards.get(&ev.entity_id) {
-            Some(Ok(card)) => take_card(bx, store, sup, card).await.map(|_| ()),
+            Some(Ok(card)) => take_card(inb, card).await.map(|_| ()),
             Some(Err(e)) => Err(e.clone()),
             None => Err(Failure::Retry("lead not in the batch answer".into())),
         };
-        finish(bx, ev, result).await?;
+        finish(inb, ev, result).await?;
     }
 
     for ev in &events {
         let result = match ev.event.as_str() {
             "ONCRMLEADADD" | "ONCRMLEADUPDATE" => continue,
-            "ONAPPINSTALL" => install(bx, ev).await,
-            "ONIMBOTV2MESSAGEADD" | "ONIMBOTMESSAGEADD" => chat_message(bx, store, sup, ev).await,
+            // The tokens were taken when the event was received (and not stored).
+            "ONAPPINSTALL" => Ok(()),
+            "ONIMBOTV2MESSAGEADD" | "ONIMBOTMESSAGEADD" => chat_message(inb, ev).await,
             "ONCRMDEALADD" | "ONCRMDEALUPDATE" | "ONCRMDEALMOVETOCATEGORY" => {
-                super::deals::deal_changed(bx, &ev.entity_id).await
+                super::deals::deal_changed(inb, &ev.entity_id).await
             }
             other => {
                 tracing::debug!(event = other, "Bitrix24 event not used");
                 Ok(())
             }
         };
-        finish(bx, ev, result).await?;
+        finish(inb, ev, result).await?;
     }
     Ok(n)
 }
@@ -118,16 +133,17 @@ fn retry_at(attempts: i32) -> chrono::DateTime<Utc> {
     Utc::now() + chrono::Duration::seconds(secs)
 }
 
-async fn finish(bx: &Bitrix24, ev: &StoredEvent, result: Result<(), Failure>) -> sqlx::Result<()> {
+async fn finish(inb: &Bitrix24Inbound, ev: &StoredEvent, result: Result<(), Failure>) -> Result<(), StoreError> {
+    let store = &inb.bx.store;
     match result {
-        Ok(()) => bx.repo.event_done(ev.id).await,
+        Ok(()) => store.event_done(ev.id).await,
         Err(Failure::Retry(e)) if ev.attempts < MAX_ATTEMPTS => {
             tracing::warn!(event = %ev.event, id = %ev.entity_id, attempts = ev.attempts, error = %e, "Bitrix24 event will be retried");
-            bx.repo.event_retry(ev.id, &e, retry_at(ev.attempts)).await
+            store.event_retry(ev.id, &e, retry_at(ev.attempts)).await
         }
         Err(Failure::Retry(e) | Failure::GiveUp(e)) => {
             tracing::error!(event = %ev.event, id = %ev.entity_id, error = %e, "Bitrix24 event given up");
-            bx.repo.event_failed(ev.id, &e).await
+            store.event_failed(ev.id, &e).await
         }
     }
 }
@@ -173,44 +189,36 @@ async fn fetch_cards(bx: &Bitrix24, events: &[&StoredEvent]) -> HashMap<String, 
 }
 
 /// Hands a card to the bot if it should have it; `true` when a new lead was created.
-pub(super) async fn take_card(
-    bx: &Bitrix24,
-    store: &Arc<dyn Store>,
-    sup: &ActorRef<SupervisorMsg>,
-    card: &Card,
-) -> Result<bool, Failure> {
+pub(super) async fn take_card(inb: &Bitrix24Inbound, card: &Card) -> Result<bool, Failure> {
+    let bx = &inb.bx;
     let Some(new) = card.to_new_lead(&bx.settings, bx.openlines_bot()) else {
         return Ok(false);
     };
-    let created = store
-        .create_lead(&new)
-        .await
-        .map_err(|e| Failure::Retry(e.to_string()))?;
+    let created = inb.intake.create_lead(&new).await?;
     if created.created {
-        metrics::counter!(telemetry::LEADS_CREATED, "source" => SOURCE, "channel" => new.channel.clone()).increment(1);
         tracing::info!(lead_id = %created.lead.id, crm_id = card.id, channel = %new.channel, "Bitrix24 lead taken");
         if new.channel == OPENLINES_CHANNEL {
             // Best effort now; the channel links lazily before its first message otherwise.
-            if let Err(e) = super::openlines::link_chat(bx, created.lead.id, &created.lead.external_id).await {
+            if let Err(e) = link_chat(bx, created.lead.id, &created.lead.external_id).await {
                 tracing::warn!(lead_id = %created.lead.id, error = %e, "open-line chat not linked yet");
             }
         }
     }
-    let _ = sup.cast(SupervisorMsg::Wake(created.lead.id, None));
     Ok(created.created)
 }
 
-async fn install(bx: &Bitrix24, ev: &StoredEvent) -> Result<(), Failure> {
+/// The install event's tokens, taken when the event is received (they are never stored with it).
+pub(super) async fn install(bx: &Bitrix24, ev: &super::Event) -> Result<(), Bitrix24Error> {
     let Some(tokens) = &bx.tokens else {
         return Ok(()); // webhook auth: nothing to install
     };
-    let f = |k: &str| ev.payload.get(k).and_then(Value::as_str).map(str::to_string);
+    let f = |k: &str| ev.get(k).map(str::to_string);
     let (Some(access), Some(refresh), Some(endpoint)) = (
         f("auth[access_token]"),
         f("auth[refresh_token]"),
         f("auth[client_endpoint]"),
     ) else {
-        return Err(Failure::GiveUp("install event without tokens".into()));
+        return Err(Bitrix24Error::OAuth("install event without tokens".into()));
     };
     let expires_in: i64 = f("auth[expires_in]").and_then(|s| s.parse().ok()).unwrap_or(3600);
     tokens
@@ -220,19 +228,13 @@ async fn install(bx: &Bitrix24, ev: &StoredEvent) -> Result<(), Failure> {
             client_endpoint: endpoint,
             expires_at: Utc::now() + chrono::Duration::seconds(expires_in),
         })
-        .await
-        .map_err(Failure::from)?;
+        .await?;
     tracing::info!(portal = %bx.settings.portal, "Bitrix24 application installed: tokens stored");
     Ok(())
 }
 
 /// A client's message in an open line, for the bot.
-async fn chat_message(
-    bx: &Bitrix24,
-    store: &Arc<dyn Store>,
-    sup: &ActorRef<SupervisorMsg>,
-    ev: &StoredEvent,
-) -> Result<(), Failure> {
+async fn chat_message(inb: &Bitrix24Inbound, ev: &StoredEvent) -> Result<(), Failure> {
     let f = |k: &str| ev.payload.get(k).and_then(Value::as_str);
     if f("data[chat][entityType]").is_some_and(|t| t != "LINES") {
         return Ok(()); // not an open-line chat
@@ -242,25 +244,14 @@ async fn chat_message(
     let (Some(chat), Some(text)) = (chat, text) else {
         return Err(Failure::GiveUp("open-line message without chat id or text".into()));
     };
-    let Some(lead) = bx
-        .repo
-        .lead_of_chat(chat)
-        .await
-        .map_err(|e| Failure::Retry(e.to_string()))?
-    else {
+    let Some(lead) = inb.bx.store.lead_of_chat(CRM, chat).await? else {
         // The lead's event may not have been processed yet.
         return Err(Failure::Retry(format!("no lead linked to chat {chat} yet")));
     };
     let message_id = f("data[message][id]").unwrap_or("-");
-    store
-        .enqueue_inbox(
-            lead,
-            "bitrix24-openlines",
-            &format!("{chat}:{message_id}"),
-            &InboxPayload::Message { text: text.to_string() },
-        )
-        .await
-        .map_err(|e| Failure::Retry(e.to_string()))?;
-    let _ = sup.cast(SupervisorMsg::Wake(LeadId(lead.0), None));
+    let key = EventKey::new("bitrix24-openlines", format!("{chat}:{message_id}"));
+    inb.intake
+        .push(lead, &key, &InboxPayload::Message { text: text.to_string() })
+        .await?;
     Ok(())
 }

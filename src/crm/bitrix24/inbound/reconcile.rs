@@ -3,16 +3,13 @@
 
 use std::sync::Arc;
 
-use ractor::ActorRef;
 use serde_json::{json, Value};
 
-use super::card::Card;
-use super::client::as_u64;
-use super::error::Bitrix24Error;
 use super::ingest::take_card;
-use super::Bitrix24;
-use crate::actors::SupervisorMsg;
-use crate::store::Store;
+use super::Bitrix24Inbound;
+use crate::crm::bitrix24::api::as_u64;
+use crate::crm::bitrix24::card::Card;
+use crate::crm::bitrix24::Bitrix24Error;
 use crate::telemetry;
 
 const CURSOR: &str = "bitrix24:lead_id";
@@ -27,24 +24,21 @@ const SELECT: [&str; 8] = [
     "IM",
 ];
 
-pub async fn run(bx: Arc<Bitrix24>, store: Arc<dyn Store>, supervisor: ActorRef<SupervisorMsg>) {
+pub async fn run(inb: Arc<Bitrix24Inbound>) {
     loop {
-        match reconcile_once(&bx, &store, &supervisor).await {
+        match reconcile_once(&inb).await {
             Ok(0) => {}
             Ok(n) => tracing::warn!(caught = n, "Bitrix24 reconciliation found leads whose events were lost"),
             Err(e) => tracing::warn!(error = %e, "Bitrix24 reconciliation failed"),
         }
-        tokio::time::sleep(bx.settings.reconcile_every).await;
+        tokio::time::sleep(inb.bx.settings.reconcile_every).await;
     }
 }
 
 /// One pass; returns how many leads it created.
-pub async fn reconcile_once(
-    bx: &Bitrix24,
-    store: &Arc<dyn Store>,
-    sup: &ActorRef<SupervisorMsg>,
-) -> Result<usize, Bitrix24Error> {
-    let cursor = match bx.repo.cursor(CURSOR).await? {
+pub async fn reconcile_once(inb: &Bitrix24Inbound) -> Result<usize, Bitrix24Error> {
+    let bx = &inb.bx;
+    let cursor = match bx.store.cursor(CURSOR).await? {
         Some(c) => c.parse::<u64>().unwrap_or(0),
         None => {
             // First run: start from the newest lead, so history from before leadbot is left alone.
@@ -62,7 +56,7 @@ pub async fn reconcile_once(
                 .and_then(|l| l.get("ID"))
                 .and_then(as_u64);
             let start = top.unwrap_or(0);
-            bx.repo.set_cursor(CURSOR, &start.to_string()).await?;
+            bx.store.set_cursor(CURSOR, &start.to_string()).await?;
             return Ok(0);
         }
     };
@@ -88,7 +82,7 @@ pub async fn reconcile_once(
         for item in &items {
             let Some(card) = Card::from_json(item) else { continue };
             last = last.max(card.id);
-            match take_card(bx, store, sup, &card).await {
+            match take_card(inb, &card).await {
                 Ok(true) => {
                     caught += 1;
                     metrics::counter!(telemetry::CRM_RECONCILED, "crm" => "bitrix24").increment(1);
@@ -96,14 +90,14 @@ pub async fn reconcile_once(
                 Ok(false) => {}
                 Err(_) => {
                     // Stop before this lead: the next pass retries from here.
-                    bx.repo
+                    bx.store
                         .set_cursor(CURSOR, &(card.id - 1).max(cursor).to_string())
                         .await?;
                     return Ok(caught);
                 }
             }
         }
-        bx.repo.set_cursor(CURSOR, &last.to_string()).await?;
+        bx.store.set_cursor(CURSOR, &last.to_string()).await?;
         if items.len() < 50 {
             break;
         }

@@ -6,22 +6,21 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
-use super::card::OPENLINES_CHANNEL;
-use super::client::as_u64;
-use super::error::Bitrix24Error;
-use super::Bitrix24;
 use crate::channels::{Capabilities, Channel};
-use crate::delivery::DeliveryError;
-use crate::domain::LeadId;
-use crate::store::LeadRecord;
+use crate::crm::bitrix24::api::as_u64;
+use crate::crm::bitrix24::card::OPENLINES_CHANNEL;
+use crate::crm::bitrix24::inbound::CRM;
+use crate::crm::bitrix24::{Bitrix24, Bitrix24Error};
+use crate::domain::{LeadId, LeadRecord};
+use crate::outbox::DeliveryError;
 
 pub struct OpenLines {
     pub bx: Arc<Bitrix24>,
 }
 
 /// Finds the lead's open-line chat (`imopenlines.crm.chat.getLastId`) and remembers it.
-pub(super) async fn link_chat(bx: &Bitrix24, lead: LeadId, crm_id: &str) -> Result<String, Bitrix24Error> {
-    if let Some(chat) = bx.repo.chat_of(lead).await? {
+pub async fn link_chat(bx: &Bitrix24, lead: LeadId, crm_id: &str) -> Result<String, Bitrix24Error> {
+    if let Some(chat) = bx.store.chat_of(lead).await? {
         return Ok(chat);
     }
     let result = bx
@@ -39,7 +38,7 @@ pub(super) async fn link_chat(bx: &Bitrix24, lead: LeadId, crm_id: &str) -> Resu
             description: format!("lead {crm_id} has no open-line chat"),
         })?
         .to_string();
-    bx.repo.link_chat(lead, &chat).await?;
+    bx.store.link_chat(CRM, lead, &chat).await?;
     Ok(chat)
 }
 

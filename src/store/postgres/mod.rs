@@ -9,17 +9,21 @@ use sqlx::migrate::MigrateDatabase;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::Row;
 
+mod chats;
+mod crm;
+mod jobs;
+
 use super::batch::{self, InboxJob};
 use super::group_commit::GroupCommit;
 use super::{
     Created, DueTimer, InboxItem, InboxPayload, LeadRecord, NewLead, OutboxItem, Snapshot, StepCommit, Store,
     StoreError, StoreResult, TimerRow, TranscriptEntry,
 };
-use crate::domain::{LeadId, LeadStatus};
+use crate::domain::{ChannelName, LeadId, LeadStatus, ManagerId, Phone};
 
 #[derive(Debug, Clone)]
 pub struct PgStore {
-    pool: PgPool,
+    pub(super) pool: PgPool,
     /// Group-commit writers (see `group_commit.rs`): lead steps, inbound items.
     steps: GroupCommit<StepCommit, StoreResult<()>>,
     inbox: GroupCommit<InboxJob, StoreResult<Option<i64>>>,
@@ -34,11 +38,19 @@ fn lead_from_row(row: &sqlx::postgres::PgRow) -> StoreResult<LeadRecord> {
         id: LeadId(row.try_get("id")?),
         source: row.try_get("source")?,
         external_id: row.try_get("external_id")?,
-        channel: row.try_get("channel")?,
+        channel: ChannelName::new(row.try_get::<&str, _>("channel")?),
         name: row.try_get("name")?,
-        phone: row.try_get("phone")?,
+        phone: row
+            .try_get::<Option<&str>, _>("phone")?
+            .map(Phone::parse)
+            .transpose()
+            .map_err(StoreError::Corrupt)?,
         status: LeadStatus::from_str(&status).map_err(StoreError::Corrupt)?,
-        manager_id: row.try_get("manager_id")?,
+        manager_id: row
+            .try_get::<Option<&str>, _>("manager_id")?
+            .map(ManagerId::parse)
+            .transpose()
+            .map_err(StoreError::Corrupt)?,
         reason: row.try_get("reason")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
@@ -70,7 +82,21 @@ impl PgStore {
         sqlx::migrate!("./migrations")
             .run(&pool)
             .await
-            .map_err(|e| StoreError::Db(e.into()))?;
+            .map_err(StoreError::from)?;
+        Ok(PgStore::with_pool(pool))
+    }
+
+    /// A store that connects on first use and runs no migrations (for commands that may never
+    /// touch the database, such as `check-config --online`).
+    pub fn connect_lazy(url: &str) -> StoreResult<PgStore> {
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_lazy(url)?;
+        Ok(PgStore::with_pool(pool))
+    }
+
+    fn with_pool(pool: PgPool) -> PgStore {
         let p = pool.clone();
         // One step per lead per batch: a dying incarnation's step must meet the version fence
         // after the new incarnation's, not beside it in one statement.
@@ -91,7 +117,7 @@ impl PgStore {
                 async move { batch::insert_inbox(&p, jobs).await }
             },
         );
-        Ok(PgStore { pool, steps, inbox })
+        PgStore { pool, steps, inbox }
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -116,9 +142,16 @@ impl Store for PgStore {
         ))
         .bind(&lead.source)
         .bind(&lead.external_id)
-        .bind(&lead.channel)
+        .bind(lead.channel.as_str())
         .bind(&lead.name)
-        .bind(&lead.phone)
+        // The projection shows a phone only once it is known good; the raw one from the CRM
+        // travels in the intake row for the dialog to read.
+        .bind(
+            lead.phone
+                .as_deref()
+                .and_then(|p| Phone::parse(p).ok())
+                .map(String::from),
+        )
         .bind(format!("{:032x}", rand::random::<u128>()))
         .bind(&lead.segment)
         .fetch_optional(&mut *tx)
@@ -142,10 +175,11 @@ impl Store for PgStore {
             phone: lead.phone.clone(),
             text: lead.text.clone(),
         };
+        let key = lead.intake_key();
         sqlx::query("INSERT INTO inbox (lead_id, source, dedupe_key, payload) VALUES ($1, $2, $3, $4)")
             .bind(record.id.0)
-            .bind(&lead.source)
-            .bind(format!("intake:{}", lead.external_id))
+            .bind(&key.source)
+            .bind(&key.key)
             .bind(payload_json(&payload)?)
             .execute(&mut *tx)
             .await?;
@@ -268,7 +302,11 @@ impl Store for PgStore {
     ) -> StoreResult<Vec<OutboxItem>> {
         let rows = sqlx::query(
             "UPDATE outbox o SET next_attempt_at = $2, attempts = o.attempts + 1
-             FROM (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1
+             FROM (SELECT id FROM outbox p WHERE status = 'pending' AND next_attempt_at <= $1
+                   -- In order per lead and kind: nothing overtakes an earlier row that waits
+                   -- (throttled, retrying) or is in flight.
+                   AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.lead_id = p.lead_id AND e.kind = p.kind
+                                   AND e.status = 'pending' AND e.id < p.id AND e.next_attempt_at > $1)
                    ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) due
              WHERE o.id = due.id
              RETURNING o.id, o.lead_id, o.kind, o.payload, o.idempotency_key, o.attempts, o.created_at",
@@ -283,7 +321,7 @@ impl Store for PgStore {
             .map(|r| {
                 Ok(OutboxItem {
                     id: r.try_get(0)?,
-                    lead: LeadId(r.try_get(1)?),
+                    lead: r.try_get::<Option<i64>, _>(1)?.map(LeadId),
                     kind: r.try_get(2)?,
                     payload: r.try_get(3)?,
                     idempotency_key: r.try_get(4)?,
@@ -538,7 +576,7 @@ impl Store for PgStore {
         Ok(())
     }
 
-    async fn previous_owner(&self, phone: &str, except: LeadId) -> StoreResult<Option<String>> {
+    async fn previous_owner(&self, phone: &str, except: LeadId) -> StoreResult<Option<ManagerId>> {
         let row = sqlx::query(
             "SELECT manager_id FROM leads WHERE phone = $1 AND id <> $2 AND manager_id IS NOT NULL ORDER BY id DESC LIMIT 1",
         )
@@ -546,7 +584,9 @@ impl Store for PgStore {
         .bind(except.0)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(|r| r.try_get(0)).transpose()?)
+        let id: Option<String> = row.map(|r| r.try_get(0)).transpose()?;
+        // An id that does not parse (hand-edited row) is no previous owner.
+        Ok(id.and_then(|id| ManagerId::parse(&id).ok()))
     }
 
     async fn load_cursors(&self) -> StoreResult<Vec<(String, i64)>> {

@@ -1,12 +1,13 @@
-//! An optional LLM classifier over an OpenAI-compatible chat-completions API. Its answer must
-//! be strict JSON naming known values; anything else (an error, a timeout, a made-up tag) makes
-//! the rules decide.
+//! An optional LLM classifier over an OpenAI-compatible chat-completions API: an outbound
+//! adapter behind routing's [`Classifier`] port. Its answer must be strict JSON naming known
+//! values; anything else (an error, a timeout, a made-up tag) makes the rules decide.
 
+use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::classify::{Classification, Priority, RequestKind, RulesClassifier};
 use crate::config::LlmConfig;
+use crate::routing::{Classification, Classifier, Priority, RequestKind, RulesClassifier};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LlmError {
@@ -19,6 +20,8 @@ pub enum LlmError {
 pub struct LlmClassifier {
     http: reqwest::Client,
     config: LlmConfig,
+    /// Decide when the model cannot.
+    rules: RulesClassifier,
 }
 
 #[derive(Deserialize)]
@@ -30,22 +33,12 @@ struct Verdict {
 }
 
 impl LlmClassifier {
-    pub fn new(config: LlmConfig) -> Result<LlmClassifier, reqwest::Error> {
+    pub fn new(config: LlmConfig, rules: RulesClassifier) -> Result<LlmClassifier, reqwest::Error> {
         Ok(LlmClassifier {
             http: reqwest::Client::builder().timeout(config.timeout).build()?,
             config,
+            rules,
         })
-    }
-
-    /// The LLM's classification, or the rules' when it fails; the bool says which decided.
-    pub async fn classify(&self, rules: &RulesClassifier, text: &str) -> (Classification, bool) {
-        match self.ask(rules, text).await {
-            Ok(c) => (c, true),
-            Err(e) => {
-                tracing::warn!(error = %e, "LLM classifier failed; rules decide");
-                (rules.classify(text), false)
-            }
-        }
     }
 
     async fn ask(&self, rules: &RulesClassifier, text: &str) -> Result<Classification, LlmError> {
@@ -70,8 +63,13 @@ impl LlmClassifier {
         if let Some(key) = &self.config.api_key {
             req = req.bearer_auth(key);
         }
-        let resp = req.send().await?.error_for_status()?;
-        let body: serde_json::Value = resp.json().await?;
+        // Without the URL: a proxy's URL may carry credentials.
+        let resp = req
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(reqwest::Error::without_url)?;
+        let body: serde_json::Value = resp.json().await.map_err(reqwest::Error::without_url)?;
         let content = body
             .pointer("/choices/0/message/content")
             .and_then(|c| c.as_str())
@@ -86,5 +84,19 @@ impl LlmClassifier {
             tags: v.tags,
             segment: None,
         })
+    }
+}
+
+#[async_trait]
+impl Classifier for LlmClassifier {
+    /// The LLM's classification, or the rules' when it fails.
+    async fn classify(&self, text: &str) -> Classification {
+        match self.ask(&self.rules, text).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "LLM classifier failed; rules decide");
+                self.rules.classify(text)
+            }
+        }
     }
 }

@@ -4,22 +4,24 @@
 use serde_json::{json, Value};
 
 use super::ingest::Failure;
-use super::Bitrix24;
-use crate::dispatch::DealJob;
+use super::Bitrix24Inbound;
+use crate::crm::bitrix24::api::as_u64;
+use crate::domain::DealJob;
 
 fn text(v: &Value, key: &str) -> String {
     v.get(key).and_then(Value::as_str).unwrap_or("").trim().to_string()
 }
 
-pub(super) async fn deal_changed(bx: &Bitrix24, deal_id: &str) -> Result<(), Failure> {
-    let (Some(dispatch), Some(jobs)) = (&bx.settings.dispatch, bx.jobs.get()) else {
+pub(super) async fn deal_changed(inb: &Bitrix24Inbound, deal_id: &str) -> Result<(), Failure> {
+    let bx = &inb.bx;
+    let (Some(dispatch), Some(jobs)) = (&bx.settings.dispatch, &inb.deals) else {
         return Ok(()); // not used without a job board
     };
     let deal = bx.client.call("crm.deal.get", json!({"id": deal_id})).await?;
     if text(&deal, "STAGE_ID") != dispatch.stage_id {
         return Ok(());
     }
-    let (client_name, client_phone) = match deal.get("CONTACT_ID").and_then(super::client::as_u64) {
+    let (client_name, client_phone) = match deal.get("CONTACT_ID").and_then(as_u64) {
         Some(contact) if contact > 0 => {
             let c = bx.client.call("crm.contact.get", json!({"id": contact})).await?;
             let phone = c
@@ -56,7 +58,7 @@ pub(super) async fn deal_changed(bx: &Bitrix24, deal_id: &str) -> Result<(), Fai
         client_phone,
         manager_id: Some(text(&deal, "ASSIGNED_BY_ID")).filter(|m| !m.is_empty()),
     };
-    jobs.post(deal_id, &job)
+    jobs.dispatch(deal_id, &job)
         .await
         .map_err(|e| Failure::Retry(format!("posting deal {deal_id}: {e}")))?;
     Ok(())

@@ -1,0 +1,50 @@
+use async_trait::async_trait;
+use serde_json::json;
+
+use super::{Telegram, TgError, CHANNEL};
+use crate::channels::{Capabilities, Channel};
+use crate::domain::{LeadRecord, LeadStatus};
+use crate::outbox::DeliveryError;
+
+#[async_trait]
+impl Channel for Telegram {
+    fn name(&self) -> &'static str {
+        CHANNEL
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        // Bots cannot write first: only chats the client opened can carry a dialog.
+        Capabilities {
+            realtime: true,
+            can_initiate: false,
+        }
+    }
+
+    async fn send(&self, lead: &LeadRecord, text: &str, _key: &str) -> Result<(), DeliveryError> {
+        let chat = self
+            .chats
+            .chat_of_lead(self.bot(), lead.id)
+            .await
+            .map_err(|e| DeliveryError::Retryable(e.to_string()))?
+            .ok_or_else(|| DeliveryError::Permanent(format!("lead {} has no Telegram chat", lead.id)))?;
+        // While the bot waits for the phone, offer the one-tap "share my number" button.
+        let waiting_for_phone =
+            matches!(lead.status, LeadStatus::New | LeadStatus::BotProcessing) && lead.phone.is_none();
+        let markup = if waiting_for_phone {
+            json!({
+                "keyboard": [[{"text": self.settings.texts.contact_button, "request_contact": true}]],
+                "resize_keyboard": true,
+                "one_time_keyboard": true,
+                "input_field_placeholder": self.settings.texts.contact_placeholder,
+            })
+        } else {
+            json!({"remove_keyboard": true})
+        };
+        match self.api.send_message_once(chat, text, Some(markup)).await {
+            Ok(_) => Ok(()),
+            // The client blocked the bot: the delivery actor tells the lead (its fallback).
+            Err(TgError::Forbidden(reason)) => Err(DeliveryError::Blocked(format!("Telegram: {reason}"))),
+            Err(e) => Err(e.into_delivery()),
+        }
+    }
+}

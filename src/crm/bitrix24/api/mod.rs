@@ -1,0 +1,10 @@
+//! The Bitrix24 REST client and what it needs: the rate limiter, error classification, OAuth.
+
+mod client;
+mod error;
+mod limiter;
+mod oauth;
+
+pub use client::{as_u64, Bitrix24Client, Endpoint};
+pub use error::Bitrix24Error;
+pub use oauth::TokenStore;

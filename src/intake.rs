@@ -1,0 +1,173 @@
+//! The intake port: the one way anything from outside reaches a lead. An adapter (web chat,
+//! Telegram, Bitrix24 events and Open Lines, reconciliation), the operator API and the manager
+//! pool's hand-overs all do the same two things through it: store the item durably under the
+//! provider's own id (so a redelivery is a no-op), then wake the lead's owner.
+//!
+//! The owner is woken through [`LeadWaker`], which the runtime implements: adapters never see
+//! the actor runtime, and the runtime could be replaced without touching them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+
+use crate::domain::{Created, EventKey, InboxPayload, LeadId, NewLead};
+use crate::store::{Store, StoreError};
+use crate::telemetry;
+
+/// Wakes the owner of a lead after something was stored in its inbox.
+pub trait LeadWaker: Send + Sync + 'static {
+    /// `applied` is answered once the lead applied everything stored so far; dropped unanswered
+    /// if the runtime is stopping (the row is durable and applied after the next start).
+    fn wake(&self, lead: LeadId, applied: Option<oneshot::Sender<()>>);
+}
+
+/// What happened to a pushed item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pushed {
+    Stored,
+    /// The same provider id was stored before: nothing new (the lead is woken anyway, in case
+    /// the first wake-up was lost).
+    Duplicate,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    /// The item can never be stored as it is (the caller answers 4xx); nothing was stored.
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl IntakeError {
+    /// Worth the provider's retry: the store was away, nothing was written.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, IntakeError::Store(e) if e.is_transient())
+    }
+}
+
+#[derive(Clone)]
+pub struct Intake {
+    store: Arc<dyn Store>,
+    waker: Arc<dyn LeadWaker>,
+    /// How long `*_and_wait` waits for the lead to apply what was stored.
+    apply_wait: Duration,
+}
+
+impl Intake {
+    pub fn new(store: Arc<dyn Store>, waker: Arc<dyn LeadWaker>, apply_wait: Duration) -> Intake {
+        Intake {
+            store,
+            waker,
+            apply_wait,
+        }
+    }
+
+    /// Creates the lead with its first inbox row (keyed by `new.first_event`) and wakes it; the
+    /// same `(source, external_id)` again returns the stored lead with `created == false`.
+    pub async fn create_lead(&self, new: &NewLead) -> Result<Created, IntakeError> {
+        let created = self.store_lead(new).await?;
+        // Also for a repeat: if the first attempt's wake was lost, this one delivers it.
+        self.waker.wake(created.lead.id, None);
+        Ok(created)
+    }
+
+    /// [`create_lead`](Self::create_lead), then waits (bounded) until the lead took its first step.
+    pub async fn create_lead_and_wait(&self, new: &NewLead) -> Result<Created, IntakeError> {
+        let created = self.store_lead(new).await?;
+        self.wake_and_wait(created.lead.id).await;
+        Ok(created)
+    }
+
+    /// Stores an inbound item under the provider's id and wakes the lead.
+    pub async fn push(&self, lead: LeadId, key: &EventKey, payload: &InboxPayload) -> Result<Pushed, IntakeError> {
+        let pushed = self.store_item(lead, key, payload).await?;
+        self.waker.wake(lead, None);
+        Ok(pushed)
+    }
+
+    /// [`push`](Self::push), then waits (bounded) until the lead applied it.
+    pub async fn push_and_wait(
+        &self,
+        lead: LeadId,
+        key: &EventKey,
+        payload: &InboxPayload,
+    ) -> Result<Pushed, IntakeError> {
+        let pushed = self.store_item(lead, key, payload).await?;
+        self.wake_and_wait(lead).await;
+        Ok(pushed)
+    }
+
+    async fn store_lead(&self, new: &NewLead) -> Result<Created, IntakeError> {
+        validate_lead(new)?;
+        let created = self.store.create_lead(new).await?;
+        if created.created {
+            metrics::counter!(telemetry::LEADS_CREATED, "source" => new.source.clone(), "channel" => new.channel.to_string())
+                .increment(1);
+            tracing::info!(lead_id = %created.lead.id, source = %new.source, channel = %new.channel, "lead accepted");
+        }
+        Ok(created)
+    }
+
+    async fn store_item(&self, lead: LeadId, key: &EventKey, payload: &InboxPayload) -> Result<Pushed, IntakeError> {
+        no_nul("dedupe key", &key.key)?;
+        validate_payload(payload)?;
+        let stored = self.store.enqueue_inbox(lead, &key.source, &key.key, payload).await?;
+        Ok(if stored.is_some() {
+            Pushed::Stored
+        } else {
+            Pushed::Duplicate
+        })
+    }
+
+    async fn wake_and_wait(&self, lead: LeadId) {
+        let (tx, rx) = oneshot::channel();
+        self.waker.wake(lead, Some(tx));
+        let _ = tokio::time::timeout(self.apply_wait, rx).await;
+    }
+}
+
+/// PostgreSQL (and most stores) refuse NUL in text: refused here, for this item alone, with a
+/// reason, rather than failing a group-committed batch for everyone in it.
+fn no_nul(field: &str, v: &str) -> Result<(), IntakeError> {
+    if v.contains('\0') {
+        return Err(IntakeError::Invalid(format!("`{field}` contains a NUL character")));
+    }
+    Ok(())
+}
+
+fn validate_lead(new: &NewLead) -> Result<(), IntakeError> {
+    no_nul("source", &new.source)?;
+    no_nul("external_id", &new.external_id)?;
+    for (field, v) in [
+        ("name", &new.name),
+        ("phone", &new.phone),
+        ("text", &new.text),
+        ("segment", &new.segment),
+    ] {
+        if let Some(v) = v {
+            no_nul(field, v)?;
+        }
+    }
+    if let Some(k) = &new.first_event {
+        no_nul("dedupe key", &k.key)?;
+    }
+    Ok(())
+}
+
+fn validate_payload(p: &InboxPayload) -> Result<(), IntakeError> {
+    match p {
+        InboxPayload::Intake { phone, text } => {
+            for v in [phone, text].into_iter().flatten() {
+                no_nul("text", v)?;
+            }
+        }
+        InboxPayload::Message { text } => no_nul("text", text)?,
+        InboxPayload::Contact { phone, .. } => no_nul("phone", phone)?,
+        InboxPayload::ChannelLost { reason } => no_nul("reason", reason)?,
+        InboxPayload::Assigned { manager_name, .. } => no_nul("manager_name", manager_name)?,
+        InboxPayload::Accepted | InboxPayload::Closed | InboxPayload::ChannelJoined { .. } => {}
+    }
+    Ok(())
+}
