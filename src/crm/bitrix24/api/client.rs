@@ -12,6 +12,7 @@ use tokio::sync::Mutex;
 use super::error::Bitrix24Error;
 use super::limiter::LeakyBucket;
 use super::oauth::TokenStore;
+use super::value::as_u64;
 use crate::telemetry;
 
 /// Attempts of one call while the portal answers QUERY_LIMIT_EXCEEDED.
@@ -261,11 +262,6 @@ impl Bitrix24Client {
         }
         Ok(out)
     }
-}
-
-/// Bitrix24 sends numbers as strings or numbers.
-pub fn as_u64(v: &Value) -> Option<u64> {
-    v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))
 }
 
 fn reset_at(body: &Value) -> Option<Duration> {

@@ -4,7 +4,9 @@ mod client;
 mod error;
 mod limiter;
 mod oauth;
+mod value;
 
-pub use client::{as_u64, Bitrix24Client, Endpoint};
+pub use client::{Bitrix24Client, Endpoint};
 pub use error::Bitrix24Error;
 pub use oauth::TokenStore;
+pub use value::as_u64;

@@ -105,7 +105,7 @@ impl TokenStore {
         }
         let answer: TokenAnswer =
             serde_json::from_value(body).map_err(|e| Bitrix24Error::OAuth(format!("refresh answer: {e}")))?;
-        let expires_in = super::client::as_u64(&answer.expires_in).unwrap_or(3600);
+        let expires_in = super::value::as_u64(&answer.expires_in).unwrap_or(3600);
         let fresh = Tokens {
             access_token: answer.access_token,
             refresh_token: answer.refresh_token,

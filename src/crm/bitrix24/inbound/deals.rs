@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::ingest::Failure;
+use super::failure::Failure;
 use super::Bitrix24Inbound;
 use crate::crm::bitrix24::api::as_u64;
 use crate::domain::DealJob;

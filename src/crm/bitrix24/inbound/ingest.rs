@@ -10,6 +10,7 @@ use std::time::Duration;
 use chrono::Utc;
 use serde_json::{json, Value};
 
+use super::failure::Failure;
 use super::{Bitrix24Inbound, CRM};
 use crate::crm::bitrix24::card::{Card, OPENLINES_CHANNEL, SOURCE};
 use crate::crm::bitrix24::outbound::link_chat;
@@ -32,41 +33,6 @@ pub async fn run(inb: Arc<Bitrix24Inbound>) {
         tokio::select! {
             _ = inb.wake.notified() => {}
             _ = tokio::time::sleep(POLL) => {}
-        }
-    }
-}
-
-/// Why one event could not be processed yet.
-pub(super) enum Failure {
-    Retry(String),
-    GiveUp(String),
-}
-
-impl From<Bitrix24Error> for Failure {
-    fn from(e: Bitrix24Error) -> Self {
-        if e.is_retryable() {
-            Failure::Retry(e.to_string())
-        } else {
-            Failure::GiveUp(e.to_string())
-        }
-    }
-}
-
-impl From<StoreError> for Failure {
-    fn from(e: StoreError) -> Self {
-        if e.is_transient() {
-            Failure::Retry(e.to_string())
-        } else {
-            Failure::GiveUp(e.to_string())
-        }
-    }
-}
-
-impl From<crate::intake::IntakeError> for Failure {
-    fn from(e: crate::intake::IntakeError) -> Self {
-        match e {
-            crate::intake::IntakeError::Invalid(why) => Failure::GiveUp(why),
-            crate::intake::IntakeError::Store(e) => e.into(),
         }
     }
 }
@@ -117,15 +83,6 @@ async fn process_due(inb: &Bitrix24Inbound) -> Result<usize, StoreError> {
         finish(inb, ev, result).await?;
     }
     Ok(n)
-}
-
-impl Clone for Failure {
-    fn clone(&self) -> Self {
-        match self {
-            Failure::Retry(s) => Failure::Retry(s.clone()),
-            Failure::GiveUp(s) => Failure::GiveUp(s.clone()),
-        }
-    }
 }
 
 fn retry_at(attempts: i32) -> chrono::DateTime<Utc> {

@@ -5,6 +5,7 @@
 
 mod deals;
 mod events;
+mod failure;
 mod ingest;
 mod reconcile;
 
