@@ -14,148 +14,208 @@ pub(crate) enum Hint {
 /// so "ИНН 123, тел 8918..." gives each number its own hint.
 const WINDOW_WORDS: usize = 4;
 
+/// Words that stand between an other-number word and its number without
+/// changing what the number is: "заказ номер 123", "номер вашего заказа
+/// 123", "ИНН организации 123". "номер" on its own means a phone number.
+fn is_designator(w: &str) -> bool {
+    matches!(w, "номер" | "номера" | "номеру" | "номером" | "n" | "nr" | "num")
+}
+
+fn is_filler(w: &str) -> bool {
+    matches!(
+        w,
+        "мой"
+            | "моя"
+            | "моего"
+            | "моей"
+            | "мою"
+            | "мое"
+            | "ваш"
+            | "ваша"
+            | "вашего"
+            | "вашей"
+            | "вашу"
+            | "ваше"
+            | "наш"
+            | "наша"
+            | "нашего"
+            | "нашей"
+            | "нашу"
+            | "наше"
+            | "его"
+            | "ее"
+            | "их"
+            | "этого"
+            | "этой"
+            | "организации"
+            | "компании"
+            | "фирмы"
+            | "ип"
+            | "ооо"
+            | "получателя"
+            | "отправителя"
+            | "плательщика"
+            | "клиента"
+    )
+}
+
+/// What follows an other-number stem in a verb: "заказать", "оплатил",
+/// "договорились", "заказываю". The client says what they do; the word
+/// introduces no number.
+fn is_verb_rest(rest: &str) -> bool {
+    const ENDINGS: &[&str] = &[
+        "ть", "ти", "ся", "сь", "л", "ла", "ло", "ли", "аю", "яю", "ешь", "ет", "ем", "ете", "ут", "ют", "ит", "им",
+        "ите", "ишь", "ат", "ят", "йте",
+    ];
+    !rest.is_empty() && ENDINGS.iter().any(|e| rest.ends_with(e))
+}
+
+const OTHER_EXACT: &[&str] = &[
+    "инн",
+    "кпп",
+    "бик",
+    "огрн",
+    "огрнип",
+    "окпо",
+    "октмо",
+    "снилс",
+    "арт",
+    "сч",
+    "код",
+    "пин",
+    "pin",
+    "cvv",
+    "cvc",
+    "id",
+    "iban",
+    "swift",
+    "inn",
+    "sku",
+    "ref",
+    "л/с",
+    "р/с",
+    "к/с",
+    "рс",
+    "кс",
+    "лс",
+    "серия",
+    "полис",
+    "омс",
+    "дмс",
+    "vin",
+    "imei",
+    "no",
+];
+const OTHER_PREFIX: &[&str] = &[
+    "инн",
+    "паспорт",
+    "карт",
+    "заказ",
+    "счет",
+    "счёт",
+    "индекс",
+    "артикул",
+    "трек",
+    "договор",
+    "накладн",
+    "квитанц",
+    "чек",
+    "платеж",
+    "платёж",
+    "реквизит",
+    "лицев",
+    "расчетн",
+    "расчётн",
+    "корр",
+    "order",
+    "invoice",
+    "track",
+    "account",
+    "card",
+    "passport",
+    "сертификат",
+    "талон",
+    "заявк",
+    "отправлен",
+    "посылк",
+    "почтов",
+    "штрих",
+    "barcode",
+    "модел",
+    "лот",
+    "партия",
+    "сумм",
+    "цена",
+    "стоимост",
+    "итого",
+    "оплат",
+    "инвентар",
+    "серийн",
+    "номенклатур",
+];
+const PHONE_EXACT: &[&str] = &["т", "тел", "tel", "тг", "tg", "wa", "ph", "моб", "сот", "мт"];
+const PHONE_PREFIX: &[&str] = &[
+    "телефон",
+    "номер",
+    "тел.",
+    "мобил",
+    "сотов",
+    "звон",
+    "позвон",
+    "набер",
+    "набир",
+    "whatsapp",
+    "ватсап",
+    "вотсап",
+    "вацап",
+    "вотсап",
+    "watsap",
+    "viber",
+    "вайбер",
+    "telegram",
+    "телеграм",
+    "телега",
+    "phone",
+    "контакт",
+    "связ",
+    "перезвон",
+    "sms",
+    "смс",
+    "мой",
+    "моя",
+    "муж",
+    "жен",
+    "мам",
+    "пап",
+    "сын",
+    "доч",
+    "брат",
+    "сестр",
+    "рабоч",
+    "домашн",
+    "личн",
+    "менеджер",
+    "директор",
+    "бухгалтер",
+    "секретар",
+    "офис",
+    "приемн",
+    "приёмн",
+    "горяч",
+    "бесплатн",
+    "линия",
+    "справ",
+    "факс",
+    "call",
+    "mobile",
+    "cell",
+];
+
 fn classify_word(w: &str) -> Hint {
-    const OTHER_EXACT: &[&str] = &[
-        "инн",
-        "кпп",
-        "бик",
-        "огрн",
-        "огрнип",
-        "окпо",
-        "октмо",
-        "снилс",
-        "арт",
-        "сч",
-        "код",
-        "пин",
-        "pin",
-        "cvv",
-        "cvc",
-        "id",
-        "iban",
-        "swift",
-        "inn",
-        "sku",
-        "ref",
-        "л/с",
-        "р/с",
-        "к/с",
-        "рс",
-        "кс",
-        "лс",
-        "серия",
-        "полис",
-        "омс",
-        "дмс",
-        "vin",
-        "imei",
-        "no",
-    ];
-    const OTHER_PREFIX: &[&str] = &[
-        "инн",
-        "паспорт",
-        "карт",
-        "заказ",
-        "счет",
-        "счёт",
-        "индекс",
-        "артикул",
-        "трек",
-        "договор",
-        "накладн",
-        "квитанц",
-        "чек",
-        "платеж",
-        "платёж",
-        "реквизит",
-        "лицев",
-        "расчетн",
-        "расчётн",
-        "корр",
-        "order",
-        "invoice",
-        "track",
-        "account",
-        "card",
-        "passport",
-        "сертификат",
-        "талон",
-        "заявк",
-        "отправлен",
-        "посылк",
-        "почтов",
-        "штрих",
-        "barcode",
-        "модел",
-        "лот",
-        "партия",
-        "сумм",
-        "цена",
-        "стоимост",
-        "итого",
-        "оплат",
-        "инвентар",
-        "серийн",
-        "номенклатур",
-    ];
-    const PHONE_EXACT: &[&str] = &["т", "тел", "tel", "тг", "tg", "wa", "ph", "моб", "сот", "мт"];
-    const PHONE_PREFIX: &[&str] = &[
-        "телефон",
-        "номер",
-        "тел.",
-        "мобил",
-        "сотов",
-        "звон",
-        "позвон",
-        "набер",
-        "набир",
-        "whatsapp",
-        "ватсап",
-        "вотсап",
-        "вацап",
-        "вотсап",
-        "watsap",
-        "viber",
-        "вайбер",
-        "telegram",
-        "телеграм",
-        "телега",
-        "phone",
-        "контакт",
-        "связ",
-        "перезвон",
-        "sms",
-        "смс",
-        "мой",
-        "моя",
-        "муж",
-        "жен",
-        "мам",
-        "пап",
-        "сын",
-        "доч",
-        "брат",
-        "сестр",
-        "рабоч",
-        "домашн",
-        "личн",
-        "менеджер",
-        "директор",
-        "бухгалтер",
-        "секретар",
-        "офис",
-        "приемн",
-        "приёмн",
-        "горяч",
-        "бесплатн",
-        "линия",
-        "справ",
-        "факс",
-        "call",
-        "mobile",
-        "cell",
-    ];
-    if OTHER_EXACT.contains(&w) || OTHER_PREFIX.iter().any(|p| w.starts_with(p)) {
+    let other_prefix = OTHER_PREFIX
+        .iter()
+        .any(|p| w.strip_prefix(p).is_some_and(|rest| !is_verb_rest(rest)));
+    if OTHER_EXACT.contains(&w) || other_prefix {
         // "номер заказа" is an order: the nearest word decides, so "заказа" wins here.
         Hint::Other
     } else if PHONE_EXACT.contains(&w) || PHONE_PREFIX.iter().any(|p| w.starts_with(p)) {
@@ -165,40 +225,96 @@ fn classify_word(w: &str) -> Hint {
     }
 }
 
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric() || matches!(c, '/' | '-' | '№' | '#')
+}
+
+/// Whether the text between a word and what follows it ends the clause:
+/// "Заказ на завтра, 8918...", "Хочу сделать заказ. 8918...". A dot after
+/// an abbreviation ("тел.", "сч.", "арт.") does not.
+fn breaks_clause(gap: &str, word: &str) -> bool {
+    gap.chars().any(|c| matches!(c, ',' | ';' | '!' | '?' | '…' | '\n'))
+        || (gap.contains('.') && !OTHER_EXACT.contains(&word) && !PHONE_EXACT.contains(&word))
+}
+
 /// The hint given by the text just before a run of digits (`before` is the
 /// text between the previous run and this one).
+///
+/// A word about some other number ("ИНН", "заказ", "карта", "№") vetoes the
+/// digits only when it introduces them: right before them, or separated
+/// only by "номер", a possessive or the owner ("номер вашего заказа",
+/// "ИНН организации"), within one clause. "Заказ на завтра, 8918..." and
+/// "код домофона не работает 8918..." mention an order and a code, and
+/// then give a phone.
 pub(crate) fn hint_before(before: &str) -> Hint {
     let mut seen = 0;
+    let mut adjacent = true;
+    // What the skipped designators and possessives say on their own ("мой", "номер").
+    let mut fallback = Hint::None;
     let mut word = String::new();
-    // Walk backwards over words; '№' and '#' count as a word meaning "number of".
-    for token in before
-        .rsplit(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '(' | ')' | '"' | '«' | '»'))
-        .filter(|t| !t.is_empty())
-    {
-        if token.contains('№') || token.contains('#') {
-            return Hint::Other;
-        }
+    let mut pos = before.len();
+    loop {
+        let head = &before[..pos];
+        let Some(word_end) = head
+            .char_indices()
+            .rev()
+            .find(|&(_, c)| is_word_char(c))
+            .map(|(i, c)| i + c.len_utf8())
+        else {
+            break;
+        };
+        let word_start = head[..word_end]
+            .char_indices()
+            .rev()
+            .find(|&(_, c)| !is_word_char(c))
+            .map_or(0, |(i, c)| i + c.len_utf8());
+        let gap = &head[word_end..];
+        let token = &head[word_start..word_end];
+        pos = word_start;
         word.clear();
         word.extend(
             token
-                .trim_matches(|c: char| !c.is_alphanumeric() && c != '/')
+                .trim_matches(|c: char| !c.is_alphanumeric() && !matches!(c, '/' | '№' | '#'))
+                .trim_matches('/')
                 .chars()
                 .flat_map(char::to_lowercase)
                 .map(|c| if c == 'ё' { 'е' } else { c }),
         );
+        if adjacent && breaks_clause(gap, &word) {
+            adjacent = false;
+        }
         if word.is_empty() || word.chars().all(|c| c.is_ascii_digit()) {
             continue;
         }
-        match classify_word(&word) {
-            Hint::None => {}
-            h => return h,
+        // '№' and '#' are a word meaning "number of".
+        if word.contains('№') || word.contains('#') {
+            if adjacent {
+                return Hint::Other;
+            }
+            seen += 1;
+            continue;
         }
         seen += 1;
+        if adjacent && (is_designator(&word) || is_filler(&word)) {
+            if fallback == Hint::None {
+                fallback = classify_word(&word);
+            }
+        } else {
+            match classify_word(&word) {
+                Hint::Other if adjacent => return Hint::Other,
+                // A word about another number, not introducing this one: it
+                // is not about this number either way.
+                Hint::Other => return fallback,
+                Hint::Phone => return Hint::Phone,
+                Hint::None if fallback == Hint::Phone => return Hint::Phone,
+                Hint::None => adjacent = false,
+            }
+        }
         if seen >= WINDOW_WORDS {
             break;
         }
     }
-    Hint::None
+    fallback
 }
 
 /// Whether the text right after a run of digits makes it an amount or a
@@ -249,6 +365,29 @@ mod tests {
         assert_eq!(hint_before("ИНН 2366536810, тел. "), Hint::Phone);
         assert_eq!(hint_before("вот мой телефон "), Hint::Phone);
         assert_eq!(hint_before("привет, запишите "), Hint::None);
+        assert_eq!(hint_before("мой "), Hint::Phone);
+        assert_eq!(hint_before("вот номер "), Hint::Phone);
+        assert_eq!(hint_before("тел. "), Hint::Phone);
+        assert_eq!(hint_before("сч. "), Hint::Other);
+    }
+
+    #[test]
+    fn other_words_veto_only_what_they_introduce() {
+        assert_eq!(hint_before("заказ номер "), Hint::Other);
+        assert_eq!(hint_before("номер вашего заказа "), Hint::Other);
+        assert_eq!(hint_before("ИНН организации "), Hint::Other);
+        assert_eq!(hint_before("заказ № "), Hint::Other);
+        assert_eq!(hint_before("номер моего заказа: "), Hint::Other);
+        assert_eq!(hint_before("Заказ на завтра, "), Hint::None);
+        assert_eq!(hint_before("Хочу сделать заказ. "), Hint::None);
+        assert_eq!(hint_before("Цена устраивает, "), Hint::None);
+        assert_eq!(hint_before("код домофона не работает, "), Hint::None);
+        assert_eq!(hint_before("хочу заказать "), Hint::None);
+        assert_eq!(hint_before("договорились "), Hint::None);
+        assert_eq!(hint_before("заказ на завтра, мой "), Hint::Phone);
+        assert_eq!(hint_before("заказ! - "), Hint::None);
+        assert_eq!(hint_before("ИНН: "), Hint::Other);
+        assert_eq!(hint_before("ИНН - "), Hint::Other);
     }
 
     #[test]

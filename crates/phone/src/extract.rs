@@ -182,22 +182,34 @@ impl Extractor {
             let before = &text[prev_end..first.bytes.start];
             prev_end = last.bytes.end;
             let hint = context::hint_before(before);
-            if hint == Hint::Other || (chunk.glued_left && chunk.glued_right) {
+            if chunk.glued_left && chunk.glued_right {
                 continue;
             }
+            // "ИНН 2366536810", "заказ номер 9181234567": the number the word
+            // introduces, the one the chunk starts with, is not a phone unless
+            // written the way only phones are ("+7 918 …", "8 (918) …"). A
+            // number after it in the chunk counts when it has its own trunk or
+            // country prefix ("по заказу 45123 8 918 123-45-67").
+            let vetoed = hint == Hint::Other;
+            let hint = if vetoed { Hint::None } else { hint };
+            let mut attempts = if vetoed { None } else { attempts.as_deref_mut() };
             let mut skipped: Vec<usize> = Vec::new();
             let mut i = 0;
             while i < groups.len() {
-                if groups[i].date {
+                if groups[i].not_phone {
                     self.flush_attempt(scan, groups, &mut skipped, hint, &mut attempts);
                     i += 1;
                     continue;
                 }
                 let mut best: Option<(usize, PhoneNumber)> = None;
+                let mut vetoed_end: Option<usize> = None;
+                // "40817 810 9 2513 4888497" (a bank account): an "810"/"00"
+                // prefix right after digits that formed nothing is not one.
+                let after_leftover = i > 0 && skipped.last() == Some(&(i - 1));
                 digits.clear();
                 for j in i..groups.len() {
                     let g = &groups[j];
-                    if j > i && (g.plus || g.date) {
+                    if j > i && (g.plus || g.not_phone) {
                         break;
                     }
                     digits.push_str(std::str::from_utf8(scan.digits_of(g)).unwrap_or(""));
@@ -209,12 +221,25 @@ impl Extractor {
                         digits: &digits,
                         hint,
                     };
-                    if let Some(n) = self.interpret(&span) {
+                    let Some((n, how)) = self.interpret(&span) else {
+                        continue;
+                    };
+                    if how == How::International && !groups[i].plus && after_leftover {
+                        continue;
+                    }
+                    let ok = match (vetoed, i) {
+                        (false, _) => true,
+                        (true, 0) => written_as_phone(span.groups),
+                        (true, _) => how != How::Bare,
+                    };
+                    if ok {
                         best = Some((j, n));
+                    } else if i == 0 {
+                        vetoed_end = Some(j);
                     }
                 }
-                match best {
-                    Some((j, number)) => {
+                match (best, vetoed_end) {
+                    (Some((j, number)), _) => {
                         let end = groups[j].bytes.end;
                         let amount = j + 1 == groups.len() && context::is_amount_after(&text[end..]);
                         self.flush_attempt(scan, groups, &mut skipped, hint, &mut attempts);
@@ -226,7 +251,9 @@ impl Extractor {
                         }
                         i = j + 1;
                     }
-                    None => {
+                    // The number the other-number word introduced: pass over it whole.
+                    (None, Some(j)) => i = j + 1,
+                    (None, None) => {
                         skipped.push(i);
                         i += 1;
                     }
@@ -323,7 +350,7 @@ impl Extractor {
     }
 
     /// The number a span of groups forms, if any.
-    fn interpret(&self, span: &Span<'_>) -> Option<PhoneNumber> {
+    fn interpret(&self, span: &Span<'_>) -> Option<(PhoneNumber, How)> {
         let d = span.digits;
         let plus = span.groups.first().is_some_and(|g| g.plus);
         if plus {
@@ -333,11 +360,11 @@ impl Extractor {
             // "+8 918 ..." is a common slip for "+7 918 ...".
             if self.cc == 7 && d.len() == 11 && d.starts_with('8') {
                 if let Some(n) = PhoneNumber::from_parts(7, &d[1..]) {
-                    return Some(n);
+                    return Some((n, How::International));
                 }
             }
             let (cc, nsn) = metadata::split_country_code(d)?;
-            return PhoneNumber::from_parts(cc, nsn);
+            return PhoneNumber::from_parts(cc, nsn).map(|n| (n, How::International));
         }
         if !(9..=MAX_DIGITS).contains(&d.len()) {
             return None;
@@ -384,20 +411,26 @@ impl Extractor {
 
     /// Plausibility beyond validity: a bare 10-digit landline is as likely an
     /// INN or a passport as a phone, so it needs phone-like writing or context.
-    fn accept(&self, span: &Span<'_>, n: PhoneNumber, how: How) -> Option<PhoneNumber> {
+    fn accept(&self, span: &Span<'_>, n: PhoneNumber, how: How) -> Option<(PhoneNumber, How)> {
         if how != How::Bare {
-            return Some(n);
+            return Some((n, how));
         }
         let clear_kind = matches!(
             n.kind(),
             NumberKind::Mobile | NumberKind::TollFree | NumberKind::FixedLineOrMobile
         );
         if clear_kind || span.hint == Hint::Phone {
-            return Some(n);
+            return Some((n, how));
         }
         let lens: Vec<usize> = span.groups.iter().map(|g| g.digits.len()).collect();
         let passport_like = lens == [4, 6] || lens == [2, 2, 6];
         let formatted = span.groups.len() >= 3 || span.groups.iter().any(|g| g.sep == Sep::Paren);
-        (formatted && !passport_like).then_some(n)
+        (formatted && !passport_like).then_some((n, how))
     }
+}
+
+/// Written the way only phone numbers are: with "+" or with the area code
+/// in brackets ("8 (918) 123-45-67", "(918) 1234567").
+fn written_as_phone(groups: &[Group]) -> bool {
+    groups.first().is_some_and(|g| g.plus) || groups.iter().skip(1).any(|g| g.sep == Sep::Paren)
 }

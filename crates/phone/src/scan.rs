@@ -29,8 +29,9 @@ pub(crate) struct Group {
     /// Spelled in words.
     pub words: bool,
     pub sep: Sep,
-    /// Part of a date (dd.mm.yyyy): never part of a phone number.
-    pub date: bool,
+    /// Part of a date (dd.mm.yyyy), an IP address, a pair of coordinates or
+    /// an amount ("900 000-1 200 000"): never part of a phone number.
+    pub not_phone: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -139,7 +140,7 @@ impl<'a> Lexer<'a> {
             plus: std::mem::take(&mut self.plus),
             words,
             sep,
-            date: false,
+            not_phone: false,
         });
         self.sep = Sep::Space;
     }
@@ -294,6 +295,8 @@ impl<'a> Lexer<'a> {
         }
         self.hard_break(text.len(), false);
         mark_dates(&mut self.out);
+        mark_addresses_and_coordinates(&mut self.out);
+        mark_amounts(&mut self.out);
         self.out
     }
 }
@@ -323,9 +326,98 @@ fn mark_dates(scan: &mut Scan) {
             };
             if (1..=31).contains(&d) && (1..=12).contains(&m) {
                 for g in &mut scan.groups[i..i + 3] {
-                    g.date = true;
+                    g.not_phone = true;
                 }
             }
+        }
+    }
+}
+
+/// The value of a group written in digits, if it has at most `max_len` of them
+/// and no superfluous leading zero ("050" is not an octet).
+fn small_value(scan: &Scan, g: &Group, max_len: usize) -> Option<u32> {
+    let d = scan.digits_of(g);
+    if g.words || d.is_empty() || d.len() > max_len || (d.len() > 1 && d[0] == b'0') {
+        return None;
+    }
+    std::str::from_utf8(d).ok()?.parse().ok()
+}
+
+/// IPv4 addresses ("89.179.245.133", 2+3+3+3 digits like 8 9xx xxx xx xx)
+/// and pairs of decimal coordinates ("47.222078 39.720349"): mark so no
+/// phone is read out of them.
+fn mark_addresses_and_coordinates(scan: &mut Scan) {
+    let mut marks: Vec<std::ops::Range<usize>> = Vec::new();
+    for chunk in &scan.chunks {
+        let r = chunk.groups.clone();
+        let gs = &scan.groups[r.clone()];
+        let dot = |k: usize| gs.get(k).is_some_and(|g| g.sep == Sep::Dot);
+        for k in 0..gs.len() {
+            // Exactly four dotted octets, not part of a longer dotted run. Four
+            // dotted groups of 2-3-2-2 digits are a 9-digit national number
+            // ("90.123.45.67" in Uzbekistan), not an address.
+            if k + 4 <= gs.len() && !dot(k) && (k + 1..k + 4).all(dot) && !dot(k + 4) {
+                let quad = &gs[k..k + 4];
+                let octets = quad.iter().all(|g| small_value(scan, g, 3).is_some_and(|v| v <= 255));
+                let lens: Vec<usize> = quad.iter().map(|g| g.digits.len()).collect();
+                if octets && lens != [2, 3, 2, 2] {
+                    marks.push(r.start + k..r.start + k + 4);
+                }
+            }
+            // Two decimals "dd.dddd dd.dddd": degrees up to 180, 4 to 8 decimals.
+            if k + 4 <= gs.len() && !dot(k) && dot(k + 1) && !dot(k + 2) && dot(k + 3) && !dot(k + 4) {
+                let degrees = |g: &Group| small_value(scan, g, 3).is_some_and(|v| v <= 180);
+                let decimals = |g: &Group| !g.words && (4..=8).contains(&g.digits.len());
+                let q = &gs[k..k + 4];
+                if gs[k + 2].sep == Sep::Space && degrees(&q[0]) && decimals(&q[1]) && degrees(&q[2]) && decimals(&q[3])
+                {
+                    marks.push(r.start + k..r.start + k + 4);
+                }
+            }
+        }
+    }
+    for m in marks {
+        for g in &mut scan.groups[m] {
+            g.not_phone = true;
+        }
+    }
+}
+
+/// Chunks that are amounts in thousands, or ranges of them: "900 000-1 200
+/// 000", "8.800.000 – 9.800.000". Each amount is 1-3 digits and groups of
+/// three ending in "000"; amounts are joined by dashes only. Phone numbers
+/// end in pairs ("8 900 000-10-00"), so they never read this way.
+fn mark_amounts(scan: &mut Scan) {
+    let mut marks: Vec<std::ops::Range<usize>> = Vec::new();
+    for chunk in &scan.chunks {
+        let gs = &scan.groups[chunk.groups.clone()];
+        if gs.first().is_none_or(|g| g.plus) {
+            continue;
+        }
+        let mut k = 0;
+        let mut all = true;
+        while k < gs.len() {
+            // The lead: 1-3 digits, no leading zero, starting the chunk or after a dash.
+            let lead_ok =
+                small_value(scan, &gs[k], 3).is_some() && (k == 0 || gs[k].sep == Sep::Dash) && gs[k].sep != Sep::Paren;
+            let mut e = k + 1;
+            while e < gs.len() && matches!(gs[e].sep, Sep::Space | Sep::Dot) && !gs[e].words && gs[e].digits.len() == 3
+            {
+                e += 1;
+            }
+            if !lead_ok || e == k + 1 || scan.digits_of(&gs[e - 1]) != b"000" {
+                all = false;
+                break;
+            }
+            k = e;
+        }
+        if all {
+            marks.push(chunk.groups.clone());
+        }
+    }
+    for m in marks {
+        for g in &mut scan.groups[m] {
+            g.not_phone = true;
         }
     }
 }
@@ -382,9 +474,27 @@ mod tests {
         assert_eq!(chunks("время 12:30"), [vec!["12"], vec!["30"]]);
     }
 
+    fn marked(text: &str) -> Vec<bool> {
+        scan(text).groups.iter().map(|g| g.not_phone).collect()
+    }
+
+    #[test]
+    fn addresses_coordinates_and_amounts_are_marked() {
+        assert_eq!(marked("89.179.245.133"), [true; 4]);
+        assert_eq!(marked("8.800.555.35.35"), [false; 5]);
+        assert_eq!(marked("90.123.45.67"), [false; 4]);
+        assert_eq!(marked("050.123.45.67"), [false; 4]);
+        assert_eq!(marked("47.222078 39.720349"), [true; 4]);
+        assert_eq!(marked("900 000-1 200 000"), [true; 5]);
+        assert_eq!(marked("8.800.000 – 9.800.000"), [true; 6]);
+        assert_eq!(marked("8 900 000-10-00"), [false; 5]);
+        assert_eq!(marked("8 900 000 00 00"), [false; 5]);
+        assert_eq!(marked("+7 900 000"), [false; 3]);
+    }
+
     #[test]
     fn dates_are_marked() {
         let s = scan("от 15.12.2026");
-        assert!(s.groups.iter().all(|g| g.date));
+        assert!(s.groups.iter().all(|g| g.not_phone));
     }
 }
