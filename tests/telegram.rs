@@ -662,3 +662,134 @@ burst = 50
 fn fixture_b24(name: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(format!("tests/fixtures/bitrix24/{name}")).unwrap()).unwrap()
 }
+
+/// The update that creates a lead is stored under its `update_id`, like every later one: a
+/// redelivery (Telegram resends when the answer is slow) or a concurrent duplicate is applied
+/// once, and the bot answers once.
+#[tokio::test]
+async fn a_new_chats_first_message_redelivered_and_concurrent_is_applied_once() {
+    let fake = FakeTelegram::start().await;
+    let app = start(&fake).await;
+    let first = text_update(7001, "Здравствуйте, сколько стоит доставка?");
+    // Three copies at once, then a late redelivery.
+    let posts: Vec<_> = (0..3)
+        .map(|_| {
+            let (http, url, body) = (
+                app.http.clone(),
+                format!("{}/webhooks/telegram/lead_demo_bot", app.base),
+                first.clone(),
+            );
+            tokio::spawn(async move {
+                http.post(url)
+                    .header("X-Telegram-Bot-Api-Secret-Token", SECRET)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            })
+        })
+        .collect();
+    for p in posts {
+        assert_eq!(p.await.unwrap(), 200);
+    }
+    let lead = wait("the lead", async || {
+        telegram_lead(&app).await.filter(|l| l["status"] == "bot_processing")
+    })
+    .await;
+    assert_eq!(post_update(&app, &first, Some(SECRET)).await, 200);
+    // A later message shows the lead went on normally (its reply is the last thing sent).
+    assert_eq!(
+        post_update(&app, &text_update(7002, "а где вы находитесь?"), Some(SECRET)).await,
+        200
+    );
+    let id = lead["id"].as_i64().unwrap();
+    let lead = app
+        .wait_for(id, WAIT, |l| {
+            l["transcript"]
+                .as_array()
+                .is_some_and(|t| t.iter().any(|e| e["text"] == "а где вы находитесь?"))
+        })
+        .await;
+    let client_lines: Vec<&str> = lead["transcript"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["direction"] == "in")
+        .map(|e| e["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        client_lines,
+        ["Здравствуйте, сколько стоит доставка?", "а где вы находитесь?"],
+        "each client message once"
+    );
+    let (_, list) = app.get("/api/v1/leads?limit=1000").await;
+    let telegram_leads = list["leads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["source"] == "telegram")
+        .count();
+    assert_eq!(telegram_leads, 1, "one lead for one chat");
+    app.stop().await;
+}
+
+/// Each channel has its own delivery actor; the operator sees its health and can restart it,
+/// and deliveries go on afterwards.
+#[tokio::test]
+async fn delivery_actors_are_listed_and_restartable() {
+    let fake = FakeTelegram::start().await;
+    let app = start(&fake).await;
+    assert_eq!(
+        post_update(&app, &text_update(8001, "Здравствуйте"), Some(SECRET)).await,
+        200
+    );
+    wait("the greeting", async || sent_to(&fake, CLIENT).first().cloned()).await;
+    let (code, sinks) = app.get("/api/v1/channels").await;
+    assert_eq!(code, 200, "{sinks}");
+    let tg = wait("telegram's sent count", async || {
+        let (_, sinks) = app.get("/api/v1/channels").await;
+        sinks
+            .as_array()?
+            .iter()
+            .find(|s| s["name"] == "channel:telegram" && s["sent"].as_u64() >= Some(1))
+            .cloned()
+    })
+    .await;
+    assert_eq!(tg["kind"], "channel");
+    assert_eq!(tg["state"], "up");
+    let names: Vec<&str> = sinks
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    for expected in ["channel:telegram", "channel:webchat", "notifier"] {
+        assert!(names.contains(&expected), "{names:?}");
+    }
+    let (code, _) = app.post("/api/v1/channels/channel:telegram/restart", json!({})).await;
+    assert_eq!(code, 202);
+    let (code, _) = app.post("/api/v1/channels/channel:nope/restart", json!({})).await;
+    assert_eq!(code, 404);
+    let (_, sinks) = app.get("/api/v1/channels").await;
+    let tg = sinks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "channel:telegram")
+        .unwrap()
+        .clone();
+    assert_eq!(tg["restarts"], 1);
+    // The restarted actor delivers the next reply.
+    let before = sent_to(&fake, CLIENT).len();
+    assert_eq!(
+        post_update(&app, &text_update(8002, "а где вы находитесь?"), Some(SECRET)).await,
+        200
+    );
+    wait("a reply after the restart", async || {
+        (sent_to(&fake, CLIENT).len() > before).then_some(())
+    })
+    .await;
+    app.stop().await;
+}

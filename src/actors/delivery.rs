@@ -366,8 +366,21 @@ impl Actor for DeliverySupervisor {
                 let result = match st.sinks.get_mut(&name) {
                     None => Err(format!("no delivery actor `{name}`")),
                     Some(e) => {
+                        // Its claimed rows are due again at once, not when their lease lapses
+                        // (a lead's later rows wait behind them).
+                        let known = match e.actor.call(SinkMsg::Known, Some(Duration::from_secs(2))).await {
+                            Ok(ractor::rpc::CallResult::Success(ids)) => ids,
+                            _ => vec![],
+                        };
                         e.actor.unlink(myself.get_cell());
                         e.actor.kill();
+                        let store = st.shared.store.clone();
+                        for id in known {
+                            if let Err(err) = store.outbox_retry(id, "delivery actor restarted", Utc::now()).await {
+                                tracing::warn!(outbox_id = id, error = %err, "could not release a row");
+                            }
+                        }
+                        st.shared.wake.notify_one();
                         e.restarts += 1;
                         match spawn_sink(&myself, &st.shared, &name, &e.sink, e.restarts).await {
                             Ok(actor) => {
@@ -444,6 +457,8 @@ pub enum SinkMsg {
     Deliver(OutboxItem),
     Done(Finished),
     Health(RpcReplyPort<SinkHealth>),
+    /// The rows it holds (queued or in flight).
+    Known(RpcReplyPort<Vec<i64>>),
 }
 
 /// A delivery attempt came back (its outcome is already recorded in the store).
@@ -535,6 +550,9 @@ impl Actor for SinkActor {
                 }
             }
             SinkMsg::Done(done) => st.finished(done),
+            SinkMsg::Known(reply) => {
+                let _ = reply.send(st.known.iter().copied().collect());
+            }
             SinkMsg::Health(reply) => {
                 let mut h = st.health.clone();
                 h.queued = st.queue.len();
