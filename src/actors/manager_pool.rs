@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::domain::{EventKey, InboxPayload, LeadId, ManagerId, ManagerRef};
 use crate::intake::Intake;
-use crate::routing::{ManagerStatus, Pool, Request, Roster};
+use crate::routing::{Allocator, ManagerStatus, Request, Roster};
 use crate::store::Store;
 use crate::telemetry;
 
@@ -75,7 +75,7 @@ pub struct PoolArgs {
 }
 
 pub struct PoolState {
-    pool: Pool,
+    allocator: Allocator,
     store: Arc<dyn Store>,
     intake: Intake,
     tick: Option<tokio::task::JoinHandle<()>>,
@@ -97,8 +97,8 @@ impl Actor for ManagerPool {
             .into_iter()
             .filter_map(|v| serde_json::from_value(v).ok())
             .collect();
-        let mut pool = Pool::new(roster);
-        pool.restore(saved.load, saved.cursors, saved.paused, saved.absent_until, queue);
+        let mut allocator = Allocator::new(roster);
+        allocator.restore(saved.load, saved.cursors, saved.paused, saved.absent_until, queue);
         let me = myself.clone();
         let tick = tokio::spawn(async move {
             loop {
@@ -111,7 +111,7 @@ impl Actor for ManagerPool {
         // Leads restored into the queue may be assignable right away.
         let _ = myself.cast(PoolMsg::Drain);
         Ok(PoolState {
-            pool,
+            allocator,
             store,
             intake,
             tick: Some(tick),
@@ -131,7 +131,7 @@ impl Actor for ManagerPool {
         msg: Self::Msg,
         st: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
-        // Nobody supervises the pool, and an error would stop it for good: every later lead would
+        // An error would stop the pool (its supervisor does not restart it): every later lead would
         // wait for a manager forever. A failed message drops its reply port instead (the lead's
         // call fails and its step is retried; the operator gets 503) and the pool carries on.
         if let Err(e) = st.handle_msg(msg).await {
@@ -151,7 +151,7 @@ impl PoolState {
                 reply,
             } => {
                 let now = Utc::now();
-                let outcome = match st.pool.assign(&request, now) {
+                let outcome = match st.allocator.assign(&request, now) {
                     Some(m) => {
                         st.assigned(&request, &m, false).await;
                         AssignOutcome::Assigned(m)
@@ -161,7 +161,7 @@ impl PoolState {
                         // Durable before we say "queued": a restart must find it.
                         st.store.queue_put(request.lead, &json).await?;
                         tracing::info!(lead_id = %request.lead, group = %request.group, "no eligible manager; lead queued");
-                        st.pool.enqueue(request);
+                        st.allocator.enqueue(request);
                         AssignOutcome::Queued
                     }
                     None => AssignOutcome::NoneAvailable,
@@ -171,7 +171,7 @@ impl PoolState {
                 st.export();
             }
             PoolMsg::Dequeue { lead } => {
-                if st.pool.dequeue(lead) {
+                if st.allocator.dequeue(lead) {
                     tracing::info!(lead_id = %lead, "lead left the queue");
                 }
                 // Also when not in memory: a row left over from a crash must not come back.
@@ -179,7 +179,7 @@ impl PoolState {
                 st.export();
             }
             PoolMsg::Release { manager_id } => {
-                st.pool.release(&manager_id);
+                st.allocator.release(&manager_id);
                 st.drain().await;
             }
             PoolMsg::Drain => st.drain().await,
@@ -191,7 +191,7 @@ impl PoolState {
                 let result = st.known(&manager_id);
                 if result.is_ok() {
                     st.store.set_paused(&manager_id, paused).await?;
-                    st.pool.set_paused(&manager_id, paused);
+                    st.allocator.set_paused(&manager_id, paused);
                     st.drain().await;
                 }
                 let _ = reply.send(result);
@@ -204,15 +204,15 @@ impl PoolState {
                 let result = st.known(&manager_id);
                 if result.is_ok() {
                     st.store.set_absent_until(&manager_id, until).await?;
-                    st.pool.set_absent_until(&manager_id, until);
+                    st.allocator.set_absent_until(&manager_id, until);
                     st.drain().await;
                 }
                 let _ = reply.send(result);
             }
             PoolMsg::Status(reply) => {
                 let _ = reply.send(PoolStatus {
-                    managers: st.pool.status(Utc::now()),
-                    queue_length: st.pool.queue().len(),
+                    managers: st.allocator.status(Utc::now()),
+                    queue_length: st.allocator.queue().len(),
                 });
             }
         }
@@ -222,7 +222,7 @@ impl PoolState {
 
 impl PoolState {
     fn known(&self, id: &str) -> Result<(), String> {
-        match self.pool.roster.manager(id) {
+        match self.allocator.roster.manager(id) {
             Some(_) => Ok(()),
             None => Err(format!("no manager with id `{id}`")),
         }
@@ -249,7 +249,7 @@ impl PoolState {
 
     /// Assigns what the queue can give away now; each assignment goes into its lead's inbox.
     async fn drain(&mut self) {
-        let given = self.pool.drain(Utc::now());
+        let given = self.allocator.drain(Utc::now());
         for (req, m) in given {
             let payload = InboxPayload::Assigned {
                 manager_id: m.id.clone(),
@@ -272,8 +272,8 @@ impl PoolState {
                 Err(e) => {
                     // Put it back: the next drain tries again.
                     tracing::warn!(lead_id = %req.lead, error = %e, "could not hand a queued lead over");
-                    self.pool.release(&m.id);
-                    self.pool.enqueue(req);
+                    self.allocator.release(&m.id);
+                    self.allocator.enqueue(req);
                 }
             }
         }
@@ -284,7 +284,7 @@ impl PoolState {
     /// Persists moved round-robin positions so fairness survives a restart. A lost write only
     /// skews the next turn by one after a crash; it never blocks an assignment.
     async fn save_cursors(&mut self) {
-        for (group, position) in self.pool.take_moved_cursors() {
+        for (group, position) in self.allocator.take_moved_cursors() {
             if let Err(e) = self.store.save_cursor(&group, position).await {
                 tracing::warn!(group, error = %e, "could not save the round-robin position");
             }
@@ -293,11 +293,11 @@ impl PoolState {
 
     /// Per-manager load and the queue as metrics.
     fn export(&self) {
-        for s in self.pool.status(Utc::now()) {
+        for s in self.allocator.status(Utc::now()) {
             metrics::gauge!(telemetry::MANAGER_ACTIVE, "manager" => s.id.clone()).set(s.active as f64);
             metrics::gauge!(telemetry::MANAGER_CAPACITY, "manager" => s.id.clone()).set(s.capacity.unwrap_or(0) as f64);
             metrics::gauge!(telemetry::MANAGER_ELIGIBLE, "manager" => s.id).set(if s.eligible { 1.0 } else { 0.0 });
         }
-        metrics::gauge!(telemetry::QUEUE_LENGTH).set(self.pool.queue().len() as f64);
+        metrics::gauge!(telemetry::QUEUE_LENGTH).set(self.allocator.queue().len() as f64);
     }
 }

@@ -113,7 +113,7 @@ impl Runtime {
         .await
         .map_err(|e| anyhow::anyhow!("starting the lead supervisor: {e}"))?;
         let pool = match supervisor
-            .call(SupervisorMsg::Pool, Some(std::time::Duration::from_secs(10)))
+            .call(SupervisorMsg::ManagerPool, Some(std::time::Duration::from_secs(10)))
             .await
         {
             Ok(ractor::rpc::CallResult::Success(pool)) => pool,

@@ -30,7 +30,7 @@ pub enum SupervisorMsg {
     Inspect(LeadId, RpcReplyPort<ActorState>),
     LiveCount(RpcReplyPort<usize>),
     /// The manager pool this supervisor started (for the operator API).
-    Pool(RpcReplyPort<ActorRef<PoolMsg>>),
+    ManagerPool(RpcReplyPort<ActorRef<PoolMsg>>),
 }
 
 /// The actor side of a lead, as the operator API shows it.
@@ -54,6 +54,8 @@ pub struct SupervisorArgs {
 pub struct SupervisorState {
     deps: Arc<LeadDeps>,
     pool: ActorRef<PoolMsg>,
+    /// To start the pool again should it ever fail.
+    roster: Roster,
     live: HashMap<LeadId, ActorRef<LeadMsg>>,
     by_actor: HashMap<ActorId, LeadId>,
     crashes: HashMap<LeadId, VecDeque<Instant>>,
@@ -73,24 +75,10 @@ impl Actor for LeadSupervisor {
         // The pool hands queued leads over through the intake port, whose owner is this
         // supervisor; lead actors ask the pool. Spawning it here gives both sides their
         // reference at birth (no setter afterwards); it stops with the supervisor.
-        let intake = Intake::new(
-            args.deps.store.clone(),
-            Arc::new(myself.clone()),
-            args.deps.runtime.apply_wait,
-        );
-        let (pool, _) = Actor::spawn_linked(
-            None,
-            ManagerPool,
-            PoolArgs {
-                roster: args.roster,
-                store: args.deps.store.clone(),
-                intake,
-            },
-            myself.get_cell(),
-        )
-        .await?;
+        let pool = spawn_pool(&myself, &args.deps, &args.roster).await?;
         Ok(SupervisorState {
             pool,
+            roster: args.roster,
             deps: args.deps,
             live: HashMap::new(),
             by_actor: HashMap::new(),
@@ -170,7 +158,7 @@ impl Actor for LeadSupervisor {
             SupervisorMsg::LiveCount(reply) => {
                 let _ = reply.send(st.live.len());
             }
-            SupervisorMsg::Pool(reply) => {
+            SupervisorMsg::ManagerPool(reply) => {
                 let _ = reply.send(st.pool.clone());
             }
         }
@@ -183,6 +171,16 @@ impl Actor for LeadSupervisor {
         evt: SupervisionEvent,
         st: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
+        // A failure only: a pool that terminated was stopped (shutting down).
+        if let SupervisionEvent::ActorFailed(cell, _) = &evt {
+            if cell.get_id() == st.pool.get_id() {
+                // The pool restores its state from the store at start; leads' calls in between
+                // fail and their steps are retried.
+                tracing::error!(event = ?evt, "the manager pool stopped; starting it again");
+                st.pool = spawn_pool(&myself, &st.deps, &st.roster).await?;
+                return Ok(());
+            }
+        }
         match evt {
             SupervisionEvent::ActorTerminated(cell, _, reason) => {
                 let Some(lead) = st.forget(&cell) else { return Ok(()) };
@@ -280,6 +278,28 @@ impl SupervisorState {
             }
         }
     }
+}
+
+/// The manager pool, as this supervisor's child; it hands queued leads over through an intake
+/// port whose owner is this supervisor.
+async fn spawn_pool(
+    myself: &ActorRef<SupervisorMsg>,
+    deps: &Arc<LeadDeps>,
+    roster: &Roster,
+) -> Result<ActorRef<PoolMsg>, ActorProcessingErr> {
+    let intake = Intake::new(deps.store.clone(), Arc::new(myself.clone()), deps.runtime.apply_wait);
+    let (pool, _) = Actor::spawn_linked(
+        None,
+        ManagerPool,
+        PoolArgs {
+            roster: roster.clone(),
+            store: deps.store.clone(),
+            intake,
+        },
+        myself.get_cell(),
+    )
+    .await?;
+    Ok(pool)
 }
 
 /// Errors that say the database is unreachable rather than that the lead is broken.

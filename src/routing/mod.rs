@@ -2,9 +2,9 @@
 //! capacity), strategies, the waiting queue. Pure; the manager pool actor owns the live state.
 //! A classifier that does I/O (the optional LLM, `src/llm/`) plugs in through [`Classifier`].
 
+mod allocator;
 mod availability;
 mod classify;
-mod pool;
 mod roster;
 
 use async_trait::async_trait;
@@ -12,9 +12,9 @@ use async_trait::async_trait;
 use crate::config::RoutingConfig;
 use crate::keywords::{KeywordSet, Words};
 
+pub use allocator::{Allocator, ManagerStatus, Request};
 pub use availability::{Availability, AvailabilityError};
 pub use classify::{Classification, Priority, RequestKind, RulesClassifier};
-pub use pool::{ManagerStatus, Pool, Request};
 pub use roster::{Roster, RosterManager};
 
 /// Classifies a request's text. Never fails: an implementation that can (a remote model)

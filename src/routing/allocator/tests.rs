@@ -49,8 +49,8 @@ fn config(managers: Vec<ManagerConfig>, strategy: Strategy) -> RoutingConfig {
     }
 }
 
-fn pool(managers: Vec<ManagerConfig>, strategy: Strategy) -> Pool {
-    Pool::new(Roster::from_config(&config(managers, strategy)))
+fn pool(managers: Vec<ManagerConfig>, strategy: Strategy) -> Allocator {
+    Allocator::new(Roster::from_config(&config(managers, strategy)))
 }
 
 fn req(lead: i64, priority: Priority) -> Request {
@@ -127,7 +127,7 @@ fn a_backlog_is_paced_so_whoever_comes_online_first_does_not_get_it_all() {
         c
     };
     let at = |h, m| Utc.with_ymd_and_hms(2026, 11, 23, h, m, 0).unwrap();
-    let mut p = Pool::new(Roster::from_config(&config(3)));
+    let mut p = Allocator::new(Roster::from_config(&config(3)));
     for i in 0..6 {
         p.enqueue(req(i, Priority::Normal));
     }
@@ -142,7 +142,7 @@ fn a_backlog_is_paced_so_whoever_comes_online_first_does_not_get_it_all() {
     // A new lead is not held back by the pacing.
     assert!(p.assign(&req(7, Priority::Normal), at(9, 11)).is_some());
 
-    let mut unpaced = Pool::new(Roster::from_config(&config(0)));
+    let mut unpaced = Allocator::new(Roster::from_config(&config(0)));
     for i in 0..6 {
         unpaced.enqueue(req(i, Priority::Normal));
     }

@@ -41,7 +41,7 @@ pub struct ManagerStatus {
 }
 
 #[derive(Debug, Clone)]
-pub struct Pool {
+pub struct Allocator {
     pub roster: Roster,
     load: HashMap<String, u32>,
     paused: HashSet<String>,
@@ -57,9 +57,9 @@ pub struct Pool {
     handouts: HashMap<String, VecDeque<DateTime<Utc>>>,
 }
 
-impl Pool {
-    pub fn new(roster: Roster) -> Pool {
-        Pool {
+impl Allocator {
+    pub fn new(roster: Roster) -> Allocator {
+        Allocator {
             roster,
             load: HashMap::new(),
             paused: HashSet::new(),
