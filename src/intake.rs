@@ -6,6 +6,7 @@
 //! The owner is woken through [`LeadWaker`], which the runtime implements: adapters never see
 //! the actor runtime, and the runtime could be replaced without touching them.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -53,6 +54,8 @@ pub struct Intake {
     waker: Arc<dyn LeadWaker>,
     /// How long `*_and_wait` waits for the lead to apply what was stored.
     apply_wait: Duration,
+    /// Lead sources that are adapters of ours (metric labels); any other is the public API's.
+    adapters: Arc<HashSet<String>>,
 }
 
 impl Intake {
@@ -61,6 +64,22 @@ impl Intake {
             store,
             waker,
             apply_wait,
+            adapters: Arc::default(),
+        }
+    }
+
+    /// Names the sources that are adapters (`bitrix24`, `telegram`): leads from any other
+    /// source came through the public API and are counted as `api`.
+    pub fn with_adapters(mut self, sources: impl IntoIterator<Item = String>) -> Intake {
+        self.adapters = Arc::new(sources.into_iter().collect());
+        self
+    }
+
+    fn source_label(&self, source: &str) -> String {
+        if self.adapters.contains(source) {
+            source.to_string()
+        } else {
+            "api".to_string()
         }
     }
 
@@ -103,7 +122,7 @@ impl Intake {
         validate_lead(new)?;
         let created = self.store.create_lead(new).await?;
         if created.created {
-            metrics::counter!(telemetry::LEADS_CREATED, "source" => new.source.clone(), "channel" => new.channel.to_string())
+            metrics::counter!(telemetry::LEADS_CREATED, "source" => self.source_label(&new.source), "channel" => new.channel.to_string())
                 .increment(1);
             tracing::info!(lead_id = %created.lead.id, source = %new.source, channel = %new.channel, "lead accepted");
         }

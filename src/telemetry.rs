@@ -36,8 +36,30 @@ pub const CRM_REQUEST_SECONDS: &str = "leadbot_crm_request_seconds";
 pub const CRM_LIMITER_WAIT: &str = "leadbot_crm_limiter_wait_seconds";
 pub const CRM_RECONCILED: &str = "leadbot_crm_reconciliation_catches_total";
 pub const CRM_EVENTS: &str = "leadbot_crm_events_total";
+/// Webhook and API requests refused before anything was stored, by door and a fixed reason.
+pub const REQUESTS_REFUSED: &str = "leadbot_requests_refused_total";
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Counts a refused request (a forged webhook, a malformed body) and logs it — at most once a
+/// second per door and reason, with how many were not logged, so a flood of forged requests
+/// cannot flood the log or grow `/metrics` (both labels come from fixed sets).
+pub fn refused(door: &'static str, reason: &'static str) {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    use std::time::{Duration, Instant};
+    static LAST: OnceLock<Mutex<HashMap<(&'static str, &'static str), (Instant, u64)>>> = OnceLock::new();
+    metrics::counter!(REQUESTS_REFUSED, "door" => door, "reason" => reason).increment(1);
+    let mut last = LAST.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
+    let now = Instant::now();
+    let entry = last.entry((door, reason)).or_insert((now - Duration::from_secs(2), 0));
+    if now.duration_since(entry.0) >= Duration::from_secs(1) {
+        tracing::warn!(door, reason, suppressed = entry.1, "request refused");
+        *entry = (now, 0);
+    } else {
+        entry.1 += 1;
+    }
+}
 
 /// The process-wide Prometheus recorder (installed on first use).
 pub fn metrics_handle() -> PrometheusHandle {

@@ -392,7 +392,8 @@ async fn health_ready_metrics_and_chat_page() {
     let (_, metrics) = app.get("/metrics").await;
     let metrics = metrics.as_str().unwrap().to_string();
     for name in [
-        "leadbot_leads_created_total{source=\"site\",channel=\"webchat\"}",
+        // Sources from the public API are one label, not one per value sent (issue 10).
+        "leadbot_leads_created_total{source=\"api\",channel=\"webchat\"}",
         "leadbot_lead_outcomes_total{status=\"assigned\",reason=\"phone_obtained\"}",
         "leadbot_lead_actors_active",
         "leadbot_message_handling_seconds_bucket",

@@ -119,7 +119,13 @@ impl Runtime {
             Ok(ractor::rpc::CallResult::Success(pool)) => pool,
             other => anyhow::bail!("the lead supervisor did not hand out the manager pool: {other:?}"),
         };
-        let intake = Intake::new(store.clone(), Arc::new(supervisor.clone()), settings.apply_wait);
+        let adapters = crms
+            .all()
+            .map(|c| c.source().to_string())
+            .chain(channels.all().map(|c| c.name().to_string()))
+            .collect::<Vec<_>>();
+        let intake =
+            Intake::new(store.clone(), Arc::new(supervisor.clone()), settings.apply_wait).with_adapters(adapters);
         let delivery = delivery::start(delivery::DeliveryParts {
             store: store.clone(),
             channels,

@@ -21,7 +21,10 @@ pub async fn bitrix24(
         return Err(ApiError::NotFound("Bitrix24 is not configured".into()));
     };
     let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let event = Event::parse(content_type, &body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let event = Event::parse(content_type, &body).map_err(|e| {
+        telemetry::refused("bitrix24", "malformed");
+        ApiError::BadRequest(e.to_string())
+    })?;
     match bx.receive(&event).await {
         Ok(received) => {
             let outcome = if received == Received::Stored {
@@ -29,14 +32,12 @@ pub async fn bitrix24(
             } else {
                 "duplicate"
             };
-            metrics::counter!(telemetry::CRM_EVENTS, "crm" => "bitrix24", "event" => event.name.clone(), "outcome" => outcome)
+            metrics::counter!(telemetry::CRM_EVENTS, "crm" => "bitrix24", "event" => event.label(), "outcome" => outcome)
                 .increment(1);
             Ok("ok")
         }
         Err(ReceiveError::Auth(e)) => {
-            tracing::warn!(event = %event.name, reason = %e, "Bitrix24 event refused");
-            metrics::counter!(telemetry::CRM_EVENTS, "crm" => "bitrix24", "event" => event.name.clone(), "outcome" => "refused")
-                .increment(1);
+            telemetry::refused("bitrix24", e.label());
             Err(ApiError::Unauthorized(e.to_string()))
         }
         Err(ReceiveError::Install(e)) => Err(ApiError::Unprocessable(e)),
@@ -52,7 +53,8 @@ pub async fn telegram(
     body: Bytes,
 ) -> Result<&'static str, ApiError> {
     let Some(tg) = state.telegram.as_ref().filter(|t| t.tg.settings.bot == bot) else {
-        return Err(ApiError::NotFound(format!("no Telegram bot `{bot}` here")));
+        telemetry::refused("telegram", "unknown_bot");
+        return Err(ApiError::NotFound("no such Telegram bot here".into()));
     };
     let given = headers
         .get("x-telegram-bot-api-secret-token")
@@ -60,15 +62,21 @@ pub async fn telegram(
         .unwrap_or("");
     let expected = tg.tg.settings.webhook_secret.as_deref().unwrap_or("");
     if expected.is_empty() || !constant_time_eq(given.as_bytes(), expected.as_bytes()) {
+        telemetry::refused("telegram", "wrong_secret");
         return Err(ApiError::Unauthorized("wrong X-Telegram-Bot-Api-Secret-Token".into()));
     }
-    let update: serde_json::Value =
-        serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("not JSON: {e}")))?;
+    let update: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
+        telemetry::refused("telegram", "malformed");
+        ApiError::BadRequest(format!("not JSON: {e}"))
+    })?;
     match tg.handle_update(&update).await {
         Ok(()) => Ok("ok"),
-        Err(UpdateError::Malformed) => Err(ApiError::BadRequest("not a Telegram update (no update_id)".into())),
+        Err(UpdateError::Malformed) => {
+            telemetry::refused("telegram", "malformed");
+            Err(ApiError::BadRequest("not a Telegram update (no update_id)".into()))
+        }
         Err(UpdateError::Invalid(why)) => Err(ApiError::BadRequest(why)),
         // 5xx: Telegram retries, and the update is processed then.
-        Err(e) => Err(ApiError::Internal(anyhow::anyhow!(e.to_string()))),
+        Err(e) => Err(ApiError::Unavailable(e.to_string())),
     }
 }

@@ -14,24 +14,41 @@ use crate::domain::LeadId;
 pub async fn commit_steps(pool: &PgPool, steps: Vec<StepCommit>) -> Vec<StoreResult<()>> {
     let refs: Vec<&StepCommit> = steps.iter().collect();
     match commit_batch(pool, &refs).await {
-        Ok(conflicts) => steps
-            .iter()
-            .map(|s| {
-                if conflicts.contains(&s.lead) {
-                    Err(StoreError::VersionConflict {
-                        lead: s.lead,
-                        expected: s.expected_version,
-                    })
-                } else {
-                    Ok(())
-                }
-            })
-            .collect(),
+        Ok(conflicts) => results_of(&refs, &conflicts),
+        // The database refused something in the batch (one step's data): one bad step must
+        // never fail its neighbours, so each is tried on its own.
+        Err(e) if refs.len() > 1 && !StoreError::copy_of(&e).is_transient() => {
+            tracing::warn!(error = %e, steps = refs.len(), "state batch refused; committing its steps one by one");
+            let mut out = Vec::with_capacity(refs.len());
+            for step in &refs {
+                out.push(match commit_batch(pool, std::slice::from_ref(step)).await {
+                    Ok(conflicts) => results_of(std::slice::from_ref(step), &conflicts).remove(0),
+                    Err(e) => Err(e.into()),
+                });
+            }
+            out
+        }
         Err(e) => {
             tracing::warn!(error = %e, steps = steps.len(), "state batch failed");
             steps.iter().map(|_| Err(batch_error(&e))).collect()
         }
     }
+}
+
+fn results_of(steps: &[&StepCommit], conflicts: &HashSet<LeadId>) -> Vec<StoreResult<()>> {
+    steps
+        .iter()
+        .map(|s| {
+            if conflicts.contains(&s.lead) {
+                Err(StoreError::VersionConflict {
+                    lead: s.lead,
+                    expected: s.expected_version,
+                })
+            } else {
+                Ok(())
+            }
+        })
+        .collect()
 }
 
 /// A batch-wide failure, as each of its callers gets it.
@@ -52,6 +69,18 @@ pub struct InboxJob {
 pub async fn insert_inbox(pool: &PgPool, jobs: Vec<InboxJob>) -> Vec<StoreResult<Option<i64>>> {
     match insert_inbox_batch(pool, &jobs).await {
         Ok(results) => results,
+        // One row the database refuses must not fail the others' requests: each on its own.
+        Err(e) if jobs.len() > 1 && !StoreError::copy_of(&e).is_transient() => {
+            tracing::warn!(error = %e, rows = jobs.len(), "inbox batch refused; inserting its rows one by one");
+            let mut out = Vec::with_capacity(jobs.len());
+            for job in &jobs {
+                out.push(match insert_inbox_batch(pool, std::slice::from_ref(job)).await {
+                    Ok(mut r) => r.remove(0),
+                    Err(e) => Err(e.into()),
+                });
+            }
+            out
+        }
         Err(e) => jobs.iter().map(|_| Err(batch_error(&e))).collect(),
     }
 }

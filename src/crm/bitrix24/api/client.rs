@@ -163,7 +163,14 @@ impl Bitrix24Client {
         let mut url = format!("{base}{method}.json");
         let mut redirects = 0;
         let resp = loop {
-            let resp = self.http.post(&url).json(&body).send().await?;
+            // Transport errors carry the URL, and a webhook URL is a secret (`/rest/{user}/{code}/`).
+            let resp = self
+                .http
+                .post(&url)
+                .json(&body)
+                .send()
+                .await
+                .map_err(reqwest::Error::without_url)?;
             if !resp.status().is_redirection() {
                 break resp;
             }
@@ -178,14 +185,14 @@ impl Bitrix24Client {
             };
             // Re-POST (a client that follows would turn it into a GET and lose the body), and
             // remember the new base so later calls go there directly.
-            tracing::warn!(portal = %self.portal, from = %url, to = %location, "Bitrix24 portal moved; update the webhook URL");
+            tracing::warn!(portal = %self.portal, from = %host_of(&url), to = %host_of(&location), "Bitrix24 portal moved; update the webhook URL");
             if let Some(new_base) = location.strip_suffix(&format!("{method}.json")) {
                 *self.moved_to.lock().await = Some(new_base.to_string());
             }
             url = location;
         };
         let status = resp.status().as_u16();
-        let text = resp.text().await?;
+        let text = resp.text().await.map_err(reqwest::Error::without_url)?;
         let parsed: Value = match serde_json::from_str(&text) {
             Ok(v) => v,
             Err(_) => {
@@ -262,6 +269,14 @@ impl Bitrix24Client {
         }
         Ok(out)
     }
+}
+
+/// The host of a URL, for logs: the path of a webhook URL is its secret.
+fn host_of(url: &str) -> String {
+    reqwest::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
 }
 
 fn reset_at(body: &Value) -> Option<Duration> {

@@ -99,7 +99,7 @@ impl TokenStore {
         let body: serde_json::Value = resp
             .json()
             .await
-            .map_err(|e| Bitrix24Error::OAuth(format!("refresh answer (HTTP {status}): {e}")))?;
+            .map_err(|e| Bitrix24Error::OAuth(format!("refresh answer (HTTP {status}): {}", e.without_url())))?;
         if let Some(err) = body.get("error").and_then(|e| e.as_str()) {
             return Err(Bitrix24Error::OAuth(format!("refresh refused: {err}")));
         }

@@ -24,6 +24,19 @@ pub enum EventError {
     NoEventName,
 }
 
+/// The events leadbot acts on; any other name is counted as `other` (metric labels come from a
+/// fixed set, never from the request).
+pub const KNOWN_EVENTS: &[&str] = &[
+    "ONCRMLEADADD",
+    "ONCRMLEADUPDATE",
+    "ONCRMDEALADD",
+    "ONCRMDEALUPDATE",
+    "ONCRMDEALMOVETOCATEGORY",
+    "ONIMBOTV2MESSAGEADD",
+    "ONIMBOTMESSAGEADD",
+    "ONAPPINSTALL",
+];
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
     #[error("auth[application_token] is missing")]
@@ -34,7 +47,26 @@ pub enum AuthError {
     UnknownPortal,
 }
 
+impl AuthError {
+    pub fn label(&self) -> &'static str {
+        match self {
+            AuthError::MissingToken => "missing_token",
+            AuthError::WrongToken => "wrong_token",
+            AuthError::UnknownPortal => "unknown_portal",
+        }
+    }
+}
+
 impl Event {
+    /// The event's name as a metric label.
+    pub fn label(&self) -> &'static str {
+        KNOWN_EVENTS
+            .iter()
+            .find(|e| **e == self.name)
+            .copied()
+            .unwrap_or("other")
+    }
+
     pub fn parse(content_type: &str, body: &[u8]) -> Result<Event, EventError> {
         let fields = if content_type.starts_with("application/json") {
             let v: Value = serde_json::from_slice(body).map_err(|e| EventError::Malformed(e.to_string()))?;
