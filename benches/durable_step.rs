@@ -39,6 +39,7 @@ fn bench(c: &mut Criterion) {
                 text: None,
                 segment: None,
                 first_event: None,
+                creation_key: None,
             };
             ids.push(store.create_lead(&lead).await.expect("lead").lead.id);
         }

@@ -161,6 +161,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         inbound
     });
 
+    let operator_token = operator_token(&config, store.as_ref()).await?;
     let state = AppState {
         store,
         intake,
@@ -169,7 +170,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         delivery: runtime.delivery.clone(),
         metrics,
         max_text_chars: svc.server.max_text_chars,
-        operator_token: svc.server.operator_token.as_deref().map(Arc::from),
+        operator_token: Some(Arc::from(operator_token.as_str())),
         bitrix24: bitrix24_in,
         telegram: telegram_in,
         jobs,
@@ -197,6 +198,37 @@ impl Running {
         }
         self.runtime.shutdown().await;
     }
+}
+
+/// The name of the generated operator token in the store.
+pub const OPERATOR_TOKEN: &str = "operator_token";
+
+/// The operator API never answers anonymously: `LEADBOT_OPERATOR_TOKEN` if set, else a token
+/// generated on the first start, kept in the database and printed once (to the terminal, never
+/// into a log line). `leadbot operator-token --rotate` makes a new one.
+async fn operator_token(config: &Config, store: &dyn Store) -> anyhow::Result<String> {
+    if let Some(t) = &config.service.server.operator_token {
+        return Ok(t.clone());
+    }
+    let candidate = new_token();
+    let (token, created) = store
+        .generated_secret(OPERATOR_TOKEN, &candidate)
+        .await
+        .context("reading the operator token")?;
+    if created {
+        eprintln!(
+            "leadbot: no LEADBOT_OPERATOR_TOKEN set; generated an operator token (shown only now):\n\n    {token}\n\n\
+             Send it as `Authorization: Bearer <token>`; `leadbot operator-token --rotate` makes a new one."
+        );
+    } else {
+        tracing::info!("operator API guarded by the generated operator token (LEADBOT_OPERATOR_TOKEN overrides it)");
+    }
+    Ok(token)
+}
+
+/// 32 random bytes as hex.
+pub fn new_token() -> String {
+    format!("{:032x}{:032x}", rand::random::<u128>(), rand::random::<u128>())
 }
 
 /// A database URL without its password, for messages.

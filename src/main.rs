@@ -33,6 +33,12 @@ enum Command {
         #[command(subcommand)]
         action: TelegramAction,
     },
+    /// The generated operator token (when LEADBOT_OPERATOR_TOKEN is not set): `--rotate` makes
+    /// a new one and prints it; the old one stops working at the next start.
+    OperatorToken {
+        #[arg(long)]
+        rotate: bool,
+    },
     /// Read messages one per line on stdin; print the phone numbers found as a JSON array per line.
     Phones {
         /// Default country for numbers without a country code.
@@ -101,6 +107,44 @@ fn main() -> ExitCode {
                 }
                 Err(e) => {
                     eprintln!("leadbot telegram set-webhook: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::OperatorToken { rotate } => {
+            let config = match load_config(cli.config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            let runtime = match tokio::runtime::Runtime::new() {
+                Ok(r) => r,
+                Err(_) => return ExitCode::FAILURE,
+            };
+            let result = runtime.block_on(async {
+                use leadbot::store::Store;
+                let db = &config.service.database;
+                let store = leadbot::store::PgStore::connect(&db.url, 2).await?;
+                let name = leadbot::app::OPERATOR_TOKEN;
+                if rotate {
+                    let token = leadbot::app::new_token();
+                    store.replace_generated_secret(name, &token).await?;
+                    anyhow::Ok(Some(token))
+                } else {
+                    Ok(None)
+                }
+            });
+            match result {
+                Ok(Some(token)) => {
+                    println!("{token}");
+                    eprintln!("new operator token stored; restart leadbot for it to take effect");
+                    ExitCode::SUCCESS
+                }
+                Ok(None) => {
+                    eprintln!("the operator token is shown once, when generated; use --rotate for a new one");
+                    ExitCode::from(2)
+                }
+                Err(e) => {
+                    eprintln!("operator-token: {e:#}");
                     ExitCode::FAILURE
                 }
             }

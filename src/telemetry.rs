@@ -50,7 +50,10 @@ pub fn refused(door: &'static str, reason: &'static str) {
     use std::time::{Duration, Instant};
     static LAST: OnceLock<Mutex<HashMap<(&'static str, &'static str), (Instant, u64)>>> = OnceLock::new();
     metrics::counter!(REQUESTS_REFUSED, "door" => door, "reason" => reason).increment(1);
-    let mut last = LAST.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
+    let mut last = LAST
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
     let now = Instant::now();
     let entry = last.entry((door, reason)).or_insert((now - Duration::from_secs(2), 0));
     if now.duration_since(entry.0) >= Duration::from_secs(1) {

@@ -40,6 +40,7 @@ async fn start_service(config_dir: &std::path::Path, db: &str, notify: &str, por
         .env("LEADBOT_LISTEN", format!("127.0.0.1:{port}"))
         .env("LEADBOT_NOTIFY_URL", notify)
         .env("RUST_LOG", "warn")
+        .env("LEADBOT_OPERATOR_TOKEN", common::TEST_OPERATOR_TOKEN)
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
@@ -78,7 +79,10 @@ async fn post_as(base: &str, path: &str, body: Value, chat_token: &str) -> Value
 }
 
 async fn get(base: &str, path: &str) -> Value {
-    reqwest::get(format!("{base}{path}"))
+    reqwest::Client::new()
+        .get(format!("{base}{path}"))
+        .bearer_auth(common::TEST_OPERATOR_TOKEN)
+        .send()
         .await
         .unwrap()
         .json()

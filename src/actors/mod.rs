@@ -137,6 +137,13 @@ impl Runtime {
             poll: settings.outbox_poll,
         })
         .await?;
+        // What a crashed process had claimed is due now, not when its lease lapses: overdue
+        // timers fire at start.
+        match store.release_dead_claims().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(claims = n, "claims of a previous process released"),
+            Err(e) => tracing::warn!(error = %e, "could not release the claims of dead processes"),
+        }
         let tasks = vec![
             tokio::spawn(timers::run_timer_service(
                 store.clone(),

@@ -13,6 +13,10 @@ use crate::telemetry;
 
 pub async fn run_recovery_scan(store: Arc<dyn Store>, supervisor: ActorRef<SupervisorMsg>, every: Duration) {
     loop {
+        // Another node that died leaves claims behind: release them without waiting for leases.
+        if let Err(e) = store.release_dead_claims().await {
+            tracing::warn!(error = %e, "could not release the claims of dead processes");
+        }
         match store.leads_with_unapplied_inbox(1000).await {
             Ok(rows) => {
                 let oldest = rows

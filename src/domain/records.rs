@@ -23,6 +23,9 @@ pub struct NewLead {
     /// stored under it, so a redelivery of that event (even as a plain message to a lead that
     /// now exists) is a duplicate. `None`: `(source, "intake:" + external_id)`.
     pub first_event: Option<EventKey>,
+    /// The creator's idempotency key (the API's `Idempotency-Key`): the same key again gets
+    /// the chat token again.
+    pub creation_key: Option<String>,
 }
 
 /// Who delivered an inbound event and their own id for it: an inbox row's dedupe key.
@@ -75,6 +78,9 @@ pub struct LeadRecord {
     /// The client side's secret for this lead (web chat); never shown in operator views.
     #[serde(skip)]
     pub chat_token: Option<String>,
+    /// The creator's idempotency key; never shown.
+    #[serde(skip)]
+    pub creation_key: Option<String>,
 }
 
 /// What an inbox row carries: everything that can happen to a lead from outside its actor.

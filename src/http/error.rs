@@ -32,6 +32,7 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::LeadNotFound(id) => ApiError::NotFound(format!("lead {id} not found")),
+            e if e.is_transient() => ApiError::Unavailable("the database did not answer; try again shortly".into()),
             other => ApiError::Internal(other.into()),
         }
     }
@@ -48,6 +49,16 @@ impl From<IntakeError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        if let ApiError::Unavailable(_) = &self {
+            let body = Json(json!({ "error": self.to_string() }));
+            // Clients (and providers' webhook retries) come back shortly, not at once.
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(axum::http::header::RETRY_AFTER, "2")],
+                body,
+            )
+                .into_response();
+        }
         let status = match &self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,

@@ -86,8 +86,25 @@ fn check_text(state: &AppState, field: &str, v: &str) -> Result<(), ApiError> {
 
 pub async fn create(
     State(state): State<AppState>,
+    headers: HeaderMap,
     ApiJson(req): ApiJson<CreateLead>,
 ) -> Result<(StatusCode, Json<LeadSummary>), ApiError> {
+    // The creator's key: a repeat with the same key (its 201 was lost) gets the token again.
+    let creation_key = match headers.get("idempotency-key") {
+        Some(v) => {
+            let k = v
+                .to_str()
+                .map_err(|_| ApiError::BadRequest("`Idempotency-Key` must be visible ASCII".into()))?;
+            check_id("Idempotency-Key", k)?;
+            if k.chars().count() < 16 {
+                return Err(ApiError::Unprocessable(
+                    "`Idempotency-Key` must have at least 16 characters (it guards the chat token)".into(),
+                ));
+            }
+            Some(k.to_string())
+        }
+        None => None,
+    };
     check_id("source", &req.source)?;
     check_id("external_id", &req.external_id)?;
     let channel = ChannelName::parse_origin(&req.channel).map_err(ApiError::Unprocessable)?;
@@ -118,9 +135,12 @@ pub async fn create(
         text: req.text,
         segment: req.segment.map(|s| s.trim().to_uppercase()),
         first_event: None,
+        creation_key: creation_key.clone(),
     };
     // Also for a repeat: if the first attempt's wake was lost, this one delivers it.
-    let created = state.intake.create_lead_and_wait(&new).await?;
+    let created = state.intake.create_lead_and_wait(&new).await.map_err(|e| {
+        may_have_landed(e, "repeat the request (the same external_id is created once; send an Idempotency-Key to get the chat token again)")
+    })?;
     let id = created.lead.id;
     let lead = state.store.get_lead(id).await?;
     let code = if created.created {
@@ -128,7 +148,13 @@ pub async fn create(
     } else {
         StatusCode::OK
     };
-    let chat_token = created.created.then(|| lead.chat_token.clone()).flatten();
+    let same_creator = match (&creation_key, &lead.creation_key) {
+        (Some(given), Some(stored)) => constant_time_eq(given.as_bytes(), stored.as_bytes()),
+        _ => false,
+    };
+    let chat_token = (created.created || same_creator)
+        .then(|| lead.chat_token.clone())
+        .flatten();
     Ok((
         code,
         Json(LeadSummary {
@@ -175,7 +201,8 @@ pub async fn post_message(
     let pushed = state
         .intake
         .push_and_wait(lead, &key, &InboxPayload::Message { text: req.text })
-        .await?;
+        .await
+        .map_err(|e| may_have_landed(e, "repeat it with the same message_id: it is applied once"))?;
     let lead_rec = state.store.get_lead(lead).await?;
     let transcript = state.store.transcript(lead, seen).await?;
     Ok((
@@ -187,6 +214,18 @@ pub async fn post_message(
             "transcript": transcript,
         })),
     ))
+}
+
+/// A write that failed because the database is away may still have landed: the answer says so
+/// and how to repeat it safely.
+fn may_have_landed(e: crate::intake::IntakeError, how: &str) -> ApiError {
+    if e.is_transient() {
+        ApiError::Unavailable(format!(
+            "the database did not answer; this may or may not have been stored: {how}"
+        ))
+    } else {
+        e.into()
+    }
 }
 
 fn random_key() -> String {

@@ -303,7 +303,8 @@ async fn commit_batch(pool: &PgPool, steps: &[&StepCommit]) -> Result<HashSet<Le
             "INSERT INTO lead_timers (lead_id, kind, due_at, generation)
              SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::timestamptz[], $4::bigint[])
              ON CONFLICT (lead_id, kind)
-             DO UPDATE SET due_at = EXCLUDED.due_at, generation = EXCLUDED.generation, claimed_until = NULL",
+             DO UPDATE SET due_at = EXCLUDED.due_at, generation = EXCLUDED.generation, claimed_until = NULL,
+                 claimed_by = NULL",
         )
         .bind(up.iter().map(|u| u.0).collect::<Vec<_>>())
         .bind(up.iter().map(|u| u.1).collect::<Vec<_>>())

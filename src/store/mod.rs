@@ -77,6 +77,10 @@ pub trait Store: Send + Sync + 'static {
     async fn outbox_failed(&self, id: i64, error: &str) -> StoreResult<()>;
     async fn outbox_pending(&self) -> StoreResult<i64>;
 
+    /// Releases the timer and outbox claims of processes that are gone (their epoch is no
+    /// longer held), so what they had claimed is due at once; returns how many.
+    async fn release_dead_claims(&self) -> StoreResult<u64>;
+
     async fn has_unapplied_inbox(&self, lead: LeadId) -> StoreResult<bool>;
 
     /// Leads with inbox rows not yet applied, and the age of their oldest one.
@@ -101,6 +105,12 @@ pub trait Store: Send + Sync + 'static {
     async fn set_absent_until(&self, manager_id: &str, until: Option<chrono::NaiveDate>) -> StoreResult<()>;
     /// The manager of this phone's latest other lead (a returning client).
     async fn previous_owner(&self, phone: &str, except: LeadId) -> StoreResult<Option<crate::domain::ManagerId>>;
+
+    /// A secret leadbot generates once and keeps (the operator token): the stored one, or
+    /// `candidate` stored now; `true` when it was stored by this call.
+    async fn generated_secret(&self, name: &str, candidate: &str) -> StoreResult<(String, bool)>;
+    /// Replaces a generated secret (rotation).
+    async fn replace_generated_secret(&self, name: &str, value: &str) -> StoreResult<()>;
 
     /// Round-robin positions per manager group.
     async fn load_cursors(&self) -> StoreResult<Vec<(String, i64)>>;

@@ -99,8 +99,12 @@ pub fn test_config(db: &str, notify_url: &str) -> Config {
     cfg.service.runtime.recovery_scan = Duration::from_millis(200);
     cfg.service.runtime.restart_backoff = Duration::from_millis(10);
     cfg.service.runtime.restart_backoff_max = Duration::from_millis(100);
+    // The operator API never answers anonymously; `TestApp` sends this one on operator paths.
+    cfg.service.server.operator_token = Some(TEST_OPERATOR_TOKEN.into());
     cfg
 }
+
+pub const TEST_OPERATOR_TOKEN: &str = "test-operator-token-0123456789";
 
 pub struct TestApp {
     /// Chat tokens of the leads this app created through `post`, sent along to the client side.
@@ -110,6 +114,8 @@ pub struct TestApp {
     pub capture: Capture,
     pub db: String,
     pub running: Option<leadbot::app::Running>,
+    /// Sent as the operator's bearer token on operator paths (when the test kept the default).
+    pub operator: Option<String>,
 }
 
 impl TestApp {
@@ -127,6 +133,12 @@ impl TestApp {
         let notify_url = start_capture(capture.clone()).await;
         let mut cfg = test_config(&db, &notify_url);
         tweak(&mut cfg);
+        let operator = cfg
+            .service
+            .server
+            .operator_token
+            .clone()
+            .filter(|t| t == TEST_OPERATOR_TOKEN);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let running = leadbot::app::start(cfg, listener).await.expect("app starts");
         TestApp {
@@ -136,6 +148,7 @@ impl TestApp {
             capture,
             db,
             running: Some(running),
+            operator,
         }
     }
 
@@ -167,10 +180,23 @@ impl TestApp {
         self.tokens.lock().unwrap().get(&id.parse().ok()?).cloned()
     }
 
+    /// The operator's bearer token for operator paths (not the public and client-side ones).
+    fn operator_for(&self, path: &str) -> Option<&str> {
+        let public = !path.starts_with("/api/") || self.token_for(path).is_some();
+        if public {
+            None
+        } else {
+            self.operator.as_deref()
+        }
+    }
+
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
         let mut req = self.http.post(format!("{}{path}", self.base)).json(&body);
         if let Some(t) = self.token_for(path) {
             req = req.header("x-chat-token", t);
+        }
+        if let Some(op) = self.operator_for(path) {
+            req = req.bearer_auth(op);
         }
         let resp = req.send().await.unwrap();
         let status = resp.status().as_u16();
@@ -200,6 +226,9 @@ impl TestApp {
         let mut req = self.http.get(format!("{}{path}", self.base));
         if let Some(t) = self.token_for(path) {
             req = req.header("x-chat-token", t);
+        }
+        if let Some(op) = self.operator_for(path) {
+            req = req.bearer_auth(op);
         }
         let resp = req.send().await.unwrap();
         let status = resp.status().as_u16();

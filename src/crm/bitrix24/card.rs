@@ -95,6 +95,7 @@ impl Card {
             text: self.comments.clone(),
             segment: None,
             first_event: None,
+            creation_key: None,
         })
     }
 }

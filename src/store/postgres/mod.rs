@@ -1,6 +1,7 @@
 //! PostgreSQL implementation of [`Store`].
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -11,6 +12,7 @@ use sqlx::Row;
 
 mod chats;
 mod crm;
+mod epoch;
 mod jobs;
 
 use super::batch::{self, InboxJob};
@@ -24,13 +26,17 @@ use crate::domain::{ChannelName, LeadId, LeadStatus, ManagerId, Phone};
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pub(super) pool: PgPool,
+    /// This process's claims are tagged with it (see `epoch.rs`).
+    epoch: Arc<epoch::Epoch>,
     /// Group-commit writers (see `group_commit.rs`): lead steps, inbound items.
     steps: GroupCommit<StepCommit, StoreResult<()>>,
     inbox: GroupCommit<InboxJob, StoreResult<Option<i64>>>,
 }
 
+const ACQUIRE_TIMEOUT: Duration = Duration::from_millis(1500);
+
 const LEAD_COLUMNS: &str =
-    "id, source, external_id, channel, name, phone, status, manager_id, reason, created_at, updated_at, chat_token, segment";
+    "id, source, external_id, channel, name, phone, status, manager_id, reason, created_at, updated_at, chat_token, segment, creation_key";
 
 fn lead_from_row(row: &sqlx::postgres::PgRow) -> StoreResult<LeadRecord> {
     let status: String = row.try_get("status")?;
@@ -55,6 +61,7 @@ fn lead_from_row(row: &sqlx::postgres::PgRow) -> StoreResult<LeadRecord> {
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
         chat_token: row.try_get("chat_token")?,
+        creation_key: row.try_get("creation_key")?,
         segment: row.try_get("segment")?,
     })
 }
@@ -76,14 +83,17 @@ impl PgStore {
         }
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(10))
+            // With the database away a request is answered 503 in about this long, not after
+            // a long hang (a healthy pool hands out a connection in microseconds).
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect(url)
             .await?;
         sqlx::migrate!("./migrations")
             .run(&pool)
             .await
             .map_err(StoreError::from)?;
-        Ok(PgStore::with_pool(pool))
+        let epoch = epoch::Epoch::take(url).await?;
+        Ok(PgStore::with_pool(pool, epoch))
     }
 
     /// A store that connects on first use and runs no migrations (for commands that may never
@@ -93,10 +103,10 @@ impl PgStore {
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(10))
             .connect_lazy(url)?;
-        Ok(PgStore::with_pool(pool))
+        Ok(PgStore::with_pool(pool, epoch::Epoch::none()))
     }
 
-    fn with_pool(pool: PgPool) -> PgStore {
+    fn with_pool(pool: PgPool, epoch: epoch::Epoch) -> PgStore {
         let p = pool.clone();
         // One step per lead per batch: a dying incarnation's step must meet the version fence
         // after the new incarnation's, not beside it in one statement.
@@ -117,7 +127,12 @@ impl PgStore {
                 async move { batch::insert_inbox(&p, jobs).await }
             },
         );
-        PgStore { pool, steps, inbox }
+        PgStore {
+            pool,
+            epoch: Arc::new(epoch),
+            steps,
+            inbox,
+        }
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -135,8 +150,8 @@ impl Store for PgStore {
     async fn create_lead(&self, lead: &NewLead) -> StoreResult<Created> {
         let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query(&format!(
-            "INSERT INTO leads (source, external_id, channel, name, phone, status, chat_token, segment)
-             VALUES ($1, $2, $3, $4, $5, 'new', $6, $7)
+            "INSERT INTO leads (source, external_id, channel, name, phone, status, chat_token, segment, creation_key)
+             VALUES ($1, $2, $3, $4, $5, 'new', $6, $7, $8)
              ON CONFLICT (source, external_id) DO NOTHING
              RETURNING {LEAD_COLUMNS}"
         ))
@@ -154,6 +169,7 @@ impl Store for PgStore {
         )
         .bind(format!("{:032x}", rand::random::<u128>()))
         .bind(&lead.segment)
+        .bind(&lead.creation_key)
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = inserted else {
@@ -262,7 +278,7 @@ impl Store for PgStore {
         limit: i64,
     ) -> StoreResult<Vec<DueTimer>> {
         let rows = sqlx::query(
-            "UPDATE lead_timers t SET claimed_until = $2
+            "UPDATE lead_timers t SET claimed_until = $2, claimed_by = $4
              FROM (SELECT lead_id, kind FROM lead_timers
                    WHERE due_at <= $1 AND (claimed_until IS NULL OR claimed_until < $1)
                    ORDER BY due_at LIMIT $3 FOR UPDATE SKIP LOCKED) due
@@ -272,6 +288,7 @@ impl Store for PgStore {
         .bind(now)
         .bind(lease_until)
         .bind(limit)
+        .bind(self.epoch.id)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -301,7 +318,7 @@ impl Store for PgStore {
         limit: i64,
     ) -> StoreResult<Vec<OutboxItem>> {
         let rows = sqlx::query(
-            "UPDATE outbox o SET next_attempt_at = $2, attempts = o.attempts + 1
+            "UPDATE outbox o SET next_attempt_at = $2, attempts = o.attempts + 1, claimed_by = $4
              FROM (SELECT id FROM outbox p WHERE status = 'pending' AND next_attempt_at <= $1
                    -- In order per lead and kind: nothing overtakes an earlier row that waits
                    -- (throttled, retrying) or is in flight.
@@ -314,6 +331,7 @@ impl Store for PgStore {
         .bind(now)
         .bind(lease_until)
         .bind(limit)
+        .bind(self.epoch.id)
         .fetch_all(&self.pool)
         .await?;
         let mut items: Vec<OutboxItem> = rows
@@ -335,15 +353,17 @@ impl Store for PgStore {
     }
 
     async fn outbox_sent(&self, id: i64) -> StoreResult<()> {
-        sqlx::query("UPDATE outbox SET status = 'sent', sent_at = now(), last_error = NULL WHERE id = $1")
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE outbox SET status = 'sent', sent_at = now(), last_error = NULL, claimed_by = NULL WHERE id = $1",
+        )
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
     async fn outbox_retry(&self, id: i64, error: &str, next_attempt_at: DateTime<Utc>) -> StoreResult<()> {
-        sqlx::query("UPDATE outbox SET last_error = $2, next_attempt_at = $3 WHERE id = $1")
+        sqlx::query("UPDATE outbox SET last_error = $2, next_attempt_at = $3, claimed_by = NULL WHERE id = $1")
             .bind(id)
             .bind(error)
             .bind(next_attempt_at)
@@ -353,7 +373,7 @@ impl Store for PgStore {
     }
 
     async fn outbox_failed(&self, id: i64, error: &str) -> StoreResult<()> {
-        sqlx::query("UPDATE outbox SET status = 'failed', last_error = $2 WHERE id = $1")
+        sqlx::query("UPDATE outbox SET status = 'failed', last_error = $2, claimed_by = NULL WHERE id = $1")
             .bind(id)
             .bind(error)
             .execute(&self.pool)
@@ -366,6 +386,10 @@ impl Store for PgStore {
             .fetch_one(&self.pool)
             .await?;
         Ok(row.try_get(0)?)
+    }
+
+    async fn release_dead_claims(&self) -> StoreResult<u64> {
+        self.epoch.release_dead_claims(&self.pool).await
     }
 
     async fn has_unapplied_inbox(&self, lead: LeadId) -> StoreResult<bool> {
@@ -587,6 +611,36 @@ impl Store for PgStore {
         let id: Option<String> = row.map(|r| r.try_get(0)).transpose()?;
         // An id that does not parse (hand-edited row) is no previous owner.
         Ok(id.and_then(|id| ManagerId::parse(&id).ok()))
+    }
+
+    async fn generated_secret(&self, name: &str, candidate: &str) -> StoreResult<(String, bool)> {
+        let inserted = sqlx::query(
+            "INSERT INTO generated_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING RETURNING value",
+        )
+        .bind(name)
+        .bind(candidate)
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some(row) = inserted {
+            return Ok((row.try_get(0)?, true));
+        }
+        let row = sqlx::query("SELECT value FROM generated_secrets WHERE name = $1")
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((row.try_get(0)?, false))
+    }
+
+    async fn replace_generated_secret(&self, name: &str, value: &str) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO generated_secrets (name, value) VALUES ($1, $2)
+             ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value, created_at = now()",
+        )
+        .bind(name)
+        .bind(value)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     async fn load_cursors(&self) -> StoreResult<Vec<(String, i64)>> {

@@ -140,6 +140,7 @@ impl TelegramInbound {
                                     .as_ref()
                                     .filter(|p| matches!(p, InboxPayload::Message { .. }))
                                     .map(|_| self.key(update_id)),
+                                creation_key: None,
                             })
                             .await?;
                         chats.link_chat(bot, chat_id, created.lead.id).await?;
