@@ -48,7 +48,9 @@ pub fn refused(door: &'static str, reason: &'static str) {
     use std::collections::HashMap;
     use std::sync::Mutex;
     use std::time::{Duration, Instant};
-    static LAST: OnceLock<Mutex<HashMap<(&'static str, &'static str), (Instant, u64)>>> = OnceLock::new();
+    /// Per (door, reason): when it was last logged, and how many were not logged since.
+    type Last = HashMap<(&'static str, &'static str), (Instant, u64)>;
+    static LAST: OnceLock<Mutex<Last>> = OnceLock::new();
     metrics::counter!(REQUESTS_REFUSED, "door" => door, "reason" => reason).increment(1);
     let mut last = LAST
         .get_or_init(Default::default)

@@ -9,7 +9,7 @@ use tokio::sync::Mutex;
 use crate::store::StoreResult;
 
 /// The advisory-lock namespace of epochs (the first key of the two-key form).
-const LOCK_SPACE: i32 = 0x1ead_b07;
+const LOCK_SPACE: i32 = 0x01ea_db07;
 
 #[derive(Debug)]
 pub struct Epoch {
