@@ -134,6 +134,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
                 bot: tg.settings.bot.clone(),
                 api: tg.api.clone(),
                 deals_crm: bitrix24.as_ref().map(|_| crate::crm::bitrix24::SOURCE.to_string()),
+                group_per_min: tg.settings.limits.group_per_min,
             }));
             let every = board
                 .settings
@@ -141,7 +142,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
                 .map_or(std::time::Duration::from_secs(60), |d| {
                     (d / 2).min(std::time::Duration::from_secs(60))
                 });
-            tasks.push(tokio::spawn(board.clone().run_reposts(every)));
+            tasks.push(tokio::spawn(board.clone().run_poster(every)));
             Some(board)
         }
         _ => None,

@@ -24,10 +24,14 @@ pub async fn dispatch_deal(
             "`title` and `client_phone` are required".into(),
         ));
     }
-    let id = jobs
-        .post(&deal_id, &deal)
-        .await
-        .map_err(|e| ApiError::Unavailable(format!("posting the job: {e}")))?;
+    let id = jobs.post(&deal_id, &deal).await.map_err(|e| match e {
+        crate::jobs::JobError::Busy { retry_after, .. } => ApiError::TooManyRequests {
+            message: e.to_string(),
+            retry_after: retry_after.as_secs().max(1),
+        },
+        crate::jobs::JobError::Store(e) => e.into(),
+        other => ApiError::Unavailable(format!("posting the job: {other}")),
+    })?;
     Ok((
         StatusCode::CREATED,
         Json(serde_json::json!({"job_id": id, "deal_id": deal_id})),

@@ -24,6 +24,8 @@ pub enum ApiError {
     Unauthorized(String),
     #[error("{0}")]
     Unavailable(String),
+    #[error("{message}")]
+    TooManyRequests { message: String, retry_after: u64 },
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -49,6 +51,11 @@ impl From<IntakeError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        if let ApiError::TooManyRequests { retry_after, .. } = &self {
+            let body = Json(json!({ "error": self.to_string() }));
+            let after = retry_after.to_string();
+            return (StatusCode::TOO_MANY_REQUESTS, [(axum::http::header::RETRY_AFTER, after)], body).into_response();
+        }
         if let ApiError::Unavailable(_) = &self {
             let body = Json(json!({ "error": self.to_string() }));
             // Clients (and providers' webhook retries) come back shortly, not at once.
@@ -66,6 +73,7 @@ impl IntoResponse for ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(e) => {
                 tracing::error!(error = ?e, "request failed");
                 StatusCode::INTERNAL_SERVER_ERROR

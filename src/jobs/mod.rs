@@ -8,8 +8,10 @@
 //! the CRM are stored in the same transaction as the win, then delivered and retried.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
+use tokio::sync::Notify;
 use serde_json::{json, Value};
 
 use crate::channels::telegram::update::User;
@@ -27,7 +29,14 @@ pub enum JobError {
     Store(#[from] StoreError),
     #[error("telegram: {0}")]
     Telegram(#[from] TgError),
+    /// The group's backlog of posts is full (its pace is the messenger's): come back later.
+    #[error("{pending} jobs are waiting to be posted to the group; try again in {retry_after:?}")]
+    Busy { pending: i64, retry_after: Duration },
 }
+
+/// Jobs waiting to be posted per group before new ones are refused (429): at 20 posts a minute
+/// per group this is five minutes of posting.
+const MAX_UNPOSTED: i64 = 100;
 
 pub struct JobBoard {
     pub settings: JobBoardSettings,
@@ -39,6 +48,10 @@ pub struct JobBoard {
     api: Arc<BotApi>,
     /// The CRM whose deals these are (their responsible is set there), if one is connected.
     deals_crm: Option<String>,
+    /// Wakes the poster when a job was stored.
+    wake: Notify,
+    /// The messenger's pace for group posts (for `Retry-After`).
+    group_per_min: f64,
 }
 
 /// What the board is built from.
@@ -52,6 +65,8 @@ pub struct JobBoardParts {
     pub bot: String,
     pub api: Arc<BotApi>,
     pub deals_crm: Option<String>,
+    /// Posts per minute the messenger allows into one group.
+    pub group_per_min: f64,
 }
 
 impl JobBoard {
@@ -65,6 +80,8 @@ impl JobBoard {
             bot: p.bot,
             api: p.api,
             deals_crm: p.deals_crm,
+            wake: Notify::new(),
+            group_per_min: p.group_per_min,
         }
     }
 
@@ -79,13 +96,28 @@ impl JobBoard {
             .replace("{skills}", &d.skills)
     }
 
-    /// Posts the deal (once: the same deal again returns the existing job). Returns the job id.
+    /// Stores the deal's job (once: the same deal again returns the existing job) and wakes
+    /// the poster, which posts jobs in order at the group's pace: no request waits for the
+    /// messenger. A full backlog is refused with [`JobError::Busy`]. Returns the job id.
     pub async fn post(&self, deal_id: &str, deal: &DealJob) -> Result<i64, JobError> {
-        let job = self.jobs.upsert_job(deal_id, deal, self.settings.group_chat_id).await?;
-        if job.message_id.is_none() {
-            self.send_post(job.id, deal_id, deal).await?;
+        if let Some(job) = self.jobs.job_of_deal(deal_id).await? {
+            return Ok(job.id);
         }
+        let pending = self.jobs.unposted_jobs(self.settings.group_chat_id).await?;
+        if pending >= MAX_UNPOSTED {
+            let per_post = Duration::from_secs_f64(60.0 / self.group_per_min());
+            return Err(JobError::Busy {
+                pending,
+                retry_after: per_post.saturating_mul((pending - MAX_UNPOSTED + 1) as u32).max(Duration::from_secs(1)),
+            });
+        }
+        let job = self.jobs.upsert_job(deal_id, deal, self.settings.group_chat_id).await?;
+        self.wake.notify_one();
         Ok(job.id)
+    }
+
+    fn group_per_min(&self) -> f64 {
+        self.group_per_min.max(1.0)
     }
 
     async fn send_post(&self, id: i64, deal_id: &str, deal: &DealJob) -> Result<(), JobError> {
@@ -105,14 +137,18 @@ impl JobBoard {
         Ok(())
     }
 
-    /// Re-posts what needs it: jobs whose post failed, and unclaimed jobs older than
-    /// `repost_after` (the manager is told nobody has taken it yet). Runs until aborted.
-    pub async fn run_reposts(self: Arc<Self>, every: std::time::Duration) {
+    /// The poster: posts new jobs (and those whose post failed) in order, and re-posts
+    /// unclaimed jobs older than `repost_after` (the manager is told nobody has taken it yet).
+    /// Runs until aborted.
+    pub async fn run_poster(self: Arc<Self>, every: Duration) {
         loop {
             if let Err(e) = self.repost_due().await {
-                tracing::warn!(error = %e, "job re-post pass failed");
+                tracing::warn!(error = %e, "job posting pass failed");
             }
-            tokio::time::sleep(every).await;
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(every) => {}
+            }
         }
     }
 

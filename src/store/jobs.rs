@@ -24,6 +24,9 @@ pub trait JobStore: Send + Sync + 'static {
     /// The job of a deal, created on first sight (the same deal again returns the same job).
     async fn upsert_job(&self, deal_id: &str, deal: &DealJob, chat_id: i64) -> StoreResult<JobRow>;
     async fn job(&self, id: i64) -> StoreResult<Option<JobRow>>;
+    async fn job_of_deal(&self, deal_id: &str) -> StoreResult<Option<JobRow>>;
+    /// Jobs of this group not posted yet (the poster's backlog).
+    async fn unposted_jobs(&self, chat_id: i64) -> StoreResult<i64>;
     async fn job_posted(&self, id: i64, message_id: Option<i64>) -> StoreResult<()>;
     /// Unclaimed jobs never posted, or posted longer than `stale_secs` ago (negative: never).
     async fn jobs_to_repost(&self, stale_secs: f64, limit: i64) -> StoreResult<Vec<JobRow>>;

@@ -65,6 +65,22 @@ impl JobStore for PgStore {
         row.as_ref().map(job_from_row).transpose()
     }
 
+    async fn job_of_deal(&self, deal_id: &str) -> StoreResult<Option<JobRow>> {
+        let row = sqlx::query(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE deal_id = $1"))
+            .bind(deal_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(job_from_row).transpose()
+    }
+
+    async fn unposted_jobs(&self, chat_id: i64) -> StoreResult<i64> {
+        let row = sqlx::query("SELECT count(*) FROM jobs WHERE chat_id = $1 AND message_id IS NULL AND taken_by IS NULL")
+            .bind(chat_id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+
     async fn job_posted(&self, id: i64, message_id: Option<i64>) -> StoreResult<()> {
         sqlx::query("UPDATE jobs SET message_id = $2, posted_at = now() WHERE id = $1")
             .bind(id)
