@@ -17,6 +17,8 @@ pub const TIME_TO_PHONE: &str = "leadbot_time_to_phone_seconds";
 pub const INBOX_LAG: &str = "leadbot_inbox_lag_seconds";
 pub const INBOX_OLDEST_UNAPPLIED: &str = "leadbot_inbox_oldest_unapplied_seconds";
 pub const OUTBOX_PENDING: &str = "leadbot_outbox_pending";
+/// Outbox rows given up after their last attempt (`GET /api/v1/outbox?status=failed`).
+pub const OUTBOX_FAILED: &str = "leadbot_outbox_failed";
 pub const OUTBOX_DELIVERIES: &str = "leadbot_outbox_deliveries_total";
 /// Per delivery actor (channel, CRM, notifier): rows waiting in it, and 1 while it is up.
 pub const SINK_QUEUED: &str = "leadbot_delivery_queued";

@@ -795,3 +795,44 @@ async fn delivery_actors_are_listed_and_restartable() {
     .await;
     app.stop().await;
 }
+
+/// A reply created while an earlier message of the same lead waits out `retry_after` is sent
+/// after it, never before: the client reads the bot in transcript order (the claim skips rows
+/// behind a waiting one, whatever batch they are claimed in).
+#[tokio::test]
+async fn a_reply_never_overtakes_an_earlier_message_that_waits() {
+    let fake = FakeTelegram::start().await;
+    let mut too_many = fixture("telegram_response_429.synth.json");
+    too_many["parameters"]["retry_after"] = json!(2);
+    too_many["description"] = json!("Too Many Requests: retry after 2");
+    fake.fail_next("sendMessage", 429, too_many);
+    let app = start(&fake).await;
+    post_update(&app, &text_update(1, "Здравствуйте"), Some(SECRET)).await;
+    wait("the refused greeting", async || {
+        Some(()).filter(|_| !fake.calls("sendMessage").is_empty())
+    })
+    .await;
+    // While the greeting waits, the client asks something: its answer is created now.
+    post_update(&app, &text_update(2, "где вы находитесь?"), Some(SECRET)).await;
+    let lead = wait("the lead", async || telegram_lead(&app).await).await;
+    let id = lead["id"].as_i64().unwrap();
+    let lead = app
+        .wait_for(id, WAIT, |l| {
+            l["transcript"]
+                .as_array()
+                .is_some_and(|t| t.iter().any(|e| e["text"] == "где вы находитесь?"))
+        })
+        .await;
+    let bot: Vec<String> = common::bot_texts(&lead);
+    wait("every bot message delivered", async || {
+        (sent_to(&fake, CLIENT).len() > bot.len()).then_some(())
+    })
+    .await;
+    let delivered: Vec<String> = sent_to(&fake, CLIENT)
+        .iter()
+        .skip(1) // the refused attempt
+        .map(|m| m["text"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(delivered, bot, "delivered in transcript order");
+    app.stop().await;
+}

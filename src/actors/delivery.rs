@@ -198,6 +198,9 @@ async fn run_router(
         if let Ok(pending) = store.outbox_pending().await {
             metrics::gauge!(telemetry::OUTBOX_PENDING).set(pending as f64);
         }
+        if let Ok(failed) = store.outbox_failed_count().await {
+            metrics::gauge!(telemetry::OUTBOX_FAILED).set(failed as f64);
+        }
         tokio::select! {
             _ = wake.notified() => {}
             _ = tokio::time::sleep(poll) => {}

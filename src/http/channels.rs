@@ -9,6 +9,46 @@ use serde_json::json;
 use super::{ApiError, AppState};
 use crate::actors::SinkHealth;
 
+#[derive(Debug, serde::Deserialize)]
+pub struct OutboxQuery {
+    #[serde(default = "failed")]
+    pub status: String,
+    #[serde(default)]
+    pub after: i64,
+    pub limit: Option<i64>,
+}
+
+fn failed() -> String {
+    "failed".into()
+}
+
+/// `GET /api/v1/outbox?status=failed|pending|sent`: what was given up, with its last error.
+pub async fn outbox(
+    State(state): State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<OutboxQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    if !["failed", "pending", "sent"].contains(&q.status.as_str()) {
+        return Err(ApiError::BadRequest("`status` is one of failed, pending, sent".into()));
+    }
+    let rows = state
+        .store
+        .outbox_rows(&q.status, q.after, q.limit.unwrap_or(100).clamp(1, 1000))
+        .await?;
+    let next_after = rows.last().map(|r| r.id);
+    Ok(Json(json!({ "rows": rows, "next_after": next_after })))
+}
+
+/// `POST /api/v1/outbox/{id}/retry`: send a given-up row again.
+pub async fn retry(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    if !state.store.outbox_requeue(id).await? {
+        return Err(ApiError::NotFound(format!("no failed outbox row {id}")));
+    }
+    Ok((StatusCode::ACCEPTED, Json(json!({"id": id, "requeued": true}))))
+}
+
 pub async fn list(State(state): State<AppState>) -> Json<Vec<SinkHealth>> {
     Json(state.delivery.health().await)
 }

@@ -54,7 +54,12 @@ impl IntoResponse for ApiError {
         if let ApiError::TooManyRequests { retry_after, .. } = &self {
             let body = Json(json!({ "error": self.to_string() }));
             let after = retry_after.to_string();
-            return (StatusCode::TOO_MANY_REQUESTS, [(axum::http::header::RETRY_AFTER, after)], body).into_response();
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(axum::http::header::RETRY_AFTER, after)],
+                body,
+            )
+                .into_response();
         }
         if let ApiError::Unavailable(_) = &self {
             let body = Json(json!({ "error": self.to_string() }));

@@ -65,6 +65,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/managers/{id}/absence", post(managers::absence))
         .route("/api/v1/channels", get(channels::list))
         .route("/api/v1/channels/{name}/restart", post(channels::restart))
+        .route("/api/v1/outbox", get(channels::outbox))
+        .route("/api/v1/outbox/{id}/retry", post(channels::retry))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_operator,

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio::sync::Notify;
 use serde_json::{json, Value};
+use tokio::sync::Notify;
 
 use crate::channels::telegram::update::User;
 use crate::channels::telegram::{BotApi, ButtonPress, ButtonPresses, TgError};
@@ -108,7 +108,9 @@ impl JobBoard {
             let per_post = Duration::from_secs_f64(60.0 / self.group_per_min());
             return Err(JobError::Busy {
                 pending,
-                retry_after: per_post.saturating_mul((pending - MAX_UNPOSTED + 1) as u32).max(Duration::from_secs(1)),
+                retry_after: per_post
+                    .saturating_mul((pending - MAX_UNPOSTED + 1) as u32)
+                    .max(Duration::from_secs(1)),
             });
         }
         let job = self.jobs.upsert_job(deal_id, deal, self.settings.group_chat_id).await?;

@@ -76,6 +76,12 @@ pub trait Store: Send + Sync + 'static {
     async fn outbox_retry(&self, id: i64, error: &str, next_attempt_at: DateTime<Utc>) -> StoreResult<()>;
     async fn outbox_failed(&self, id: i64, error: &str) -> StoreResult<()>;
     async fn outbox_pending(&self) -> StoreResult<i64>;
+    /// Rows given up (kept with their last error for the operator).
+    async fn outbox_failed_count(&self) -> StoreResult<i64>;
+    /// Rows with this status (`pending`, `sent`, `failed`) after `after_id`, oldest first.
+    async fn outbox_rows(&self, status: &str, after_id: i64, limit: i64) -> StoreResult<Vec<OutboxRow>>;
+    /// An operator sends a given-up row again (fresh attempts, due now); `false` if it is not failed.
+    async fn outbox_requeue(&self, id: i64) -> StoreResult<bool>;
 
     /// Releases the timer and outbox claims of processes that are gone (their epoch is no
     /// longer held), so what they had claimed is due at once; returns how many.

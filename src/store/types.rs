@@ -113,6 +113,19 @@ pub struct OutboxItem {
     pub created_at: DateTime<Utc>,
 }
 
+/// An outbox row as the operator sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub lead_id: Option<LeadId>,
+    pub kind: String,
+    pub status: String,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub next_attempt_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct TranscriptEntry {
     pub id: i64,

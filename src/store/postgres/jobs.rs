@@ -74,10 +74,11 @@ impl JobStore for PgStore {
     }
 
     async fn unposted_jobs(&self, chat_id: i64) -> StoreResult<i64> {
-        let row = sqlx::query("SELECT count(*) FROM jobs WHERE chat_id = $1 AND message_id IS NULL AND taken_by IS NULL")
-            .bind(chat_id)
-            .fetch_one(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT count(*) FROM jobs WHERE chat_id = $1 AND message_id IS NULL AND taken_by IS NULL")
+                .bind(chat_id)
+                .fetch_one(&self.pool)
+                .await?;
         Ok(row.try_get(0)?)
     }
 

@@ -18,8 +18,8 @@ mod jobs;
 use super::batch::{self, InboxJob};
 use super::group_commit::GroupCommit;
 use super::{
-    Created, DueTimer, InboxItem, InboxPayload, LeadRecord, NewLead, OutboxItem, Snapshot, StepCommit, Store,
-    StoreError, StoreResult, TimerRow, TranscriptEntry,
+    Created, DueTimer, InboxItem, InboxPayload, LeadRecord, NewLead, OutboxItem, OutboxRow, Snapshot, StepCommit,
+    Store, StoreError, StoreResult, TimerRow, TranscriptEntry,
 };
 use crate::domain::{ChannelName, LeadId, LeadStatus, ManagerId, Phone};
 
@@ -386,6 +386,50 @@ impl Store for PgStore {
             .fetch_one(&self.pool)
             .await?;
         Ok(row.try_get(0)?)
+    }
+
+    async fn outbox_failed_count(&self) -> StoreResult<i64> {
+        let row = sqlx::query("SELECT count(*) FROM outbox WHERE status = 'failed'")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    async fn outbox_rows(&self, status: &str, after_id: i64, limit: i64) -> StoreResult<Vec<OutboxRow>> {
+        let rows = sqlx::query(
+            "SELECT id, lead_id, kind, status, attempts, last_error, next_attempt_at, created_at
+             FROM outbox WHERE status = $1 AND id > $2 ORDER BY id LIMIT $3",
+        )
+        .bind(status)
+        .bind(after_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(OutboxRow {
+                    id: r.try_get(0)?,
+                    lead_id: r.try_get::<Option<i64>, _>(1)?.map(LeadId),
+                    kind: r.try_get(2)?,
+                    status: r.try_get(3)?,
+                    attempts: r.try_get(4)?,
+                    last_error: r.try_get(5)?,
+                    next_attempt_at: r.try_get(6)?,
+                    created_at: r.try_get(7)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn outbox_requeue(&self, id: i64) -> StoreResult<bool> {
+        let r = sqlx::query(
+            "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = now(), claimed_by = NULL
+             WHERE id = $1 AND status = 'failed'",
+        )
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
     }
 
     async fn release_dead_claims(&self) -> StoreResult<u64> {
