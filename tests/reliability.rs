@@ -312,11 +312,12 @@ async fn a_database_outage_is_a_quick_503_and_the_retry_succeeds() {
     let (id, _) = app.new_lead("db1", None).await;
     outage.up.store(false, Ordering::SeqCst);
     tokio::time::sleep(Duration::from_millis(100)).await;
+    let token = app.tokens.lock().unwrap()[&id].clone();
     let started = Instant::now();
     let r = app
         .http
         .post(format!("{}/api/v1/leads/{id}/messages", app.base))
-        .header("x-chat-token", app.tokens.lock().unwrap()[&id].clone())
+        .header("x-chat-token", token)
         .json(&json!({"text": "89181234567", "message_id": "out-1"}))
         .send()
         .await
