@@ -580,14 +580,18 @@ async fn server_errors_html_pages_and_errors_at_http_200_are_retried() {
     })
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let st = fake.inner.lock().unwrap();
-    assert!(st.faults.is_empty(), "every fault was answered: {:?}", st.faults);
-    assert_eq!(st.faulted.len(), 5, "{:?}", st.faulted);
-    assert_eq!(st.notifications.len(), 1, "{:?}", st.notifications);
-    assert_eq!(st.leads[&380]["PHONE"].as_array().unwrap().len(), 1);
-    drop(st);
+    {
+        let st = fake.inner.lock().unwrap();
+        assert!(st.faults.is_empty(), "every fault was answered: {:?}", st.faults);
+        assert_eq!(st.faulted.len(), 5, "{:?}", st.faulted);
+        assert_eq!(st.notifications.len(), 1, "{:?}", st.notifications);
+        assert_eq!(st.leads[&380]["PHONE"].as_array().unwrap().len(), 1);
+    }
     let lead = lead_by_crm_id(&app, 380).await.unwrap();
-    assert_eq!((lead["status"].as_str(), lead["reason"].as_str()), (Some("assigned"), Some("phone_in_card")));
+    assert_eq!(
+        (lead["status"].as_str(), lead["reason"].as_str()),
+        (Some("assigned"), Some("phone_in_card"))
+    );
     app.stop().await;
 }
 
@@ -619,7 +623,10 @@ async fn reconciliation_walks_every_page_and_selects_the_fields_it_reads() {
             lead_by_crm_id(&app, id).await.filter(|l| l["status"] == "assigned")
         })
         .await;
-        assert_eq!(lead["reason"], "phone_in_card", "{id}: the PHONE multifield was selected");
+        assert_eq!(
+            lead["reason"], "phone_in_card",
+            "{id}: the PHONE multifield was selected"
+        );
     }
     let lists = fake.calls("crm.lead.list");
     let first = &lists[0].params;
@@ -627,8 +634,22 @@ async fn reconciliation_walks_every_page_and_selects_the_fields_it_reads() {
     let walk: Vec<&Value> = lists.iter().skip(1).map(|c| &c.params).collect();
     for p in &walk {
         assert_eq!(p["order"], json!({"ID": "ASC"}), "{p}");
-        let select: Vec<&str> = p["select"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
-        for needed in ["ID", "STATUS_ID", "NAME", "LAST_NAME", "SOURCE_ID", "COMMENTS", "PHONE", "IM"] {
+        let select: Vec<&str> = p["select"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap())
+            .collect();
+        for needed in [
+            "ID",
+            "STATUS_ID",
+            "NAME",
+            "LAST_NAME",
+            "SOURCE_ID",
+            "COMMENTS",
+            "PHONE",
+            "IM",
+        ] {
             assert!(select.contains(&needed), "{needed} not selected: {p}");
         }
     }
@@ -636,7 +657,10 @@ async fn reconciliation_walks_every_page_and_selects_the_fields_it_reads() {
     for page in [100, 150, 200] {
         assert!(after.contains(&page), "a page after ID {page}: {after:?}");
     }
-    assert!(lead_by_crm_id(&app, 101).await.is_none(), "a card in work is left alone");
+    assert!(
+        lead_by_crm_id(&app, 101).await.is_none(),
+        "a card in work is left alone"
+    );
     app.stop().await;
 }
 
@@ -658,20 +682,32 @@ async fn the_fakes_lead_list_pages_and_selects_like_the_documented_answer() {
     assert_eq!(keys(&page), keys(&documented));
     assert_eq!((page["next"].as_u64(), page["total"].as_u64()), (Some(50), Some(120)));
     assert_eq!(page["result"].as_array().unwrap().len(), 50);
-    assert!(page["result"][0].get("PHONE").is_none(), "multifields only when selected");
+    assert!(
+        page["result"][0].get("PHONE").is_none(),
+        "multifields only when selected"
+    );
     let (_, last) = fake.answer_to("crm.lead.list", &json!({"start": 100, "select": ["ID", "PHONE"]}));
     assert!(last.get("next").is_none(), "no next on the last page: {}", last["next"]);
     assert_eq!(last["result"].as_array().unwrap().len(), 20);
-    assert_eq!(last["result"][0], json!({"ID": "101", "PHONE": fake.lead(101)["PHONE"]}));
+    assert_eq!(
+        last["result"][0],
+        json!({"ID": "101", "PHONE": fake.lead(101)["PHONE"]})
+    );
     let (_, fast) = fake.answer_to("crm.lead.list", &json!({"start": -1, "filter": {">ID": 60}}));
-    assert!(fast.get("total").is_none() && fast.get("next").is_none(), "start=-1 does not count");
+    assert!(
+        fast.get("total").is_none() && fast.get("next").is_none(),
+        "start=-1 does not count"
+    );
     app_free_checks(&fake);
 }
 
 /// The fake's other answers against the documented ones, field by field (every documented
 /// field there with its type; the `time` block's optional fields may be added).
 fn app_free_checks(fake: &FakeBitrix24) {
-    let (status, update) = fake.answer_to("crm.lead.update", &json!({"id": 1, "fields": {"STATUS_ID": "IN_PROCESS"}}));
+    let (status, update) = fake.answer_to(
+        "crm.lead.update",
+        &json!({"id": 1, "fields": {"STATUS_ID": "IN_PROCESS"}}),
+    );
     assert_eq!(status, 200);
     conforms(&update, &fixture("bitrix24/crm.lead.update-response.json")).unwrap();
     let (status, missing) = fake.answer_to("crm.lead.update", &json!({"id": 999999, "fields": {}}));
@@ -694,7 +730,11 @@ fn app_free_checks(fake: &FakeBitrix24) {
         json!({"result": {"result": {}, "result_error": r["result_error"], "result_total": [], "result_next": r["result_next"]}, "time": v["time"]})
     };
     conforms(&envelope(&batch), &envelope(&documented)).unwrap();
-    assert_eq!(batch["result"]["result_error"], json!([]), "no errors: PHP's empty array");
+    assert_eq!(
+        batch["result"]["result_error"],
+        json!([]),
+        "no errors: PHP's empty array"
+    );
     assert_eq!(batch["result"]["result"]["a"]["ID"], "1");
 }
 
@@ -763,7 +803,10 @@ async fn the_card_reads_and_writes_carry_what_they_need() {
     assert_eq!(update["id"], "381");
     assert_eq!(update["params"], json!({"REGISTER_SONET_EVENT": "Y"}));
     assert_eq!(update["fields"]["STATUS_ID"], "CONVERTED");
-    assert!(update["fields"].get("PHONE").is_none(), "the card has the phone already");
+    assert!(
+        update["fields"].get("PHONE").is_none(),
+        "the card has the phone already"
+    );
     app.stop().await;
 }
 
@@ -777,15 +820,18 @@ async fn the_outgoing_webhook_deal_event_and_a_captured_app_event_are_stored_wit
     s.application_token = Some("jvh9y1ulvt2m6k5or90v9mg8nn32ozas".into());
     let app = TestApp::spawn_with(move |c| c.bitrix24 = Some(s)).await;
     let mut pairs = vec![];
-    to_form(&fixture("bitrix24/event-ONCRMDEALADD-outgoing-webhook.json"), "", &mut pairs);
+    to_form(
+        &fixture("bitrix24/event-ONCRMDEALADD-outgoing-webhook.json"),
+        "",
+        &mut pairs,
+    );
     let body = serde_urlencoded::to_string(&pairs).unwrap();
     assert_eq!(post_form(&app, &body).await, 200);
     assert_eq!(post_form(&app, &body).await, 200, "again");
-    let stored: Vec<(String, String, Value)> =
-        sqlx::query_as("SELECT event, entity_id, payload FROM crm_events")
-            .fetch_all(app.pool())
-            .await
-            .unwrap();
+    let stored: Vec<(String, String, Value)> = sqlx::query_as("SELECT event, entity_id, payload FROM crm_events")
+        .fetch_all(app.pool())
+        .await
+        .unwrap();
     assert_eq!(stored.len(), 1, "{stored:?}");
     assert_eq!((stored[0].0.as_str(), stored[0].1.as_str()), ("ONCRMDEALADD", "7405"));
     assert!(!stored[0].2.to_string().contains("jvh9y1ulvt2m6k5or90v9mg8nn32ozas"));
@@ -797,14 +843,21 @@ async fn the_outgoing_webhook_deal_event_and_a_captured_app_event_are_stored_wit
     let app = TestApp::spawn_with(move |c| c.bitrix24 = Some(s)).await;
     let raw = include_str!("fixtures/bitrix24/raw-ONCRMCONTACTADD-app-b24phpsdk.form.txt").trim();
     assert_eq!(post_form(&app, raw).await, 200);
-    assert_eq!(post_form(&app, &raw.replace(TOKEN_PHP, "0000")).await, 401, "a forged token");
+    assert_eq!(
+        post_form(&app, &raw.replace(TOKEN_PHP, "0000")).await,
+        401,
+        "a forged token"
+    );
     let payloads: Vec<Value> = sqlx::query_scalar("SELECT payload FROM crm_events")
         .fetch_all(app.pool())
         .await
         .unwrap();
     for p in &payloads {
         let text = p.to_string();
-        assert!(!text.contains(TOKEN_PHP) && !text.contains("be45f066"), "credentials stored: {text}");
+        assert!(
+            !text.contains(TOKEN_PHP) && !text.contains("be45f066"),
+            "credentials stored: {text}"
+        );
     }
     assert!(payloads.len() <= 1, "{payloads:?}");
     app.stop().await;
@@ -812,63 +865,106 @@ async fn the_outgoing_webhook_deal_event_and_a_captured_app_event_are_stored_wit
 
 const TOKEN_PHP: &str = "3c6c9248ec54af6bea1159b43ee0ab32";
 
-/// Ten calls on two nodes (two clients over one token store) all meet `expired_token` at once.
-/// One refresh gets new tokens; a node whose refresh token was used by the other is refused
-/// (`invalid_grant`) and takes the winner's tokens from the store; every call succeeds, nobody
-/// keeps a dead token, and the stored refresh token is the newest. The tokens come from the
-/// documented ONAPPINSTALL event.
+/// The documented ONAPPINSTALL body, form-encoded as the portal sends it: its tokens are
+/// stored, and not with the event.
+#[tokio::test]
+async fn the_documented_install_event_brings_the_oauth_tokens() {
+    let fake = FakeBitrix24::start().await;
+    let mut s = settings(&fake, "auth = \"oauth\"");
+    s.member_id = "a223c6b3710f85df22e9377d6c4f7553".into();
+    s.application_token = Some("51856fefc120afa4b628cc82d3935cce".into());
+    s.webhook_url = None;
+    s.client_id = Some("local.app".into());
+    s.client_secret = Some("secret".into());
+    s.oauth_server = fake.base.clone();
+    let app = TestApp::spawn_with(move |c| c.bitrix24 = Some(s)).await;
+    let mut pairs = vec![];
+    to_form(&fixture("bitrix24/event-ONAPPINSTALL.json"), "", &mut pairs);
+    let body = serde_urlencoded::to_string(&pairs).unwrap();
+    assert_eq!(post_form(&app, &body).await, 200);
+    let installed = wait_until("tokens stored", async || {
+        sqlx::query_as::<_, (String, String, String)>(
+            "SELECT access_token, refresh_token, client_endpoint FROM crm_oauth_tokens",
+        )
+        .fetch_optional(app.pool())
+        .await
+        .unwrap()
+    })
+    .await;
+    assert_eq!(
+        installed,
+        (
+            "s6p6eclrvim6da22ft9ch94ekreb52lv".into(),
+            "4s386p3q0tr8dy89xvmt96234v3dljg8".into(),
+            "https://some-domain.bitrix24.com/rest/".into()
+        ),
+        "the install event's tokens"
+    );
+    let with_tokens: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM crm_events WHERE payload::text LIKE '%s6p6eclrvim6%' OR payload::text LIKE '%4s386p3q%'",
+    )
+    .fetch_one(app.pool())
+    .await
+    .unwrap();
+    assert_eq!(with_tokens, 0, "the tokens are not stored with the event");
+    app.stop().await;
+}
+
+/// Ten calls on two nodes (two clients, each with its own token cache, over one database) all
+/// meet `expired_token` at once. One refresh gets new tokens; a node whose refresh token the
+/// other used first is refused (`invalid_grant`) and takes the winner's tokens from the store;
+/// every call succeeds, nobody keeps a dead token, and the stored refresh token is the newest.
 #[tokio::test]
 async fn concurrent_expired_tokens_on_two_nodes_lead_to_one_refresh_and_live_tokens_everywhere() {
     use leadbot::crm::bitrix24::{Bitrix24Client, Endpoint, TokenStore};
     let fake = FakeBitrix24::start().await;
     fake.add_lead(390, "IN_PROCESS", "Ян", None, None);
     let member = "a223c6b3710f85df22e9377d6c4f7553";
-    let mut s = settings(&fake, "auth = \"oauth\"");
-    s.member_id = member.into();
-    s.application_token = Some("51856fefc120afa4b628cc82d3935cce".into());
-    s.webhook_url = None;
-    s.client_id = Some("local.app".into());
-    s.client_secret = Some("secret".into());
-    s.oauth_server = fake.base.clone();
+    // The app only provides the database; its own client uses the webhook and stays idle.
+    let mut s = settings(&fake, "");
     s.reconcile_every = Duration::from_secs(3600);
     let app = TestApp::spawn_with(move |c| c.bitrix24 = Some(s)).await;
-
-    let mut install = fixture("bitrix24/event-ONAPPINSTALL.json");
-    install["auth"]["client_endpoint"] = json!(format!("{}/rest/", fake.base));
-    let mut pairs = vec![];
-    to_form(&install, "", &mut pairs);
-    assert_eq!(post_form(&app, &serde_urlencoded::to_string(&pairs).unwrap()).await, 200);
     let tokens = || async {
         sqlx::query_as::<_, (String, String)>("SELECT access_token, refresh_token FROM crm_oauth_tokens")
             .fetch_optional(app.pool())
             .await
             .unwrap()
     };
-    let installed = wait_until("tokens stored", async || tokens().await).await;
-    assert_eq!(
-        installed,
-        ("s6p6eclrvim6da22ft9ch94ekreb52lv".into(), "4s386p3q0tr8dy89xvmt96234v3dljg8".into()),
-        "the install event's tokens"
-    );
-    let stored_event: i64 = sqlx::query_scalar("SELECT count(*) FROM crm_events WHERE payload::text LIKE '%s6p6eclrvim6%'")
-        .fetch_one(app.pool())
+    let mut nodes = vec![];
+    let mut stores = vec![];
+    for _ in 0..2 {
+        let store = std::sync::Arc::new(
+            leadbot::store::PgStore::connect(&common::db_url(&app.db), 4)
+                .await
+                .unwrap(),
+        );
+        let tokens = std::sync::Arc::new(TokenStore::new(store, member, "local.app", "secret", &fake.base));
+        stores.push(tokens.clone());
+        nodes.push(std::sync::Arc::new(
+            Bitrix24Client::new(Endpoint::OAuth(tokens), "some-domain.bitrix24.com", 100.0, 100).unwrap(),
+        ));
+    }
+    stores[0]
+        .install(&leadbot::store::OAuthTokens {
+            access_token: "s6p6eclrvim6da22ft9ch94ekreb52lv".into(),
+            refresh_token: "4s386p3q0tr8dy89xvmt96234v3dljg8".into(),
+            client_endpoint: format!("{}/rest/", fake.base),
+            expires_at: chrono::Utc::now(),
+        })
         .await
         .unwrap();
-    assert_eq!(stored_event, 0, "the install event's tokens are not stored with the event");
-
+    // Both nodes have read the installed tokens into their caches.
+    for t in &stores {
+        assert_eq!(
+            t.current().await.unwrap().access_token,
+            "s6p6eclrvim6da22ft9ch94ekreb52lv"
+        );
+    }
     // An hour later: the portal no longer takes the installed access token.
     {
         let mut st = fake.inner.lock().unwrap();
         st.access_token = Some("nobody-has-this-yet".into());
         st.oauth_delay = Duration::from_millis(300);
-    }
-    let mut nodes = vec![];
-    for _ in 0..2 {
-        let store = std::sync::Arc::new(leadbot::store::PgStore::connect(&common::db_url(&app.db), 4).await.unwrap());
-        let tokens = std::sync::Arc::new(TokenStore::new(store, member, "local.app", "secret", &fake.base));
-        nodes.push(std::sync::Arc::new(
-            Bitrix24Client::new(Endpoint::OAuth(tokens), "some-domain.bitrix24.com", 100.0, 100).unwrap(),
-        ));
     }
     let calls: Vec<_> = (0..10)
         .map(|i| {
@@ -884,9 +980,16 @@ async fn concurrent_expired_tokens_on_two_nodes_lead_to_one_refresh_and_live_tok
         let st = fake.inner.lock().unwrap();
         (st.refreshes.clone(), st.refused_refreshes.clone())
     };
-    assert_eq!(refreshes.len() - refused.len(), 1, "one refresh succeeded: {refreshes:?}, refused {refused:?}");
+    assert_eq!(
+        refreshes.len() - refused.len(),
+        1,
+        "one refresh succeeded: {refreshes:?}, refused {refused:?}"
+    );
     assert!(refreshes.len() <= 2, "at most one attempt per node: {refreshes:?}");
-    assert!(refreshes.iter().all(|r| r == "4s386p3q0tr8dy89xvmt96234v3dljg8"), "{refreshes:?}");
+    assert!(
+        refreshes.iter().all(|r| r == "4s386p3q0tr8dy89xvmt96234v3dljg8"),
+        "{refreshes:?}"
+    );
     assert_eq!(
         tokens().await.unwrap(),
         ("access-1".into(), "refresh-1".into()),
@@ -897,7 +1000,7 @@ async fn concurrent_expired_tokens_on_two_nodes_lead_to_one_refresh_and_live_tok
     for node in &nodes {
         node.call("crm.lead.get", json!({"id": 390})).await.unwrap();
     }
-    let calls = fake.all_calls();
+    let calls = fake.calls("crm.lead.get");
     assert_eq!(calls.len(), 2, "no expired_token any more: {calls:?}");
     assert!(calls.iter().all(|c| c.params["auth"] == "access-1"));
     assert_eq!(fake.inner.lock().unwrap().refreshes.len(), refreshes.len());

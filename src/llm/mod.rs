@@ -144,11 +144,14 @@ mod tests {
     use super::*;
     use crate::config::{ClassifierConfig, SpecializationRule};
 
+    /// Each request: its `Authorization` header and JSON body.
+    type Asked = Arc<Mutex<Vec<(Option<String>, Value)>>>;
+
     /// What the server answers and what it was asked.
     #[derive(Clone)]
     struct Server {
         answer: Arc<Mutex<(u16, String, Duration)>>,
-        asked: Arc<Mutex<Vec<(Option<String>, Value)>>>,
+        asked: Asked,
     }
 
     async fn completions(State(s): State<Server>, headers: HeaderMap, body: String) -> Response {
@@ -303,7 +306,9 @@ mod tests {
             (
                 "an unknown tag",
                 200,
-                completion(json!(r#"{"kind": "complaint", "priority": "high", "tags": ["космос"]}"#)),
+                completion(json!(
+                    r#"{"kind": "complaint", "priority": "high", "tags": ["космос"]}"#
+                )),
             ),
             (
                 "an unknown kind",
@@ -323,13 +328,11 @@ mod tests {
             (
                 "tags not a list",
                 200,
-                completion(json!(r#"{"kind": "complaint", "priority": "high", "tags": "нефтегаз"}"#)),
+                completion(json!(
+                    r#"{"kind": "complaint", "priority": "high", "tags": "нефтегаз"}"#
+                )),
             ),
-            (
-                "a JSON array",
-                200,
-                completion(json!(format!("[{VERDICT}]"))),
-            ),
+            ("a JSON array", 200, completion(json!(format!("[{VERDICT}]")))),
             ("an empty content", 200, completion(json!(""))),
             ("a null content (a refusal)", 200, completion(Value::Null)),
             (
@@ -337,7 +340,11 @@ mod tests {
                 200,
                 completion(serde_json::from_str(VERDICT).unwrap()),
             ),
-            ("no choices", 200, json!({"id": "x", "object": "chat.completion"}).to_string()),
+            (
+                "no choices",
+                200,
+                json!({"id": "x", "object": "chat.completion"}).to_string(),
+            ),
             ("empty choices", 200, json!({"choices": []}).to_string()),
             (
                 "an error body with 200",
@@ -371,7 +378,11 @@ mod tests {
         *s.answer.lock().unwrap() = (200, completion(json!(VERDICT)), Duration::from_secs(2));
         let started = std::time::Instant::now();
         assert_eq!(c.classify(TEXT).await, by_rules, "a timeout");
-        assert!(started.elapsed() < Duration::from_millis(1500), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_millis(1500),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[tokio::test]

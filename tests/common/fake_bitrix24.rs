@@ -160,7 +160,12 @@ pub fn apply_select(card: &Value, select: &Value) -> Value {
     };
     let out: serde_json::Map<String, Value> = public(card)
         .as_object()
-        .map(|o| o.iter().filter(|(k, _)| keep(k)).map(|(k, v)| (k.clone(), v.clone())).collect())
+        .map(|o| {
+            o.iter()
+                .filter(|(k, _)| keep(k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
         .unwrap_or_default();
     Value::Object(out)
 }
@@ -348,7 +353,10 @@ impl FakeBitrix24 {
                 // start = -1: no counting, so neither `total` nor `next` (the caller pages by ID).
                 let start = match &params["start"] {
                     Value::Null => 0,
-                    v => v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok())).unwrap_or(0),
+                    v => v
+                        .as_i64()
+                        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                        .unwrap_or(0),
                 };
                 let offset = start.max(0) as usize;
                 let page: Vec<Value> = items
@@ -413,7 +421,11 @@ impl FakeBitrix24 {
                 let mut times = serde_json::Map::new();
                 let cmds = params["cmd"].as_object().cloned().unwrap_or_default();
                 if cmds.len() > 50 {
-                    return err(StatusCode::BAD_REQUEST, "ERROR_BATCH_LENGTH_EXCEEDED", "Max batch length exceeded");
+                    return err(
+                        StatusCode::BAD_REQUEST,
+                        "ERROR_BATCH_LENGTH_EXCEEDED",
+                        "Max batch length exceeded",
+                    );
                 }
                 for (key, cmd) in cmds {
                     let cmd = cmd.as_str().unwrap_or("");
