@@ -547,3 +547,462 @@ async fn every_documented_event_body_is_accepted_and_stored_once() {
     assert_eq!(stored, 5, "each event once");
     app.stop().await;
 }
+
+// ---- The portal's failures, paging, `select`, and the documented answers ----
+
+use common::fake_bitrix24::Fault;
+use common::{conforms, fixture};
+
+/// The portal answers 500 with an error body, a 502 HTML page from its front, and HTTP 200 with
+/// an `error` body (QUERY_LIMIT_EXCEEDED, INTERNAL_SERVER_ERROR): every call is retried and the
+/// card ends up done once, the phone not duplicated, the manager told once.
+#[tokio::test]
+async fn server_errors_html_pages_and_errors_at_http_200_are_retried() {
+    let fake = FakeBitrix24::start().await;
+    fake.add_lead(380, "NEW", "Зоя", Some("+79185550380"), None);
+    fake.fail_next(Some("crm.lead.get"), 1, Fault::internal_error());
+    fake.fail_next(Some("crm.lead.get"), 1, Fault::Html(502));
+    fake.fail_next(Some("crm.lead.update"), 1, Fault::Html(503));
+    fake.fail_next(Some("crm.lead.update"), 1, Fault::query_limit_at_200());
+    fake.fail_next(
+        Some("im.notify.system.add"),
+        1,
+        Fault::ErrorAt200("INTERNAL_SERVER_ERROR", "Internal server error"),
+    );
+    let app = app_with(&fake, "").await;
+    assert_eq!(post_form(&app, &add_event(380)).await, 200);
+    wait_until("assigned card", async || {
+        (fake.lead(380)["STATUS_ID"] == "CONVERTED").then_some(())
+    })
+    .await;
+    wait_until("notification", async || {
+        (!fake.inner.lock().unwrap().notifications.is_empty()).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    {
+        let st = fake.inner.lock().unwrap();
+        assert!(st.faults.is_empty(), "every fault was answered: {:?}", st.faults);
+        assert_eq!(st.faulted.len(), 5, "{:?}", st.faulted);
+        assert_eq!(st.notifications.len(), 1, "{:?}", st.notifications);
+        assert_eq!(st.leads[&380]["PHONE"].as_array().unwrap().len(), 1);
+    }
+    let lead = lead_by_crm_id(&app, 380).await.unwrap();
+    assert_eq!(
+        (lead["status"].as_str(), lead["reason"].as_str()),
+        (Some("assigned"), Some("phone_in_card"))
+    );
+    app.stop().await;
+}
+
+/// Reconciliation walks `crm.lead.list` past its first pages (50 a page) and asks for the
+/// fields it reads: the fake returns only what is selected, so a missing PHONE would show as
+/// a dialog instead of `phone_in_card`.
+#[tokio::test]
+async fn reconciliation_walks_every_page_and_selects_the_fields_it_reads() {
+    let fake = FakeBitrix24::start().await;
+    fake.add_lead(100, "NEW", "Старый", None, None);
+    let app = app_with(&fake, "").await;
+    wait_until("cursor", async || {
+        sqlx::query_scalar::<_, String>("SELECT value FROM crm_cursors")
+            .fetch_optional(app.pool())
+            .await
+            .unwrap()
+    })
+    .await;
+    // 130 new cards; the ones a manager works on already fill the pages in between.
+    for id in 101..=230 {
+        if [150, 230].contains(&id) {
+            fake.add_lead(id, "NEW", "Новый", Some(&format!("+7918000{id:04}")), None);
+        } else {
+            fake.add_lead(id, "IN_PROCESS", "В работе", None, None);
+        }
+    }
+    for id in [150, 230] {
+        let lead = wait_until("reconciled lead", async || {
+            lead_by_crm_id(&app, id).await.filter(|l| l["status"] == "assigned")
+        })
+        .await;
+        assert_eq!(
+            lead["reason"], "phone_in_card",
+            "{id}: the PHONE multifield was selected"
+        );
+    }
+    let lists = fake.calls("crm.lead.list");
+    let first = &lists[0].params;
+    assert_eq!(first["order"], json!({"ID": "DESC"}));
+    let walk: Vec<&Value> = lists.iter().skip(1).map(|c| &c.params).collect();
+    for p in &walk {
+        assert_eq!(p["order"], json!({"ID": "ASC"}), "{p}");
+        let select: Vec<&str> = p["select"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap())
+            .collect();
+        for needed in [
+            "ID",
+            "STATUS_ID",
+            "NAME",
+            "LAST_NAME",
+            "SOURCE_ID",
+            "COMMENTS",
+            "PHONE",
+            "IM",
+        ] {
+            assert!(select.contains(&needed), "{needed} not selected: {p}");
+        }
+    }
+    let after: Vec<u64> = walk.iter().map(|p| p["filter"][">ID"].as_u64().unwrap()).collect();
+    for page in [100, 150, 200] {
+        assert!(after.contains(&page), "a page after ID {page}: {after:?}");
+    }
+    assert!(
+        lead_by_crm_id(&app, 101).await.is_none(),
+        "a card in work is left alone"
+    );
+    app.stop().await;
+}
+
+/// The fake's list is paged like the documented answer (`next`, `total`), and without a
+/// `select` it leaves out the multifields, as the portal does.
+#[tokio::test]
+async fn the_fakes_lead_list_pages_and_selects_like_the_documented_answer() {
+    let fake = FakeBitrix24::start().await;
+    for id in 1..=120 {
+        fake.add_lead(id, "NEW", "Клиент", Some("+79180000000"), None);
+    }
+    let documented = fixture("bitrix24/crm.lead.list-response.json");
+    let (status, page) = fake.answer_to("crm.lead.list", &json!({"order": {"ID": "ASC"}, "start": 0}));
+    assert_eq!(status, 200);
+    let envelope = |v: &Value| json!({"next": v["next"], "total": v["total"], "time": v["time"], "result": []});
+    // `time.operating_reset_at` is documented as optional: the fake may send it.
+    conforms(&envelope(&page), &envelope(&documented)).unwrap();
+    let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(&page), keys(&documented));
+    assert_eq!((page["next"].as_u64(), page["total"].as_u64()), (Some(50), Some(120)));
+    assert_eq!(page["result"].as_array().unwrap().len(), 50);
+    assert!(
+        page["result"][0].get("PHONE").is_none(),
+        "multifields only when selected"
+    );
+    let (_, last) = fake.answer_to("crm.lead.list", &json!({"start": 100, "select": ["ID", "PHONE"]}));
+    assert!(last.get("next").is_none(), "no next on the last page: {}", last["next"]);
+    assert_eq!(last["result"].as_array().unwrap().len(), 20);
+    assert_eq!(
+        last["result"][0],
+        json!({"ID": "101", "PHONE": fake.lead(101)["PHONE"]})
+    );
+    let (_, fast) = fake.answer_to("crm.lead.list", &json!({"start": -1, "filter": {">ID": 60}}));
+    assert!(
+        fast.get("total").is_none() && fast.get("next").is_none(),
+        "start=-1 does not count"
+    );
+    app_free_checks(&fake);
+}
+
+/// The fake's other answers against the documented ones, field by field (every documented
+/// field there with its type; the `time` block's optional fields may be added).
+fn app_free_checks(fake: &FakeBitrix24) {
+    let (status, update) = fake.answer_to(
+        "crm.lead.update",
+        &json!({"id": 1, "fields": {"STATUS_ID": "IN_PROCESS"}}),
+    );
+    assert_eq!(status, 200);
+    conforms(&update, &fixture("bitrix24/crm.lead.update-response.json")).unwrap();
+    let (status, missing) = fake.answer_to("crm.lead.update", &json!({"id": 999999, "fields": {}}));
+    assert_eq!(status, 400);
+    assert_eq!(missing, fixture("bitrix24/crm.lead.update-error.json"));
+    let (_, comment) = fake.answer_to(
+        "crm.timeline.comment.add",
+        &json!({"fields": {"ENTITY_ID": 1, "ENTITY_TYPE": "lead", "COMMENT": "x"}}),
+    );
+    conforms(&comment, &fixture("bitrix24/crm.timeline.comment.add-response.json")).unwrap();
+    let (_, notify) = fake.answer_to("im.notify.system.add", &json!({"USER_ID": 1, "MESSAGE": "x"}));
+    conforms(&notify, &fixture("bitrix24/im.notify.system.add-response.json")).unwrap();
+    let (_, batch) = fake.answer_to(
+        "batch",
+        &json!({"halt": 0, "cmd": {"a": "crm.lead.get?id=1", "b": "crm.lead.get?id=2"}}),
+    );
+    let documented = fixture("bitrix24/batch-response.json");
+    let envelope = |v: &Value| {
+        let r = &v["result"];
+        json!({"result": {"result": {}, "result_error": r["result_error"], "result_total": [], "result_next": r["result_next"]}, "time": v["time"]})
+    };
+    conforms(&envelope(&batch), &envelope(&documented)).unwrap();
+    assert_eq!(
+        batch["result"]["result_error"],
+        json!([]),
+        "no errors: PHP's empty array"
+    );
+    assert_eq!(batch["result"]["result"]["a"]["ID"], "1");
+}
+
+/// leadbot reads the documented answers themselves: the batch sample (PHP's `[]` for no
+/// errors), and the QUERY_LIMIT_EXCEEDED body the fake's bucket answers with.
+#[tokio::test]
+async fn the_client_reads_the_documented_batch_answer_and_limit_error() {
+    let fake = FakeBitrix24::start().await;
+    fake.fail_next(
+        Some("batch"),
+        1,
+        Fault::Verbatim(200, include_str!("fixtures/bitrix24/batch-response.json")),
+    );
+    let client = leadbot::crm::bitrix24::Bitrix24Client::new(
+        leadbot::crm::bitrix24::Endpoint::Webhook(fake.webhook_url()),
+        "b24-46hovy.bitrix24.ru",
+        50.0,
+        50,
+    )
+    .unwrap();
+    let results = client
+        .batch(&[
+            ("get_user".into(), "user.get?ID=1".into()),
+            ("get_department".into(), "department.get?ID=1".into()),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(results["get_user"].as_ref().unwrap()["NAME"], "John");
+    assert_eq!(results["get_department"].as_ref().unwrap()[0]["NAME"], "DEMO");
+    let sent = &fake.calls("batch")[0].params;
+    assert_eq!(sent["cmd"]["get_user"], "user.get?ID=1");
+    assert_eq!(sent["halt"], 0);
+
+    fake.inner.lock().unwrap().force_limit = 1;
+    let resp = reqwest::Client::new()
+        .post(format!("{}crm.lead.get.json", fake.webhook_url()))
+        .json(&json!({"id": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 503);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap(),
+        fixture("bitrix24/error-QUERY_LIMIT_EXCEEDED.json")
+    );
+}
+
+/// `crm.lead.get` takes only `id` (the method has no `select`: the whole card comes back,
+/// multifields included); `crm.lead.update` carries `id`, `fields` and `params`.
+#[tokio::test]
+async fn the_card_reads_and_writes_carry_what_they_need() {
+    let fake = FakeBitrix24::start().await;
+    fake.add_lead(381, "NEW", "Лев", Some("+79185550381"), None);
+    let app = app_with(&fake, "").await;
+    post_form(&app, &add_event(381)).await;
+    wait_until("assigned card", async || {
+        (fake.lead(381)["STATUS_ID"] == "CONVERTED").then_some(())
+    })
+    .await;
+    let gets = fake.calls("crm.lead.get");
+    assert!(gets.len() >= 2, "read on the event and before the write-back: {gets:?}");
+    for g in &gets {
+        assert_eq!(g.params, json!({"id": "381"}), "only the id");
+    }
+    let update = &fake.calls("crm.lead.update")[0].params;
+    assert_eq!(update["id"], "381");
+    assert_eq!(update["params"], json!({"REGISTER_SONET_EVENT": "Y"}));
+    assert_eq!(update["fields"]["STATUS_ID"], "CONVERTED");
+    assert!(
+        update["fields"].get("PHONE").is_none(),
+        "the card has the phone already"
+    );
+    app.stop().await;
+}
+
+/// The documented outgoing-webhook deal event and a real app event captured by the PHP SDK are
+/// accepted and stored without their `auth[...]` (the application token, the access token).
+#[tokio::test]
+async fn the_outgoing_webhook_deal_event_and_a_captured_app_event_are_stored_without_credentials() {
+    let fake = FakeBitrix24::start().await;
+    let mut s = settings(&fake, "");
+    s.member_id = "d897063e1ce7c5eb9f04b9751eef5915".into();
+    s.application_token = Some("jvh9y1ulvt2m6k5or90v9mg8nn32ozas".into());
+    let app = TestApp::spawn_with(move |c| c.bitrix24 = Some(s)).await;
+    let mut pairs = vec![];
+    to_form(
+        &fixture("bitrix24/event-ONCRMDEALADD-outgoing-webhook.json"),
+        "",
+        &mut pairs,
+    );
+    let body = serde_urlencoded::to_string(&pairs).unwrap();
+    assert_eq!(post_form(&app, &body).await, 200);
+    assert_eq!(post_form(&app, &body).await, 200, "again");
+    let stored: Vec<(String, String, Value)> = sqlx::query_as("SELECT event, entity_id, payload FROM crm_events")
+        .fetch_all(app.pool())
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert_eq!((stored[0].0.as_str(), stored[0].1.as_str()), ("ONCRMDEALADD", "7405"));
+    assert!(!stored[0].2.to_string().contains("jvh9y1ulvt2m6k5or90v9mg8nn32ozas"));
+    app.stop().await;
+
+    let mut s = settings(&fake, "");
+    s.member_id = "010b6886ebc205e43ae65000ee00addb".into();
+    s.application_token = Some("3c6c9248ec54af6bea1159b43ee0ab32".into());
+    let app = TestApp::spawn_with(move |c| c.bitrix24 = Some(s)).await;
+    let raw = include_str!("fixtures/bitrix24/raw-ONCRMCONTACTADD-app-b24phpsdk.form.txt").trim();
+    assert_eq!(post_form(&app, raw).await, 200);
+    assert_eq!(
+        post_form(&app, &raw.replace(TOKEN_PHP, "0000")).await,
+        401,
+        "a forged token"
+    );
+    let payloads: Vec<Value> = sqlx::query_scalar("SELECT payload FROM crm_events")
+        .fetch_all(app.pool())
+        .await
+        .unwrap();
+    for p in &payloads {
+        let text = p.to_string();
+        assert!(
+            !text.contains(TOKEN_PHP) && !text.contains("be45f066"),
+            "credentials stored: {text}"
+        );
+    }
+    assert!(payloads.len() <= 1, "{payloads:?}");
+    app.stop().await;
+}
+
+const TOKEN_PHP: &str = "3c6c9248ec54af6bea1159b43ee0ab32";
+
+/// The documented ONAPPINSTALL body, form-encoded as the portal sends it: its tokens are
+/// stored, and not with the event.
+#[tokio::test]
+async fn the_documented_install_event_brings_the_oauth_tokens() {
+    let fake = FakeBitrix24::start().await;
+    let mut s = settings(&fake, "auth = \"oauth\"");
+    s.member_id = "a223c6b3710f85df22e9377d6c4f7553".into();
+    s.application_token = Some("51856fefc120afa4b628cc82d3935cce".into());
+    s.webhook_url = None;
+    s.client_id = Some("local.app".into());
+    s.client_secret = Some("secret".into());
+    s.oauth_server = fake.base.clone();
+    let app = TestApp::spawn_with(move |c| c.bitrix24 = Some(s)).await;
+    let mut pairs = vec![];
+    to_form(&fixture("bitrix24/event-ONAPPINSTALL.json"), "", &mut pairs);
+    let body = serde_urlencoded::to_string(&pairs).unwrap();
+    assert_eq!(post_form(&app, &body).await, 200);
+    let installed = wait_until("tokens stored", async || {
+        sqlx::query_as::<_, (String, String, String)>(
+            "SELECT access_token, refresh_token, client_endpoint FROM crm_oauth_tokens",
+        )
+        .fetch_optional(app.pool())
+        .await
+        .unwrap()
+    })
+    .await;
+    assert_eq!(
+        installed,
+        (
+            "s6p6eclrvim6da22ft9ch94ekreb52lv".into(),
+            "4s386p3q0tr8dy89xvmt96234v3dljg8".into(),
+            "https://some-domain.bitrix24.com/rest/".into()
+        ),
+        "the install event's tokens"
+    );
+    let with_tokens: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM crm_events WHERE payload::text LIKE '%s6p6eclrvim6%' OR payload::text LIKE '%4s386p3q%'",
+    )
+    .fetch_one(app.pool())
+    .await
+    .unwrap();
+    assert_eq!(with_tokens, 0, "the tokens are not stored with the event");
+    app.stop().await;
+}
+
+/// Ten calls on two nodes (two clients, each with its own token cache, over one database) all
+/// meet `expired_token` at once. One refresh gets new tokens; a node whose refresh token the
+/// other used first is refused (`invalid_grant`) and takes the winner's tokens from the store;
+/// every call succeeds, nobody keeps a dead token, and the stored refresh token is the newest.
+#[tokio::test]
+async fn concurrent_expired_tokens_on_two_nodes_lead_to_one_refresh_and_live_tokens_everywhere() {
+    use leadbot::crm::bitrix24::{Bitrix24Client, Endpoint, TokenStore};
+    let fake = FakeBitrix24::start().await;
+    fake.add_lead(390, "IN_PROCESS", "Ян", None, None);
+    let member = "a223c6b3710f85df22e9377d6c4f7553";
+    // The app only provides the database; its own client uses the webhook and stays idle.
+    let mut s = settings(&fake, "");
+    s.reconcile_every = Duration::from_secs(3600);
+    let app = TestApp::spawn_with(move |c| c.bitrix24 = Some(s)).await;
+    let tokens = || async {
+        sqlx::query_as::<_, (String, String)>("SELECT access_token, refresh_token FROM crm_oauth_tokens")
+            .fetch_optional(app.pool())
+            .await
+            .unwrap()
+    };
+    let mut nodes = vec![];
+    let mut stores = vec![];
+    for _ in 0..2 {
+        let store = std::sync::Arc::new(
+            leadbot::store::PgStore::connect(&common::db_url(&app.db), 4)
+                .await
+                .unwrap(),
+        );
+        let tokens = std::sync::Arc::new(TokenStore::new(store, member, "local.app", "secret", &fake.base));
+        stores.push(tokens.clone());
+        nodes.push(std::sync::Arc::new(
+            Bitrix24Client::new(Endpoint::OAuth(tokens), "some-domain.bitrix24.com", 100.0, 100).unwrap(),
+        ));
+    }
+    stores[0]
+        .install(&leadbot::store::OAuthTokens {
+            access_token: "s6p6eclrvim6da22ft9ch94ekreb52lv".into(),
+            refresh_token: "4s386p3q0tr8dy89xvmt96234v3dljg8".into(),
+            client_endpoint: format!("{}/rest/", fake.base),
+            expires_at: chrono::Utc::now(),
+        })
+        .await
+        .unwrap();
+    // Both nodes have read the installed tokens into their caches.
+    for t in &stores {
+        assert_eq!(
+            t.current().await.unwrap().access_token,
+            "s6p6eclrvim6da22ft9ch94ekreb52lv"
+        );
+    }
+    // An hour later: the portal no longer takes the installed access token.
+    {
+        let mut st = fake.inner.lock().unwrap();
+        st.access_token = Some("nobody-has-this-yet".into());
+        st.oauth_delay = Duration::from_millis(300);
+    }
+    let calls: Vec<_> = (0..10)
+        .map(|i| {
+            let node = nodes[i % 2].clone();
+            tokio::spawn(async move { node.call("crm.lead.get", json!({"id": 390})).await })
+        })
+        .collect();
+    for c in calls {
+        let card = c.await.unwrap().expect("every call succeeds after the refresh");
+        assert_eq!(card["ID"], "390");
+    }
+    let (refreshes, refused) = {
+        let st = fake.inner.lock().unwrap();
+        (st.refreshes.clone(), st.refused_refreshes.clone())
+    };
+    assert_eq!(
+        refreshes.len() - refused.len(),
+        1,
+        "one refresh succeeded: {refreshes:?}, refused {refused:?}"
+    );
+    assert!(refreshes.len() <= 2, "at most one attempt per node: {refreshes:?}");
+    assert!(
+        refreshes.iter().all(|r| r == "4s386p3q0tr8dy89xvmt96234v3dljg8"),
+        "{refreshes:?}"
+    );
+    assert_eq!(
+        tokens().await.unwrap(),
+        ("access-1".into(), "refresh-1".into()),
+        "the newest tokens are stored"
+    );
+    // Nobody kept a dead token: the next calls on both nodes go through without a refresh.
+    fake.inner.lock().unwrap().calls.clear();
+    for node in &nodes {
+        node.call("crm.lead.get", json!({"id": 390})).await.unwrap();
+    }
+    let calls = fake.calls("crm.lead.get");
+    assert_eq!(calls.len(), 2, "no expired_token any more: {calls:?}");
+    assert!(calls.iter().all(|c| c.params["auth"] == "access-1"));
+    assert_eq!(fake.inner.lock().unwrap().refreshes.len(), refreshes.len());
+    app.stop().await;
+}

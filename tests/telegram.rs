@@ -836,3 +836,248 @@ async fn a_reply_never_overtakes_an_earlier_message_that_waits() {
     assert_eq!(delivered, bot, "delivered in transcript order");
     app.stop().await;
 }
+
+// ---- What leadbot sends, against the documented requests; the strict fake; polling ----
+
+use common::{conforms, same_shape};
+
+/// Every request leadbot makes in a client dialog and on the job board has the shape of the
+/// documented one (same fields, same types, the keyboards built the same way), and the strict
+/// fake refused none of them.
+#[tokio::test]
+async fn what_leadbot_sends_has_the_documented_shapes() {
+    let fake = FakeTelegram::start().await;
+    let app = start(&fake).await;
+    post_update(&app, &text_update(1, "/start"), Some(SECRET)).await;
+    let ask = wait("the contact request", async || {
+        sent_to(&fake, CLIENT).into_iter().next()
+    })
+    .await;
+    same_shape(
+        &ask,
+        &fixture("telegram_request_sendMessage_request_contact.synth.json"),
+    )
+    .unwrap();
+
+    let (code, body) = app
+        .post(
+            "/api/v1/deals/D-1042/dispatch",
+            json!({"title": "Ремонт стиральной машины", "conditions": "м. Сокол", "client_phone": "+79161112233", "manager_id": "1"}),
+        )
+        .await;
+    assert_eq!(code, 201, "{body}");
+    let job = body["job_id"].as_i64().unwrap();
+    let post = wait("the group post", async || sent_to(&fake, GROUP).pop()).await;
+    same_shape(&post, &fixture("telegram_request_sendMessage_group_job.synth.json")).unwrap();
+
+    post_update(&app, &claim_update(10, 555000111, &format!("tk:{job}")), Some(SECRET)).await;
+    post_update(&app, &claim_update(11, 555000222, &format!("tk:{job}")), Some(SECRET)).await;
+    let edit = wait("the edit", async || fake.calls("editMessageText").pop())
+        .await
+        .body;
+    same_shape(&edit, &fixture("telegram_request_editMessageText_taken.synth.json")).unwrap();
+    let edited = (GROUP, edit["message_id"].as_i64().unwrap());
+    assert!(
+        fake.inner.lock().unwrap().messages.contains_key(&edited),
+        "the edit names the message the post got: {edit}"
+    );
+    let lost = wait("the loser's answer", async || {
+        fake.calls("answerCallbackQuery")
+            .into_iter()
+            .map(|c| c.body)
+            .find(|b| b["callback_query_id"] == "cq11")
+    })
+    .await;
+    same_shape(&lost, &fixture("telegram_request_answerCallbackQuery_lost.synth.json")).unwrap();
+    assert_eq!(lost["show_alert"], true);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(fake.refused(), [], "the strict fake refused nothing leadbot sent");
+    app.stop().await;
+}
+
+async fn call_fake(fake: &FakeTelegram, method: &str, body: Value) -> (u16, Value) {
+    let resp = reqwest::Client::new()
+        .post(format!("{}/bot{TOKEN}/{method}", fake.base))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (resp.status().as_u16(), resp.json().await.unwrap())
+}
+
+/// The fake answers like the Bot API: a `Message` for sendMessage (the documented sendContact
+/// answer's fields), Telegram's error bodies for what Telegram refuses, 404 for no method.
+#[tokio::test]
+async fn the_fake_answers_and_refuses_like_the_bot_api() {
+    let fake = FakeTelegram::start().await;
+    let (code, sent) = call_fake(&fake, "sendMessage", json!({"chat_id": CLIENT, "text": "Здравствуйте"})).await;
+    assert_eq!(code, 200);
+    let mut documented = fixture("response_sendContact_message_with_contact.frankenstein.json");
+    documented["result"].as_object_mut().unwrap().remove("contact");
+    conforms(&sent, &documented).unwrap();
+    let message_id = sent["result"]["message_id"].as_i64().unwrap();
+
+    let not_found = fixture("response_error_chat_not_found.frankenstein.json");
+    let refusals = [
+        (
+            "sendMessage",
+            json!({"chat_id": CLIENT}),
+            400,
+            "Bad Request: message text is empty",
+        ),
+        (
+            "sendMessage",
+            json!({"chat_id": CLIENT, "text": "  "}),
+            400,
+            "Bad Request: message text is empty",
+        ),
+        (
+            "sendMessage",
+            json!({"text": "x"}),
+            400,
+            "Bad Request: chat_id is empty",
+        ),
+        (
+            "sendMessage",
+            json!({"chat_id": CLIENT, "text": "x".repeat(4097)}),
+            400,
+            "Bad Request: message is too long",
+        ),
+        (
+            "sendMessage",
+            json!({"chat_id": GROUP, "text": "x", "reply_markup": {"inline_keyboard": [[{"text": "b", "callback_data": "x".repeat(65)}]]}}),
+            400,
+            "Bad Request: BUTTON_DATA_INVALID",
+        ),
+        (
+            "editMessageText",
+            json!({"chat_id": CLIENT, "message_id": 1, "text": "x"}),
+            400,
+            "Bad Request: message to edit not found",
+        ),
+        (
+            "answerCallbackQuery",
+            json!({"text": "x"}),
+            400,
+            "Bad Request: query is too old and response timeout expired or query ID is invalid",
+        ),
+        (
+            "sendMessages",
+            json!({"chat_id": CLIENT, "text": "x"}),
+            404,
+            "Not Found",
+        ),
+    ];
+    for (method, body, status, description) in refusals {
+        let (code, answer) = call_fake(&fake, method, body.clone()).await;
+        assert_eq!(code, status, "{method} {body}");
+        same_shape(&answer, &not_found).unwrap();
+        assert_eq!(
+            answer,
+            json!({"ok": false, "error_code": status, "description": description})
+        );
+    }
+    let edit = json!({"chat_id": CLIENT, "message_id": message_id, "text": "Здравствуйте"});
+    let (code, answer) = call_fake(&fake, "editMessageText", edit).await;
+    assert_eq!(code, 400);
+    assert!(answer["description"]
+        .as_str()
+        .unwrap()
+        .starts_with("Bad Request: message is not modified"));
+    let edit = json!({"chat_id": CLIENT, "message_id": message_id, "text": "Добрый день"});
+    let (code, answer) = call_fake(&fake, "editMessageText", edit).await;
+    assert_eq!((code, answer["result"]["text"].as_str()), (200, Some("Добрый день")));
+    let (_, first) = call_fake(&fake, "answerCallbackQuery", json!({"callback_query_id": "q1"})).await;
+    assert_eq!(first, json!({"ok": true, "result": true}));
+    let (code, _) = call_fake(&fake, "answerCallbackQuery", json!({"callback_query_id": "q1"})).await;
+    assert_eq!(code, 400, "a query is answered once");
+}
+
+/// A client the bot may not write to (403 "can't initiate") gets the fallback like one who
+/// blocked it; a 400 "chat not found" is not sent again.
+#[tokio::test]
+async fn cant_initiate_is_a_lost_channel_and_chat_not_found_is_not_retried() {
+    let fake = FakeTelegram::start().await;
+    fake.fail_next(
+        "sendMessage",
+        403,
+        fixture("telegram_response_403_cant_initiate.synth.json"),
+    );
+    let app = start(&fake).await;
+    post_update(&app, &text_update(1, "/start"), Some(SECRET)).await;
+    let lead = wait("review", async || {
+        telegram_lead(&app).await.filter(|l| l["status"] == "needs_review")
+    })
+    .await;
+    assert_eq!(lead["reason"], "no_channel");
+    app.stop().await;
+
+    let fake = FakeTelegram::start().await;
+    fake.fail_next(
+        "sendMessage",
+        400,
+        fixture("response_error_chat_not_found.frankenstein.json"),
+    );
+    let app = start(&fake).await;
+    post_update(&app, &text_update(1, "/start"), Some(SECRET)).await;
+    let first = wait("the refused message", async || {
+        sent_to(&fake, CLIENT).into_iter().next()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let again = sent_to(&fake, CLIENT).iter().filter(|m| **m == first).count();
+    assert_eq!(again, 1, "a permanent refusal is not retried");
+    app.stop().await;
+}
+
+/// Long polling: the webhook is deleted first, the documented updates come through
+/// `getUpdates` with a moving `offset`, and an update leadbot has no use for (a callback from
+/// an inline message, no chat) does not stall the ones after it.
+#[tokio::test]
+async fn long_polling_takes_the_documented_updates_in_order() {
+    let fake = FakeTelegram::start().await;
+    let mut s = settings(&fake);
+    s.polling = true;
+    s.webhook_secret = None;
+    let app = TestApp::spawn_with(move |c| c.telegram = Some(s)).await;
+    let user: i64 = 1111111;
+    fake.push_update(fixture("update_message_text.official-webhooks-guide.json"));
+    let greeting = wait("the greeting", async || sent_to(&fake, user).into_iter().next()).await;
+    assert!(
+        greeting["text"].as_str().unwrap().starts_with("Здравствуйте"),
+        "{greeting}"
+    );
+    let mut inline = fixture("update_callback_query_inline.official-webhooks-guide.json");
+    inline["update_id"] = json!(10001);
+    fake.push_update(inline);
+    let mut next = fixture("update_message_text.official-webhooks-guide.json");
+    next["update_id"] = json!(10002);
+    next["message"]["message_id"] = json!(1366);
+    next["message"]["text"] = json!("а где вы находитесь?");
+    fake.push_update(next);
+    let (_, list) = app.get("/api/v1/leads?limit=10").await;
+    let id = list["leads"][0]["id"].as_i64().unwrap();
+    app.wait_for(id, WAIT, |l| {
+        l["transcript"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|e| e["text"] == "а где вы находитесь?"))
+    })
+    .await;
+    let calls: Vec<String> = fake
+        .inner
+        .lock()
+        .unwrap()
+        .calls
+        .iter()
+        .map(|c| c.method.clone())
+        .collect();
+    assert_eq!(calls[0], "deleteWebhook", "{calls:?}");
+    let offsets: Vec<i64> = fake
+        .calls("getUpdates")
+        .iter()
+        .map(|c| c.body["offset"].as_i64().unwrap())
+        .collect();
+    assert!(offsets.contains(&10001) && offsets.contains(&10003), "{offsets:?}");
+    assert!(offsets.windows(2).all(|w| w[0] <= w[1]), "{offsets:?}");
+    app.stop().await;
+}

@@ -1,12 +1,24 @@
 //! A local Bitrix24 REST server speaking the documented wire format (answers shaped like the
 //! fixtures in tests/fixtures/bitrix24), recording every call. It keeps its own leaky bucket
 //! and answers 503 QUERY_LIMIT_EXCEEDED when a client overruns it.
+//!
+//! As strict as the portal where leadbot can get it wrong:
+//! - `crm.lead.list` honours `select` (a field not selected is absent; no `select` means `*`,
+//!   all fields but the multifields PHONE/EMAIL/WEB/IM and `UF_*`), `order`, the `>ID`/`>=ID`/
+//!   `<ID`/`STATUS_ID` filters, and pages of 50: with `start` ≥ 0 it adds `total` and, while
+//!   more follow, `next`; with `start: -1` (the documented fast mode) neither;
+//! - `crm.lead.get` takes only `id` and returns the whole card, multifields included (the
+//!   method has no `select`);
+//! - the OAuth server rotates the refresh token: a refresh token used once is refused with
+//!   400 `invalid_grant` (see `oauth_delay` to widen a race);
+//! - it can be told to answer the next N calls with a [`Fault`]: a 5xx with an error body, an
+//!   HTML error page, or HTTP 200 with an `error` body.
 
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -47,6 +59,115 @@ pub struct Inner {
     pub redirected: usize,
     /// Answer the next call of this method with OPERATION_TIME_LIMIT, resetting in 1 s.
     pub operation_limit_once: Option<String>,
+    /// Faults answered instead of the next calls (of the method, when one is named), in order.
+    pub faults: VecDeque<(Option<String>, Fault)>,
+    /// Faults answered so far: (method, fault).
+    pub faulted: Vec<(String, Fault)>,
+    /// Refresh tokens exchanged already (the OAuth server refuses them again).
+    pub used_refresh: HashSet<String>,
+    /// Refreshes the OAuth server refused (stale refresh token, bad client).
+    pub refused_refreshes: Vec<String>,
+    /// How long the OAuth server takes to answer.
+    pub oauth_delay: Duration,
+}
+
+/// A failure the portal can answer with instead of doing the call.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fault {
+    /// This HTTP status with `{"error": code, "error_description": ...}` (e.g. 500
+    /// INTERNAL_SERVER_ERROR, 503 QUERY_LIMIT_EXCEEDED).
+    Status(u16, &'static str, &'static str),
+    /// A web server's HTML error page with this status (a 502/503 from the portal's front).
+    Html(u16),
+    /// HTTP 200 with an `error` body (the portal does this for limits, too).
+    ErrorAt200(&'static str, &'static str),
+    /// This status and exactly this JSON body (a documented answer, verbatim).
+    Verbatim(u16, &'static str),
+}
+
+impl Fault {
+    pub fn internal_error() -> Fault {
+        Fault::Status(500, "INTERNAL_SERVER_ERROR", "Internal server error")
+    }
+    pub fn query_limit_at_200() -> Fault {
+        Fault::ErrorAt200("QUERY_LIMIT_EXCEEDED", "Too many requests")
+    }
+
+    fn response(&self) -> Response {
+        match self {
+            Fault::Status(status, code, description) => err(StatusCode::from_u16(*status).unwrap(), code, description),
+            Fault::Html(status) => (
+                StatusCode::from_u16(*status).unwrap(),
+                [(axum::http::header::CONTENT_TYPE, "text/html; charset=UTF-8")],
+                format!(
+                    "<html>\r\n<head><title>{status} Bad Gateway</title></head>\r\n<body>\r\n<center><h1>{status} Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+                ),
+            )
+                .into_response(),
+            Fault::ErrorAt200(code, description) => err(StatusCode::OK, code, description),
+            Fault::Verbatim(status, body) => (
+                StatusCode::from_u16(*status).unwrap(),
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                body.to_string(),
+            )
+                .into_response(),
+        }
+    }
+}
+
+/// The `time` block of an answer, with the documented fields.
+pub fn time_block() -> Value {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    json!({
+        "start": now, "finish": now + 0.01, "duration": 0.01, "processing": 0.005,
+        "date_start": "2026-03-02T09:30:00+03:00", "date_finish": "2026-03-02T09:30:00+03:00",
+        "operating_reset_at": (now as u64) + 600, "operating": 0
+    })
+}
+
+/// Fields `crm.lead.list` returns only when named in `select`.
+const MULTIFIELDS: [&str; 4] = ["PHONE", "EMAIL", "WEB", "IM"];
+/// Fake-internal fields of a stored card, never part of an answer.
+const INTERNAL: [&str; 1] = ["CHAT"];
+
+/// A card as the portal shows it: without the fake's own bookkeeping.
+fn public(card: &Value) -> Value {
+    let mut c = card.clone();
+    if let Some(o) = c.as_object_mut() {
+        for k in INTERNAL {
+            o.remove(k);
+        }
+    }
+    c
+}
+
+/// The card with only the `select`ed fields (`*` = every field but multifields and `UF_*`).
+pub fn apply_select(card: &Value, select: &Value) -> Value {
+    let names: Vec<&str> = select
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let names = if names.is_empty() { vec!["*"] } else { names };
+    let keep = |k: &str| {
+        names.iter().any(|n| match *n {
+            "*" => !MULTIFIELDS.contains(&k) && !k.starts_with("UF_"),
+            "UF_*" => k.starts_with("UF_"),
+            n => n == k,
+        })
+    };
+    let out: serde_json::Map<String, Value> = public(card)
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .filter(|(k, _)| keep(k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    Value::Object(out)
 }
 
 #[derive(Clone, Default)]
@@ -56,8 +177,7 @@ pub struct FakeBitrix24 {
 }
 
 fn ok(result: Value) -> Response {
-    Json(json!({"result": result, "time": {"start": 0.0, "finish": 0.01, "duration": 0.01, "operating": 0}}))
-        .into_response()
+    Json(json!({"result": result, "time": time_block()})).into_response()
 }
 
 fn err(status: StatusCode, code: &str, description: &str) -> Response {
@@ -129,6 +249,21 @@ impl FakeBitrix24 {
         self.inner.lock().unwrap().calls.clone()
     }
 
+    /// Answers the next `n` calls (of `method`, or of any method) with `fault`.
+    pub fn fail_next(&self, method: Option<&str>, n: usize, fault: Fault) {
+        let mut st = self.inner.lock().unwrap();
+        for _ in 0..n {
+            st.faults.push_back((method.map(str::to_string), fault.clone()));
+        }
+    }
+
+    /// The answer the portal gives to `method` with `params` (for comparing shapes with the
+    /// documented answers), without recording a call.
+    pub fn answer_to(&self, method: &str, params: &Value) -> (u16, Value) {
+        let resp = self.handle(method, params);
+        (resp.status().as_u16(), futures_body(resp))
+    }
+
     fn handle(&self, method: &str, params: &Value) -> Response {
         let mut st = self.inner.lock().unwrap();
         match method {
@@ -197,23 +332,47 @@ impl FakeBitrix24 {
                 ok(json!(true))
             }
             "crm.lead.list" => {
-                let after = params["filter"][">ID"].as_u64().unwrap_or(0);
-                let desc = params["order"]["ID"] == "DESC";
-                let mut items: Vec<Value> = st
+                let f = &params["filter"];
+                let bound = |k: &str| f.get(k).map(id_of);
+                let desc = params["order"]["ID"]
+                    .as_str()
+                    .is_some_and(|o| o.eq_ignore_ascii_case("DESC"));
+                let mut items: Vec<&Value> = st
                     .leads
-                    .range(after + 1..)
-                    .map(|(_, c)| {
-                        let mut c = c.clone();
-                        c.as_object_mut().map(|o| o.remove("CHAT"));
-                        c
-                    })
+                    .iter()
+                    .filter(|(id, _)| bound(">ID").is_none_or(|b| **id > b))
+                    .filter(|(id, _)| bound(">=ID").is_none_or(|b| **id >= b))
+                    .filter(|(id, _)| bound("<ID").is_none_or(|b| **id < b))
+                    .filter(|(_, c)| f.get("STATUS_ID").is_none_or(|s| c["STATUS_ID"] == *s))
+                    .map(|(_, c)| c)
                     .collect();
                 if desc {
                     items.reverse();
                 }
-                items.truncate(50);
                 let total = items.len();
-                Json(json!({"result": items, "total": total})).into_response()
+                // start = -1: no counting, so neither `total` nor `next` (the caller pages by ID).
+                let start = match &params["start"] {
+                    Value::Null => 0,
+                    v => v
+                        .as_i64()
+                        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                        .unwrap_or(0),
+                };
+                let offset = start.max(0) as usize;
+                let page: Vec<Value> = items
+                    .into_iter()
+                    .skip(offset)
+                    .take(50)
+                    .map(|c| apply_select(c, &params["select"]))
+                    .collect();
+                let mut answer = json!({"result": page, "time": time_block()});
+                if start >= 0 {
+                    answer["total"] = json!(total);
+                    if offset + 50 < total {
+                        answer["next"] = json!(offset + 50);
+                    }
+                }
+                Json(answer).into_response()
             }
             "crm.timeline.comment.add" => {
                 let f = &params["fields"];
@@ -259,7 +418,16 @@ impl FakeBitrix24 {
                 drop(st);
                 let mut results = serde_json::Map::new();
                 let mut errors = serde_json::Map::new();
-                for (key, cmd) in params["cmd"].as_object().cloned().unwrap_or_default() {
+                let mut times = serde_json::Map::new();
+                let cmds = params["cmd"].as_object().cloned().unwrap_or_default();
+                if cmds.len() > 50 {
+                    return err(
+                        StatusCode::BAD_REQUEST,
+                        "ERROR_BATCH_LENGTH_EXCEEDED",
+                        "Max batch length exceeded",
+                    );
+                }
+                for (key, cmd) in cmds {
                     let cmd = cmd.as_str().unwrap_or("");
                     let (m, q) = cmd.split_once('?').unwrap_or((cmd, ""));
                     let args: Value = serde_urlencoded::from_str::<Vec<(String, String)>>(q)
@@ -269,6 +437,7 @@ impl FakeBitrix24 {
                         .collect::<serde_json::Map<_, _>>()
                         .into();
                     let resp = self.handle_inner(m, &args);
+                    times.insert(key.clone(), time_block());
                     match resp {
                         Ok(v) => {
                             results.insert(key, v);
@@ -278,13 +447,10 @@ impl FakeBitrix24 {
                         }
                     }
                 }
-                let errors = if errors.is_empty() {
-                    json!([])
-                } else {
-                    Value::Object(errors)
-                };
+                // PHP's empty arrays are `[]`, also where an object is meant.
+                let php = |m: serde_json::Map<String, Value>| if m.is_empty() { json!([]) } else { Value::Object(m) };
                 ok(
-                    json!({"result": results, "result_error": errors, "result_total": [], "result_next": [], "result_time": []}),
+                    json!({"result": php(results), "result_error": php(errors), "result_total": [], "result_next": [], "result_time": php(times)}),
                 )
             }
             other => err(
@@ -362,6 +528,14 @@ async fn rest(State(fake): State<FakeBitrix24>, Path(method): Path<String>, Json
             )
                 .into_response();
         }
+        let fault = st
+            .faults
+            .iter()
+            .position(|(m, _)| m.as_ref().is_none_or(|m| *m == method));
+        if let Some((_, fault)) = fault.and_then(|i| st.faults.remove(i)) {
+            st.faulted.push((method.clone(), fault.clone()));
+            return fault.response();
+        }
         if st.force_limit > 0 {
             st.force_limit -= 1;
             st.limited += 1;
@@ -412,14 +586,32 @@ async fn moved(State(fake): State<FakeBitrix24>, Path(method): Path<String>) -> 
         .into_response()
 }
 
-/// The OAuth server: a refresh hands out new tokens (shaped like the documented answer).
+/// The OAuth server: a refresh hands out new tokens (shaped like the documented answer) and
+/// retires the refresh token it was given: a second use is `invalid_grant`, as on
+/// oauth.bitrix.info (the refresh token rotates on every refresh).
 async fn oauth_token(
     State(fake): State<FakeBitrix24>,
     axum::extract::Query(q): axum::extract::Query<BTreeMap<String, String>>,
 ) -> Response {
+    let delay = fake.inner.lock().unwrap().oauth_delay;
+    tokio::time::sleep(delay).await;
     let mut st = fake.inner.lock().unwrap();
-    let n = st.refreshes.len() + 1;
-    st.refreshes.push(q.get("refresh_token").cloned().unwrap_or_default());
+    let refresh = q.get("refresh_token").cloned().unwrap_or_default();
+    st.refreshes.push(refresh.clone());
+    let refuse = |st: &mut Inner, code: &str, description: &str| {
+        st.refused_refreshes.push(refresh.clone());
+        err(StatusCode::BAD_REQUEST, code, description)
+    };
+    if q.get("grant_type").map(String::as_str) != Some("refresh_token") {
+        return refuse(&mut st, "invalid_request", "Invalid grant_type");
+    }
+    if q.get("client_id").is_none_or(String::is_empty) || q.get("client_secret").is_none_or(String::is_empty) {
+        return refuse(&mut st, "invalid_client", "Invalid client");
+    }
+    if refresh.is_empty() || !st.used_refresh.insert(refresh.clone()) {
+        return refuse(&mut st, "invalid_grant", "Invalid grant");
+    }
+    let n = st.refreshes.len() - st.refused_refreshes.len();
     let access = format!("access-{n}");
     st.access_token = Some(access.clone());
     let mut answer: Value =

@@ -1,13 +1,27 @@
-//! A local Bot API server: records every call, answers with the documented response shapes
-//! (tests/fixtures/telegram), and can be told to fail the next calls of a method with a real
-//! error body (429 with retry_after, 403 blocked).
+//! A local Bot API server, as strict as the real one where leadbot can get it wrong: records
+//! every call, answers each method with its documented result shape (tests/fixtures/telegram),
+//! refuses what Telegram refuses with Telegram's own error bodies, and can be told to fail the
+//! next calls of a method with a real error body (429 with retry_after, 403 blocked).
+//!
+//! - `sendMessage` → a `Message` (`message_id`, `from` = the bot, `date`, `chat`, `text`,
+//!   `reply_markup` when inline); 400 `Bad Request: chat_id is empty`, `message text is empty`,
+//!   `message is too long` (> 4096), `BUTTON_DATA_INVALID` (callback_data not 1–64 bytes);
+//! - `editMessageText` → the edited `Message`; 400 `message to edit not found` for a message the
+//!   bot never sent into that chat, `message is not modified: …` when nothing changes;
+//! - `answerCallbackQuery` → `true`; 400 `query is too old …` for a missing id or one answered
+//!   already, `MESSAGE_TOO_LONG` past 200 characters;
+//! - `getUpdates` → an array of the updates queued with [`FakeTelegram::push_update`] from
+//!   `offset` on (long polling: waits up to `timeout` for one); `deleteWebhook`, `setWebhook`
+//!   → `true`; `getMe` → the bot's `User`;
+//! - any other method → 404 `{"ok":false,"error_code":404,"description":"Not Found"}`.
 
 #![allow(dead_code)]
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -28,15 +42,28 @@ pub struct Inner {
     /// (method, HTTP status, body) answered instead of success, in order.
     pub failures: VecDeque<(String, u16, Value)>,
     next_message_id: i64,
+    /// What the bot has posted: (chat, message_id) → (text, reply_markup).
+    pub messages: HashMap<(i64, i64), (String, Value)>,
+    /// Callback queries answered already (a second answer is refused).
+    pub answered: HashSet<String>,
+    /// Updates for `getUpdates`, in order.
+    pub updates: VecDeque<Value>,
+    /// Every answer that was not `ok` (method, HTTP status, description).
+    pub refused: Vec<(String, u16, String)>,
 }
 
 #[derive(Clone, Default)]
 pub struct FakeTelegram {
     pub inner: Arc<Mutex<Inner>>,
     pub base: String,
+    new_update: Arc<tokio::sync::Notify>,
 }
 
 pub const TOKEN: &str = "123456:TEST-token";
+/// The bot's own user, as `getMe` and every message it sends show it.
+pub fn bot_user() -> Value {
+    json!({"id": 7000000001i64, "is_bot": true, "first_name": "LeadBot", "username": "lead_demo_bot"})
+}
 
 impl FakeTelegram {
     pub async fn start() -> FakeTelegram {
@@ -61,6 +88,12 @@ impl FakeTelegram {
             .push_back((method.into(), status, body));
     }
 
+    /// Queues an update for `getUpdates` (long polling).
+    pub fn push_update(&self, update: Value) {
+        self.inner.lock().unwrap().updates.push_back(update);
+        self.new_update.notify_waiters();
+    }
+
     pub fn calls(&self, method: &str) -> Vec<Call> {
         self.inner
             .lock()
@@ -71,13 +104,158 @@ impl FakeTelegram {
             .cloned()
             .collect()
     }
+
+    pub fn refused(&self) -> Vec<(String, u16, String)> {
+        self.inner.lock().unwrap().refused.clone()
+    }
 }
 
-async fn handle(
-    State(fake): State<FakeTelegram>,
-    Path((bot, method)): Path<(String, String)>,
-    Json(body): Json<Value>,
-) -> Response {
+fn error(status: u16, description: &str) -> (u16, Value) {
+    (
+        status,
+        json!({"ok": false, "error_code": status, "description": description}),
+    )
+}
+
+fn bad_request(description: &str) -> (u16, Value) {
+    error(400, &format!("Bad Request: {description}"))
+}
+
+/// `chat_id`: an integer, or a string (`@channel` or digits).
+fn chat_id(body: &Value) -> Option<i64> {
+    match &body["chat_id"] {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// Text after Telegram's own trimming; `None` when empty.
+fn text(body: &Value) -> Option<String> {
+    body["text"]
+        .as_str()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+}
+
+fn check_markup(markup: &Value) -> Result<(), (u16, Value)> {
+    if let Some(rows) = markup.get("inline_keyboard") {
+        let rows = rows
+            .as_array()
+            .ok_or_else(|| bad_request("can't parse inline keyboard: field \"inline_keyboard\" must be an Array"))?;
+        for button in rows.iter().flat_map(|r| r.as_array().cloned().unwrap_or_default()) {
+            if button["text"].as_str().is_none_or(str::is_empty) {
+                return Err(bad_request(
+                    "can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard",
+                ));
+            }
+            match button.get("callback_data") {
+                Some(Value::String(d)) if (1..=64).contains(&d.len()) => {}
+                Some(_) => return Err(bad_request("BUTTON_DATA_INVALID")),
+                None if button.get("url").is_some() => {}
+                None => {
+                    return Err(bad_request(
+                        "can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard",
+                    ))
+                }
+            }
+        }
+    }
+    if let Some(rows) = markup.get("keyboard") {
+        let rows = rows
+            .as_array()
+            .ok_or_else(|| bad_request("can't parse reply keyboard markup JSON object"))?;
+        for button in rows.iter().flat_map(|r| r.as_array().cloned().unwrap_or_default()) {
+            let ok = button.as_str().is_some_and(|t| !t.is_empty())
+                || button["text"].as_str().is_some_and(|t| !t.is_empty());
+            if !ok {
+                return Err(bad_request("keyboard button text is empty"));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn message(id: i64, chat: i64, text: &str, markup: &Value) -> Value {
+    let chat = if chat < 0 {
+        json!({"id": chat, "title": "Исполнители", "type": "supergroup"})
+    } else {
+        json!({"id": chat, "first_name": "Клиент", "last_name": "Тестов", "username": "client_test", "type": "private"})
+    };
+    let mut m = json!({"message_id": id, "from": bot_user(), "chat": chat, "date": 1767225600, "text": text});
+    // Only an inline keyboard stays attached to the message.
+    if markup.get("inline_keyboard").is_some() {
+        m["reply_markup"] = markup.clone();
+    }
+    m
+}
+
+fn answer(st: &mut Inner, method: &str, body: &Value) -> Result<Value, (u16, Value)> {
+    match method {
+        "sendmessage" => {
+            let chat = chat_id(body).ok_or_else(|| bad_request("chat_id is empty"))?;
+            let text = text(body).ok_or_else(|| bad_request("message text is empty"))?;
+            if text.chars().count() > 4096 {
+                return Err(bad_request("message is too long"));
+            }
+            let markup = body.get("reply_markup").cloned().unwrap_or(Value::Null);
+            check_markup(&markup)?;
+            st.next_message_id += 1;
+            let id = st.next_message_id;
+            st.messages.insert((chat, id), (text.clone(), markup.clone()));
+            Ok(message(id, chat, &text, &markup))
+        }
+        "editmessagetext" => {
+            let text = text(body).ok_or_else(|| bad_request("message text is empty"))?;
+            let chat = chat_id(body);
+            let id = body["message_id"].as_i64();
+            let (Some(chat), Some(id)) = (chat, id) else {
+                return Err(bad_request(if body.get("inline_message_id").is_some() {
+                    "MESSAGE_ID_INVALID"
+                } else if chat.is_none() {
+                    "chat_id is empty"
+                } else {
+                    "message identifier is not specified"
+                }));
+            };
+            let markup = body.get("reply_markup").cloned().unwrap_or(Value::Null);
+            check_markup(&markup)?;
+            let Some(current) = st.messages.get_mut(&(chat, id)) else {
+                return Err(bad_request("message to edit not found"));
+            };
+            if current.0 == text && current.1 == markup {
+                return Err(bad_request("message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message"));
+            }
+            *current = (text.clone(), markup.clone());
+            let mut m = message(id, chat, &text, &markup);
+            m["edit_date"] = json!(1767225700);
+            Ok(m)
+        }
+        "answercallbackquery" => {
+            let id = body["callback_query_id"].as_str().filter(|s| !s.is_empty());
+            let Some(id) = id.filter(|id| !st.answered.contains(*id)) else {
+                return Err(bad_request(
+                    "query is too old and response timeout expired or query ID is invalid",
+                ));
+            };
+            if body["text"].as_str().is_some_and(|t| t.chars().count() > 200) {
+                return Err(bad_request("MESSAGE_TOO_LONG"));
+            }
+            st.answered.insert(id.to_string());
+            Ok(json!(true))
+        }
+        "deletewebhook" | "setwebhook" => Ok(json!(true)),
+        "getme" => {
+            let mut me = bot_user();
+            me["can_join_groups"] = json!(true);
+            Ok(me)
+        }
+        _ => Err(error(404, "Not Found")),
+    }
+}
+
+async fn handle(State(fake): State<FakeTelegram>, Path((bot, method)): Path<(String, String)>, raw: Bytes) -> Response {
     if bot != format!("bot{TOKEN}") {
         return (
             StatusCode::UNAUTHORIZED,
@@ -85,29 +263,74 @@ async fn handle(
         )
             .into_response();
     }
-    let mut st = fake.inner.lock().unwrap();
-    st.calls.push(Call {
-        at: Instant::now(),
-        method: method.clone(),
-        body: body.clone(),
-    });
-    if let Some(pos) = st.failures.iter().position(|(m, _, _)| *m == method) {
-        if let Some((_, status, err)) = st.failures.remove(pos) {
-            return (StatusCode::from_u16(status).unwrap(), Json(err)).into_response();
+    let body: Value = if raw.is_empty() {
+        json!({})
+    } else {
+        match serde_json::from_slice(&raw) {
+            Ok(v) => v,
+            Err(_) => {
+                let (s, b) = bad_request("can't parse JSON");
+                return (StatusCode::from_u16(s).unwrap(), Json(b)).into_response();
+            }
+        }
+    };
+    let lower = method.to_ascii_lowercase();
+    let result = {
+        let mut st = fake.inner.lock().unwrap();
+        st.calls.push(Call {
+            at: Instant::now(),
+            method: method.clone(),
+            body: body.clone(),
+        });
+        if let Some(pos) = st.failures.iter().position(|(m, _, _)| *m == method) {
+            if let Some((_, status, err)) = st.failures.remove(pos) {
+                return (StatusCode::from_u16(status).unwrap(), Json(err)).into_response();
+            }
+        }
+        if lower == "getupdates" {
+            None
+        } else {
+            Some(answer(&mut st, &lower, &body))
+        }
+    };
+    let result = match result {
+        Some(r) => r,
+        None => Ok(get_updates(&fake, &body).await),
+    };
+    match result {
+        Ok(result) => Json(json!({"ok": true, "result": result})).into_response(),
+        Err((status, err)) => {
+            fake.inner.lock().unwrap().refused.push((
+                method,
+                status,
+                err["description"].as_str().unwrap_or("").to_string(),
+            ));
+            (StatusCode::from_u16(status).unwrap(), Json(err)).into_response()
         }
     }
-    let result = match method.as_str() {
-        "sendMessage" => {
-            st.next_message_id += 1;
-            json!({"message_id": st.next_message_id, "date": 1767225600,
-                   "chat": {"id": body["chat_id"], "type": if body["chat_id"].as_i64().unwrap_or(0) < 0 { "supergroup" } else { "private" }},
-                   "text": body["text"]})
+}
+
+/// Long polling: updates from `offset` on (earlier ones are confirmed and forgotten), waiting
+/// up to `timeout` seconds for one.
+async fn get_updates(fake: &FakeTelegram, body: &Value) -> Value {
+    let offset = body["offset"].as_i64().unwrap_or(0);
+    let limit = body["limit"].as_u64().unwrap_or(100).clamp(1, 100) as usize;
+    let timeout = Duration::from_secs(body["timeout"].as_u64().unwrap_or(0));
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let notified = fake.new_update.notified();
+        tokio::pin!(notified);
+        // Registered before looking, so an update pushed in between still wakes us.
+        notified.as_mut().enable();
+        {
+            let mut st = fake.inner.lock().unwrap();
+            st.updates.retain(|u| u["update_id"].as_i64().unwrap_or(0) >= offset);
+            if !st.updates.is_empty() {
+                return Value::Array(st.updates.iter().take(limit).cloned().collect());
+            }
         }
-        "editMessageText" => {
-            json!({"message_id": body["message_id"], "chat": {"id": body["chat_id"]}, "text": body["text"]})
+        if tokio::time::timeout_at(deadline, notified).await.is_err() {
+            return json!([]);
         }
-        "getUpdates" => json!([]),
-        _ => json!(true),
-    };
-    Json(json!({"ok": true, "result": result})).into_response()
+    }
 }

@@ -312,3 +312,52 @@ pub fn bot_texts(lead: &Value) -> Vec<String> {
         .map(|e| e["text"].as_str().unwrap().to_string())
         .collect()
 }
+
+/// A fixture from tests/fixtures/.
+pub fn fixture(path: &str) -> Value {
+    let text = std::fs::read_to_string(format!("tests/fixtures/{path}")).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// `actual` has every field of the `documented` sample, each of the same JSON type, all the
+/// way down (array items against the sample's first item); extra fields are allowed.
+pub fn conforms(actual: &Value, documented: &Value) -> Result<(), String> {
+    fn walk(a: &Value, d: &Value, at: &str) -> Result<(), String> {
+        match (a, d) {
+            (Value::Object(a), Value::Object(d)) => {
+                for (k, dv) in d {
+                    let av = a.get(k).ok_or_else(|| format!("{at}.{k}: missing"))?;
+                    walk(av, dv, &format!("{at}.{k}"))?;
+                }
+                Ok(())
+            }
+            (Value::Array(a), Value::Array(d)) => match d.first() {
+                Some(sample) => a
+                    .iter()
+                    .enumerate()
+                    .try_for_each(|(i, av)| walk(av, sample, &format!("{at}[{i}]"))),
+                None => Ok(()),
+            },
+            (a, d) if kind(a) == kind(d) => Ok(()),
+            (a, d) => Err(format!("{at}: {} where the sample has {}", kind(a), kind(d))),
+        }
+    }
+    walk(actual, documented, "")
+}
+
+/// Both conform to each other: the same fields with the same types (values may differ).
+pub fn same_shape(a: &Value, b: &Value) -> Result<(), String> {
+    conforms(a, b)?;
+    conforms(b, a).map_err(|e| format!("extra field: {e}"))
+}

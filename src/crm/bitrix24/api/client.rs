@@ -93,7 +93,8 @@ impl Bitrix24Client {
             self.wait_if_blocked(method).await?;
             let waited = self.limiter.acquire().await;
             metrics::histogram!(telemetry::CRM_LIMITER_WAIT, "crm" => "bitrix24").record(waited.as_secs_f64());
-            match self.send_once(method, params).await {
+            let (base, token) = self.base_url().await?;
+            match self.send_once(method, params, &base, token.as_deref()).await {
                 Err(Bitrix24Error::QueryLimit) if attempt < QUERY_LIMIT_ATTEMPTS => {
                     self.limiter.saturate().await;
                     let backoff = Duration::from_millis(500 * (1 << (attempt - 1).min(5)));
@@ -118,7 +119,8 @@ impl Bitrix24Client {
                 Err(Bitrix24Error::ExpiredToken) if !refreshed => {
                     refreshed = true;
                     match &self.endpoint {
-                        Endpoint::OAuth(tokens) => tokens.refresh(&self.http).await?,
+                        // The rejected token, so a refresh someone else did already counts.
+                        Endpoint::OAuth(tokens) => tokens.refresh(&self.http, token.as_deref().unwrap_or("")).await?,
                         Endpoint::Webhook(_) => return Err(Bitrix24Error::ExpiredToken),
                     }
                 }
@@ -154,11 +156,16 @@ impl Bitrix24Client {
         Ok((moved.unwrap_or(base), token))
     }
 
-    async fn send_once(&self, method: &str, params: &Value) -> Result<Answer, Bitrix24Error> {
-        let (base, token) = self.base_url().await?;
+    async fn send_once(
+        &self,
+        method: &str,
+        params: &Value,
+        base: &str,
+        token: Option<&str>,
+    ) -> Result<Answer, Bitrix24Error> {
         let mut body = params.clone();
         if let (Some(token), Some(obj)) = (token, body.as_object_mut()) {
-            obj.insert("auth".into(), Value::String(token));
+            obj.insert("auth".into(), Value::String(token.to_string()));
         }
         let mut url = format!("{base}{method}.json");
         let mut redirects = 0;
