@@ -219,6 +219,19 @@ fn write_config(dir: &Path, telegram_api: &str) {
     .unwrap();
 }
 
+/// When the process was down: killed at, ready again at.
+type Downtime = (DateTime<Utc>, DateTime<Utc>);
+/// id, source, external_id, status, manager_id, created_at, updated_at
+type LeadRow = (
+    i64,
+    String,
+    String,
+    String,
+    Option<String>,
+    DateTime<Utc>,
+    DateTime<Utc>,
+);
+
 /// What the clients were told was accepted, per lead (web chat) or chat (Telegram).
 #[derive(Default)]
 struct Ledger {
@@ -281,8 +294,7 @@ async fn the_service_survives_kills_and_database_restarts_under_load() {
         .build()
         .unwrap();
     let ledger = Arc::new(Mutex::new(Ledger::default()));
-    // When the process was down: (killed at, ready again at).
-    let downtimes: Arc<Mutex<Vec<(DateTime<Utc>, DateTime<Utc>)>>> = Arc::default();
+    let downtimes: Arc<Mutex<Vec<Downtime>>> = Arc::default();
 
     // The chaos: kills at random moments, one PostgreSQL restart in between.
     let done = Arc::new(AtomicBool::new(false));
@@ -413,19 +425,11 @@ async fn the_service_survives_kills_and_database_restarts_under_load() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let ledger = ledger.lock().unwrap();
+    let ledger = std::mem::take(&mut *ledger.lock().unwrap());
     let downtimes = downtimes.lock().unwrap().clone();
 
     // No lead lost, none created twice.
-    let rows: Vec<(
-        i64,
-        String,
-        String,
-        String,
-        Option<String>,
-        DateTime<Utc>,
-        DateTime<Utc>,
-    )> = sqlx::query_as(
+    let rows: Vec<LeadRow> = sqlx::query_as(
         "SELECT id, source, external_id, status, manager_id, created_at, updated_at FROM leads ORDER BY id",
     )
     .fetch_all(&pool)
@@ -433,18 +437,7 @@ async fn the_service_survives_kills_and_database_restarts_under_load() {
     .unwrap();
     let expected = ledger.web.len() + ledger.telegram.len() + ledger.silent.len();
     assert_eq!(rows.len(), expected, "one lead per client");
-    let by_ext: HashMap<
-        &str,
-        &(
-            i64,
-            String,
-            String,
-            String,
-            Option<String>,
-            DateTime<Utc>,
-            DateTime<Utc>,
-        ),
-    > = rows.iter().map(|r| (r.2.as_str(), r)).collect();
+    let by_ext: HashMap<&str, &LeadRow> = rows.iter().map(|r| (r.2.as_str(), r)).collect();
 
     // No accepted message missing or applied twice: the transcript's client lines are exactly
     // what the clients were told was accepted, in order.
