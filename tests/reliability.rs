@@ -387,3 +387,111 @@ async fn a_given_up_notification_is_listed_and_can_be_sent_again() {
     assert_eq!(code, 404, "only failed rows are requeued");
     app.stop().await;
 }
+
+fn telegram_settings(api: &str, group_per_min: f64) -> leadbot::config::TelegramSettings {
+    let mut s: leadbot::config::TelegramSettings = toml::from_str(&format!(
+        r#"
+bot = "rel_bot"
+api_base = "{api}"
+[limits]
+per_chat_per_sec = 20.0
+global_per_sec = 100.0
+group_per_min = {group_per_min}
+[jobs]
+group_chat_id = -1001
+template = "Заказ {{deal_id}}: {{title}}"
+"#
+    ))
+    .unwrap();
+    s.token = Some(common::fake_telegram::TOKEN.into());
+    s.webhook_secret = Some("rel-secret".into());
+    s
+}
+
+/// A flood of dispatch requests is answered at once — stored and posted in order by the board's
+/// poster at the group's pace — and, past the backlog bound, refused with 429 and Retry-After;
+/// a deal already taken in is still answered.
+#[tokio::test]
+async fn a_flood_of_dispatches_is_bounded_and_never_held_open() {
+    let fake = common::fake_telegram::FakeTelegram::start().await;
+    let s = telegram_settings(&fake.base, 2.0);
+    let app = TestApp::spawn_with(move |c| c.telegram = Some(s)).await;
+    let mut codes = vec![];
+    let started = Instant::now();
+    for i in 0..110 {
+        let (code, _) = app
+            .post(
+                &format!("/api/v1/deals/F-{i}/dispatch"),
+                json!({"title": format!("Заказ {i}"), "client_phone": "+79161112233"}),
+            )
+            .await;
+        codes.push(code);
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "requests were held: {:?}",
+        started.elapsed()
+    );
+    let created = codes.iter().filter(|c| **c == 201).count();
+    let refused = codes.iter().filter(|c| **c == 429).count();
+    assert!((100..=101).contains(&created), "created {created}: {codes:?}");
+    assert_eq!(created + refused, 110, "{codes:?}");
+    let r = app
+        .http
+        .post(format!("{}/api/v1/deals/F-109/dispatch", app.base))
+        .bearer_auth(common::TEST_OPERATOR_TOKEN)
+        .json(&json!({"title": "x", "client_phone": "+79161112233"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    let after: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!(after >= 1);
+    // A deal the board already has is answered at once (the same job), backlog or not.
+    let (code, body) = app
+        .post(
+            "/api/v1/deals/F-0/dispatch",
+            json!({"title": "Заказ 0", "client_phone": "+79161112233"}),
+        )
+        .await;
+    assert_eq!(code, 201, "{body}");
+    // The poster posts in order.
+    let deadline = Instant::now() + WAIT;
+    while fake.calls("sendMessage").is_empty() {
+        assert!(Instant::now() < deadline, "nothing was posted");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let first = fake.calls("sendMessage")[0].body["text"].as_str().unwrap().to_string();
+    assert!(first.starts_with("Заказ F-0:"), "{first}");
+    app.stop().await;
+}
+
+/// NUL in a webhook body or a deal is a 4xx with a reason, never a 5xx.
+#[tokio::test]
+async fn nul_in_webhook_bodies_and_deals_is_refused() {
+    let fake = common::fake_telegram::FakeTelegram::start().await;
+    let s = telegram_settings(&fake.base, 20.0);
+    let app = TestApp::spawn_with(move |c| c.telegram = Some(s)).await;
+    let update = json!({"update_id": 1, "message": {"message_id": 1, "date": 1,
+        "chat": {"id": 5, "type": "private", "first_name": "К\u{0}"}, "from": {"id": 5, "is_bot": false, "first_name": "К\u{0}"},
+        "text": "привет"}});
+    let r = app
+        .http
+        .post(format!("{}/webhooks/telegram/rel_bot", app.base))
+        .header("X-Telegram-Bot-Api-Secret-Token", "rel-secret")
+        .json(&update)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let (code, body) = app
+        .post(
+            "/api/v1/deals/N-1/dispatch",
+            json!({"title": "ремонт\u{0}", "client_phone": "+79161112233"}),
+        )
+        .await;
+    assert_eq!(code, 422, "{body}");
+    let (code, _) = app.get("/api/v1/leads").await;
+    assert_eq!(code, 200, "still serving");
+    app.stop().await;
+}

@@ -19,6 +19,21 @@ pub async fn dispatch_deal(
             "the job board is not configured (telegram.toml [jobs])".into(),
         ));
     };
+    let fields = [
+        &deal.title,
+        &deal.conditions,
+        &deal.dates,
+        &deal.pay,
+        &deal.skills,
+        &deal.client_name,
+        &deal.client_phone,
+    ];
+    if deal_id.contains('\0')
+        || fields.iter().any(|f| f.contains('\0'))
+        || deal.manager_id.as_deref().is_some_and(|m| m.contains('\0'))
+    {
+        return Err(ApiError::Unprocessable("a NUL character in the deal".into()));
+    }
     if deal.title.trim().is_empty() || deal.client_phone.trim().is_empty() {
         return Err(ApiError::Unprocessable(
             "`title` and `client_phone` are required".into(),

@@ -79,6 +79,13 @@ impl Event {
                 .into_iter()
                 .collect()
         };
+        // PostgreSQL refuses NUL in text: such a body is refused here, with its reason.
+        if let Some((k, _)) = fields.iter().find(|(k, v)| k.contains('\0') || v.contains('\0')) {
+            return Err(EventError::Malformed(format!(
+                "a NUL character in `{}`",
+                k.replace('\0', "\\0")
+            )));
+        }
         let name = fields
             .get("event")
             .map(|e| e.trim().to_uppercase())
@@ -163,6 +170,15 @@ fn flatten(prefix: &str, v: &Value, out: &mut BTreeMap<String, String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_nul_anywhere_is_refused_with_its_field() {
+        let form = "event=ONCRMLEADADD&data%5BFIELDS%5D%5BID%5D=3%00&auth%5Bapplication_token%5D=t";
+        let err = Event::parse("application/x-www-form-urlencoded", form.as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("data[FIELDS][ID]"), "{err}");
+        let json = br#"{"event": "ONCRMLEADADD", "data": {"FIELDS": {"ID": "3\u0000"}}}"#;
+        assert!(Event::parse("application/json", json).is_err());
+    }
 
     const RAW_2018: &str =
         include_str!("../../../../tests/fixtures/bitrix24/raw-ONCRMLEADADD-outgoing-webhook-2018.form.txt");
