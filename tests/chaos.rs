@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use common::fake_bitrix24::FakeBitrix24;
 use common::fake_telegram::FakeTelegram;
 use common::{start_capture, Capture, TEST_OPERATOR_TOKEN};
 use rand::{Rng, SeedableRng};
@@ -27,6 +28,8 @@ use serde_json::{json, Value};
 const BOT: &str = "chaos_bot";
 const SECRET: &str = "chaos-webhook-secret";
 const NO_ANSWER_SECS: i64 = 3;
+const B24_TOKEN: &str = "chaos-bitrix24-application-token";
+const B24_MEMBER: &str = "1b87798bc2d16c4b7f2a604e0c899a34";
 
 fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -154,6 +157,7 @@ struct Setup {
     notify: String,
     port: u16,
     base: String,
+    bitrix24: String,
 }
 
 impl Setup {
@@ -167,6 +171,8 @@ impl Setup {
             .env("LEADBOT_OPERATOR_TOKEN", TEST_OPERATOR_TOKEN)
             .env("LEADBOT_TELEGRAM_TOKEN", common::fake_telegram::TOKEN)
             .env("LEADBOT_TELEGRAM_WEBHOOK_SECRET", SECRET)
+            .env("LEADBOT_BITRIX24_WEBHOOK_URL", &self.bitrix24)
+            .env("LEADBOT_BITRIX24_APP_TOKEN", B24_TOKEN)
             .env("RUST_LOG", "error")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -211,6 +217,15 @@ fn write_config(dir: &Path, telegram_api: &str) {
         );
     std::fs::write(dir.join("dialog.toml"), dialog).unwrap();
     std::fs::write(
+        dir.join("bitrix24.toml"),
+        format!(
+            "portal = \"b24-46hovy.bitrix24.ru\"\nmember_id = \"{B24_MEMBER}\"\nreconcile_every = \"1h\"\n\
+             [statuses]\nbot_processing = \"IN_PROCESS\"\nassigned = \"CONVERTED\"\nlow_quality = \"JUNK\"\nneeds_review = \"NEW\"\n\
+             [limits]\nrate_per_sec = 200.0\nburst = 200\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
         dir.join("telegram.toml"),
         format!(
             "bot = \"{BOT}\"\napi_base = \"{telegram_api}\"\n[limits]\nper_chat_per_sec = 50.0\nglobal_per_sec = 500.0\ngroup_per_min = 600.0\n"
@@ -238,6 +253,8 @@ struct Ledger {
     web: HashMap<String, (i64, Vec<String>)>,
     telegram: HashMap<i64, Vec<String>>,
     silent: Vec<String>,
+    /// Bitrix24 lead ids whose ONCRMLEADADD was accepted.
+    bitrix24: Vec<u64>,
 }
 
 /// Sends until accepted: the client's own retry, with the same ids, through kills and outages.
@@ -276,6 +293,7 @@ async fn the_service_survives_kills_and_database_restarts_under_load() {
     };
     let pg = Arc::new(pg);
     let fake = FakeTelegram::start().await;
+    let b24 = FakeBitrix24::start().await;
     let capture = Capture::default();
     let notify = start_capture(capture.clone()).await;
     let config = tempfile::tempdir().unwrap();
@@ -287,6 +305,7 @@ async fn the_service_survives_kills_and_database_restarts_under_load() {
         notify,
         port,
         base: format!("http://127.0.0.1:{port}"),
+        bitrix24: b24.webhook_url(),
     });
     let bot = Arc::new(Mutex::new(Some(setup.start_bot().await)));
     let http = reqwest::Client::builder()
@@ -323,8 +342,34 @@ async fn the_service_survives_kills_and_database_restarts_under_load() {
     let mut tasks = vec![];
     for i in 0..leads {
         let (http, setup, ledger) = (http.clone(), setup.clone(), ledger.clone());
+        if i % 4 == 3 {
+            // A Bitrix24 lead with a phone in its card: taken, assigned, written back.
+            b24.add_lead(
+                5000 + i as u64,
+                "NEW",
+                "Клиент",
+                Some(&format!("+7 926 {:07}", 3_000_000 + i)),
+                None,
+            );
+        }
         tasks.push(tokio::spawn(async move {
             let base = setup.base.clone();
+            if i % 4 == 3 {
+                let id = 5000 + i as u64;
+                let body = format!(
+                    "event=ONCRMLEADADD&data%5BFIELDS%5D%5BID%5D={id}&ts=1545851621&auth%5Bdomain%5D=b24-46hovy.bitrix24.ru\
+                     &auth%5Bmember_id%5D={B24_MEMBER}&auth%5Bapplication_token%5D={B24_TOKEN}"
+                );
+                let post = |h: &reqwest::Client| {
+                    h.post(format!("{base}/webhooks/bitrix24"))
+                        .header("content-type", "application/x-www-form-urlencoded")
+                        .body(body.clone())
+                };
+                // The portal's redelivery, concurrent with the first delivery.
+                tokio::join!(until_accepted(&http, post), until_accepted(&http, post));
+                ledger.lock().unwrap().bitrix24.push(id);
+                return;
+            }
             match i % 3 {
                 0 => {
                     let ext = format!("web-{i}");
@@ -435,7 +480,7 @@ async fn the_service_survives_kills_and_database_restarts_under_load() {
     .fetch_all(&pool)
     .await
     .unwrap();
-    let expected = ledger.web.len() + ledger.telegram.len() + ledger.silent.len();
+    let expected = ledger.web.len() + ledger.telegram.len() + ledger.silent.len() + ledger.bitrix24.len();
     assert_eq!(rows.len(), expected, "one lead per client");
     let by_ext: HashMap<&str, &LeadRow> = rows.iter().map(|r| (r.2.as_str(), r)).collect();
 
@@ -465,6 +510,27 @@ async fn the_service_survives_kills_and_database_restarts_under_load() {
         assert_eq!(row.3, "assigned");
         assert!(row.4.is_some());
     }
+
+    // Bitrix24: each lead taken once, assigned, and its card written back: status, responsible,
+    // and the manager notified in the portal.
+    for id in &ledger.bitrix24 {
+        let row = by_ext[id.to_string().as_str()];
+        assert_eq!(row.1, "bitrix24");
+        assert_eq!(row.3, "assigned", "Bitrix24 lead {id}");
+        let card = b24.lead(*id);
+        assert_eq!(card["STATUS_ID"], "CONVERTED", "lead {id}'s card: {card}");
+        assert_eq!(
+            card["ASSIGNED_BY_ID"].as_str(),
+            row.4.as_deref(),
+            "lead {id}'s responsible"
+        );
+    }
+    let reads = b24.calls("crm.lead.get").len() + b24.calls("batch").len();
+    assert!(
+        reads <= ledger.bitrix24.len() * 3 + kills * 16,
+        "{reads} card reads for {} leads: duplicates cost calls",
+        ledger.bitrix24.len()
+    );
 
     // Every manager notification delivered; a redelivery after a kill carries the same key, so
     // the receiver can tell it is one notification.
