@@ -24,6 +24,21 @@ pub async fn dispatch_deal(
             "`title` and `client_phone` are required".into(),
         ));
     }
+    // The job board stores the deal as it is: refuse what can never be stored (a NUL).
+    let fields = [
+        ("deal id", deal_id.as_str()),
+        ("title", &deal.title),
+        ("conditions", &deal.conditions),
+        ("dates", &deal.dates),
+        ("pay", &deal.pay),
+        ("skills", &deal.skills),
+        ("client_name", &deal.client_name),
+        ("client_phone", &deal.client_phone),
+        ("manager_id", deal.manager_id.as_deref().unwrap_or("")),
+    ];
+    if let Some((field, _)) = fields.iter().find(|(_, v)| v.contains('\0')) {
+        return Err(ApiError::Unprocessable(format!("`{field}` contains a NUL character")));
+    }
     let id = jobs
         .post(&deal_id, &deal)
         .await
