@@ -19,25 +19,25 @@ pub async fn dispatch_deal(
             "the job board is not configured (telegram.toml [jobs])".into(),
         ));
     };
-    let fields = [
-        &deal.title,
-        &deal.conditions,
-        &deal.dates,
-        &deal.pay,
-        &deal.skills,
-        &deal.client_name,
-        &deal.client_phone,
-    ];
-    if deal_id.contains('\0')
-        || fields.iter().any(|f| f.contains('\0'))
-        || deal.manager_id.as_deref().is_some_and(|m| m.contains('\0'))
-    {
-        return Err(ApiError::Unprocessable("a NUL character in the deal".into()));
-    }
     if deal.title.trim().is_empty() || deal.client_phone.trim().is_empty() {
         return Err(ApiError::Unprocessable(
             "`title` and `client_phone` are required".into(),
         ));
+    }
+    // The job board stores the deal as it is: refuse what can never be stored (a NUL).
+    let fields = [
+        ("deal id", deal_id.as_str()),
+        ("title", &deal.title),
+        ("conditions", &deal.conditions),
+        ("dates", &deal.dates),
+        ("pay", &deal.pay),
+        ("skills", &deal.skills),
+        ("client_name", &deal.client_name),
+        ("client_phone", &deal.client_phone),
+        ("manager_id", deal.manager_id.as_deref().unwrap_or("")),
+    ];
+    if let Some((field, _)) = fields.iter().find(|(_, v)| v.contains('\0')) {
+        return Err(ApiError::Unprocessable(format!("`{field}` contains a NUL character")));
     }
     let id = jobs.post(&deal_id, &deal).await.map_err(|e| match e {
         crate::jobs::JobError::Busy { retry_after, .. } => ApiError::TooManyRequests {

@@ -27,6 +27,8 @@ use crate::jobs::JobBoard;
 use crate::store::Store;
 
 pub use error::ApiError;
+/// The API's request bodies (read by the fuzz targets in `fuzz/`).
+pub use leads::{CreateLead, PostMessage};
 
 /// Request bodies above this are refused before parsing (texts are limited separately).
 const BODY_LIMIT: usize = 64 * 1024;

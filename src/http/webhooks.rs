@@ -45,16 +45,6 @@ pub async fn bitrix24(
     }
 }
 
-/// Whether any string (or key) in a JSON value holds a NUL, which the store cannot keep.
-pub(super) fn has_nul(v: &serde_json::Value) -> bool {
-    match v {
-        serde_json::Value::String(s) => s.contains('\0'),
-        serde_json::Value::Array(a) => a.iter().any(has_nul),
-        serde_json::Value::Object(o) => o.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
-        _ => false,
-    }
-}
-
 /// `POST /webhooks/telegram/{bot}`: checks `X-Telegram-Bot-Api-Secret-Token` in constant time.
 pub async fn telegram(
     State(state): State<AppState>,
@@ -79,10 +69,7 @@ pub async fn telegram(
         telemetry::refused("telegram", "malformed");
         ApiError::BadRequest(format!("not JSON: {e}"))
     })?;
-    if has_nul(&update) {
-        telemetry::refused("telegram", "nul");
-        return Err(ApiError::BadRequest("a NUL character in the update".into()));
-    }
+
     match tg.handle_update(&update).await {
         Ok(()) => Ok("ok"),
         Err(UpdateError::Malformed) => {

@@ -251,8 +251,10 @@ impl JobBoard {
         match action {
             "tk" => match self.claim(job_id, from).await? {
                 Claim::Won { deal_id } => {
-                    self.api.answer_callback(id, &self.texts.you_won, false).await?;
+                    // The post is closed even if the click can no longer be answered.
+                    let answered = self.api.answer_callback(id, &self.texts.you_won, false).await;
                     self.after_win(job_id, &deal_id, from).await?;
+                    answered?;
                 }
                 Claim::AlreadyYours => self.api.answer_callback(id, &self.texts.you_won, false).await?,
                 Claim::Taken => self.api.answer_callback(id, &self.texts.taken_alert, true).await?,
@@ -332,7 +334,16 @@ impl JobBoard {
 #[async_trait]
 impl ButtonPresses for JobBoard {
     async fn pressed(&self, press: &ButtonPress) -> Result<(), String> {
-        self.handle_press(press).await.map_err(|e| e.to_string())
+        match self.handle_press(press).await {
+            Ok(()) => Ok(()),
+            // Telegram refused for good (a query too old to answer, a message gone): the press
+            // is handled as far as it can be; a redelivery would be refused the same way.
+            Err(JobError::Telegram(e)) if !e.is_retryable() => {
+                tracing::warn!(error = %e, "a button press could not be answered");
+                Ok(())
+            }
+            Err(e) => Err(e.to_string()),
+        }
     }
 }
 

@@ -36,6 +36,11 @@ pub enum TgError {
 }
 
 impl TgError {
+    /// Worth another attempt later (the same request may then succeed).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, TgError::RetryAfter(_) | TgError::Server(_) | TgError::Http(_))
+    }
+
     pub fn into_delivery(self) -> DeliveryError {
         match self {
             TgError::RetryAfter(secs) => DeliveryError::Throttled(Duration::from_secs(secs.max(1))),

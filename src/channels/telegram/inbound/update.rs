@@ -1,5 +1,6 @@
 //! The parts of a Telegram `Update` leadbot uses, read leniently: unknown kinds are ignored,
-//! ids are i64 (they may exceed 32 bits).
+//! ids are i64 (they may exceed 32 bits), a NUL character (which PostgreSQL refuses in text)
+//! becomes U+FFFD, so every update that parses can be stored.
 
 use serde_json::Value;
 
@@ -40,13 +41,23 @@ pub struct Contact {
     pub own: bool,
 }
 
+/// The string field `key` of `v`, storable.
+fn string(v: &Value, key: &str) -> Option<String> {
+    let s = v.get(key)?.as_str()?;
+    Some(if s.contains('\0') {
+        s.replace('\0', "\u{fffd}")
+    } else {
+        s.to_string()
+    })
+}
+
 fn user(v: &Value) -> Option<User> {
-    let first = v.get("first_name").and_then(Value::as_str).unwrap_or("");
-    let last = v.get("last_name").and_then(Value::as_str).unwrap_or("");
+    let first = string(v, "first_name").unwrap_or_default();
+    let last = string(v, "last_name").unwrap_or_default();
     Some(User {
         id: v.get("id")?.as_i64()?,
         name: format!("{first} {last}").trim().to_string(),
-        username: v.get("username").and_then(Value::as_str).map(str::to_string),
+        username: string(v, "username"),
     })
 }
 
@@ -62,7 +73,7 @@ pub fn parse(v: &Value) -> Option<(i64, Update)> {
         let forwarded = m.get("forward_origin").is_some() || m.get("forward_from").is_some();
         let contact = m.get("contact").and_then(|c| {
             Some(Contact {
-                phone: c.get("phone_number")?.as_str()?.to_string(),
+                phone: string(c, "phone_number")?,
                 own: !forwarded && c.get("user_id").and_then(Value::as_i64) == Some(from.id),
             })
         });
@@ -71,7 +82,7 @@ pub fn parse(v: &Value) -> Option<(i64, Update)> {
             Update::Private {
                 chat_id: chat.get("id")?.as_i64()?,
                 from,
-                text: m.get("text").and_then(Value::as_str).map(str::to_string),
+                text: string(m, "text"),
                 contact,
             },
         ));
@@ -80,11 +91,11 @@ pub fn parse(v: &Value) -> Option<(i64, Update)> {
         return Some((
             update_id,
             Update::Callback {
-                id: q.get("id")?.as_str()?.to_string(),
+                id: string(q, "id")?,
                 from: user(q.get("from")?)?,
                 chat_id: q.pointer("/message/chat/id").and_then(Value::as_i64),
                 message_id: q.pointer("/message/message_id").and_then(Value::as_i64),
-                data: q.get("data").and_then(Value::as_str).unwrap_or("").to_string(),
+                data: string(q, "data").unwrap_or_default(),
             },
         ));
     }
@@ -106,6 +117,21 @@ pub fn parse(v: &Value) -> Option<(i64, Update)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nul_never_reaches_storage() {
+        let v: Value = serde_json::from_str(
+            r#"{"update_id":1,"message":{"chat":{"id":5,"type":"private"},"text":"/start a\u0000",
+                "from":{"id":5,"first_name":"\u0000","username":"u\u0000"}}}"#,
+        )
+        .unwrap();
+        let Some((_, Update::Private { from, text, .. })) = parse(&v) else {
+            panic!("a private message")
+        };
+        assert_eq!(text.as_deref(), Some("/start a\u{fffd}"));
+        assert_eq!(from.username.as_deref(), Some("u\u{fffd}"));
+        assert_eq!(from.name, "\u{fffd}");
+    }
 
     fn fixture(name: &str) -> Value {
         let path = format!("{}/tests/fixtures/telegram/{name}", env!("CARGO_MANIFEST_DIR"));

@@ -1,12 +1,19 @@
 //! Bitrix24 event bodies: form-encoded with PHP bracket keys (`data[FIELDS][ID]=365`), or JSON
 //! for some bot events. Both become one flat map of bracket keys. Authenticity is the
 //! `auth[application_token]` the portal was configured with (there is no signature).
+//!
+//! Read leniently, but always storable: invalid UTF-8 in a form body and NUL characters
+//! anywhere (which PostgreSQL refuses in text and JSON) become U+FFFD.
 
 use std::collections::BTreeMap;
 
 use serde_json::Value;
 
 use crate::domain::secret::constant_time_eq;
+
+/// At most this many bytes of keys and values from one JSON body: nesting repeats every
+/// key's prefix, so without a bound a 64 KiB body could flatten to hundreds of MiB.
+pub const MAX_FLAT_BYTES: usize = 1 << 20;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
@@ -71,21 +78,16 @@ impl Event {
         let fields = if content_type.starts_with("application/json") {
             let v: Value = serde_json::from_slice(body).map_err(|e| EventError::Malformed(e.to_string()))?;
             let mut out = BTreeMap::new();
-            flatten("", &v, &mut out);
+            let mut budget = MAX_FLAT_BYTES;
+            flatten("", &v, &mut out, &mut budget)?;
             out
         } else {
             serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
                 .map_err(|e| EventError::Malformed(e.to_string()))?
                 .into_iter()
+                .map(|(k, v)| (storable(k), storable(v)))
                 .collect()
         };
-        // PostgreSQL refuses NUL in text: such a body is refused here, with its reason.
-        if let Some((k, _)) = fields.iter().find(|(k, v)| k.contains('\0') || v.contains('\0')) {
-            return Err(EventError::Malformed(format!(
-                "a NUL character in `{}`",
-                k.replace('\0', "\\0")
-            )));
-        }
         let name = fields
             .get("event")
             .map(|e| e.trim().to_uppercase())
@@ -142,8 +144,25 @@ impl Event {
     }
 }
 
-/// JSON → bracket keys, the way PHP would have form-encoded it.
-fn flatten(prefix: &str, v: &Value, out: &mut BTreeMap<String, String>) {
+/// NUL can never be stored (PostgreSQL text and JSON refuse it): U+FFFD instead.
+fn storable(s: String) -> String {
+    if s.contains('\0') {
+        s.replace('\0', "\u{fffd}")
+    } else {
+        s
+    }
+}
+
+/// JSON → bracket keys, the way PHP would have form-encoded it. Every key built and every
+/// value kept is paid for from `budget`.
+fn flatten(prefix: &str, v: &Value, out: &mut BTreeMap<String, String>, budget: &mut usize) -> Result<(), EventError> {
+    let mut pay = |n: usize| {
+        *budget = budget
+            .checked_sub(n)
+            .ok_or_else(|| EventError::Malformed(format!("more than {MAX_FLAT_BYTES} bytes of fields")))?;
+        Ok::<(), EventError>(())
+    };
+    pay(prefix.len())?;
     let key = |k: &str| {
         if prefix.is_empty() {
             k.to_string()
@@ -152,17 +171,20 @@ fn flatten(prefix: &str, v: &Value, out: &mut BTreeMap<String, String>) {
         }
     };
     match v {
-        Value::Object(map) => map.iter().for_each(|(k, v)| flatten(&key(k), v, out)),
+        Value::Object(map) => map.iter().try_for_each(|(k, v)| flatten(&key(k), v, out, budget)),
         Value::Array(items) => items
             .iter()
             .enumerate()
-            .for_each(|(i, v)| flatten(&key(&i.to_string()), v, out)),
-        Value::String(s) => {
-            out.insert(prefix.to_string(), s.clone());
-        }
-        Value::Null => {}
-        other => {
-            out.insert(prefix.to_string(), other.to_string());
+            .try_for_each(|(i, v)| flatten(&key(&i.to_string()), v, out, budget)),
+        Value::Null => Ok(()),
+        leaf => {
+            let value = match leaf {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            pay(value.len())?;
+            out.insert(storable(prefix.to_string()), storable(value));
+            Ok(())
         }
     }
 }
@@ -170,15 +192,6 @@ fn flatten(prefix: &str, v: &Value, out: &mut BTreeMap<String, String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_nul_anywhere_is_refused_with_its_field() {
-        let form = "event=ONCRMLEADADD&data%5BFIELDS%5D%5BID%5D=3%00&auth%5Bapplication_token%5D=t";
-        let err = Event::parse("application/x-www-form-urlencoded", form.as_bytes()).unwrap_err();
-        assert!(err.to_string().contains("data[FIELDS][ID]"), "{err}");
-        let json = br#"{"event": "ONCRMLEADADD", "data": {"FIELDS": {"ID": "3\u0000"}}}"#;
-        assert!(Event::parse("application/json", json).is_err());
-    }
 
     const RAW_2018: &str =
         include_str!("../../../../tests/fixtures/bitrix24/raw-ONCRMLEADADD-outgoing-webhook-2018.form.txt");
@@ -213,6 +226,24 @@ mod tests {
         assert_eq!(e.get("data[chat][id]"), Some("112"));
         assert_eq!(e.get("data[message][text]"), Some("hi"));
         assert_eq!(e.dedupe_key(), "ONIMBOTV2MESSAGEADD:9");
+    }
+
+    #[test]
+    fn nul_becomes_a_replacement_character_in_form_and_json_bodies() {
+        let form = Event::parse("application/x-www-form-urlencoded", b"event=X&data%00=a%00b").unwrap();
+        assert_eq!(form.get("data\u{fffd}"), Some("a\u{fffd}b"));
+        let json = Event::parse("application/json", br#"{"event":"X","d\u0000":{"k":"a\u0000b"}}"#).unwrap();
+        assert_eq!(json.get("d\u{fffd}[k]"), Some("a\u{fffd}b"));
+    }
+
+    #[test]
+    fn a_small_json_body_cannot_flatten_to_a_huge_map() {
+        // 40 KiB of key repeated for each of 10 000 items would be 400 MB of bracket keys.
+        let body = format!(r#"{{"event":"X","{}":[{}0]}}"#, "k".repeat(40_000), "0,".repeat(10_000));
+        assert!(matches!(
+            Event::parse("application/json", body.as_bytes()),
+            Err(EventError::Malformed(_))
+        ));
     }
 
     #[test]
