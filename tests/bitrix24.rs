@@ -478,6 +478,12 @@ async fn a_moved_portal_is_followed_by_re_posting_and_operation_time_limit_is_wa
     let mut s = settings(&fake, "");
     s.webhook_url = Some(format!("{}/moved/rest/1/secret/", fake.base));
     let app = TestApp::spawn_with(move |c| c.bitrix24 = Some(s)).await;
+    // Reconciliation's first call at start meets the move; wait for it, so that the event's
+    // calls cannot race it to the old address (both would be redirected, rightly).
+    wait_until("the first redirect", async || {
+        (fake.inner.lock().unwrap().redirected >= 1).then_some(())
+    })
+    .await;
     post_form(&app, &add_event(370)).await;
     wait_until("assigned card", async || {
         (fake.lead(370)["STATUS_ID"] == "CONVERTED").then_some(())
