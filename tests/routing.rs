@@ -107,36 +107,78 @@ async fn full_capacity_queues_and_a_closed_lead_frees_the_slot() {
 
 #[tokio::test]
 async fn no_reaction_reassigns_and_tells_the_head_and_accepting_stops_it() {
+    // Manager ids only this test uses, so the reassignment counter's delta is this app's own.
     let app = TestApp::spawn_with(|c| {
         routing(c, Strategy::RoundRobin, 0);
-        c.routing.reassign_after = Duration::from_millis(400);
-        c.routing.max_hops = 1;
+        c.routing.managers = vec![
+            manager("31", &["sales"], &[], 0),
+            manager("32", &["sales"], &[], 0),
+            manager("39", &["heads"], &[], 0),
+        ];
+        c.routing.groups[0].head = Some("39".into());
+        c.routing.reassign_after = Duration::from_millis(800);
+        // Hops remain after one: only the accept can keep the accepted lead where it is.
+        c.routing.max_hops = 2;
     })
     .await;
-    let lead = lead_with_phone(&app, "r1", "", "+79180000021").await;
-    let first = lead["manager_id"].as_str().unwrap().to_string();
-    let id = lead["id"].as_i64().unwrap();
+    let before = app.metrics().await;
+
+    // Lead A is accepted at once, with both hops still to go.
+    let a = lead_with_phone(&app, "r1", "", "+79180000021").await;
+    let a_id = a["id"].as_i64().unwrap();
+    let a_manager = a["manager_id"].as_str().unwrap().to_string();
+    assert_eq!(a["timers"][0]["kind"], "accept_deadline", "{a}");
+    let (code, _) = app.post(&format!("/api/v1/leads/{a_id}/accept"), json!({})).await;
+    assert_eq!(code, 202);
+    let accepted = app.lead(a_id).await;
+    assert!(
+        accepted["timers"].as_array().unwrap().is_empty(),
+        "the accept cancels the deadline: {accepted}"
+    );
+
+    // The control: lead B, assigned after A and never accepted, moves once its deadline passes
+    // (later than A's would have).
+    let b = lead_with_phone(&app, "r2", "", "+79180000022").await;
+    let b_id = b["id"].as_i64().unwrap();
+    let first = b["manager_id"].as_str().unwrap().to_string();
+    assert_ne!(first, a_manager, "round-robin");
     let moved = app
-        .wait_for(id, WAIT, |l| l["manager_id"].as_str() != Some(&first))
+        .wait_for(b_id, WAIT, |l| l["manager_id"].as_str() != Some(&first))
         .await;
     let second = moved["manager_id"].as_str().unwrap().to_string();
-    assert_ne!(second, "9", "the head is not a sales manager");
-    let notes = app.wait_notifications(3, WAIT).await;
-    let to: Vec<&str> = notes.iter().map(|(_, n)| n["manager_id"].as_str().unwrap()).collect();
+    assert_eq!(second, a_manager, "the other sales manager, not the head (39)");
+    // B's first manager, its second and the head were told.
+    app.wait_notifications(4, WAIT).await;
+    app.wait_idle(WAIT).await;
+    let to = |id: i64| -> Vec<String> {
+        let mut to: Vec<String> = app
+            .capture
+            .all()
+            .iter()
+            .filter(|(_, n)| n["lead_id"] == id)
+            .map(|(_, n)| n["manager_id"].as_str().unwrap().to_string())
+            .collect();
+        to.sort();
+        to
+    };
+    assert_eq!(to(a_id), std::slice::from_ref(&a_manager), "A: its manager, once");
+    let b_to = to(b_id);
     assert!(
-        to.contains(&first.as_str()) && to.contains(&second.as_str()) && to.contains(&"9"),
-        "{to:?}"
+        b_to.contains(&first) && b_to.contains(&second) && b_to.contains(&"39".to_string()),
+        "{b_to:?}"
     );
-    let head = notes.iter().find(|(_, n)| n["manager_id"] == "9").unwrap();
+    let head = app
+        .capture
+        .all()
+        .into_iter()
+        .find(|(_, n)| n["manager_id"] == "39")
+        .unwrap();
     assert!(head.1["text"].as_str().unwrap().contains("не взял лид"), "{head:?}");
 
-    // Accepting stops the clock: no more hops (and max_hops is reached anyway).
-    let (code, _) = app.post(&format!("/api/v1/leads/{id}/accept"), json!({})).await;
-    assert_eq!(code, 202);
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    let lead = app.lead(id).await;
-    assert_eq!(lead["manager_id"], second.as_str());
-    assert!(lead["timers"].as_array().unwrap().is_empty(), "{lead}");
+    // A, whose deadline (had it not been cancelled) fell before B's, stayed.
+    let a = app.lead(a_id).await;
+    assert_eq!(a["manager_id"], a_manager.as_str(), "{a}");
+    assert!(a["timers"].as_array().unwrap().is_empty(), "{a}");
     let (_, managers) = app.get("/api/v1/managers").await;
     let load = |id: &str| {
         managers["managers"]
@@ -148,16 +190,15 @@ async fn no_reaction_reassigns_and_tells_the_head_and_accepting_stops_it() {
             .as_u64()
             .unwrap()
     };
-    assert_eq!(load(&first), 0, "the first manager's slot was released");
-    assert_eq!(load(&second), 1);
-    let (_, metrics) = app.get("/metrics").await;
-    let metrics = metrics.as_str().unwrap_or_default().to_string();
-    assert!(
-        metrics.lines().any(|l| l.starts_with("leadbot_reassignments_total{")
-            && l.contains(&format!("from=\"{first}\""))
-            && l.contains(&format!("manager=\"{second}\""))),
-        "reassignments per manager: {metrics}"
-    );
+    assert_eq!(load(&first), 0, "B's first manager's slot was released");
+    assert_eq!(load(&second), 2, "A and B");
+    let after = app.metrics().await;
+    let moves = |from: &str, to: &str| {
+        let labels = [("from", from), ("manager", to)];
+        after.value("leadbot_reassignments_total", &labels) - before.value("leadbot_reassignments_total", &labels)
+    };
+    assert_eq!(moves(&first, &second), 1.0, "B moved once");
+    assert_eq!(moves(&a_manager, &first), 0.0, "A never moved");
     app.stop().await;
 }
 

@@ -47,31 +47,62 @@ pub async fn drop_db(name: &str) {
 /// Records what the notification webhook received; can fail the first N requests.
 #[derive(Clone, Default)]
 pub struct Capture {
+    /// The notifications accepted (answered 200): idempotency key and body.
     pub received: Arc<Mutex<Vec<(String, Value)>>>,
     pub fail_first: Arc<AtomicUsize>,
     pub attempts: Arc<AtomicUsize>,
+    /// Every attempt, failed ones included, in arrival order.
+    pub log: Arc<Mutex<Vec<Attempt>>>,
+}
+
+/// One request to the notification webhook, as it arrived.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    /// The `Idempotency-Key` header ("" when absent).
+    pub key: String,
+    /// What the receiver answered.
+    pub status: u16,
+    pub body: Value,
 }
 
 impl Capture {
     pub fn all(&self) -> Vec<(String, Value)> {
         self.received.lock().unwrap().clone()
     }
+
+    /// Every attempt so far, failed ones included.
+    pub fn attempt_log(&self) -> Vec<Attempt> {
+        self.log.lock().unwrap().clone()
+    }
 }
 
 async fn capture_handler(State(c): State<Capture>, headers: HeaderMap, body: String) -> StatusCode {
     c.attempts.fetch_add(1, Ordering::SeqCst);
-    if c.fail_first.load(Ordering::SeqCst) > 0 {
-        c.fail_first.fetch_sub(1, Ordering::SeqCst);
-        return StatusCode::SERVICE_UNAVAILABLE;
-    }
+    // The key and body are taken before deciding the answer, so failed attempts are seen too.
     let key = headers
         .get("idempotency-key")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
     let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-    c.received.lock().unwrap().push((key, body));
-    StatusCode::OK
+    let fail = c
+        .fail_first
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok();
+    let status = if fail {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    c.log.lock().unwrap().push(Attempt {
+        key: key.clone(),
+        status: status.as_u16(),
+        body: body.clone(),
+    });
+    if !fail {
+        c.received.lock().unwrap().push((key, body));
+    }
+    status
 }
 
 /// Starts the fake notification receiver; returns its URL.
@@ -287,6 +318,57 @@ impl TestApp {
         }
     }
 
+    /// Waits until nothing is left to do that could still deliver something: no outbox row
+    /// pending (`GET /api/v1/outbox?status=pending`; a row in flight stays pending until it is
+    /// marked sent), no inbox row waiting for its lead, no stored CRM event unprocessed. An
+    /// "exactly once" assertion made after this sees a duplicate if there is one.
+    pub async fn wait_idle(&self, within: Duration) {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let pending = self.pending_outbox().await;
+            let (inbox, events): (i64, i64) = sqlx::query_as(
+                "SELECT (SELECT count(*) FROM inbox WHERE applied_at IS NULL),
+                        (SELECT count(*) FROM crm_events WHERE processed_at IS NULL)",
+            )
+            .fetch_one(self.pool())
+            .await
+            .unwrap();
+            if pending.is_empty() && inbox == 0 && events == 0 {
+                return;
+            }
+            if tokio::time::Instant::now() > deadline {
+                panic!(
+                    "not idle within {within:?}: pending outbox {pending:?}, {inbox} inbox rows, {events} CRM events"
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// The outbox rows still pending: through the operator API when this app has the test's
+    /// operator token, else straight from the database.
+    pub async fn pending_outbox(&self) -> Vec<Value> {
+        if self.operator.is_some() {
+            let (code, body) = self.get("/api/v1/outbox?status=pending&limit=1000").await;
+            assert_eq!(code, 200, "{body}");
+            return body["rows"].as_array().cloned().unwrap_or_default();
+        }
+        let rows: Vec<(i64, String)> = sqlx::query_as("SELECT id, kind FROM outbox WHERE status = 'pending'")
+            .fetch_all(self.pool())
+            .await
+            .unwrap();
+        rows.into_iter()
+            .map(|(id, kind)| json!({"id": id, "kind": kind}))
+            .collect()
+    }
+
+    /// The `/metrics` text as this moment.
+    pub async fn metrics(&self) -> Metrics {
+        let (code, body) = self.get("/metrics").await;
+        assert_eq!(code, 200);
+        Metrics(body.as_str().expect("Prometheus text").to_string())
+    }
+
     /// Waits until the notification webhook received `n` notifications.
     pub async fn wait_notifications(&self, n: usize, within: Duration) -> Vec<(String, Value)> {
         let deadline = tokio::time::Instant::now() + within;
@@ -360,4 +442,57 @@ pub fn conforms(actual: &Value, documented: &Value) -> Result<(), String> {
 pub fn same_shape(a: &Value, b: &Value) -> Result<(), String> {
     conforms(a, b)?;
     conforms(b, a).map_err(|e| format!("extra field: {e}"))
+}
+
+/// A `/metrics` scrape, read as Prometheus text.
+#[derive(Debug, Clone)]
+pub struct Metrics(pub String);
+
+impl Metrics {
+    /// The sum of every series of `name` whose labels include all of `labels` (0 when none).
+    pub fn value(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        self.0
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .filter_map(parse_sample)
+            .filter(|(n, ls, _)| n == name && labels.iter().all(|(k, v)| ls.iter().any(|(lk, lv)| lk == k && lv == v)))
+            .map(|(_, _, v)| v)
+            .sum()
+    }
+}
+
+/// A sample: its name, its labels, its value.
+type Sample = (String, Vec<(String, String)>, f64);
+
+/// `name{k="v",...} value` → (name, labels, value).
+fn parse_sample(line: &str) -> Option<Sample> {
+    let (series, value) = line.trim().rsplit_once(' ')?;
+    let value: f64 = value.parse().ok()?;
+    let Some((name, rest)) = series.split_once('{') else {
+        return Some((series.to_string(), vec![], value));
+    };
+    let mut labels = vec![];
+    let mut chars = rest.strip_suffix('}')?.chars().peekable();
+    loop {
+        let key: String = chars.by_ref().take_while(|c| *c != '=').collect();
+        if key.is_empty() {
+            break;
+        }
+        if chars.next() != Some('"') {
+            return None;
+        }
+        let mut val = String::new();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => val.extend(chars.next()),
+                '"' => break,
+                c => val.push(c),
+            }
+        }
+        labels.push((key.trim_start_matches(',').to_string(), val));
+        if chars.peek() == Some(&',') {
+            chars.next();
+        }
+    }
+    Some((name.to_string(), labels, value))
 }
