@@ -210,7 +210,6 @@ async fn restart_backoff_doubles_up_to_its_cap_and_stays_there() {
 }
 
 #[tokio::test]
-#[ignore = "bug: transient failures are retried every restart_backoff forever — crashed() counts only non-transient crashes, so the backoff exponent stays 0 and never grows toward restart_backoff_max (a database outage hammers it at the base rate)"]
 async fn transient_failures_back_off_too() {
     let app = TestApp::spawn_with(|c| {
         runtime(

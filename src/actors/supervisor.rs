@@ -59,6 +59,9 @@ pub struct SupervisorState {
     live: HashMap<LeadId, ActorRef<LeadMsg>>,
     by_actor: HashMap<ActorId, LeadId>,
     crashes: HashMap<LeadId, VecDeque<Instant>>,
+    /// Consecutive transient failures (the database away): they back off like crashes but
+    /// never count towards parking.
+    transient: HashMap<LeadId, (u32, Instant)>,
     restarting: HashMap<LeadId, Vec<oneshot::Sender<()>>>,
 }
 
@@ -83,6 +86,7 @@ impl Actor for LeadSupervisor {
             live: HashMap::new(),
             by_actor: HashMap::new(),
             crashes: HashMap::new(),
+            transient: HashMap::new(),
             restarting: HashMap::new(),
         })
     }
@@ -123,6 +127,7 @@ impl Actor for LeadSupervisor {
                     metrics::gauge!(telemetry::ACTORS_ACTIVE).decrement(1.0);
                 }
                 st.crashes.remove(&lead);
+                st.transient.remove(&lead);
                 let waiters = st.restarting.remove(&lead).unwrap_or_default();
                 let result = match st.ensure_live(&myself, lead).await {
                     Some(actor) => {
@@ -222,9 +227,23 @@ impl SupervisorState {
             crashes.push_back(Instant::now());
         }
         let count = crashes.len() as u32;
+        let transient_run = if transient {
+            let (n, last) = self.transient.entry(lead).or_insert((0, Instant::now()));
+            // A run of outages ends when the lead has been fine for a while.
+            if last.elapsed() > rt.restart_backoff_max.saturating_mul(4) {
+                *n = 0;
+            }
+            *n = n.saturating_add(1);
+            *last = Instant::now();
+            *n
+        } else {
+            self.transient.remove(&lead);
+            0
+        };
         if count > rt.restart_limit {
             tracing::error!(lead_id = %lead, crashes = count, error = %err, "lead keeps crashing; parked for review");
             self.crashes.remove(&lead);
+            self.transient.remove(&lead);
             self.restarting.remove(&lead);
             metrics::counter!(telemetry::LEADS_PARKED).increment(1);
             let store = self.deps.store.clone();
@@ -235,9 +254,11 @@ impl SupervisorState {
             });
             return;
         }
+        // Doubles per failure, crash or outage alike, up to the cap.
+        let failures = count.max(transient_run);
         let backoff = rt
             .restart_backoff
-            .saturating_mul(1u32 << count.saturating_sub(1).min(16))
+            .saturating_mul(1u32 << failures.saturating_sub(1).min(16))
             .min(rt.restart_backoff_max);
         tracing::warn!(lead_id = %lead, crashes = count, backoff_ms = backoff.as_millis() as u64, error = %err, "lead actor failed; restarting from snapshot");
         self.restarting.entry(lead).or_default();
