@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::free_port;
+
 use std::collections::HashSet;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::Ordering;
@@ -22,14 +24,6 @@ impl Drop for Service {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 async fn start_service(config_dir: &std::path::Path, db: &str, notify: &str, port: u16) -> Service {

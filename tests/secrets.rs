@@ -6,6 +6,8 @@
 
 mod common;
 
+use common::free_port;
+
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -21,14 +23,6 @@ const TG_TOKEN: &str = "123456:TGs3cr3tT0k3nVALUE";
 const TG_SECRET: &str = "tgw3bh00ks3cr3tvalue";
 const OPERATOR: &str = "0p3rat0rt0k3nv4lue0123456789";
 const MEMBER: &str = "1b87798bc2d16c4b7f2a604e0c899a34";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 #[tokio::test]
 async fn no_secret_reaches_a_log_line_or_the_database() {

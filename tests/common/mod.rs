@@ -496,3 +496,12 @@ fn parse_sample(line: &str) -> Option<Sample> {
     }
     Some((name.to_string(), labels, value))
 }
+
+/// A TCP port nobody listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
