@@ -321,7 +321,9 @@ impl Store for PgStore {
             "UPDATE outbox o SET next_attempt_at = $2, attempts = o.attempts + 1, claimed_by = $4
              FROM (SELECT id FROM outbox p WHERE status = 'pending' AND next_attempt_at <= $1
                    -- In order per lead and kind: nothing overtakes an earlier row that waits
-                   -- (throttled, retrying) or is in flight.
+                   -- (throttled, retrying) or is in flight. Those are the few pending rows due
+                   -- later, found through outbox_pending_idx: no index of its own, which
+                   -- would cost every step's insert.
                    AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.lead_id = p.lead_id AND e.kind = p.kind
                                    AND e.status = 'pending' AND e.id < p.id AND e.next_attempt_at > $1)
                    ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) due
