@@ -32,6 +32,8 @@ use crate::store::{OutboxItem, Store, StoreResult};
 use crate::telemetry;
 
 const BATCH: i64 = 200;
+/// How often the outbox gauges (pending, failed) are counted.
+const GAUGE_EVERY: Duration = Duration::from_secs(2);
 const MAX_BACKOFF: Duration = Duration::from_secs(600);
 /// Leads one sink delivers to at once (each lead still gets one row at a time).
 const CONCURRENCY: usize = 16;
@@ -189,17 +191,22 @@ async fn run_router(
     wake: Arc<Notify>,
     poll: Duration,
 ) {
+    let mut last_gauges = std::time::Instant::now() - GAUGE_EVERY;
     loop {
         match route_due(&store, &supervisor, &settings).await {
             Ok(n) if n as i64 == BATCH => continue, // more may be waiting
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "outbox scan failed"),
         }
-        if let Ok(pending) = store.outbox_pending().await {
-            metrics::gauge!(telemetry::OUTBOX_PENDING).set(pending as f64);
-        }
-        if let Ok(failed) = store.outbox_failed_count().await {
-            metrics::gauge!(telemetry::OUTBOX_FAILED).set(failed as f64);
+        // The router runs after every committed step; the gauges (two counts) need not.
+        if last_gauges.elapsed() >= GAUGE_EVERY {
+            last_gauges = std::time::Instant::now();
+            if let Ok(pending) = store.outbox_pending().await {
+                metrics::gauge!(telemetry::OUTBOX_PENDING).set(pending as f64);
+            }
+            if let Ok(failed) = store.outbox_failed_count().await {
+                metrics::gauge!(telemetry::OUTBOX_FAILED).set(failed as f64);
+            }
         }
         tokio::select! {
             _ = wake.notified() => {}

@@ -139,7 +139,8 @@ impl LeadActor {
             }
             for item in items {
                 let started = Instant::now();
-                let (event, text_in, kind) = match item.payload {
+                let kind = item.payload.kind();
+                let (event, text_in) = match item.payload {
                     InboxPayload::Intake { phone, text } => (
                         Event::Intake {
                             phone,
@@ -147,11 +148,8 @@ impl LeadActor {
                             channel_can_talk: self.deps.channels.can_talk(&rt.lead.channel),
                         },
                         text.filter(|t| !t.trim().is_empty()),
-                        "intake",
                     ),
-                    InboxPayload::Message { text } => {
-                        (Event::ClientMessage { text: text.clone() }, Some(text), "message")
-                    }
+                    InboxPayload::Message { text } => (Event::ClientMessage { text: text.clone() }, Some(text)),
                     InboxPayload::Assigned {
                         manager_id,
                         manager_name,
@@ -161,24 +159,20 @@ impl LeadActor {
                             name: manager_name,
                         }),
                         None,
-                        "assigned",
                     ),
-                    InboxPayload::Accepted => (Event::Accepted, None, "accepted"),
-                    InboxPayload::Closed => (Event::Closed, None, "closed"),
+                    InboxPayload::Accepted => (Event::Accepted, None),
+                    InboxPayload::Closed => (Event::Closed, None),
                     InboxPayload::Contact { phone, verified } => (
                         Event::ContactShared {
                             phone: phone.clone(),
                             verified,
                         },
                         Some(format!("[контакт] {phone}")),
-                        "contact",
                     ),
-                    InboxPayload::ChannelJoined { channel } => {
-                        (Event::ChannelJoined { channel }, None, "channel_joined")
-                    }
+                    InboxPayload::ChannelJoined { channel } => (Event::ChannelJoined { channel }, None),
                     InboxPayload::ChannelLost { reason } => {
                         tracing::warn!(lead_id = %rt.lead.id, reason = %reason, "client channel lost");
-                        (Event::ChannelLost, None, "channel_lost")
+                        (Event::ChannelLost, None)
                     }
                 };
                 self.step(rt, event, text_in, Some(item.id), None).await?;

@@ -43,6 +43,4 @@ pub trait JobStore: Send + Sync + 'static {
     async fn record_reveal(&self, job_id: i64, taker: &JobTaker, via: &str) -> StoreResult<()>;
     /// Outbox rows that belong to no lead (job board notifications, deal updates).
     async fn enqueue_effects(&self, effects: &[NewOutbox]) -> StoreResult<()>;
-    /// The deal's responsible as leadbot recorded it.
-    async fn set_deal_responsible(&self, deal_id: &str, crm_user_id: Option<&str>, executor: &str) -> StoreResult<()>;
 }

@@ -23,10 +23,6 @@ pub use jobs::{JobRow, JobStore};
 pub use postgres::PgStore;
 pub use types::*;
 
-/// Every store the house needs, as one object (one database holds them all).
-pub trait Stores: Store + CrmStore + ChatStore + JobStore {}
-impl<T: Store + CrmStore + ChatStore + JobStore> Stores for T {}
-
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Answers when the database does (readiness).

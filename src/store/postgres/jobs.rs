@@ -172,17 +172,4 @@ impl JobStore for PgStore {
         tx.commit().await?;
         Ok(())
     }
-
-    async fn set_deal_responsible(&self, deal_id: &str, crm_user_id: Option<&str>, executor: &str) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO deal_assignments (deal_id, crm_user_id, executor) VALUES ($1, $2, $3)
-             ON CONFLICT (deal_id) DO UPDATE SET crm_user_id = EXCLUDED.crm_user_id, executor = EXCLUDED.executor, at = now()",
-        )
-        .bind(deal_id)
-        .bind(crm_user_id)
-        .bind(executor)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
 }
