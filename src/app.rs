@@ -15,6 +15,7 @@ use crate::actors::{LeadDeps, RoutingDeps, Runtime, RuntimeParts};
 use crate::channels::telegram::{ButtonPresses, Telegram, TelegramInbound};
 use crate::channels::Channels;
 use crate::config::Config;
+use crate::crm::amocrm::{AmoCrm, AmoCrmAccount, AmoInbound};
 use crate::crm::bitrix24::{Bitrix24, Bitrix24Crm, Bitrix24Inbound, OpenLines};
 use crate::crm::{Crms, DealDispatch};
 use crate::dialog::{Dialog, Handover, PhoneReader};
@@ -91,6 +92,18 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         }
         None => None,
     };
+    let amocrm = match &config.amocrm {
+        Some(settings) => {
+            let acc = AmoCrmAccount::new(settings.clone(), stores.clone()).context("connecting amoCRM")?;
+            acc.authorize_if_needed().await.context("amoCRM OAuth authorization")?;
+            crms.register(Arc::new(AmoCrm {
+                acc: acc.clone(),
+                store: store.clone(),
+            }));
+            Some(acc)
+        }
+        None => None,
+    };
     let telegram = match &config.telegram {
         Some(settings) => {
             let tg = Telegram::new(settings.clone(), stores.clone()).context("building the Telegram client")?;
@@ -133,7 +146,16 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
                 chats: stores.clone(),
                 bot: tg.settings.bot.clone(),
                 api: tg.api.clone(),
-                deals_crm: bitrix24.as_ref().map(|_| crate::crm::bitrix24::SOURCE.to_string()),
+                // Bitrix24's deals keep their plain ids (as stored before amoCRM came).
+                deals_crm: match (&bitrix24, &amocrm) {
+                    (Some(_), _) => Some(crate::crm::bitrix24::SOURCE.to_string()),
+                    (None, Some(_)) => Some(crate::crm::amocrm::SOURCE.to_string()),
+                    (None, None) => None,
+                },
+                other_deal_crms: match (&bitrix24, &amocrm) {
+                    (Some(_), Some(_)) => vec![crate::crm::amocrm::SOURCE.to_string()],
+                    _ => vec![],
+                },
                 group_per_min: tg.settings.limits.group_per_min,
             }));
             let every = board
@@ -162,6 +184,13 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         inbound
     });
 
+    let amocrm_in = amocrm.map(|acc| {
+        let deals = jobs.clone().map(|b| b as Arc<dyn DealDispatch>);
+        let inbound = AmoInbound::new(acc, intake.clone(), store.clone(), deals);
+        tasks.extend(inbound.spawn_workers());
+        inbound
+    });
+
     let operator_token = operator_token(&config, store.as_ref()).await?;
     let state = AppState {
         store,
@@ -173,6 +202,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         max_text_chars: svc.server.max_text_chars,
         operator_token: Some(Arc::from(operator_token.as_str())),
         bitrix24: bitrix24_in,
+        amocrm: amocrm_in,
         telegram: telegram_in,
         jobs,
     };

@@ -208,34 +208,53 @@ fn main() -> ExitCode {
 
 /// `check-config --online`: the CRM's own ids exist (offline checks passed already).
 fn check_online(config: &Config) -> Result<(), ExitCode> {
-    let Some(settings) = config.bitrix24.clone() else {
+    if config.bitrix24.is_none() && config.amocrm.is_none() {
         println!("no CRM connected: nothing to check online");
         return Ok(());
-    };
+    }
     let runtime = tokio::runtime::Runtime::new().map_err(|_| ExitCode::FAILURE)?;
-    let result = runtime.block_on(async {
-        // The client needs no database for this; a lazy store never connects.
-        let store = leadbot::store::PgStore::connect_lazy(&config.service.database.url)?;
-        let bx = leadbot::crm::bitrix24::Bitrix24::new(settings, std::sync::Arc::new(store))?;
-        anyhow::Ok(bx.check_statuses().await?)
-    });
-    let file = config
-        .source
-        .as_ref()
-        .map(|d| d.join(leadbot::config::BITRIX24_FILE).display().to_string())
-        .unwrap_or_else(|| "bitrix24.toml".into());
-    match result {
-        Ok(problems) if problems.is_empty() => Ok(()),
+    let file_of = |name: &str| {
+        config
+            .source
+            .as_ref()
+            .map(|d| d.join(name).display().to_string())
+            .unwrap_or_else(|| name.into())
+    };
+    let mut failed = false;
+    let mut report = |file: String, crm: &str, result: anyhow::Result<Vec<String>>| match result {
         Ok(problems) => {
-            for p in problems {
+            for p in &problems {
                 eprintln!("{file}:{p}");
             }
-            Err(ExitCode::from(2))
+            failed |= !problems.is_empty();
         }
         Err(e) => {
-            eprintln!("{file}: cannot reach Bitrix24: {e:#}");
-            Err(ExitCode::from(2))
+            eprintln!("{file}: cannot reach {crm}: {e:#}");
+            failed = true;
         }
+    };
+    if let Some(settings) = config.bitrix24.clone() {
+        let result = runtime.block_on(async {
+            // The client needs no database for this; a lazy store never connects.
+            let store = leadbot::store::PgStore::connect_lazy(&config.service.database.url)?;
+            let bx = leadbot::crm::bitrix24::Bitrix24::new(settings, std::sync::Arc::new(store))?;
+            anyhow::Ok(bx.check_statuses().await?)
+        });
+        report(file_of(leadbot::config::BITRIX24_FILE), "Bitrix24", result);
+    }
+    if let Some(settings) = config.amocrm.clone() {
+        let result = runtime.block_on(async {
+            // OAuth tokens are in the store; a long-lived token needs none.
+            let store = leadbot::store::PgStore::connect_lazy(&config.service.database.url)?;
+            let acc = leadbot::crm::amocrm::AmoCrmAccount::new(settings, std::sync::Arc::new(store))?;
+            anyhow::Ok(acc.check_pipelines().await?)
+        });
+        report(file_of(leadbot::config::AMOCRM_FILE), "amoCRM", result);
+    }
+    if failed {
+        Err(ExitCode::from(2))
+    } else {
+        Ok(())
     }
 }
 

@@ -103,6 +103,43 @@ fn check_config_accepts_the_bitrix24_example_and_wants_its_secrets() {
 }
 
 #[test]
+fn check_config_accepts_the_amocrm_example_and_wants_its_secrets() {
+    let manifest = env!("CARGO_MANIFEST_DIR");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        format!("{manifest}/config/examples/amocrm.toml"),
+        dir.path().join("amocrm.toml"),
+    )
+    .unwrap();
+    let run = |secret: Option<&str>, token: bool| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_leadbot"));
+        cmd.args(["check-config", "--config", dir.path().to_str().unwrap()])
+            .env_remove("LEADBOT_AMOCRM_WEBHOOK_SECRET")
+            .env_remove("LEADBOT_AMOCRM_TOKEN");
+        if let Some(secret) = secret {
+            cmd.env("LEADBOT_AMOCRM_WEBHOOK_SECRET", secret);
+        }
+        if token {
+            cmd.env("LEADBOT_AMOCRM_TOKEN", "eyJ0eXAiOiJKV1Qi");
+        }
+        cmd.output().unwrap()
+    };
+    let ok = run(Some("a-long-random-webhook-secret"), true);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let missing = run(None, false);
+    assert_eq!(missing.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        err.contains("amocrm.toml:auth: long_lived auth needs LEADBOT_AMOCRM_TOKEN"),
+        "{err}"
+    );
+    assert!(err.contains("LEADBOT_AMOCRM_WEBHOOK_SECRET"), "{err}");
+    let short = run(Some("short"), true);
+    assert_eq!(short.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 16 characters"));
+}
+
+#[test]
 fn check_config_accepts_the_telegram_example_and_wants_its_token() {
     let manifest = env!("CARGO_MANIFEST_DIR");
     let dir = tempfile::tempdir().unwrap();

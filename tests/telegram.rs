@@ -468,6 +468,7 @@ async fn a_thousand_simultaneous_claims_a_hundred_times_yield_one_winner_each() 
         bot: s.bot.clone(),
         api,
         deals_crm: None,
+        other_deal_crms: vec![],
         group_per_min: s.limits.group_per_min,
     }));
     for round in 0..100 {

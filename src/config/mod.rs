@@ -1,6 +1,7 @@
 //! Typed configuration: the service settings, the dialog script and the routing rules, each a TOML
 //! file under `config/`, validated together with errors that name the file and the key.
 
+mod amocrm;
 mod bitrix24;
 mod duration;
 mod issues;
@@ -11,6 +12,7 @@ mod telegram;
 
 use std::path::{Path, PathBuf};
 
+pub use amocrm::{AmoChannels, AmoCrmAuth, AmoCrmSettings, AmoDispatch, AmoLimits, AmoPipeline, AmoTags};
 pub use bitrix24::{
     Bitrix24Auth, Bitrix24Limits, Bitrix24Settings, Bitrix24Statuses, DispatchSettings, OpenLinesSettings,
 };
@@ -28,6 +30,8 @@ pub const DIALOG_FILE: &str = "dialog.toml";
 pub const ROUTING_FILE: &str = "routing.toml";
 /// Optional: present = the Bitrix24 portal is connected (example in `config/examples/`).
 pub const BITRIX24_FILE: &str = "bitrix24.toml";
+/// Optional: present = the amoCRM / Kommo account is connected (example in `config/examples/`).
+pub const AMOCRM_FILE: &str = "amocrm.toml";
 /// Optional: present = the Telegram bot is on (example in `config/examples/`).
 pub const TELEGRAM_FILE: &str = "telegram.toml";
 
@@ -45,6 +49,7 @@ pub struct Config {
     pub script: Script,
     pub routing: RoutingConfig,
     pub bitrix24: Option<Bitrix24Settings>,
+    pub amocrm: Option<AmoCrmSettings>,
     pub telegram: Option<TelegramSettings>,
     /// Where the files came from (a directory, or `None` for the compiled-in defaults).
     pub source: Option<PathBuf>,
@@ -96,6 +101,23 @@ impl Config {
                 }
             }
         });
+        let amocrm_path = dir.map(|d| d.join(AMOCRM_FILE)).filter(|p| p.exists());
+        let amocrm = amocrm_path.as_ref().and_then(|path| {
+            let file = path.display().to_string();
+            match std::fs::read_to_string(path) {
+                Ok(text) => issues
+                    .parse_layered::<AmoCrmSettings>(&file, "", Some(&text))
+                    .map(|mut a| {
+                        a.apply_env();
+                        a.validate(&file, &mut issues);
+                        a
+                    }),
+                Err(e) => {
+                    issues.push(&file, "-", format!("cannot read: {e}"));
+                    None
+                }
+            }
+        });
         let telegram_path = dir.map(|d| d.join(TELEGRAM_FILE)).filter(|p| p.exists());
         let telegram = telegram_path.as_ref().and_then(|path| {
             let file = path.display().to_string();
@@ -136,6 +158,7 @@ impl Config {
                 script,
                 routing,
                 bitrix24,
+                amocrm,
                 telegram,
                 source: dir.map(Path::to_path_buf),
             })

@@ -105,7 +105,13 @@ pub struct JobBoardSettings {
 #[serde(deny_unknown_fields)]
 pub struct Executor {
     pub telegram_id: i64,
-    pub crm_user_id: String,
+    /// Their user in the CRM whose deals the board takes (Bitrix24, or amoCRM when it is the
+    /// only one); unset: their name and login are written into the deal instead.
+    #[serde(default)]
+    pub crm_user_id: Option<String>,
+    /// Their amoCRM user when both CRMs send deals.
+    #[serde(default)]
+    pub amocrm_user_id: Option<String>,
     pub name: String,
 }
 

@@ -7,7 +7,9 @@
 //! webhook, then workers that hand leads and messages to the intake port; reconciliation for
 //! what the webhooks missed), `outbound` (the [`Crm`] impl), storage through `CrmStore`.
 
+pub mod amocrm;
 pub mod bitrix24;
+pub mod failure;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,6 +19,7 @@ use async_trait::async_trait;
 use crate::domain::{DealJob, LeadRecord, Outcome};
 use crate::outbox::DeliveryError;
 pub use crate::outbox::{CrmUpdate, DealUpdate};
+use crate::store::Store;
 
 #[async_trait]
 pub trait Crm: Send + Sync + 'static {
@@ -36,8 +39,9 @@ pub trait Crm: Send + Sync + 'static {
 /// Where a CRM adapter sends a deal that needs an executor (the job board implements it).
 #[async_trait]
 pub trait DealDispatch: Send + Sync + 'static {
-    /// Posts the deal once (the same deal again is the same job); returns the job id.
-    async fn dispatch(&self, deal_id: &str, deal: &DealJob) -> Result<i64, String>;
+    /// Posts the deal of `crm` (its lead source name) once (the same deal again is the same
+    /// job); returns the job id.
+    async fn dispatch(&self, crm: &str, deal_id: &str, deal: &DealJob) -> Result<i64, String>;
 }
 
 /// The CRM adapters by lead source.
@@ -74,5 +78,43 @@ pub fn outcome_text(outcome: Outcome) -> &'static str {
         Outcome::NoChannel => "нет канала, чтобы связаться с клиентом",
         Outcome::NoManager => "нет менеджера, который может взять лид",
         Outcome::CrashLoop => "ошибка обработки лида, нужна ручная проверка",
+    }
+}
+
+/// Same number whatever the formatting: digits only, a Russian 8 read as 7.
+pub fn same_phone(a: &str, b: &str) -> bool {
+    let norm = |s: &str| {
+        let d: String = s.chars().filter(char::is_ascii_digit).collect();
+        match d.strip_prefix('8') {
+            Some(rest) if d.len() == 11 => format!("7{rest}"),
+            _ => d,
+        }
+    };
+    norm(a) == norm(b)
+}
+
+/// The lead's dialog as a comment / note for the card.
+pub async fn transcript_text(store: &dyn Store, lead: &LeadRecord) -> Result<String, DeliveryError> {
+    let entries = store
+        .transcript(lead.id, 0)
+        .await
+        .map_err(|e| DeliveryError::Retryable(e.to_string()))?;
+    let mut text = String::from("Диалог бота с клиентом:\n");
+    for e in entries {
+        let who = if e.direction == "in" { "Клиент" } else { "Бот" };
+        text.push_str(&format!("[{}] {who}: {}\n", e.at.format("%d.%m %H:%M"), e.text));
+    }
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_phone;
+
+    #[test]
+    fn phones_compare_by_digits() {
+        assert!(same_phone("+7 (918) 123-45-67", "+79181234567"));
+        assert!(same_phone("89181234567", "+79181234567"));
+        assert!(!same_phone("+79181234568", "+79181234567"));
     }
 }

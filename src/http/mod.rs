@@ -21,6 +21,7 @@ use ractor::ActorRef;
 
 use crate::actors::{DeliveryHandle, PoolMsg, SupervisorMsg};
 use crate::channels::telegram::TelegramInbound;
+use crate::crm::amocrm::AmoInbound;
 use crate::crm::bitrix24::Bitrix24Inbound;
 use crate::intake::Intake;
 use crate::jobs::JobBoard;
@@ -48,6 +49,7 @@ pub struct AppState {
     pub max_text_chars: usize,
     pub operator_token: Option<Arc<str>>,
     pub bitrix24: Option<Arc<Bitrix24Inbound>>,
+    pub amocrm: Option<Arc<AmoInbound>>,
     pub telegram: Option<Arc<TelegramInbound>>,
     pub jobs: Option<Arc<JobBoard>>,
 }
@@ -79,6 +81,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/leads/{id}/transcript", get(leads::transcript))
         .route("/chat", get(chat::page))
         .route("/webhooks/bitrix24", post(webhooks::bitrix24))
+        .route("/webhooks/amocrm/{secret}", post(webhooks::amocrm))
         .route("/webhooks/telegram/{bot}", post(webhooks::telegram))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

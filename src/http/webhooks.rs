@@ -7,6 +7,7 @@ use axum::http::HeaderMap;
 
 use super::{ApiError, AppState};
 use crate::channels::telegram::UpdateError;
+use crate::crm::amocrm::{ReceiveError as AmoReceiveError, Webhook};
 use crate::crm::bitrix24::{Event, ReceiveError, Received};
 use crate::domain::secret::constant_time_eq;
 use crate::telemetry;
@@ -42,6 +43,40 @@ pub async fn bitrix24(
         }
         Err(ReceiveError::Install(e)) => Err(ApiError::Unprocessable(e)),
         Err(ReceiveError::Store(e)) => Err(e.into()),
+    }
+}
+
+/// `POST /webhooks/amocrm/{secret}`: the account's webhooks (amoCRM does not sign them: the
+/// secret in the URL and the body's account are checked; wrong → 401 and nothing stored).
+pub async fn amocrm(
+    State(state): State<AppState>,
+    axum::extract::Path(secret): axum::extract::Path<String>,
+    body: Bytes,
+) -> Result<&'static str, ApiError> {
+    let Some(amo) = &state.amocrm else {
+        return Err(ApiError::NotFound("amoCRM is not configured".into()));
+    };
+    let hook = Webhook::parse(&body).map_err(|e| {
+        telemetry::refused("amocrm", "malformed");
+        ApiError::BadRequest(e.to_string())
+    })?;
+    match amo.receive(&secret, &hook).await {
+        Ok(got) => {
+            for e in &hook.entities {
+                metrics::counter!(telemetry::CRM_EVENTS, "crm" => "amocrm", "event" => e.label(), "outcome" => "received")
+                    .increment(1);
+            }
+            if got.duplicates > 0 {
+                metrics::counter!(telemetry::CRM_EVENTS, "crm" => "amocrm", "event" => "any", "outcome" => "duplicate")
+                    .increment(got.duplicates as u64);
+            }
+            Ok("ok")
+        }
+        Err(AmoReceiveError::Auth(e)) => {
+            telemetry::refused("amocrm", e.label());
+            Err(ApiError::Unauthorized(e.to_string()))
+        }
+        Err(AmoReceiveError::Store(e)) => Err(e.into()),
     }
 }
 

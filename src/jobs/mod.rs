@@ -47,7 +47,10 @@ pub struct JobBoard {
     bot: String,
     api: Arc<BotApi>,
     /// The CRM whose deals these are (their responsible is set there), if one is connected.
+    /// Its deals are keyed by their plain id.
     deals_crm: Option<String>,
+    /// Other CRMs that send deals; theirs are keyed `{crm}:{id}`.
+    other_deal_crms: Vec<String>,
     /// Wakes the poster when a job was stored.
     wake: Notify,
     /// The messenger's pace for group posts (for `Retry-After`).
@@ -65,6 +68,7 @@ pub struct JobBoardParts {
     pub bot: String,
     pub api: Arc<BotApi>,
     pub deals_crm: Option<String>,
+    pub other_deal_crms: Vec<String>,
     /// Posts per minute the messenger allows into one group.
     pub group_per_min: f64,
 }
@@ -80,12 +84,48 @@ impl JobBoard {
             bot: p.bot,
             api: p.api,
             deals_crm: p.deals_crm,
+            other_deal_crms: p.other_deal_crms,
             wake: Notify::new(),
             group_per_min: p.group_per_min,
         }
     }
 
-    fn render(&self, deal_id: &str, d: &DealJob) -> String {
+    /// The job key of a CRM's deal: the main deal CRM's ids as they are (as they always were
+    /// stored), another CRM's prefixed with its name.
+    pub fn deal_key(&self, crm: &str, deal_id: &str) -> String {
+        if self.deals_crm.as_deref() == Some(crm) || self.deals_crm.is_none() && crm.is_empty() {
+            deal_id.to_string()
+        } else {
+            format!("{crm}:{deal_id}")
+        }
+    }
+
+    /// The CRM and its deal id of a job key.
+    fn split_key<'a>(&'a self, key: &'a str) -> (Option<&'a str>, &'a str) {
+        if let Some((crm, id)) = key.split_once(':') {
+            if self.other_deal_crms.iter().any(|c| c == crm) {
+                return (Some(crm), id);
+            }
+        }
+        (self.deals_crm.as_deref(), key)
+    }
+
+    /// The executor's user in `crm`.
+    fn crm_user(&self, crm: &str, telegram_id: i64) -> Option<String> {
+        let e = self.executors.iter().find(|e| e.telegram_id == telegram_id)?;
+        match crm {
+            "amocrm" => e.amocrm_user_id.clone().or_else(|| {
+                (self.deals_crm.as_deref() == Some(crm))
+                    .then(|| e.crm_user_id.clone())
+                    .flatten()
+            }),
+            _ if self.deals_crm.as_deref() == Some(crm) => e.crm_user_id.clone(),
+            _ => None,
+        }
+    }
+
+    fn render(&self, deal_key: &str, d: &DealJob) -> String {
+        let deal_id = self.split_key(deal_key).1;
         self.settings
             .template
             .replace("{deal_id}", deal_id)
@@ -166,7 +206,10 @@ impl JobBoard {
                     let note = self.notification(
                         &job.deal_id,
                         manager,
-                        format!("Сделку {} пока никто не взял — опубликовал заново", job.deal_id),
+                        format!(
+                            "Сделку {} пока никто не взял — опубликовал заново",
+                            self.split_key(&job.deal_id).1
+                        ),
                         format!("job:{}:repost:{}", job.id, chrono::Utc::now().timestamp()),
                     );
                     self.jobs.enqueue_effects(&[note]).await?;
@@ -198,7 +241,11 @@ impl JobBoard {
             user_id: who.id,
             name: executor.map_or(who.name.clone(), |e| e.name.clone()),
             login: who.username.clone(),
-            crm_user_id: executor.map(|e| e.crm_user_id.clone()),
+            crm_user_id: self
+                .deals_crm
+                .as_deref()
+                .and_then(|crm| self.crm_user(crm, who.id))
+                .or_else(|| executor.and_then(|e| e.crm_user_id.clone())),
         }
     }
 
@@ -212,14 +259,16 @@ impl JobBoard {
         };
         let effects = |job: &JobRow| {
             let mut rows = vec![];
-            if let Some(crm) = &self.deals_crm {
+            let (crm, deal_id) = self.split_key(&job.deal_id);
+            if let Some(crm) = crm {
                 rows.push(NewOutbox {
                     kind: KIND_DEAL.into(),
                     payload: serde_json::to_value(DealUpdate {
-                        crm: crm.clone(),
-                        deal_id: job.deal_id.clone(),
-                        crm_user_id: taker.crm_user_id.clone(),
+                        crm: crm.to_string(),
+                        deal_id: deal_id.to_string(),
+                        crm_user_id: self.crm_user(crm, taker.user_id),
                         executor: executor.clone(),
+                        manager_id: job.deal.as_ref().and_then(|d| d.manager_id.clone()),
                     })
                     .unwrap_or(Value::Null),
                     idempotency_key: format!("job:{job_id}:responsible"),
@@ -229,7 +278,7 @@ impl JobBoard {
                 rows.push(self.notification(
                     &job.deal_id,
                     manager,
-                    format!("Исполнитель найден для сделки {}: {executor}", job.deal_id),
+                    format!("Исполнитель найден для сделки {deal_id}: {executor}"),
                     format!("job:{job_id}:taken"),
                 ));
             }
@@ -349,7 +398,9 @@ impl ButtonPresses for JobBoard {
 
 #[async_trait]
 impl crate::crm::DealDispatch for JobBoard {
-    async fn dispatch(&self, deal_id: &str, deal: &DealJob) -> Result<i64, String> {
-        self.post(deal_id, deal).await.map_err(|e| e.to_string())
+    async fn dispatch(&self, crm: &str, deal_id: &str, deal: &DealJob) -> Result<i64, String> {
+        self.post(&self.deal_key(crm, deal_id), deal)
+            .await
+            .map_err(|e| e.to_string())
     }
 }

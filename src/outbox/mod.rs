@@ -112,4 +112,7 @@ pub struct DealUpdate {
     pub crm_user_id: Option<String>,
     /// "Name (@login)", written into the deal.
     pub executor: String,
+    /// The deal's manager (told in the CRM too, where the CRM has a way: an amoCRM task).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manager_id: Option<String>,
 }

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod fake_amocrm;
 pub mod fake_bitrix24;
 pub mod fake_telegram;
 
@@ -195,6 +196,11 @@ impl TestApp {
             r.store.pool().close().await;
             r.shutdown().await;
         }
+    }
+
+    /// The running app's store (to drive a part directly, as a second node would).
+    pub fn running_store(&self) -> leadbot::store::PgStore {
+        self.running.as_ref().unwrap().store.clone()
     }
 
     pub fn pool(&self) -> &sqlx::PgPool {

@@ -58,7 +58,7 @@ pub(super) async fn deal_changed(inb: &Bitrix24Inbound, deal_id: &str) -> Result
         client_phone,
         manager_id: Some(text(&deal, "ASSIGNED_BY_ID")).filter(|m| !m.is_empty()),
     };
-    jobs.dispatch(deal_id, &job)
+    jobs.dispatch(crate::crm::bitrix24::SOURCE, deal_id, &job)
         .await
         .map_err(|e| Failure::Retry(format!("posting deal {deal_id}: {e}")))?;
     Ok(())

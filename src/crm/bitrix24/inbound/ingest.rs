@@ -20,7 +20,6 @@ use crate::store::{OAuthTokens as Tokens, StoreError, StoredEvent};
 
 const BATCH: i64 = 50;
 const LEASE: Duration = Duration::from_secs(120);
-const MAX_ATTEMPTS: i32 = 12;
 const POLL: Duration = Duration::from_secs(2);
 
 pub async fn run(inb: Arc<Bitrix24Inbound>) {
@@ -52,7 +51,11 @@ async fn process_due(inb: &Bitrix24Inbound) -> Result<usize, StoreError> {
             match inb.leads.find_lead(SOURCE, &ev.entity_id).await {
                 Ok(Some(_)) => store.event_done(ev.id).await?, // ours already (or our own echo)
                 Ok(None) => new_ids.push(ev),
-                Err(e) => store.event_retry(ev.id, &e.to_string(), retry_at(ev.attempts)).await?,
+                Err(e) => {
+                    store
+                        .event_retry(ev.id, &e.to_string(), crate::crm::failure::retry_at(ev.attempts))
+                        .await?
+                }
             }
         }
     }
@@ -85,24 +88,8 @@ async fn process_due(inb: &Bitrix24Inbound) -> Result<usize, StoreError> {
     Ok(n)
 }
 
-fn retry_at(attempts: i32) -> chrono::DateTime<Utc> {
-    let secs = 2i64.saturating_pow(attempts.clamp(1, 10) as u32).min(600);
-    Utc::now() + chrono::Duration::seconds(secs)
-}
-
 async fn finish(inb: &Bitrix24Inbound, ev: &StoredEvent, result: Result<(), Failure>) -> Result<(), StoreError> {
-    let store = &inb.bx.store;
-    match result {
-        Ok(()) => store.event_done(ev.id).await,
-        Err(Failure::Retry(e)) if ev.attempts < MAX_ATTEMPTS => {
-            tracing::warn!(event = %ev.event, id = %ev.entity_id, attempts = ev.attempts, error = %e, "Bitrix24 event will be retried");
-            store.event_retry(ev.id, &e, retry_at(ev.attempts)).await
-        }
-        Err(Failure::Retry(e) | Failure::GiveUp(e)) => {
-            tracing::error!(event = %ev.event, id = %ev.entity_id, error = %e, "Bitrix24 event given up");
-            store.event_failed(ev.id, &e).await
-        }
-    }
+    crate::crm::failure::finish(inb.bx.store.as_ref(), CRM, ev, result).await
 }
 
 async fn fetch_cards(bx: &Bitrix24, events: &[&StoredEvent]) -> HashMap<String, Result<Card, Failure>> {

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use super::openlines::{delivery_error, OpenLines};
 use crate::crm::bitrix24::card::{Card, SOURCE};
 use crate::crm::bitrix24::Bitrix24;
-use crate::crm::{outcome_text, Crm, CrmUpdate, DealUpdate};
+use crate::crm::{outcome_text, same_phone, transcript_text, Crm, CrmUpdate, DealUpdate};
 use crate::domain::{LeadRecord, LeadStatus};
 use crate::outbox::DeliveryError;
 use crate::store::Store;
@@ -19,18 +19,6 @@ pub struct Bitrix24Crm {
     pub bx: Arc<Bitrix24>,
     /// The lead's transcript, for the timeline comment.
     pub store: Arc<dyn Store>,
-}
-
-/// Same number whatever the formatting: digits only, a Russian 8 read as 7.
-fn same_phone(a: &str, b: &str) -> bool {
-    let norm = |s: &str| {
-        let d: String = s.chars().filter(char::is_ascii_digit).collect();
-        match d.strip_prefix('8') {
-            Some(rest) if d.len() == 11 => format!("7{rest}"),
-            _ => d,
-        }
-    };
-    norm(a) == norm(b)
 }
 
 impl Bitrix24Crm {
@@ -66,20 +54,6 @@ impl Bitrix24Crm {
             LeadStatus::NeedsReview => &s.needs_review,
             LeadStatus::New | LeadStatus::BotProcessing | LeadStatus::Queued => &s.bot_processing,
         }
-    }
-
-    async fn transcript_text(&self, lead: &LeadRecord) -> Result<String, DeliveryError> {
-        let entries = self
-            .store
-            .transcript(lead.id, 0)
-            .await
-            .map_err(|e| DeliveryError::Retryable(e.to_string()))?;
-        let mut text = String::from("Диалог бота с клиентом:\n");
-        for e in entries {
-            let who = if e.direction == "in" { "Клиент" } else { "Бот" };
-            text.push_str(&format!("[{}] {who}: {}\n", e.at.format("%d.%m %H:%M"), e.text));
-        }
-        Ok(text)
     }
 }
 
@@ -126,7 +100,7 @@ impl Crm for Bitrix24Crm {
             }
             CrmUpdate::Failed { status, .. } => self.update(lead, json!({"STATUS_ID": self.status_id(*status)})).await,
             CrmUpdate::TranscriptComment => {
-                let text = self.transcript_text(lead).await?;
+                let text = transcript_text(self.store.as_ref(), lead).await?;
                 self.comment(lead, &text).await
             }
             CrmUpdate::FailureComment { outcome } => {
@@ -166,17 +140,5 @@ impl Crm for Bitrix24Crm {
             .await
             .map_err(delivery_error)?;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::same_phone;
-
-    #[test]
-    fn phones_compare_by_digits() {
-        assert!(same_phone("+7 (918) 123-45-67", "+79181234567"));
-        assert!(same_phone("89181234567", "+79181234567"));
-        assert!(!same_phone("+79181234568", "+79181234567"));
     }
 }

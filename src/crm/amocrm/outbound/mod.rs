@@ -1,0 +1,5 @@
+//! amoCRM out: the lead card and the deals (the [`Crm`](crate::crm::Crm) impl).
+
+mod writeback;
+
+pub use writeback::{delivery_error, AmoCrm};
