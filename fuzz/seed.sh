@@ -6,7 +6,12 @@ set -euo pipefail
 cd "$(dirname "$0")"
 fx=../tests/fixtures
 rm -rf corpus
-mkdir -p corpus/{telegram_update,bitrix24_event_form,bitrix24_event_json,bitrix24_card,api_bodies}
+mkdir -p corpus/{telegram_update,bitrix24_event_form,bitrix24_event_json,bitrix24_card,api_bodies,amocrm_webhook}
+
+# amoCRM webhook bodies as posted (one line).
+for f in "$fx"/amocrm/raw-*.form.txt; do
+  tr -d '\r\n' <"$f" >"corpus/amocrm_webhook/$(basename "$f")"
+done
 
 cp "$fx"/telegram/update_*.json "$fx"/telegram/telegram_update_*.json corpus/telegram_update/
 

@@ -713,3 +713,35 @@ async fn check_config_online_checks_the_pipeline_against_the_account() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_bulk_update_refused_for_one_lead_fails_only_that_lead() {
+    let fake = FakeAmo::start().await;
+    for id in [401, 402, 403] {
+        fake.add_lead_in(id, PIPELINE, NEW, None, None, &["Онлайн-чат"]);
+    }
+    fake.lock().rejected_leads.insert(402);
+    let app = app_with(&fake, "").await;
+    let body = leads_body(
+        "add",
+        &[(401, NEW, PIPELINE), (402, NEW, PIPELINE), (403, NEW, PIPELINE)],
+    );
+    assert_eq!(post_hook(&app, SECRET, &body).await, 200);
+    wait_until("the others in the bot's status", async || {
+        (fake.lead(401)["status_id"] == BOT && fake.lead(403)["status_id"] == BOT).then_some(())
+    })
+    .await;
+    let failed = wait_until("the refused update given up", async || {
+        let (_, rows) = app.get("/api/v1/outbox?status=failed").await;
+        rows["rows"].as_array().filter(|r| !r.is_empty()).cloned()
+    })
+    .await;
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    let error = failed[0]["last_error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("FieldMissing") && error.contains("custom_fields_values"),
+        "{failed:?}"
+    );
+    assert_eq!(fake.lead(402)["status_id"], NEW);
+    app.stop().await;
+}

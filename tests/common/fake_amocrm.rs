@@ -62,6 +62,8 @@ pub struct Inner {
     pub auth_codes: HashSet<String>,
     pub refreshes: usize,
     pub refused_refreshes: usize,
+    /// Leads whose updates fail validation (as a lead with a required field missing would).
+    pub rejected_leads: HashSet<u64>,
     next_id: u64,
     next_token: u64,
 }
@@ -190,6 +192,7 @@ impl FakeAmo {
             auth_codes: HashSet::new(),
             refreshes: 0,
             refused_refreshes: 0,
+            rejected_leads: HashSet::new(),
             next_id: 50_000_000,
             next_token: 1,
         }));
@@ -540,6 +543,13 @@ fn apply_lead(g: &mut Inner, patch: &Value) -> Result<Value, (&'static str, Stri
     let id = patch["id"]
         .as_u64()
         .ok_or(("FieldMissing", "id".to_string(), "This field is missing."))?;
+    if g.rejected_leads.contains(&id) {
+        return Err((
+            "FieldMissing",
+            "custom_fields_values".into(),
+            "A field required in this status is missing.",
+        ));
+    }
     let pipelines = g.pipelines.clone();
     let lead = g
         .leads
@@ -639,6 +649,7 @@ fn clone_inner(g: &Inner) -> Inner {
         auth_codes: HashSet::new(),
         refreshes: 0,
         refused_refreshes: 0,
+        rejected_leads: g.rejected_leads.clone(),
         next_id: 0,
         next_token: 0,
     }

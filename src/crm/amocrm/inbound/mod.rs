@@ -22,6 +22,11 @@ use crate::store::{Store, StoreError};
 pub use reconcile::reconcile_once;
 pub use webhook::{AuthError, Entity, Webhook, WebhookError};
 
+/// Most entities one body may carry (for the fuzz target's assertion).
+pub fn webhook_max_entities() -> usize {
+    webhook::MAX_ENTITIES
+}
+
 /// The adapter's name in `crm_events` and `crm_chat_links`.
 pub const CRM: &str = "amocrm";
 
