@@ -153,7 +153,8 @@ impl AmoClient {
                     });
                 }
                 other => {
-                    if other.is_ok() {
+                    // Any answer but the block page (even an error) means the account is open.
+                    if !matches!(other, Err(AmoError::Http(_))) {
                         self.unblocked().await;
                     }
                     return other;
