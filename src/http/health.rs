@@ -2,13 +2,20 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 
+use super::openapi::ErrorBody;
 use super::{ApiError, AppState};
 
+#[utoipa::path(
+    get, path = "/healthz", tag = "health", responses((status = 200, description = "The process is up", body = String))
+)]
 pub async fn healthz() -> &'static str {
     "ok"
 }
 
 /// Ready only when the database answers.
+#[utoipa::path(
+    get, path = "/readyz", tag = "health", responses((status = 200, description = "Ready", body = String), (status = 503, description = "Not ready", body = ErrorBody))
+)]
 pub async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiError> {
     state
         .store
@@ -18,6 +25,9 @@ pub async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiEr
     Ok("ready")
 }
 
+#[utoipa::path(
+    get, path = "/metrics", tag = "health", responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain"))
+)]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
         StatusCode::OK,

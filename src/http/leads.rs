@@ -1,12 +1,13 @@
 use std::time::Duration;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::error::ApiJson;
+use super::error::{ApiJson, ApiPath, ApiQuery};
+use super::openapi::ErrorBody;
 use super::{ApiError, AppState};
 use crate::actors::{ActorState, SupervisorMsg};
 use crate::channels::webchat;
@@ -16,7 +17,7 @@ use crate::store::{TimerRow, TranscriptEntry};
 
 const MAX_ID_CHARS: usize = 200;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateLead {
     pub source: String,
@@ -84,6 +85,11 @@ fn check_text(state: &AppState, field: &str, v: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+#[utoipa::path(
+    post, path = "/api/v1/leads", tag = "leads", request_body = CreateLead,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Repeat-safe creation key")),
+    responses((status = 201, description = "Created", body = Object), (status = 200, description = "Already there", body = Object), (status = 422, description = "Invalid", body = ErrorBody), (status = 400, description = "Bad input", body = ErrorBody), (status = 503, description = "Store unavailable", body = ErrorBody))
+)]
 pub async fn create(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -165,7 +171,7 @@ pub async fn create(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostMessage {
     pub text: String,
@@ -174,15 +180,21 @@ pub struct PostMessage {
     pub message_id: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AfterQuery {
     #[serde(default)]
     pub after: i64,
 }
 
+#[utoipa::path(
+    post, path = "/api/v1/leads/{id}/messages", tag = "leads", request_body = PostMessage,
+    params(("id" = i64, Path, description = "Lead id"), ("X-Chat-Token" = Option<String>, Header, description = "The lead's chat token")),
+    responses((status = 202, description = "Applied", body = Object), (status = 404, description = "No such lead", body = ErrorBody), (status = 422, description = "Invalid", body = ErrorBody), (status = 400, description = "Bad input", body = ErrorBody), (status = 401, description = "No or wrong credentials", body = ErrorBody))
+)]
 pub async fn post_message(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     headers: HeaderMap,
     ApiJson(req): ApiJson<PostMessage>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
@@ -232,11 +244,16 @@ fn random_key() -> String {
     format!("{:032x}", rand::random::<u128>())
 }
 
+#[utoipa::path(
+    get, path = "/api/v1/leads/{id}/transcript", tag = "leads",
+    params(("id" = i64, Path, description = "Lead id"), AfterQuery, ("X-Chat-Token" = Option<String>, Header, description = "The lead's chat token")),
+    responses((status = 200, description = "The transcript", body = Object), (status = 404, description = "No such lead", body = ErrorBody), (status = 400, description = "Bad input", body = ErrorBody), (status = 401, description = "No or wrong credentials", body = ErrorBody))
+)]
 pub async fn transcript(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     headers: HeaderMap,
-    Query(q): Query<AfterQuery>,
+    ApiQuery(q): ApiQuery<AfterQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let lead = state.store.get_lead(LeadId(id)).await?;
     check_client(&state, &lead, &headers)?;
@@ -255,7 +272,12 @@ pub struct LeadView {
     pub transcript: Vec<TranscriptEntry>,
 }
 
-pub async fn get_one(State(state): State<AppState>, Path(id): Path<i64>) -> Result<Json<LeadView>, ApiError> {
+#[utoipa::path(
+    get, path = "/api/v1/leads/{id}", tag = "operator", security(("operator" = [])),
+    params(("id" = i64, Path, description = "Lead id")),
+    responses((status = 200, description = "The lead with its actor, timers and transcript", body = Object), (status = 404, description = "No such lead", body = ErrorBody), (status = 400, description = "Bad input", body = ErrorBody), (status = 401, description = "No or wrong credentials", body = ErrorBody))
+)]
+pub async fn get_one(State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> Result<Json<LeadView>, ApiError> {
     let lead = state.store.get_lead(LeadId(id)).await?;
     let timers = state.store.timers(lead.id).await?;
     let transcript = state.store.transcript(lead.id, 0).await?;
@@ -278,9 +300,14 @@ pub async fn get_one(State(state): State<AppState>, Path(id): Path<i64>) -> Resu
     }))
 }
 
+#[utoipa::path(
+    post, path = "/api/v1/leads/{id}/restart", tag = "operator", security(("operator" = [])),
+    params(("id" = i64, Path, description = "Lead id")),
+    responses((status = 202, description = "Restarted", body = Object), (status = 404, description = "No such lead", body = ErrorBody), (status = 400, description = "Bad input", body = ErrorBody), (status = 401, description = "No or wrong credentials", body = ErrorBody))
+)]
 pub async fn restart(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let lead = state.store.get_lead(LeadId(id)).await?;
     let result = state
@@ -300,7 +327,8 @@ pub async fn restart(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     pub status: Option<String>,
     #[serde(default)]
@@ -308,9 +336,13 @@ pub struct ListQuery {
     pub limit: Option<i64>,
 }
 
+#[utoipa::path(
+    get, path = "/api/v1/leads", tag = "operator", security(("operator" = [])), params(ListQuery),
+    responses((status = 200, description = "A page of leads", body = Object), (status = 400, description = "Bad input", body = ErrorBody), (status = 401, description = "No or wrong credentials", body = ErrorBody))
+)]
 pub async fn list(
     State(state): State<AppState>,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let status = q
         .status
@@ -342,26 +374,49 @@ async fn operator_event(
 }
 
 /// The manager took the lead: no reassignment.
+#[utoipa::path(
+    post, path = "/api/v1/leads/{id}/accept", tag = "operator", security(("operator" = [])),
+    params(("id" = i64, Path, description = "Lead id")),
+    responses((status = 202, description = "Accepted", body = Object), (status = 404, description = "No such lead", body = ErrorBody), (status = 409, description = "The lead is not assigned", body = ErrorBody), (status = 400, description = "Bad input", body = ErrorBody), (status = 401, description = "No or wrong credentials", body = ErrorBody))
+)]
 pub async fn accept(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let lead = state.store.get_lead(LeadId(id)).await?;
+    if lead.status != LeadStatus::Assigned {
+        // Only an assigned lead can be accepted by its manager; the bot (or the queue) holds it.
+        return Err(ApiError::Conflict(format!(
+            "lead {id} is {}: only an assigned lead can be accepted",
+            lead.status
+        )));
+    }
     operator_event(&state, id, "accept", InboxPayload::Accepted).await
 }
 
 /// The lead is done with: its manager has room again.
+#[utoipa::path(
+    post, path = "/api/v1/leads/{id}/close", tag = "operator", security(("operator" = [])),
+    params(("id" = i64, Path, description = "Lead id")),
+    responses((status = 202, description = "Closed", body = Object), (status = 404, description = "No such lead", body = ErrorBody), (status = 400, description = "Bad input", body = ErrorBody), (status = 401, description = "No or wrong credentials", body = ErrorBody))
+)]
 pub async fn close(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     operator_event(&state, id, "close", InboxPayload::Closed).await
 }
 
 /// `POST /api/v1/leads/{id}/telegram-link`: a deep link the site or the CRM shows the client;
 /// pressing Start in Telegram joins the chat to this lead (bots cannot write first).
+#[utoipa::path(
+    post, path = "/api/v1/leads/{id}/telegram-link", tag = "operator", security(("operator" = [])),
+    params(("id" = i64, Path, description = "Lead id")),
+    responses((status = 200, description = "A deep link", body = Object), (status = 404, description = "No such lead, or Telegram is off", body = ErrorBody), (status = 400, description = "Bad input", body = ErrorBody), (status = 401, description = "No or wrong credentials", body = ErrorBody))
+)]
 pub async fn telegram_link(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Some(tg) = &state.telegram else {
         return Err(ApiError::NotFound("Telegram is not configured".into()));

@@ -2,13 +2,14 @@
 
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::error::ApiJson;
+use super::error::{ApiJson, ApiPath};
+use super::openapi::ErrorBody;
 use super::{ApiError, AppState};
 use crate::actors::{PoolMsg, PoolStatus};
 
@@ -21,6 +22,10 @@ fn answer<T>(r: Result<ractor::rpc::CallResult<T>, ractor::MessagingErr<PoolMsg>
     }
 }
 
+#[utoipa::path(
+    get, path = "/api/v1/managers", tag = "operator", security(("operator" = [])),
+    responses((status = 200, description = "Managers with their load", body = Object), (status = 400, description = "Bad input", body = ErrorBody), (status = 401, description = "No or wrong credentials", body = ErrorBody))
+)]
 pub async fn list(State(state): State<AppState>) -> Result<Json<PoolStatus>, ApiError> {
     Ok(Json(answer(state.pool.call(PoolMsg::Status, Some(TIMEOUT)).await)?))
 }
@@ -44,27 +49,45 @@ async fn set_paused(state: &AppState, id: String, paused: bool) -> Result<Json<s
     Ok(Json(json!({ "id": id, "paused": paused })))
 }
 
-pub async fn pause(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+#[utoipa::path(
+    post, path = "/api/v1/managers/{id}/pause", tag = "operator", security(("operator" = [])),
+    params(("id" = String, Path, description = "Manager id")),
+    responses((status = 200, description = "Paused", body = Object), (status = 404, description = "No such manager", body = ErrorBody), (status = 400, description = "Bad input", body = ErrorBody), (status = 401, description = "No or wrong credentials", body = ErrorBody))
+)]
+pub async fn pause(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     set_paused(&state, id, true).await
 }
 
+#[utoipa::path(
+    post, path = "/api/v1/managers/{id}/unpause", tag = "operator", security(("operator" = [])),
+    params(("id" = String, Path, description = "Manager id")),
+    responses((status = 200, description = "Unpaused", body = Object), (status = 404, description = "No such manager", body = ErrorBody), (status = 400, description = "Bad input", body = ErrorBody), (status = 401, description = "No or wrong credentials", body = ErrorBody))
+)]
 pub async fn unpause(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     set_paused(&state, id, false).await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Absence {
     /// Absent up to and including this date (manager-local); `null` clears it.
     pub until: Option<NaiveDate>,
 }
 
+#[utoipa::path(
+    post, path = "/api/v1/managers/{id}/absence", tag = "operator", security(("operator" = [])), request_body = Absence,
+    params(("id" = String, Path, description = "Manager id")),
+    responses((status = 200, description = "Absence set", body = Object), (status = 404, description = "No such manager", body = ErrorBody), (status = 422, description = "Invalid", body = ErrorBody), (status = 400, description = "Bad input", body = ErrorBody), (status = 401, description = "No or wrong credentials", body = ErrorBody))
+)]
 pub async fn absence(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<Absence>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let manager_id = id.clone();

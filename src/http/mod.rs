@@ -9,15 +9,18 @@ mod error;
 mod health;
 mod leads;
 mod managers;
+mod openapi;
 mod webhooks;
 
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::Router;
 use metrics_exporter_prometheus::PrometheusHandle;
 use ractor::ActorRef;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::actors::{DeliveryHandle, PoolMsg, SupervisorMsg};
 use crate::channels::telegram::TelegramInbound;
@@ -55,38 +58,58 @@ pub struct AppState {
 }
 
 pub fn router(state: AppState) -> Router {
-    let operator = Router::new()
-        .route("/api/v1/leads", get(leads::list))
-        .route("/api/v1/leads/{id}", get(leads::get_one))
-        .route("/api/v1/leads/{id}/restart", post(leads::restart))
-        .route("/api/v1/leads/{id}/accept", post(leads::accept))
-        .route("/api/v1/leads/{id}/close", post(leads::close))
-        .route("/api/v1/managers", get(managers::list))
-        .route("/api/v1/deals/{id}/dispatch", post(deals::dispatch_deal))
-        .route("/api/v1/leads/{id}/telegram-link", post(leads::telegram_link))
-        .route("/api/v1/managers/{id}/pause", post(managers::pause))
-        .route("/api/v1/managers/{id}/unpause", post(managers::unpause))
-        .route("/api/v1/managers/{id}/absence", post(managers::absence))
-        .route("/api/v1/channels", get(channels::list))
-        .route("/api/v1/channels/{name}/restart", post(channels::restart))
-        .route("/api/v1/outbox", get(channels::outbox))
-        .route("/api/v1/outbox/{id}/retry", post(channels::retry))
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            auth::require_operator,
-        ));
-    Router::new()
-        .route("/api/v1/leads", post(leads::create))
-        .route("/api/v1/leads/{id}/messages", post(leads::post_message))
-        .route("/api/v1/leads/{id}/transcript", get(leads::transcript))
-        .route("/chat", get(chat::page))
-        .route("/webhooks/bitrix24", post(webhooks::bitrix24))
-        .route("/webhooks/amocrm/{secret}", post(webhooks::amocrm))
-        .route("/webhooks/telegram/{bot}", post(webhooks::telegram))
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(health::metrics))
-        .merge(operator)
+    let (router, doc) = api_router(state.clone()).split_for_parts();
+    let doc = std::sync::Arc::new(doc);
+    router
+        .route(
+            "/api/openapi.json",
+            get(move || {
+                let doc = doc.clone();
+                async move { axum::Json(doc.as_ref().clone()) }
+            }),
+        )
+        .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
+}
+
+/// The OpenAPI document alone (tests, tooling).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    use utoipa::OpenApi;
+    openapi::ApiDoc::openapi()
+}
+
+/// Every route with its documentation: one list for both.
+fn api_router(state: AppState) -> OpenApiRouter<AppState> {
+    use utoipa::OpenApi;
+    let operator = OpenApiRouter::new()
+        .routes(routes!(leads::list))
+        .routes(routes!(leads::get_one))
+        .routes(routes!(leads::restart))
+        .routes(routes!(leads::accept))
+        .routes(routes!(leads::close))
+        .routes(routes!(managers::list))
+        .routes(routes!(deals::dispatch_deal))
+        .routes(routes!(leads::telegram_link))
+        .routes(routes!(managers::pause))
+        .routes(routes!(managers::unpause))
+        .routes(routes!(managers::absence))
+        .routes(routes!(channels::list))
+        .routes(routes!(channels::restart))
+        .routes(routes!(channels::outbox))
+        .routes(routes!(channels::retry))
+        .route_layer(axum::middleware::from_fn_with_state(state, auth::require_operator));
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(leads::create))
+        .routes(routes!(leads::post_message))
+        .routes(routes!(leads::transcript))
+        .routes(routes!(chat::page))
+        .routes(routes!(webhooks::bitrix24))
+        .routes(routes!(webhooks::amocrm))
+        .routes(routes!(webhooks::telegram))
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(health::metrics))
+        .merge(operator)
 }

@@ -5,6 +5,8 @@ use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::HeaderMap;
 
+use super::error::ApiPath;
+use super::openapi::ErrorBody;
 use super::{ApiError, AppState};
 use crate::channels::telegram::UpdateError;
 use crate::crm::amocrm::{ReceiveError as AmoReceiveError, Webhook};
@@ -13,6 +15,11 @@ use crate::domain::secret::constant_time_eq;
 use crate::telemetry;
 
 /// `POST /webhooks/bitrix24`: the portal's outgoing webhook / application events.
+#[utoipa::path(
+    post, path = "/webhooks/bitrix24", tag = "webhooks",
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "A Bitrix24 event (form or JSON)"),
+    responses((status = 200, description = "Stored", body = String), (status = 400, description = "Not an event", body = ErrorBody), (status = 401, description = "Wrong token or portal", body = ErrorBody), (status = 404, description = "Bitrix24 is off", body = ErrorBody))
+)]
 pub async fn bitrix24(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -48,9 +55,15 @@ pub async fn bitrix24(
 
 /// `POST /webhooks/amocrm/{secret}`: the account's webhooks (amoCRM does not sign them: the
 /// secret in the URL and the body's account are checked; wrong → 401 and nothing stored).
+#[utoipa::path(
+    post, path = "/webhooks/amocrm/{secret}", tag = "webhooks",
+    params(("secret" = String, Path, description = "The webhook secret")),
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "An amoCRM webhook"),
+    responses((status = 200, description = "Stored", body = String), (status = 400, description = "Not a webhook", body = ErrorBody), (status = 401, description = "Wrong secret or account", body = ErrorBody), (status = 404, description = "amoCRM is off", body = ErrorBody))
+)]
 pub async fn amocrm(
     State(state): State<AppState>,
-    axum::extract::Path(secret): axum::extract::Path<String>,
+    ApiPath(secret): ApiPath<String>,
     body: Bytes,
 ) -> Result<&'static str, ApiError> {
     let Some(amo) = &state.amocrm else {
@@ -81,9 +94,15 @@ pub async fn amocrm(
 }
 
 /// `POST /webhooks/telegram/{bot}`: checks `X-Telegram-Bot-Api-Secret-Token` in constant time.
+#[utoipa::path(
+    post, path = "/webhooks/telegram/{bot}", tag = "webhooks",
+    params(("bot" = String, Path, description = "The bot's username"), ("X-Telegram-Bot-Api-Secret-Token" = String, Header, description = "The webhook secret")),
+    request_body(content = Object, description = "A Telegram Update"),
+    responses((status = 200, description = "Taken", body = String), (status = 400, description = "Not an update", body = ErrorBody), (status = 401, description = "Wrong secret", body = ErrorBody), (status = 404, description = "No such bot", body = ErrorBody))
+)]
 pub async fn telegram(
     State(state): State<AppState>,
-    axum::extract::Path(bot): axum::extract::Path<String>,
+    ApiPath(bot): ApiPath<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<&'static str, ApiError> {
