@@ -42,6 +42,189 @@ pub const CRM_EVENTS: &str = "leadbot_crm_events_total";
 pub const CRM_BLOCKED: &str = "leadbot_crm_blocked";
 /// Webhook and API requests refused before anything was stored, by door and a fixed reason.
 pub const REQUESTS_REFUSED: &str = "leadbot_requests_refused_total";
+pub const HTTP_REQUEST_SECONDS: &str = "leadbot_http_request_duration_seconds";
+pub const BUILD_INFO: &str = "leadbot_build_info";
+
+/// What kind of value a family holds, for its `# TYPE` and its buckets.
+#[derive(Clone, Copy)]
+enum Family {
+    Counter,
+    Gauge,
+    /// A histogram of seconds.
+    Seconds,
+    /// A histogram of counts (rows per batch): count buckets, not seconds.
+    Count,
+}
+
+/// Every family with its HELP text (`promtool check metrics` wants one for each).
+const FAMILIES: &[(&str, Family, &str)] = &[
+    (LEADS_CREATED, Family::Counter, "Leads created, by source and channel."),
+    (LEAD_OUTCOMES, Family::Counter, "Leads finished by the bot, by outcome."),
+    (ACTORS_ACTIVE, Family::Gauge, "Lead actors alive in memory."),
+    (
+        LEADS_PASSIVATED,
+        Family::Gauge,
+        "Open leads whose actor is passivated (state only in the store).",
+    ),
+    (
+        PASSIVATIONS,
+        Family::Counter,
+        "Lead actors passivated after their idle time.",
+    ),
+    (
+        ACTOR_RESTARTS,
+        Family::Counter,
+        "Lead actors restarted by their supervisor after a failure.",
+    ),
+    (
+        LEADS_PARKED,
+        Family::Counter,
+        "Leads parked for review after crashing repeatedly.",
+    ),
+    (
+        MESSAGE_HANDLING,
+        Family::Seconds,
+        "Time from a client message stored to the lead's step committed.",
+    ),
+    (
+        FIRST_REPLY,
+        Family::Seconds,
+        "Time from a lead created to the bot's first message.",
+    ),
+    (
+        TIME_TO_PHONE,
+        Family::Seconds,
+        "Time from a lead created to a valid phone obtained.",
+    ),
+    (
+        INBOX_LAG,
+        Family::Seconds,
+        "Time an inbox item waited before its lead applied it.",
+    ),
+    (
+        INBOX_OLDEST_UNAPPLIED,
+        Family::Gauge,
+        "Age of the oldest inbox item no lead has applied yet, in seconds.",
+    ),
+    (OUTBOX_PENDING, Family::Gauge, "Outbox rows waiting for delivery."),
+    (
+        OUTBOX_FAILED,
+        Family::Gauge,
+        "Outbox rows given up after their last attempt.",
+    ),
+    (
+        OUTBOX_DELIVERIES,
+        Family::Counter,
+        "Outbox delivery attempts, by kind and outcome.",
+    ),
+    (
+        SINK_QUEUED,
+        Family::Gauge,
+        "Rows waiting in a delivery actor (channel, CRM, notifier).",
+    ),
+    (SINK_UP, Family::Gauge, "1 while a delivery actor is up."),
+    (
+        TIMER_LAG,
+        Family::Seconds,
+        "How late durable timers fired after their due time.",
+    ),
+    (
+        WRITE_BATCH_SIZE,
+        Family::Count,
+        "Lead steps committed together in one group-commit transaction.",
+    ),
+    (
+        ASSIGNMENTS,
+        Family::Counter,
+        "Leads assigned to a manager, by strategy.",
+    ),
+    (
+        REASSIGNMENTS,
+        Family::Counter,
+        "Leads moved to another manager, by reason.",
+    ),
+    (MANAGER_ACTIVE, Family::Gauge, "Leads a manager holds now."),
+    (MANAGER_CAPACITY, Family::Gauge, "Leads a manager may hold at once."),
+    (
+        MANAGER_ELIGIBLE,
+        Family::Gauge,
+        "1 while a manager can take leads (in hours, not paused or absent, below capacity).",
+    ),
+    (QUEUE_LENGTH, Family::Gauge, "Leads waiting for an eligible manager."),
+    (QUEUE_WAIT, Family::Seconds, "Time a lead waited in the routing queue."),
+    (
+        HTTP_REQUESTS,
+        Family::Counter,
+        "HTTP requests answered, by matched route, method and status.",
+    ),
+    (
+        HTTP_REQUEST_SECONDS,
+        Family::Seconds,
+        "Time to answer an HTTP request, by matched route.",
+    ),
+    (
+        CRM_REQUESTS,
+        Family::Counter,
+        "Requests to a CRM's API, by CRM, method and outcome.",
+    ),
+    (
+        CRM_REQUEST_SECONDS,
+        Family::Seconds,
+        "Time of a CRM API request, retries included.",
+    ),
+    (
+        CRM_LIMITER_WAIT,
+        Family::Seconds,
+        "Time a CRM request waited for the client-side rate limiter.",
+    ),
+    (
+        CRM_RECONCILED,
+        Family::Counter,
+        "Leads found by reconciliation whose webhook or event was lost.",
+    ),
+    (
+        CRM_EVENTS,
+        Family::Counter,
+        "CRM webhook events received, by CRM, event and outcome.",
+    ),
+    (
+        CRM_BLOCKED,
+        Family::Gauge,
+        "1 while a CRM has blocked the account and calls are paused.",
+    ),
+    (
+        REQUESTS_REFUSED,
+        Family::Counter,
+        "Webhook and API requests refused before anything was stored, by door and reason.",
+    ),
+    (BUILD_INFO, Family::Gauge, "Always 1; the labels say which build runs."),
+];
+
+/// Buckets of count-valued histograms.
+const COUNT_BUCKETS: [f64; 10] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0];
+
+fn describe() {
+    for (name, family, help) in FAMILIES {
+        match family {
+            Family::Counter => metrics::describe_counter!(*name, *help),
+            Family::Gauge => metrics::describe_gauge!(*name, *help),
+            Family::Seconds => metrics::describe_histogram!(*name, metrics::Unit::Seconds, *help),
+            Family::Count => metrics::describe_histogram!(*name, metrics::Unit::Count, *help),
+        }
+    }
+    metrics::gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+    process_collector().describe();
+}
+
+fn process_collector() -> &'static metrics_process::Collector {
+    static COLLECTOR: OnceLock<metrics_process::Collector> = OnceLock::new();
+    COLLECTOR.get_or_init(|| metrics_process::Collector::new("leadbot_"))
+}
+
+/// Reads the process's RSS, CPU time and open file descriptors into their gauges (on each scrape).
+pub fn collect_process_metrics() {
+    process_collector().collect();
+}
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -77,13 +260,24 @@ pub fn metrics_handle() -> PrometheusHandle {
             let buckets = [
                 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0, 60.0, 300.0, 900.0, 3600.0,
             ];
-            let recorder = PrometheusBuilder::new()
+            let mut builder = PrometheusBuilder::new()
                 .set_buckets(&buckets)
-                .expect("static bucket list is not empty")
-                .build_recorder();
+                .expect("static bucket list is not empty");
+            for (name, family, _) in FAMILIES {
+                if let Family::Count = family {
+                    builder = builder
+                        .set_buckets_for_metric(
+                            metrics_exporter_prometheus::Matcher::Full(name.to_string()),
+                            &COUNT_BUCKETS,
+                        )
+                        .expect("static bucket list is not empty");
+                }
+            }
+            let recorder = builder.build_recorder();
             let handle = recorder.handle();
             // Another recorder may already be installed (embedding); then ours only renders itself.
             let _ = metrics::set_global_recorder(recorder);
+            describe();
             handle
         })
         .clone()

@@ -29,6 +29,7 @@ pub async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiEr
     get, path = "/metrics", tag = "health", responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain"))
 )]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    crate::telemetry::collect_process_metrics();
     (
         StatusCode::OK,
         [("content-type", "text/plain; version=0.0.4")],

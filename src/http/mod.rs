@@ -68,10 +68,39 @@ pub fn router(state: AppState) -> Router {
                 async move { axum::Json(doc.as_ref().clone()) }
             }),
         )
+        .route_layer(axum::middleware::from_fn(track))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
+}
+
+/// Counts every answered request and its duration by matched route (a bounded label: the
+/// route's pattern, never the request's path with its ids and secrets).
+async fn track(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    let started = std::time::Instant::now();
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    // A client may send any method token: only the standard ones become label values.
+    let method: &'static str = match req.method().as_str() {
+        "GET" => "GET",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        "HEAD" => "HEAD",
+        "OPTIONS" => "OPTIONS",
+        _ => "other",
+    };
+    let response = next.run(req).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!(crate::telemetry::HTTP_REQUESTS, "route" => route.clone(), "method" => method, "status" => status)
+        .increment(1);
+    metrics::histogram!(crate::telemetry::HTTP_REQUEST_SECONDS, "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    response
 }
 
 /// The OpenAPI document alone (tests, tooling).
