@@ -23,6 +23,8 @@ const TG_TOKEN: &str = "123456:TGs3cr3tT0k3nVALUE";
 const TG_SECRET: &str = "tgw3bh00ks3cr3tvalue";
 const OPERATOR: &str = "0p3rat0rt0k3nv4lue0123456789";
 const MEMBER: &str = "1b87798bc2d16c4b7f2a604e0c899a34";
+const AMO_SECRET: &str = "am0w3bh00kpath5ecret77";
+const AMO_TOKEN: &str = "am0l0ngl1v3dt0k3nvalue";
 
 #[tokio::test]
 async fn no_secret_reaches_a_log_line_or_the_database() {
@@ -57,6 +59,14 @@ async fn no_secret_reaches_a_log_line_or_the_database() {
     )
     .unwrap();
     std::fs::write(
+        dir.path().join("amocrm.toml"),
+        format!(
+            "subdomain = \"etesttask\"\naccount_id = 32427762\nbase_url = \"http://127.0.0.1:{dead}\"\nreconcile_every = \"300ms\"\n\
+             [pipeline]\nid = 9621010\ntake_statuses = [76789230]\nbot_processing = 1\nassigned = 2\nlow_quality = 143\nneeds_review = 3\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
         dir.path().join("telegram.toml"),
         format!("bot = \"sec_bot\"\napi_base = \"http://127.0.0.1:{dead}\"\n"),
     )
@@ -79,6 +89,8 @@ async fn no_secret_reaches_a_log_line_or_the_database() {
             format!("http://{portal}/rest/1/{WEBHOOK_CODE}/"),
         )
         .env("LEADBOT_BITRIX24_APP_TOKEN", APP_TOKEN)
+        .env("LEADBOT_AMOCRM_WEBHOOK_SECRET", AMO_SECRET)
+        .env("LEADBOT_AMOCRM_TOKEN", AMO_TOKEN)
         .env("LEADBOT_TELEGRAM_TOKEN", TG_TOKEN)
         .env("LEADBOT_TELEGRAM_WEBHOOK_SECRET", TG_SECRET)
         .env("RUST_LOG", "debug")
@@ -113,6 +125,22 @@ async fn no_secret_reaches_a_log_line_or_the_database() {
             .await
             .unwrap();
         assert_eq!(r.status().as_u16(), want);
+    }
+    // amoCRM webhooks: the secret is a path segment of the URL (access logs must not print it).
+    let amo = include_str!("fixtures/amocrm/raw-webhook-leads-create-2025.form.txt").trim();
+    for (secret, want) in [(AMO_SECRET, 200), ("forged-secret-path-0000", 401)] {
+        let r = http
+            .post(format!("{base}/webhooks/amocrm/{secret}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(amo)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), want);
+        assert!(
+            r.headers().contains_key("x-request-id"),
+            "every answer carries its request id"
+        );
     }
     // A Telegram client whose reply cannot be sent (the API is unreachable).
     let update = json!({"update_id": 5, "message": {"message_id": 5, "date": 1_700_000_000,
@@ -183,7 +211,27 @@ async fn no_secret_reaches_a_log_line_or_the_database() {
     assert!(dump.status.success());
     let dump = String::from_utf8_lossy(&dump.stdout).to_string();
     assert!(dump.contains("ONCRMLEADADD"), "the events are in the dump");
-    for secret in [WEBHOOK_CODE, APP_TOKEN, TG_TOKEN, TG_SECRET, OPERATOR, "TGs3cr3tT0k3n"] {
+    let plain = strip_ansi(&output);
+    assert!(
+        plain.contains("route=\"/webhooks/amocrm/{secret}\""),
+        "the access log names the route's pattern:\n{}",
+        plain
+            .lines()
+            .filter(|l| l.contains("http"))
+            .take(20)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    for secret in [
+        WEBHOOK_CODE,
+        APP_TOKEN,
+        TG_TOKEN,
+        TG_SECRET,
+        OPERATOR,
+        "TGs3cr3tT0k3n",
+        AMO_SECRET,
+        AMO_TOKEN,
+    ] {
         let at = output
             .find(secret)
             .map(|i| &output[i.saturating_sub(300)..(i + 100).min(output.len())]);
@@ -191,4 +239,22 @@ async fn no_secret_reaches_a_log_line_or_the_database() {
         assert!(!dump.contains(secret), "`{secret}` is in the database");
     }
     drop_db(&db).await;
+}
+
+/// The log without terminal colour codes.
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }

@@ -204,6 +204,8 @@ impl LeadActor {
     /// One durable step: the dialog (and routing, when it asks for a manager) decides, the plan
     /// turns the decision into rows, one commit stores it all, then the pool and delivery hear.
     /// `fired`: the timer being handled, deleted in the same transaction.
+    /// Every log line of the step carries the lead's id (its span).
+    #[tracing::instrument(name = "lead_step", level = "info", skip_all, fields(lead_id = %rt.lead.id, version = rt.version + 1))]
     async fn step(
         &self,
         rt: &mut LeadRuntime,
