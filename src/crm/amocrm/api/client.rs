@@ -105,6 +105,15 @@ impl AmoClient {
     ) -> Result<Option<Value>, AmoError> {
         let mut refreshed = false;
         let mut attempt = 0;
+        // Pauses after a 429: growing, with jitter (backon's policy), so callers refused at the
+        // same moment do not come back at the same moment.
+        let mut pauses = backon::BackoffBuilder::build(
+            backon::ExponentialBuilder::default()
+                .with_min_delay(Duration::from_secs(1))
+                .with_max_delay(Duration::from_secs(8))
+                .with_jitter()
+                .with_max_times(RATE_LIMIT_ATTEMPTS as usize),
+        );
         loop {
             attempt += 1;
             self.check_blocked().await?;
@@ -117,7 +126,7 @@ impl AmoClient {
             };
             match self.send_once(method, path, query, body, &token).await {
                 Err(AmoError::RateLimited) if attempt < RATE_LIMIT_ATTEMPTS => {
-                    let pause = Duration::from_millis(1000 << (attempt - 1));
+                    let pause = pauses.next().unwrap_or(Duration::from_secs(8));
                     tracing::warn!(
                         path,
                         attempt,

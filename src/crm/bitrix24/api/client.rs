@@ -88,6 +88,16 @@ impl Bitrix24Client {
     async fn call_with_retries(&self, method: &str, params: &Value) -> Result<Answer, Bitrix24Error> {
         let mut refreshed = false;
         let mut attempt = 0;
+        // Pauses after QUERY_LIMIT_EXCEEDED: growing, with jitter so callers that were refused
+        // together do not come back together (backon's policy; the loop stays ours because
+        // the limit, the token and the time limit each need their own handling).
+        let mut pauses = backon::BackoffBuilder::build(
+            backon::ExponentialBuilder::default()
+                .with_min_delay(Duration::from_millis(500))
+                .with_max_delay(Duration::from_secs(16))
+                .with_jitter()
+                .with_max_times(QUERY_LIMIT_ATTEMPTS as usize),
+        );
         loop {
             attempt += 1;
             self.wait_if_blocked(method).await?;
@@ -97,7 +107,7 @@ impl Bitrix24Client {
             match self.send_once(method, params, &base, token.as_deref()).await {
                 Err(Bitrix24Error::QueryLimit) if attempt < QUERY_LIMIT_ATTEMPTS => {
                     self.limiter.saturate().await;
-                    let backoff = Duration::from_millis(500 * (1 << (attempt - 1).min(5)));
+                    let backoff = pauses.next().unwrap_or(Duration::from_secs(16));
                     tracing::warn!(
                         method,
                         attempt,
