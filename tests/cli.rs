@@ -180,3 +180,31 @@ fn check_config_accepts_the_routing_example_in_the_readme() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("config OK"), "{out}");
 }
+
+#[test]
+fn every_config_key_can_be_set_from_the_environment() {
+    let run = |vars: &[(&str, &str)]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_leadbot"));
+        cmd.args(["check-config"]).env_remove("LEADBOT_CONFIG_DIR");
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    let ok = run(&[
+        ("LEADBOT__SERVER__LISTEN", "127.0.0.1:9999"),
+        ("LEADBOT_ROUTING__TIMEZONE", "Asia/Almaty"),
+    ]);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let bad = run(&[("LEADBOT__SERVER__LISTEN", "nonsense")]);
+    assert_eq!(bad.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("server.listen: `nonsense` is not host:port"), "{err}");
+    let typed = run(&[("LEADBOT__SERVER__MAX_TEXT_CHARS", "lots")]);
+    assert_eq!(typed.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&typed.stderr);
+    assert!(
+        err.contains("server.max_text_chars") && err.contains("LEADBOT__SERVER__MAX_TEXT_CHARS"),
+        "{err}"
+    );
+}

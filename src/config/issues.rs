@@ -42,11 +42,16 @@ impl ConfigIssues {
 
     /// Parses `user` (a file's text, if present) laid over `default`, recording syntax errors
     /// with line and column and type errors with the key they concern.
-    pub(crate) fn parse_layered<T: DeserializeOwned>(
+    /// The built-in default, the user's file over it, then environment variables over both: with
+    /// `env_prefix` `LEADBOT_ROUTING__`, `LEADBOT_ROUTING__CLASSIFIER__LLM_TIMEOUT=3s` sets
+    /// `classifier.llm_timeout` (keys lower-cased, `__` between levels, values read as TOML
+    /// values where they parse — numbers, booleans, arrays — else as strings).
+    pub(crate) fn parse_layered_env<T: DeserializeOwned>(
         &mut self,
         file: &str,
         default: &str,
         user: Option<&str>,
+        env_prefix: Option<&str>,
     ) -> Option<T> {
         let mut merged = match default.parse::<toml::Table>() {
             Ok(t) => t,
@@ -73,6 +78,19 @@ impl ConfigIssues {
                 }
             }
         }
+        let mut from_env = vec![];
+        if let Some(prefix) = env_prefix {
+            match env_layer(prefix) {
+                Ok((table, keys)) => {
+                    merge(&mut merged, table);
+                    from_env = keys;
+                }
+                Err(e) => {
+                    self.push(file, "-", format!("environment ({prefix}*): {e}"));
+                    return None;
+                }
+            }
+        }
         match serde_path_to_error::deserialize::<_, T>(toml::Value::Table(merged)) {
             Ok(v) => Some(v),
             Err(e) => {
@@ -82,7 +100,11 @@ impl ConfigIssues {
                 } else {
                     path
                 };
-                self.push(file, key, e.into_inner().message().trim().to_string());
+                let mut message = e.into_inner().message().trim().to_string();
+                if let Some(var) = from_env.iter().find(|(k, _)| *k == key).map(|(_, v)| v) {
+                    message.push_str(&format!(" (set by the environment variable {var})"));
+                }
+                self.push(file, key, message);
                 None
             }
         }
@@ -98,5 +120,24 @@ fn merge(base: &mut toml::Table, over: toml::Table) {
                 base.insert(k, v);
             }
         }
+    }
+}
+
+/// The environment variables under `prefix` as a table (figment reads and nests them), and
+/// which dotted key each one set (for error messages).
+fn env_layer(prefix: &str) -> Result<(toml::Table, Vec<(String, String)>), String> {
+    use figment::providers::Env;
+    let vars: Vec<(String, String)> = std::env::vars()
+        .filter(|(k, _)| k.starts_with(prefix) && k.len() > prefix.len())
+        .map(|(k, _)| (k[prefix.len()..].to_lowercase().replace("__", "."), k))
+        .collect();
+    if vars.is_empty() {
+        return Ok((toml::Table::new(), vars));
+    }
+    let figment = figment::Figment::from(Env::prefixed(prefix).split("__"));
+    let value: toml::Value = figment.extract().map_err(|e| e.to_string())?;
+    match value {
+        toml::Value::Table(t) => Ok((t, vars)),
+        _ => Ok((toml::Table::new(), vars)),
     }
 }

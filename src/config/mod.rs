@@ -81,15 +81,30 @@ impl Config {
         let (dialog_file, dialog_default, dialog_text) = read(DIALOG_FILE);
         let (routing_file, routing_default, routing_text) = read(ROUTING_FILE);
 
-        let service = issues.parse_layered::<ServiceSettings>(&service_file, service_default, service_text.as_deref());
-        let script = issues.parse_layered::<Script>(&dialog_file, dialog_default, dialog_text.as_deref());
-        let routing = issues.parse_layered::<RoutingConfig>(&routing_file, routing_default, routing_text.as_deref());
+        let service = issues.parse_layered_env::<ServiceSettings>(
+            &service_file,
+            service_default,
+            service_text.as_deref(),
+            Some("LEADBOT__"),
+        );
+        let script = issues.parse_layered_env::<Script>(
+            &dialog_file,
+            dialog_default,
+            dialog_text.as_deref(),
+            Some("LEADBOT_DIALOG__"),
+        );
+        let routing = issues.parse_layered_env::<RoutingConfig>(
+            &routing_file,
+            routing_default,
+            routing_text.as_deref(),
+            Some("LEADBOT_ROUTING__"),
+        );
         let bitrix24_path = dir.map(|d| d.join(BITRIX24_FILE)).filter(|p| p.exists());
         let bitrix24 = bitrix24_path.as_ref().and_then(|path| {
             let file = path.display().to_string();
             match std::fs::read_to_string(path) {
                 Ok(text) => issues
-                    .parse_layered::<Bitrix24Settings>(&file, "", Some(&text))
+                    .parse_layered_env::<Bitrix24Settings>(&file, "", Some(&text), Some("LEADBOT_BITRIX24__"))
                     .map(|mut b| {
                         b.apply_env();
                         b.validate(&file, &mut issues);
@@ -106,7 +121,7 @@ impl Config {
             let file = path.display().to_string();
             match std::fs::read_to_string(path) {
                 Ok(text) => issues
-                    .parse_layered::<AmoCrmSettings>(&file, "", Some(&text))
+                    .parse_layered_env::<AmoCrmSettings>(&file, "", Some(&text), Some("LEADBOT_AMOCRM__"))
                     .map(|mut a| {
                         a.apply_env();
                         a.validate(&file, &mut issues);
@@ -123,7 +138,7 @@ impl Config {
             let file = path.display().to_string();
             match std::fs::read_to_string(path) {
                 Ok(text) => issues
-                    .parse_layered::<TelegramSettings>(&file, "", Some(&text))
+                    .parse_layered_env::<TelegramSettings>(&file, "", Some(&text), Some("LEADBOT_TELEGRAM__"))
                     .map(|mut t| {
                         t.apply_env();
                         t.validate(&file, &mut issues);
