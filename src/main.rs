@@ -12,6 +12,9 @@ struct Cli {
     /// Config directory (default: $LEADBOT_CONFIG_DIR, else ./config, else built-in defaults).
     #[arg(long, global = true)]
     config: Option<PathBuf>,
+    /// Log lines as `text` (default) or `json` (one object per line); also LEADBOT_LOG_FORMAT.
+    #[arg(long, global = true, value_parser = ["text", "json"])]
+    log_format: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -66,6 +69,10 @@ fn load_config(dir: Option<PathBuf>) -> Result<Config, ExitCode> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(format) = &cli.log_format {
+        // Read by the logger when it starts; set before any thread exists.
+        std::env::set_var("LEADBOT_LOG_FORMAT", format);
+    }
     match cli.command {
         Command::Phones { region, explain } => {
             let stdin = io::stdin();

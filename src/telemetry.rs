@@ -283,9 +283,21 @@ pub fn metrics_handle() -> PrometheusHandle {
         .clone()
 }
 
-/// `RUST_LOG`-style filtering, `info` by default.
+/// `RUST_LOG`-style filtering, `info` by default. `LEADBOT_LOG_FORMAT=json` (or `--log-format
+/// json`) writes one JSON object per line, with the span fields (lead id, request id, route),
+/// for log collectors; the default is text.
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+    let json = std::env::var("LEADBOT_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    if json {
+        let _ = tracing_subscriber::fmt()
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .with_env_filter(filter)
+            .try_init();
+    } else {
+        let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+    }
 }

@@ -208,3 +208,30 @@ fn every_config_key_can_be_set_from_the_environment() {
         "{err}"
     );
 }
+
+#[test]
+fn log_lines_can_be_json() {
+    // `migrate` against a server nobody runs fails at once, after logging.
+    let out = Command::new(env!("CARGO_BIN_EXE_leadbot"))
+        .args(["--log-format", "json", "migrate"])
+        .env("DATABASE_URL", "postgres://postgres@127.0.0.1:1/none")
+        .env("RUST_LOG", "info")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json_lines: Vec<serde_json::Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .collect();
+    assert!(!json_lines.is_empty(), "no JSON log line in:\n{text}");
+    assert!(
+        json_lines
+            .iter()
+            .all(|l| l["level"].is_string() && l["timestamp"].is_string()),
+        "{text}"
+    );
+}
