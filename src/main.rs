@@ -47,6 +47,16 @@ enum Command {
         /// Add details about each number.
         #[arg(long)]
         explain: bool,
+        /// Print only numbers that can be the client's contact: no toll-free
+        /// lines, none introduced as the business's ("ваш …"), no format examples.
+        #[arg(long)]
+        client: bool,
+        /// A number of the business's own, never the client's (repeatable; implies --client).
+        #[arg(long, value_name = "NUMBER")]
+        exclude: Vec<String>,
+        /// Count toll-free (8-800) numbers as the client's (implies --client).
+        #[arg(long)]
+        toll_free_is_client: bool,
     },
 }
 
@@ -67,10 +77,22 @@ fn load_config(dir: Option<PathBuf>) -> Result<Config, ExitCode> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Phones { region, explain } => {
+        Command::Phones {
+            region,
+            explain,
+            client,
+            exclude,
+            toll_free_is_client,
+        } => {
             let stdin = io::stdin();
             let stdout = io::stdout();
-            match leadbot_phone::run_cli(stdin.lock(), BufWriter::new(stdout.lock()), &region, explain) {
+            let opts = leadbot_phone::CliOptions {
+                explain,
+                client,
+                exclude,
+                toll_free_is_client,
+            };
+            match leadbot_phone::run_cli_with(stdin.lock(), BufWriter::new(stdout.lock()), &region, &opts) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("leadbot phones: {e}");

@@ -3,14 +3,61 @@
 
 use std::io::{self, BufRead, Write};
 
+use crate::client::ClientContext;
 use crate::extract::Extractor;
+
+/// How `leadbot phones` reads: every number (the default), or only what can
+/// be the client's contact.
+#[derive(Debug, Clone, Default)]
+pub struct CliOptions {
+    pub explain: bool,
+    /// Print only numbers that can be the client's (no toll-free, no
+    /// "ваш …", no format examples, none of `exclude`).
+    pub client: bool,
+    /// The business's own numbers, in any format the extractor reads.
+    pub exclude: Vec<String>,
+    pub toll_free_is_client: bool,
+}
 
 /// Read messages line by line and print, for each, the numbers found as a
 /// JSON array (`[]` when none). With `explain`, print instead one JSON
 /// object per line with each number's type, region and masked form, and the
 /// near miss when nothing was found.
-pub fn run_cli(mut input: impl BufRead, mut output: impl Write, region: &str, explain: bool) -> io::Result<()> {
+pub fn run_cli(input: impl BufRead, output: impl Write, region: &str, explain: bool) -> io::Result<()> {
+    run_cli_with(
+        input,
+        output,
+        region,
+        &CliOptions {
+            explain,
+            ..CliOptions::default()
+        },
+    )
+}
+
+/// `run_cli` with the client's context. An `exclude` entry that holds no
+/// number is an error: a typo must not silently exclude nothing.
+pub fn run_cli_with(
+    mut input: impl BufRead,
+    mut output: impl Write,
+    region: &str,
+    opts: &CliOptions,
+) -> io::Result<()> {
     let extractor = Extractor::new(region).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    let explain = opts.explain;
+    let client = opts.client || !opts.exclude.is_empty() || opts.toll_free_is_client;
+    let mut ctx = ClientContext::new();
+    ctx.toll_free_is_client = opts.toll_free_is_client;
+    for raw in &opts.exclude {
+        let found = extractor.find(raw);
+        if found.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("--exclude {raw:?}: no phone number in it"),
+            ));
+        }
+        found.iter().for_each(|n| ctx.exclude(n));
+    }
     let mut buf = Vec::new();
     loop {
         buf.clear();
@@ -21,7 +68,11 @@ pub fn run_cli(mut input: impl BufRead, mut output: impl Write, region: &str, ex
         let line = String::from_utf8_lossy(&buf);
         let line = line.trim_end_matches(['\n', '\r']);
         let value = if explain {
-            let a = extractor.analyse(line);
+            let a = if client {
+                extractor.analyse_client(line, &ctx)
+            } else {
+                extractor.analyse(line)
+            };
             serde_json::json!({
                 "found": a.found.iter().map(|n| serde_json::json!({
                     "e164": n.e164(),
@@ -31,6 +82,14 @@ pub fn run_cli(mut input: impl BufRead, mut output: impl Write, region: &str, ex
                 })).collect::<Vec<_>>(),
                 "attempt": a.attempt.map(|r| r.to_string()),
             })
+        } else if client {
+            serde_json::Value::from(
+                extractor
+                    .client_matches(line, &ctx)
+                    .iter()
+                    .map(|m| m.number.e164().to_string())
+                    .collect::<Vec<_>>(),
+            )
         } else {
             serde_json::Value::from(
                 extractor

@@ -4,6 +4,7 @@
 //! the dialog can re-prompt precisely.
 
 mod cli;
+mod client;
 mod context;
 mod error;
 mod extract;
@@ -14,7 +15,9 @@ mod policy;
 mod scan;
 mod words;
 
-pub use cli::run_cli;
+pub use cli::{run_cli, run_cli_with, CliOptions};
+pub use client::ClientContext;
+pub use context::Owner;
 pub use error::PhoneError;
 pub use extract::{Analysis, Extractor, Match};
 pub use kind::NumberKind;
