@@ -1,7 +1,7 @@
 //! The dialog's view of phone numbers: what a message means for the phone request.
 //! Extraction and validation live in the `leadbot-phone` crate.
 
-use leadbot_phone::{Extractor, Policy, Rejection};
+use leadbot_phone::{ClientContext, Extractor, Policy, Rejection};
 
 use crate::domain::Phone;
 
@@ -21,21 +21,49 @@ pub enum PhoneInput {
 pub struct PhoneReader {
     extractor: Extractor,
     policy: Policy,
+    /// Numbers that are not the client's: the business's own and the bot's examples.
+    context: ClientContext,
 }
 
 impl PhoneReader {
     pub fn new(extractor: Extractor, policy: Policy) -> PhoneReader {
-        PhoneReader { extractor, policy }
+        PhoneReader {
+            extractor,
+            policy,
+            context: ClientContext::new(),
+        }
     }
 
-    /// A phone as it came in a CRM card or intake request.
+    /// Every number in `text` (a bot text, a business line from the script) is never the
+    /// client's. Returns how many numbers it held.
+    pub fn exclude_found_in(&mut self, text: &str) -> usize {
+        let n = self.extractor.find(text).len();
+        self.context.exclude_found_in(&self.extractor, text);
+        n
+    }
+
+    /// Whether toll-free (8-800) numbers count as a client's contact.
+    pub fn set_toll_free_is_client(&mut self, yes: bool) {
+        self.context.toll_free_is_client = yes;
+    }
+
+    /// A phone as it came in a CRM card or intake request: the card's field holds the
+    /// client's number whatever it is, so only the policy applies.
     pub fn read_card(&self, raw: &str) -> PhoneInput {
-        self.read(raw, &[])
+        self.read_with(raw, &[], None)
     }
 
     /// `recent`: the client's previous messages, oldest first, for numbers split across them.
+    /// Numbers that are not the client's (see `ClientContext`) are passed over.
     pub fn read(&self, text: &str, recent: &[&str]) -> PhoneInput {
-        let analysis = self.extractor.analyse(text);
+        self.read_with(text, recent, Some(&self.context))
+    }
+
+    fn read_with(&self, text: &str, recent: &[&str], context: Option<&ClientContext>) -> PhoneInput {
+        let analysis = match context {
+            Some(c) => self.extractor.analyse_client(text, c),
+            None => self.extractor.analyse(text),
+        };
         let mut rejection = None;
         for n in &analysis.found {
             match self.policy.check(n) {
@@ -53,7 +81,11 @@ impl PhoneReader {
         if !recent.is_empty() {
             let mut all: Vec<&str> = recent.to_vec();
             all.push(text);
-            if let Some(n) = self.extractor.assemble(&all) {
+            let assembled = self
+                .extractor
+                .assemble(&all)
+                .filter(|n| context.is_none_or(|c| c.may_be_clients_number(n)));
+            if let Some(n) = assembled {
                 return match self.policy.check(&n) {
                     Ok(()) => e164(&n).map_or(PhoneInput::Nothing, PhoneInput::Valid),
                     Err(r) => PhoneInput::Rejected(r),
