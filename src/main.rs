@@ -57,6 +57,9 @@ enum Command {
         /// Count toll-free (8-800) numbers as the client's (implies --client).
         #[arg(long)]
         toll_free_is_client: bool,
+        /// The client's city: 5-7-digit city numbers get its area code (implies --client).
+        #[arg(long)]
+        city: Option<String>,
     },
 }
 
@@ -83,6 +86,7 @@ fn main() -> ExitCode {
             client,
             exclude,
             toll_free_is_client,
+            city,
         } => {
             let stdin = io::stdin();
             let stdout = io::stdout();
@@ -91,6 +95,7 @@ fn main() -> ExitCode {
                 client,
                 exclude,
                 toll_free_is_client,
+                city,
             };
             match leadbot_phone::run_cli_with(stdin.lock(), BufWriter::new(stdout.lock()), &region, &opts) {
                 Ok(()) => ExitCode::SUCCESS,

@@ -92,6 +92,17 @@ impl PhoneReader {
                 };
             }
         }
+        // "22-33-44" with a city named here or in an earlier message: the area code completes
+        // it. After assembling, so digits split over messages stay one mobile number.
+        if let Some(c) = context {
+            let local = self.extractor.local_numbers(text, recent);
+            if let Some(n) = local.into_iter().find(|n| c.may_be_clients_number(n)) {
+                return match self.policy.check(&n) {
+                    Ok(()) => e164(&n).map_or(PhoneInput::Nothing, PhoneInput::Valid),
+                    Err(r) => PhoneInput::Rejected(r),
+                };
+            }
+        }
         match analysis.attempt {
             Some(r) => PhoneInput::Rejected(r),
             None => PhoneInput::Nothing,

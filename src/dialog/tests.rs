@@ -660,3 +660,14 @@ fn faq_matches_forms_not_prefixes() {
     let said = t.client("где-то читал, что у вас в городе склад находится");
     assert!(!said.iter().any(|s| s.contains("Садовая")), "{said:?}");
 }
+
+#[test]
+fn a_city_number_gets_the_area_code_of_the_city_named_before() {
+    let mut t = Talk::start(dialog(), None, None);
+    t.client("мы в Караганде, мобильного нет");
+    t.client("домашний 41-22-05");
+    assert_eq!(t.s.phone.as_deref(), Some("+77212412205"));
+    let mut t = Talk::start(dialog(), None, None);
+    t.client("запишите городской в Ростове: 201-23-45");
+    assert_eq!(t.s.phone.as_deref(), Some("+78632012345"));
+}

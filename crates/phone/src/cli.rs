@@ -17,6 +17,9 @@ pub struct CliOptions {
     /// The business's own numbers, in any format the extractor reads.
     pub exclude: Vec<String>,
     pub toll_free_is_client: bool,
+    /// The client's city ("Ростов", "Караганда"): 5-7-digit city numbers get its area code
+    /// (a city named in the line itself wins). Implies `client`.
+    pub city: Option<String>,
 }
 
 /// Read messages line by line and print, for each, the numbers found as a
@@ -45,7 +48,16 @@ pub fn run_cli_with(
 ) -> io::Result<()> {
     let extractor = Extractor::new(region).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     let explain = opts.explain;
-    let client = opts.client || !opts.exclude.is_empty() || opts.toll_free_is_client;
+    let client = opts.client || !opts.exclude.is_empty() || opts.toll_free_is_client || opts.city.is_some();
+    if let Some(city) = &opts.city {
+        if crate::area::area_code_of(city).is_none() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("--city {city:?}: not in the area-code table"),
+            ));
+        }
+    }
+    let city_context: Vec<&str> = opts.city.iter().map(String::as_str).collect();
     let mut ctx = ClientContext::new();
     ctx.toll_free_is_client = opts.toll_free_is_client;
     for raw in &opts.exclude {
@@ -83,13 +95,21 @@ pub fn run_cli_with(
                 "attempt": a.attempt.map(|r| r.to_string()),
             })
         } else if client {
-            serde_json::Value::from(
-                extractor
-                    .client_matches(line, &ctx)
+            let mut found: Vec<String> = extractor
+                .client_matches(line, &ctx)
+                .iter()
+                .map(|m| m.number.e164().to_string())
+                .collect();
+            // A city number only when the line holds no whole number, as the dialog reads it.
+            if found.is_empty() {
+                found = extractor
+                    .local_numbers(line, &city_context)
                     .iter()
-                    .map(|m| m.number.e164().to_string())
-                    .collect::<Vec<_>>(),
-            )
+                    .filter(|n| ctx.may_be_clients_number(n))
+                    .map(|n| n.e164().to_string())
+                    .collect();
+            }
+            serde_json::Value::from(found)
         } else {
             serde_json::Value::from(
                 extractor

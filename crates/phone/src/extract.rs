@@ -94,6 +94,11 @@ impl Extractor {
         self.region
     }
 
+    /// The default region's calling code (7 for RU and KZ).
+    pub fn country_code(&self) -> u16 {
+        self.cc
+    }
+
     /// Every phone number found in one message, in order of appearance.
     pub fn find(&self, text: &str) -> Vec<PhoneNumber> {
         self.find_matches(text).into_iter().map(|m| m.number).collect()

@@ -3,6 +3,7 @@
 //! normalising to E.164, telling their type, and explaining near misses so
 //! the dialog can re-prompt precisely.
 
+mod area;
 mod cli;
 mod client;
 mod context;
@@ -15,6 +16,7 @@ mod policy;
 mod scan;
 mod words;
 
+pub use area::area_code_of;
 pub use cli::{run_cli, run_cli_with, CliOptions};
 pub use client::ClientContext;
 pub use context::Owner;

@@ -324,3 +324,36 @@ fn whose_number_it_is() {
     let a = e.analyse_client("у вас на сайте 8 (863) 201-23-45", &ctx);
     assert!(a.found.is_empty() && a.attempt.is_none());
 }
+
+#[test]
+fn city_numbers_with_the_named_citys_area_code() {
+    let e = Extractor::new("RU").expect("RU");
+    let local = |text: &str, ctx: &[&str]| -> Vec<String> {
+        e.local_numbers(text, ctx)
+            .iter()
+            .map(|n| n.e164().to_string())
+            .collect()
+    };
+    assert_eq!(local("домашний 41-22-05", &["я из Караганды"]), ["+77212412205"]);
+    assert_eq!(local("Ростов, 201-23-45, спросить Нину", &[]), ["+78632012345"]);
+    assert_eq!(
+        local("в Новочеркасске 2-44-18-01", &[]),
+        Vec::<String>::new(),
+        "7 digits for a 4-digit code"
+    );
+    assert_eq!(local("в Новочеркасске 24-41-80", &[]), ["+78635244180"]);
+    assert_eq!(local("тел 2012345, Ростов", &[]), ["+78632012345"]);
+    // A postal code, an amount, a number with no city anywhere.
+    for (t, ctx) in [
+        ("346400 Новочеркасск", &[][..]),
+        ("индекс 344-022 Ростов", &[][..]),
+        ("в Ростове 201-23-45 руб", &[][..]),
+        ("201-23-45", &["привет"][..]),
+    ] {
+        assert_eq!(local(t, ctx), Vec::<String>::new(), "{t}");
+    }
+    assert!(Extractor::new("UZ")
+        .expect("UZ")
+        .local_numbers("Москва 201-23-45", &[])
+        .is_empty());
+}

@@ -54,3 +54,28 @@ fn client_mode_leaves_out_what_is_not_the_clients() {
     };
     assert!(run_cli_with("x\n".as_bytes(), &mut Vec::new(), "RU", &bad).is_err());
 }
+
+#[test]
+fn a_city_completes_local_numbers() {
+    let opts = CliOptions {
+        city: Some("Ростов-на-Дону".into()),
+        ..CliOptions::default()
+    };
+    let mut out = Vec::new();
+    run_cli_with(
+        "дом 201-23-45\nв Караганде 41-22-05\n".as_bytes(),
+        &mut out,
+        "RU",
+        &opts,
+    )
+    .expect("cli run");
+    assert_eq!(
+        String::from_utf8_lossy(&out),
+        "[\"+78632012345\"]\n[\"+77212412205\"]\n"
+    );
+    let bad = CliOptions {
+        city: Some("Атлантида".into()),
+        ..CliOptions::default()
+    };
+    assert!(run_cli_with("x\n".as_bytes(), &mut Vec::new(), "RU", &bad).is_err());
+}
