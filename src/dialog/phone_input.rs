@@ -20,6 +20,8 @@ pub enum PhoneInput {
 #[derive(Debug, Clone)]
 pub struct PhoneReader {
     extractor: Extractor,
+    /// Extractors of the CIS regions a client may name ("я из Минска"), built once.
+    named: Vec<Extractor>,
     policy: Policy,
     /// Numbers that are not the client's: the business's own and the bot's examples.
     context: ClientContext,
@@ -27,8 +29,15 @@ pub struct PhoneReader {
 
 impl PhoneReader {
     pub fn new(extractor: Extractor, policy: Policy) -> PhoneReader {
+        // Regions the extractor does not know are left out: nothing to read there.
+        let named = ["BY", "UA", "UZ", "KG", "TJ", "AM", "AZ", "GE", "MD"]
+            .iter()
+            .filter(|r| **r != extractor.region())
+            .filter_map(|r| Extractor::new(r).ok())
+            .collect();
         PhoneReader {
             extractor,
+            named,
             policy,
             context: ClientContext::new(),
         }
@@ -101,6 +110,19 @@ impl PhoneReader {
                     Ok(()) => e164(&n).map_or(PhoneInput::Nothing, PhoneInput::Valid),
                     Err(r) => PhoneInput::Rejected(r),
                 };
+            }
+        }
+        // "8 029 123-45-67" from a client who said they are in Minsk: that country's format.
+        if let Some(c) = context {
+            let region = leadbot_phone::named_region(text)
+                .or_else(|| recent.iter().rev().find_map(|m| leadbot_phone::named_region(m)));
+            if let Some(ex) = region.and_then(|r| self.named.iter().find(|e| e.region() == r)) {
+                if let Some(n) = ex.analyse_client(text, c).found.into_iter().next() {
+                    return match self.policy.check(&n) {
+                        Ok(()) => e164(&n).map_or(PhoneInput::Nothing, PhoneInput::Valid),
+                        Err(r) => PhoneInput::Rejected(r),
+                    };
+                }
             }
         }
         match analysis.attempt {

@@ -671,3 +671,11 @@ fn a_city_number_gets_the_area_code_of_the_city_named_before() {
     t.client("запишите городской в Ростове: 201-23-45");
     assert_eq!(t.s.phone.as_deref(), Some("+78632012345"));
 }
+
+#[test]
+fn a_national_number_of_the_country_the_client_named() {
+    let mut t = Talk::start(dialog(), None, None);
+    t.client("я из Бреста");
+    t.client("8 029 123-45-67");
+    assert_eq!(t.s.phone.as_deref(), Some("+375291234567"));
+}

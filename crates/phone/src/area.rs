@@ -208,3 +208,73 @@ mod tests {
         }
     }
 }
+
+/// (stem of a country's or city's name, ISO region) for the CIS countries
+/// whose national formats clients write as at home ("8 029 …" in Minsk,
+/// "0 67 …" in Kyiv). Kazakhstan shares +7 with Russia and needs no switch.
+const NAMED_REGIONS: &[(&str, &str)] = &[
+    ("беларус", "BY"),
+    ("белорус", "BY"),
+    ("минск", "BY"),
+    ("брест", "BY"),
+    ("гомел", "BY"),
+    ("витебск", "BY"),
+    ("гродн", "BY"),
+    ("могилев", "BY"),
+    ("украин", "UA"),
+    ("киев", "UA"),
+    ("харьков", "UA"),
+    ("одесс", "UA"),
+    ("днепр", "UA"),
+    ("львов", "UA"),
+    ("узбекистан", "UZ"),
+    ("ташкент", "UZ"),
+    ("самарканд", "UZ"),
+    ("кыргызстан", "KG"),
+    ("киргиз", "KG"),
+    ("бишкек", "KG"),
+    ("таджикистан", "TJ"),
+    ("душанбе", "TJ"),
+    ("армени", "AM"),
+    ("ереван", "AM"),
+    ("азербайджан", "AZ"),
+    ("баку", "AZ"),
+    ("грузи", "GE"),
+    ("тбилиси", "GE"),
+    ("молдов", "MD"),
+    ("молдав", "MD"),
+    ("кишинев", "MD"),
+];
+
+/// The CIS region a text names ("я из Бреста" → BY), for reading a number
+/// in that country's national format.
+pub fn named_region(text: &str) -> Option<&'static str> {
+    let lower = text.to_lowercase().replace('ё', "е");
+    lower
+        .split(|c: char| !c.is_alphabetic())
+        .filter(|w| !w.is_empty())
+        .find_map(|w| {
+            NAMED_REGIONS
+                .iter()
+                .find(|(stem, _)| w.starts_with(stem))
+                .map(|(_, r)| *r)
+        })
+}
+
+#[cfg(test)]
+mod region_tests {
+    use super::*;
+
+    #[test]
+    fn cis_regions_by_name() {
+        assert_eq!(named_region("я из Бреста"), Some("BY"));
+        assert_eq!(named_region("живу в Минске"), Some("BY"));
+        assert_eq!(named_region("Ташкент"), Some("UZ"));
+        assert_eq!(named_region("мы в Киеве"), Some("UA"));
+        assert_eq!(named_region("Ростов"), None);
+        // Every region in the table is one the extractor knows.
+        for (_, r) in NAMED_REGIONS {
+            assert!(Extractor::new(r).is_ok(), "{r}");
+        }
+    }
+}

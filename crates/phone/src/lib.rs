@@ -16,7 +16,7 @@ mod policy;
 mod scan;
 mod words;
 
-pub use area::area_code_of;
+pub use area::{area_code_of, named_region};
 pub use cli::{run_cli, run_cli_with, CliOptions};
 pub use client::ClientContext;
 pub use context::Owner;

@@ -357,3 +357,12 @@ fn city_numbers_with_the_named_citys_area_code() {
         .local_numbers("Москва 201-23-45", &[])
         .is_empty());
 }
+
+#[test]
+fn national_formats_of_a_named_cis_country() {
+    let by = leadbot_phone::named_region("я в Бресте сейчас").expect("a named region");
+    assert_eq!(find(by, "8 029 123-45-67"), ["+375291234567"]);
+    assert_eq!(find(by, "8 (0162) 22-33-44"), ["+375162223344"]);
+    // Read as Russian, the same writing is no number.
+    assert_eq!(ru("8 029 123-45-67"), Vec::<String>::new());
+}

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use leadbot_phone::{ClientContext, Extractor};
+use leadbot_phone::{named_region, ClientContext, Extractor};
 
 struct Example {
     text: String,
@@ -12,6 +12,8 @@ struct Example {
     region: String,
     /// The business's own numbers for this line (families set only).
     exclude: Vec<String>,
+    /// The client's earlier messages (families set only).
+    previous: Vec<String>,
 }
 
 fn load(path: &str) -> Vec<Example> {
@@ -31,6 +33,10 @@ fn load(path: &str) -> Vec<Example> {
                 cat: v["cat"].as_str().expect("cat").to_string(),
                 region: v["region"].as_str().unwrap_or("RU").to_string(),
                 exclude: v["exclude"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(|w| w.as_str().map(String::from)).collect())
+                    .unwrap_or_default(),
+                previous: v["previous"]
                     .as_array()
                     .map(|a| a.iter().filter_map(|w| w.as_str().map(String::from)).collect())
                     .unwrap_or_default(),
@@ -113,7 +119,7 @@ fn own_labelled_set() {
 #[test]
 fn families_set() {
     let data = load(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/phones-families.jsonl"));
-    assert_eq!(data.len(), 82);
+    assert_eq!(data.len(), 96);
     let (exact, fp) = evaluate_with("families set", &data, |e, ex| {
         let mut ctx = ClientContext::new();
         ctx.exclude_found_in(e, "например: +7 900 123-45-67");
@@ -121,10 +127,36 @@ fn families_set() {
             let n = n.parse().expect("e164 in exclude");
             ctx.exclude(&n);
         }
-        e.client_matches(&ex.text, &ctx)
+        // As the dialog reads: whole numbers, then a city number with the named city's code,
+        // then the national format of a named CIS country.
+        let previous: Vec<&str> = ex.previous.iter().map(String::as_str).collect();
+        let whole: Vec<String> = e
+            .client_matches(&ex.text, &ctx)
             .iter()
             .map(|m| m.number.e164().to_string())
-            .collect()
+            .collect();
+        if !whole.is_empty() {
+            return whole;
+        }
+        let local: Vec<String> = e
+            .local_numbers(&ex.text, &previous)
+            .iter()
+            .map(|n| n.e164().to_string())
+            .collect();
+        if !local.is_empty() {
+            return local;
+        }
+        let region = named_region(&ex.text).or_else(|| previous.iter().rev().find_map(|m| named_region(m)));
+        region
+            .and_then(|r| Extractor::new(r).ok())
+            .map(|other| {
+                other
+                    .client_matches(&ex.text, &ctx)
+                    .iter()
+                    .map(|m| m.number.e164().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
     });
     assert_eq!(exact, data.len(), "exact matches");
     assert_eq!(fp, 0, "false positives on negatives");

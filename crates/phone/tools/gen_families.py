@@ -8,9 +8,10 @@ def sup(s):
 def ar(s): return ''.join(chr(ord(c)-48+0x0660) if c.isdigit() else c for c in s)
 def fa(s): return ''.join(chr(ord(c)-48+0x06F0) if c.isdigit() else c for c in s)
 L=[]
-def add(cat,text,want,exclude=None):
+def add(cat,text,want,exclude=None,previous=None):
     d={"cat":cat,"text":text,"want":want}
     if exclude: d["exclude"]=exclude
+    if previous: d["previous"]=previous
     L.append(d)
 # non-ASCII digits
 add("nonascii","мой номер "+fw("8(903)555-12-40"),["+79035551240"])
@@ -101,6 +102,22 @@ add("kw_positive","заказ хочу на пятницу, телефон 8 926
 add("kw_positive","артикул нашла сама, звоните +7 915 774 20 61",["+79157742061"])
 add("kw_positive","индекс не помню, 89034551240",["+79034551240"])
 add("kw_positive","по счёту всё ок. Номер для связи 8 985 615 07 33",["+79856150733"])
+# local city numbers, the city named here or in an earlier message
+add("local","домашний 41-22-05",["+77212412205"],previous=["живу в Караганде"])
+add("local","в Ростове 201-23-45, спросить Нину",["+78632012345"])
+add("local","рабочий 233-18-90",["+74952331890"],previous=["мы в Москве, на Таганке"])
+add("local","звоните на городской: 52-17-44",["+78635521744"],previous=["я из Новочеркасска"])
+add("local","тел 2950317",["+73432950317"],previous=["Екатеринбург"])
+add("local","в Алматы 317 40 22",["+77273174022"])
+add("local_neg","Ростов, Садовая 137, индекс 344002",[])
+add("local_neg","в Москве 250 000 за метр?",[])
+add("local_neg","233-18-90",[],previous=["добрый день"])
+# national formats of a named CIS country
+add("cis","8 029 640-11-27",["+375296401127"],previous=["я сейчас в Минске"])
+add("cis","в Бресте 8 (0162) 21-40-55",["+375162214055"])
+add("cis","Ташкент, 90 123 45 67",["+998901234567"])
+add("cis","мой 067 245 11 09",["+380672451109"],previous=["из Киева пишу"])
+add("cis_neg","8 029 640-11-27",[])
 for i,d in enumerate(L):
     d["id"]=i
     print(json.dumps(d,ensure_ascii=False))
