@@ -2,12 +2,11 @@ use chrono::{DateTime, Utc};
 use leadbot_phone::Rejection;
 
 use super::faq::Faq;
-use super::phone_input::{PhoneInput, PhoneReader};
+use super::phone_input::{is_correction, PhoneInput, PhoneReader};
 use super::refusal::RefusalRules;
 use super::state::{ArmedTimer, DialogState, Effect, Event, TimerKind, RECENT_MESSAGES};
 use crate::config::{FailureStatus, Script};
 use crate::domain::{ChannelName, LeadStatus, ManagerRef, Outcome, Phone};
-use crate::keywords::Stems;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DialogError {
@@ -572,28 +571,4 @@ fn bot_texts(script: &Script) -> Vec<&str> {
     v.extend(t.reask.iter().map(String::as_str));
     v.extend(script.faq.iter().map(|f| f.answer.as_str()));
     v
-}
-
-/// Words that say the number given before was wrong: "правильный номер", "ошибся",
-/// "опечатка", "не тот", "вернее". Only read when the message also holds a new valid number.
-fn is_correction(text: &str) -> bool {
-    let stems = Stems::of(text);
-    let words = stems.as_slice();
-    const PREFIXES: &[&str] = &[
-        "правильн",
-        "неправильн",
-        "ошиб",
-        "опечат",
-        "исправ",
-        "перепут",
-        "актуальн",
-    ];
-    // Whole stems: "верн" is "верный"/"вернее", not "вернусь".
-    const WHOLE: &[&str] = &["верн", "точн"];
-    words
-        .iter()
-        .any(|w| PREFIXES.iter().any(|s| w.starts_with(s)) || WHOLE.contains(&w.as_str()))
-        || words
-            .windows(2)
-            .any(|p| p[0] == "не" && matches!(p[1].as_str(), "тот" | "этот" | "та"))
 }

@@ -4,6 +4,7 @@
 use leadbot_phone::{ClientContext, Extractor, Policy, Rejection};
 
 use crate::domain::Phone;
+use crate::keywords::Stems;
 
 /// What a client message says about the phone.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,8 +74,19 @@ impl PhoneReader {
             Some(c) => self.extractor.analyse_client(text, c),
             None => self.extractor.analyse(text),
         };
+        let mut found = analysis.found;
+        // "8 918 123-45-67, ой, нет, правильно 8 928 …": the number after the correction wins.
+        if let (true, Some(c)) = (found.len() >= 2, context) {
+            let m = self.extractor.client_matches(text, c);
+            if let (Some(first), Some(last)) = (m.first(), m.last()) {
+                let between = text.get(first.range.end..last.range.start).unwrap_or("");
+                if first.range.end <= last.range.start && is_correction(between) {
+                    found = vec![last.number.clone()];
+                }
+            }
+        }
         let mut rejection = None;
-        for n in &analysis.found {
+        for n in &found {
             match self.policy.check(n) {
                 Ok(()) => {
                     if let Some(p) = e164(n) {
@@ -136,4 +148,28 @@ impl PhoneReader {
 /// would be a bug in one of them, and the number is then not taken).
 fn e164(n: &leadbot_phone::PhoneNumber) -> Option<Phone> {
     Phone::parse(n.e164()).ok()
+}
+
+/// Words that say the number given before was wrong: "правильный номер", "ошибся",
+/// "опечатка", "не тот", "вернее". Only read when the message also holds a new valid number.
+pub(super) fn is_correction(text: &str) -> bool {
+    let stems = Stems::of(text);
+    let words = stems.as_slice();
+    const PREFIXES: &[&str] = &[
+        "правильн",
+        "неправильн",
+        "ошиб",
+        "опечат",
+        "исправ",
+        "перепут",
+        "актуальн",
+    ];
+    // Whole stems: "верн" is "верный"/"вернее", not "вернусь".
+    const WHOLE: &[&str] = &["верн", "точн"];
+    words
+        .iter()
+        .any(|w| PREFIXES.iter().any(|s| w.starts_with(s)) || WHOLE.contains(&w.as_str()))
+        || words
+            .windows(2)
+            .any(|p| p[0] == "не" && matches!(p[1].as_str(), "тот" | "этот" | "та"))
 }

@@ -679,3 +679,25 @@ fn a_national_number_of_the_country_the_client_named() {
     t.client("8 029 123-45-67");
     assert_eq!(t.s.phone.as_deref(), Some("+375291234567"));
 }
+
+#[test]
+fn a_correction_inside_one_message_takes_the_second_number() {
+    let mut t = Talk::start(dialog(), None, None);
+    t.client("8 918 123 45 67, ой нет, ошиблась, правильный 8 928 765 43 21");
+    assert_eq!(t.s.phone.as_deref(), Some("+79287654321"));
+    // Two numbers without a correction: the client's first, as before.
+    let mut t = Talk::start(dialog(), None, None);
+    t.client("8 918 123 45 67 или 8 928 765 43 21");
+    assert_eq!(t.s.phone.as_deref(), Some("+79181234567"));
+}
+
+#[test]
+fn an_area_code_in_brackets_or_in_the_previous_message() {
+    let mut t = Talk::start(dialog(), None, None);
+    t.client("41-22-05 (7212)");
+    assert_eq!(t.s.phone.as_deref(), Some("+77212412205"));
+    let mut t = Talk::start(dialog(), None, None);
+    t.client("код 863");
+    t.client("255-90-14");
+    assert_eq!(t.s.phone.as_deref(), Some("+78632559014"));
+}

@@ -137,9 +137,9 @@ impl Extractor {
         if self.country_code() != 7 {
             return Vec::new();
         }
-        let Some(area) = area_code_of(text).or_else(|| context.iter().rev().find_map(|c| area_code_of(c))) else {
-            return Vec::new();
-        };
+        let area = area_code_of(text)
+            .or_else(|| context.iter().rev().find_map(|c| area_code_of(c)))
+            .or_else(|| context.iter().rev().find_map(|c| lone_area_code(c)));
         let scan = scan::scan(text);
         let mut out = Vec::new();
         let mut prev_end = 0;
@@ -153,12 +153,31 @@ impl Extractor {
             if first.plus || groups.iter().any(|g| g.not_phone || g.words) || hint == Hint::Other {
                 continue;
             }
-            let digits: String = groups
-                .iter()
-                .filter_map(|g| std::str::from_utf8(scan.digits_of(g)).ok())
-                .collect();
+            if context::is_amount_after(&text[last.bytes.end..]) {
+                continue;
+            }
+            let digits_of = |gs: &[scan::Group]| -> String {
+                gs.iter()
+                    .filter_map(|g| std::str::from_utf8(scan.digits_of(g)).ok())
+                    .collect()
+            };
+            // "41-22-05 (7212)": the code in brackets after the number, not its tail.
+            if groups.len() >= 3 && last.sep == scan::Sep::Paren {
+                let code = digits_of(std::slice::from_ref(last));
+                let local = digits_of(&groups[..groups.len() - 1]);
+                if is_area_code(&code) && code.len() + local.len() == 10 {
+                    if let Some(n) = PhoneNumber::from_parts(7, &format!("{code}{local}")) {
+                        out.push(n);
+                        continue;
+                    }
+                }
+            }
+            let Some(area) = area else {
+                continue;
+            };
+            let digits = digits_of(groups);
             let written_local = groups.len() >= 2 || hint == Hint::Phone;
-            if !written_local || area.len() + digits.len() != 10 || context::is_amount_after(&text[last.bytes.end..]) {
+            if !written_local || area.len() + digits.len() != 10 {
                 continue;
             }
             if let Some(n) = PhoneNumber::from_parts(7, &format!("{area}{digits}")) {
@@ -167,6 +186,24 @@ impl Extractor {
         }
         out
     }
+}
+
+fn is_area_code(code: &str) -> bool {
+    AREAS.iter().any(|(_, c)| *c == code)
+}
+
+/// A previous message that is only an area code of the table ("код 863",
+/// "(7212)"): the next city number takes it.
+fn lone_area_code(text: &str) -> Option<&'static str> {
+    let scan = scan::scan(text);
+    let [chunk] = scan.chunks.as_slice() else {
+        return None;
+    };
+    let [group] = &scan.groups[chunk.groups.clone()] else {
+        return None;
+    };
+    let code = std::str::from_utf8(scan.digits_of(group)).ok()?;
+    AREAS.iter().find(|(_, c)| *c == code).map(|(_, c)| *c)
 }
 
 #[cfg(test)]
@@ -193,6 +230,20 @@ mod tests {
         for text in ["уфолог", "тулуп", "привет", "ростбиф"] {
             assert_eq!(area_code_of(text), None, "{text}");
         }
+    }
+
+    #[test]
+    fn the_area_code_in_brackets_after_or_in_the_previous_message() {
+        let e = Extractor::new("RU").expect("RU");
+        let got = |t: &str, ctx: &[&str]| -> Vec<String> {
+            e.local_numbers(t, ctx).iter().map(|n| n.e164().to_string()).collect()
+        };
+        assert_eq!(got("41-22-05 (7212)", &[]), ["+77212412205"]);
+        assert_eq!(got("201-23-45 (863)", &[]), ["+78632012345"]);
+        assert_eq!(got("201-23-45", &["код 863"]), ["+78632012345"]);
+        assert_eq!(got("201-23-45", &["(863)"]), ["+78632012345"]);
+        // A bracketed number that is no area code of the table.
+        assert!(got("201-23-45 (123)", &[]).is_empty());
     }
 
     #[test]
