@@ -60,6 +60,9 @@ enum Command {
         /// The client's city: 5-7-digit city numbers get its area code (implies --client).
         #[arg(long)]
         city: Option<String>,
+        /// Read JSON lines `{"text": …, "previous": […]}` and take numbers as the dialog does.
+        #[arg(long)]
+        jsonl: bool,
     },
 }
 
@@ -87,6 +90,7 @@ fn main() -> ExitCode {
             exclude,
             toll_free_is_client,
             city,
+            jsonl,
         } => {
             let stdin = io::stdin();
             let stdout = io::stdout();
@@ -96,6 +100,7 @@ fn main() -> ExitCode {
                 exclude,
                 toll_free_is_client,
                 city,
+                jsonl,
             };
             match leadbot_phone::run_cli_with(stdin.lock(), BufWriter::new(stdout.lock()), &region, &opts) {
                 Ok(()) => ExitCode::SUCCESS,

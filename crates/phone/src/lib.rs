@@ -13,6 +13,7 @@ mod kind;
 mod metadata;
 mod number;
 mod policy;
+mod reader;
 mod scan;
 mod words;
 
@@ -25,3 +26,4 @@ pub use extract::{Analysis, Extractor, Match};
 pub use kind::NumberKind;
 pub use number::{mask_e164, PhoneNumber};
 pub use policy::{Policy, Rejection};
+pub use reader::ClientReader;

@@ -79,3 +79,31 @@ fn a_city_completes_local_numbers() {
     };
     assert!(run_cli_with("x\n".as_bytes(), &mut Vec::new(), "RU", &bad).is_err());
 }
+
+#[test]
+fn json_lines_carry_the_previous_messages() {
+    let opts = CliOptions {
+        jsonl: true,
+        ..CliOptions::default()
+    };
+    let input = concat!(
+        r#"{"text": "45 67", "previous": ["8 918 123", "ой"]}"#,
+        "\n",
+        r#"{"text": "домашний 41-22-05", "previous": ["я из Караганды"]}"#,
+        "\n",
+        r#"{"text": "8 029 123-45-67", "previous": ["пишу из Минска"]}"#,
+        "\n",
+        r#"{"text": "звоните 8 800 555 35 35"}"#,
+        "\n",
+        "not json\n",
+    );
+    let mut out = Vec::new();
+    run_cli_with(input.as_bytes(), &mut out, "RU", &opts).expect("cli run");
+    let out = String::from_utf8_lossy(&out);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[..4],
+        ["[\"+79181234567\"]", "[\"+77212412205\"]", "[\"+375291234567\"]", "[]"]
+    );
+    assert!(lines[4].contains("error"), "{}", lines[4]);
+}
