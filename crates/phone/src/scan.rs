@@ -358,6 +358,41 @@ impl<'a> Lexer<'a> {
         self.last_word_end = Some(end);
     }
 
+    /// "девятьсот 16", "сорок 5": digits that finish a round numeral said just before
+    /// them (dictation mixing words and digits) join it, as "916" and "45" are meant.
+    /// Returns whether the digits at `bytes` were taken so.
+    fn merge_into_round_numeral(&mut self, bytes: Range<usize>) -> bool {
+        let new = &self.text.as_bytes()[bytes.clone()];
+        let Some(g) = self.out.groups.last() else {
+            return false;
+        };
+        let in_chunk = self.out.groups.len() > self.chunk_start;
+        let only_space = self
+            .text
+            .get(g.bytes.end..bytes.start)
+            .is_some_and(|gap| !gap.is_empty() && gap.chars().all(|c| c == ' ' || c == '\u{a0}'));
+        if !in_chunk || !g.words || !only_space {
+            return false;
+        }
+        let d = &self.out.digits[g.digits.clone()];
+        let fits = match (d, new.len()) {
+            // A round hundred: "900" + "16" or "5".
+            ([_, b'0', b'0'], 1 | 2) => new.len() == 1 || new[0] != b'0',
+            // A round ten: "40" + "5".
+            ([t, b'0'], 1) => *t >= b'2' && new[0] != b'0',
+            _ => false,
+        };
+        if !fits {
+            return false;
+        }
+        let start = g.digits.end - new.len();
+        self.out.digits[start..].copy_from_slice(new);
+        if let Some(g) = self.out.groups.last_mut() {
+            g.bytes.end = bytes.end;
+        }
+        true
+    }
+
     /// Digits in the chunk being built.
     fn chunk_digits(&self) -> usize {
         self.out.groups[self.chunk_start..].iter().map(|g| g.digits.len()).sum()
@@ -397,7 +432,10 @@ impl<'a> Lexer<'a> {
                     end = j + 1;
                     it.next();
                 }
-                self.push_digits(i..end, text.as_bytes()[i..end].iter().copied());
+                self.flush_numerals();
+                if !self.merge_into_round_numeral(i..end) {
+                    self.push_digits(i..end, text.as_bytes()[i..end].iter().copied());
+                }
             } else if let Some(d) = digit_value(c) {
                 // One digit of another script: adjacent ones join through push_digits.
                 self.push_digits(i..i + c.len_utf8(), std::iter::once(d));
