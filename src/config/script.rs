@@ -214,3 +214,32 @@ impl Script {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Config, DIALOG_FILE};
+
+    #[test]
+    fn business_numbers_and_faq_exceptions_are_read_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(DIALOG_FILE),
+            "[phones]\nbusiness_numbers = [\"8 (863) 201-44-50\"]\ntoll_free_is_client = true\n",
+        )
+        .unwrap();
+        let cfg = Config::load(Some(dir.path())).unwrap();
+        assert_eq!(cfg.script.phones.business_numbers, ["8 (863) 201-44-50"]);
+        assert!(cfg.script.phones.toll_free_is_client);
+        // The shipped price entry does not answer "is it worth it".
+        let prices = cfg.script.faq.iter().find(|f| f.id == "prices").unwrap();
+        assert_eq!(prices.unless, ["стоит ли"]);
+
+        std::fs::write(
+            dir.path().join(DIALOG_FILE),
+            "[phones]\nbusiness_numbers = [\"офис\"]\n",
+        )
+        .unwrap();
+        let issues = Config::load(Some(dir.path())).unwrap_err().to_string();
+        assert!(issues.contains("dialog.toml:phones.business_numbers[0]"), "{issues}");
+    }
+}

@@ -525,6 +525,22 @@ fn a_refusal_with_a_question_still_gets_the_answer() {
 }
 
 #[test]
+fn a_refusal_until_the_price_is_known_gets_the_price_answer() {
+    let mut t = Talk::start(dialog(), None, None);
+    let said = t.client("я не дам вам номер, пока не узнаю цены");
+    assert!(said.iter().any(|s| s.contains("Стоимость")), "{said:?}");
+    assert!(refused_first_time(&t, &said), "{said:?}");
+}
+
+#[test]
+fn how_much_it_costs_is_no_opening_hours_question() {
+    let mut t = Talk::start(dialog(), None, None);
+    let said = t.client("во сколько обойдется кухня 3 метра?");
+    assert!(said.iter().any(|s| s.contains("Стоимость")), "{said:?}");
+    assert!(!said.iter().any(|s| s.contains("9:00")), "{said:?}");
+}
+
+#[test]
 fn a_rude_second_refusal_ends_the_dialog() {
     let mut t = Talk::start(dialog(), None, None);
     t.client("не дам");
