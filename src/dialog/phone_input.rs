@@ -101,7 +101,8 @@ fn e164(n: &leadbot_phone::PhoneNumber) -> Option<Phone> {
 }
 
 /// Words that say the number given before was wrong: "правильный номер", "ошибся",
-/// "опечатка", "не тот", "вернее". Only read when the message also holds a new valid number.
+/// "опечатка", "не тот", "вернее", or a reply that starts with "нет". Only read when the
+/// message also holds a new valid number.
 pub(super) fn is_correction(text: &str) -> bool {
     let stems = Stems::of(text);
     let words = stems.as_slice();
@@ -122,4 +123,6 @@ pub(super) fn is_correction(text: &str) -> bool {
         || words
             .windows(2)
             .any(|p| p[0] == "не" && matches!(p[1].as_str(), "тот" | "этот" | "та"))
+        // "нет, 8 928 …" right after the bot repeated the number it took: that one was wrong.
+        || words.first().is_some_and(|w| w == "нет")
 }

@@ -97,6 +97,11 @@ fn is_modal(w: &str) -> bool {
     )
 }
 
+/// An infinitive ("переплачивать", "ждать", "идти"): the verb a modal governs.
+fn is_infinitive(w: &str) -> bool {
+    w.chars().count() > 3 && (w.ends_with("ть") || w.ends_with("ти") || w.ends_with("чь") || w.ends_with("ться"))
+}
+
 /// "не могу оставить заявку" is a client who tries: a negated ability refuses only with the
 /// number mentioned ("не могу дать номер").
 fn is_ability(w: &str) -> bool {
@@ -255,7 +260,14 @@ impl RefusalRules {
             if w[i + 1..hi].iter().any(|y| is_contact_verb(y)) {
                 return true;
             }
-            if near().any(is_modal) && (has_number || w.len() <= 4) {
+            // "не надо мне ничего", "мне ничего не нужно": wanting nothing. "не хочу
+            // переплачивать" wants something else: the modal governs another verb.
+            let modal_alone = w[lo..hi].iter().enumerate().any(|(k, y)| {
+                is_modal(y)
+                    && w.get(lo + k + 1)
+                        .is_none_or(|next| !is_infinitive(next) || is_give(next))
+            });
+            if near().any(is_modal) && (has_number || (w.len() <= 6 && modal_alone)) {
                 return true;
             }
         }

@@ -479,6 +479,8 @@ fn refusals_in_many_phrasings_polite_and_rude() {
         "мне ничего не нужно",
         "передумал",
         "не могу дать номер, он рабочий",
+        "нет, не надо мне ничего",
+        "мне ничего от вас не нужно",
     ] {
         let mut t = Talk::start(dialog(), None, None);
         let said = t.client(text);
@@ -499,6 +501,9 @@ fn messages_near_the_request_that_are_not_refusals() {
         "не хочу переплачивать, сколько стоит?",
         "пошли с мужем смотреть кухни",
         "не получается отправить фото",
+        "не хочу ждать долго, когда перезвоните?",
+        "нет, я не против",
+        "а почему нет?",
     ] {
         let mut t = Talk::start(dialog(), None, None);
         let said = t.client(text);
@@ -628,6 +633,14 @@ fn a_correction_after_the_handover_tells_the_manager() {
         .iter()
         .any(|e| matches!(e, Effect::NotifyManager { text, .. } if text.contains("+79035551240")));
     assert!(told, "{:?}", t.last);
+}
+
+#[test]
+fn a_reply_starting_with_no_and_a_new_number_is_a_correction() {
+    let mut t = Talk::start(dialog(), None, None);
+    t.client("8 918 123 45 67");
+    t.client("Нет, 8 918 123 45 76");
+    assert_eq!(t.s.phone.as_deref(), Some("+79181234576"));
 }
 
 #[test]
