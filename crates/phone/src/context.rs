@@ -401,7 +401,7 @@ pub(crate) fn owner_before(before: &str) -> Owner {
         {
             return Owner::Business;
         }
-        if w.starts_with("мо") && matches!(w.as_str(), "мой" | "моя" | "мое" | "моего" | "мою" | "моей" | "мои")
+        if matches!(w.as_str(), "мой" | "моя" | "мое" | "моего" | "мою" | "моей" | "мои")
             // Not "мне": "мне звонили с 8 495 …" is someone else's number.
             || matches!(w.as_str(), "личный" | "сотовый" | "мобильный")
         {
