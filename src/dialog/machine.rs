@@ -368,8 +368,9 @@ impl Dialog {
     }
 
     /// "нет, правильный номер …" after a number was taken: the new one replaces it. Before the
-    /// hand-over the manager's notification will carry it; after, the manager is told and the
-    /// effect lets the CRM card follow. Returns whether the message was a correction.
+    /// hand-over the manager's notification will carry it; after, the manager is told, and the
+    /// effect says so for the CRM card (the outbox does not apply it to the card yet). Returns
+    /// whether the message was a correction.
     fn correction(&self, state: &mut DialogState, step: &mut Step, text: &str, now: DateTime<Utc>) -> bool {
         let Some(old) = state.phone.clone() else {
             return false;
@@ -377,12 +378,10 @@ impl Dialog {
         if !is_correction(text) {
             return false;
         }
-        let PhoneInput::Valid(new) = self.phones.read(text, &[]) else {
+        // "не 8 918 …, а 8 928 …" names the old number too: take the one that is not it.
+        let Some(new) = self.phones.valid_numbers(text).into_iter().find(|n| *n != old) else {
             return false;
         };
-        if new == old {
-            return false;
-        }
         state.phone = Some(new.clone());
         step.say(state, &self.script.texts.phone_corrected, now);
         if let (LeadStatus::Assigned, Some(manager)) = (state.status, state.manager.clone()) {

@@ -74,6 +74,18 @@ impl PhoneReader {
         self.decide(found, a.attempt)
     }
 
+    /// Every number of the client's in one message the policy accepts, in the order the
+    /// reader ranks them ("мой …" first, then as written).
+    pub fn valid_numbers(&self, text: &str) -> Vec<Phone> {
+        self.reader
+            .extractor()
+            .client_matches(text, &self.reader.context)
+            .iter()
+            .filter(|m| self.policy.check(&m.number).is_ok())
+            .filter_map(|m| e164(&m.number))
+            .collect()
+    }
+
     /// The first number the policy accepts; else why the first was refused; else the near miss.
     fn decide(&self, found: Vec<PhoneNumber>, attempt: Option<Rejection>) -> PhoneInput {
         let mut rejection = None;

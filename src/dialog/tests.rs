@@ -644,6 +644,15 @@ fn a_reply_starting_with_no_and_a_new_number_is_a_correction() {
 }
 
 #[test]
+fn a_correction_that_names_the_old_number_too() {
+    let mut t = Talk::start(dialog(), None, None);
+    t.client("8 918 123 45 67");
+    t.event(Event::ManagerAssigned(anna()));
+    t.client("ой, ошибся: не 8 918 123 45 67, а 8 918 123 45 76");
+    assert_eq!(t.s.phone.as_deref(), Some("+79181234576"));
+}
+
+#[test]
 fn another_number_without_a_correction_word_replaces_nothing() {
     let mut t = Talk::start(dialog(), None, None);
     t.client("8 918 123 45 67");
