@@ -82,6 +82,234 @@ impl KeywordSet {
     }
 }
 
+/// Function words compared as written: stripping an ending would make "почему" the price
+/// word "почем" and "где" nothing at all.
+const UNSTEMMED: &[&str] = &[
+    "почему",
+    "почем",
+    "зачем",
+    "чем",
+    "где",
+    "когда",
+    "куда",
+    "откуда",
+    "сколько",
+    "скольки",
+    "как",
+    "какой",
+    "какая",
+    "какие",
+    "что",
+    "кто",
+    "ли",
+    "не",
+    "нет",
+    "ни",
+    "вы",
+    "вас",
+    "вам",
+    "мы",
+    "нас",
+    "до",
+    "со",
+    "во",
+    "по",
+    "на",
+    "за",
+    "для",
+    "без",
+    "или",
+    "это",
+    "все",
+    "уже",
+    "еще",
+    "там",
+    "тут",
+];
+
+/// Endings of Russian nouns, adjectives and verbs; the longest that fits is stripped, so "находитесь" and
+/// "находится" both become "наход" and "цены", "цену", "ценой" become "цен" while "центр"
+/// stays "центр". A light stemmer: comparing whole stems, not prefixes, is what keeps
+/// "цена" out of "Центральный" and "оценка".
+const ENDINGS: &[&str] = &[
+    "ившись",
+    "ывшись",
+    "иться",
+    "ыться",
+    "итесь",
+    "етесь",
+    "ается",
+    "яется",
+    "ующие",
+    "ующий",
+    "остью",
+    "ости",
+    "ость",
+    "ится",
+    "ется",
+    "ются",
+    "ятся",
+    "атся",
+    "ться",
+    "тесь",
+    "ями",
+    "ами",
+    "ого",
+    "его",
+    "ому",
+    "ему",
+    "ыми",
+    "ими",
+    "ете",
+    "ите",
+    "ешь",
+    "ишь",
+    "ует",
+    "уют",
+    "ает",
+    "яет",
+    "ают",
+    "яют",
+    "ией",
+    "иям",
+    "иях",
+    "ием",
+    "ях",
+    "ах",
+    "ам",
+    "ям",
+    "ом",
+    "ем",
+    "ой",
+    "ей",
+    "ий",
+    "ый",
+    "ая",
+    "яя",
+    "ое",
+    "ее",
+    "ые",
+    "ие",
+    "ую",
+    "юю",
+    "ых",
+    "их",
+    "ов",
+    "ев",
+    "ия",
+    "ии",
+    "ию",
+    "ет",
+    "ит",
+    "ут",
+    "ют",
+    "ть",
+    "ти",
+    "ла",
+    "ло",
+    "ли",
+    "ся",
+    "сь",
+    "ы",
+    "и",
+    "а",
+    "я",
+    "о",
+    "е",
+    "у",
+    "ю",
+    "ь",
+    "й",
+    "л",
+];
+
+/// The stem a word form is compared by.
+pub fn stem(word: &str) -> String {
+    if UNSTEMMED.contains(&word) {
+        return word.to_string();
+    }
+    let n = word.chars().count();
+    ENDINGS
+        .iter()
+        // Keep at least three letters: "сто" is not "ст" + "о".
+        .filter(|e| word.ends_with(*e) && n - e.chars().count() >= 3)
+        .max_by_key(|e| e.len())
+        .map_or_else(|| word.to_string(), |e| word[..word.len() - e.len()].to_string())
+}
+
+/// Phrases matched on word forms, for questions (the FAQ): a phrase's words in order, with
+/// up to `MAX_GAP` other words between two of them ("где вы сейчас находитесь" for "где
+/// находитесь"). Each match has a score, the share of the covered words that belong to the
+/// phrase, so a phrase scattered over a long message counts less than one said together.
+#[derive(Debug, Clone)]
+pub struct Phrases(Vec<Vec<String>>);
+
+/// Words allowed between two words of a phrase.
+const MAX_GAP: usize = 2;
+
+impl Phrases {
+    pub fn new<S: AsRef<str>>(phrases: &[S]) -> Phrases {
+        Phrases(
+            phrases
+                .iter()
+                .map(|p| split_words(p.as_ref()).iter().map(|w| stem(w)).collect::<Vec<_>>())
+                .filter(|p| !p.is_empty())
+                .collect(),
+        )
+    }
+
+    /// The best score of any phrase in the text (0 when none matches): 1.0 for a phrase said
+    /// word by word, lower for one with words between.
+    pub fn score(&self, words: &Stems) -> f32 {
+        self.0
+            .iter()
+            .filter_map(|p| best_span(p, &words.0))
+            .map(|(len, span)| len as f32 / span as f32)
+            .fold(0.0, f32::max)
+    }
+}
+
+/// The shortest span holding the phrase in order (phrase length, span length).
+fn best_span(phrase: &[String], words: &[String]) -> Option<(usize, usize)> {
+    let mut best: Option<usize> = None;
+    for start in 0..words.len() {
+        if words[start] != phrase[0] {
+            continue;
+        }
+        let mut at = start;
+        let mut ok = true;
+        for p in &phrase[1..] {
+            let next = (at + 1..words.len().min(at + 2 + MAX_GAP)).find(|&k| &words[k] == p);
+            match next {
+                Some(k) => at = k,
+                None => {
+                    ok = false;
+                    break;
+                }
+            }
+        }
+        if ok {
+            let span = at - start + 1;
+            best = Some(best.map_or(span, |b| b.min(span)));
+        }
+    }
+    best.map(|span| (phrase.len(), span))
+}
+
+/// A message's words as stems, computed once per message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stems(Vec<String>);
+
+impl Stems {
+    pub fn of(text: &str) -> Stems {
+        Stems(split_words(text).iter().map(|w| stem(w)).collect())
+    }
+
+    pub fn as_slice(&self) -> &[String] {
+        &self.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,6 +324,31 @@ mod tests {
         assert!(m(&["цена"], "какие у вас цены?"));
         assert!(m(&["счёт на оплату"], "нужен счет на оплату"));
         assert!(!m(&["цена"], "оценка"));
+    }
+
+    fn score(keys: &[&str], text: &str) -> f32 {
+        Phrases::new(keys).score(&Stems::of(text))
+    }
+
+    #[test]
+    fn phrases_match_word_forms_not_prefixes() {
+        assert_eq!(score(&["цена"], "а какие цены?"), 1.0);
+        assert_eq!(score(&["цена"], "назовите цену"), 1.0);
+        assert_eq!(score(&["цена"], "мы в Центральном районе"), 0.0);
+        assert_eq!(score(&["цена"], "оценка"), 0.0);
+        assert_eq!(score(&["почем"], "почему так долго?"), 0.0);
+        assert_eq!(score(&["почем"], "почем ремонт?"), 1.0);
+        assert_eq!(score(&["адрес"], "письмо вернулось, адресат выбыл"), 0.0);
+        assert_eq!(score(&["адрес"], "по какому адресу?"), 1.0);
+    }
+
+    #[test]
+    fn phrase_words_may_have_words_between() {
+        assert_eq!(score(&["где находитесь"], "где находитесь?"), 1.0);
+        assert_eq!(score(&["где находитесь"], "а где вы находитесь"), 2.0 / 3.0);
+        assert_eq!(score(&["где находитесь"], "где у вас находится офис"), 0.5);
+        assert_eq!(score(&["где находитесь"], "где это у вас там находится"), 0.0);
+        assert_eq!(score(&["где находитесь"], "находитесь где"), 0.0);
     }
 
     #[test]

@@ -50,6 +50,22 @@ enum Command {
         /// Add details about each number.
         #[arg(long)]
         explain: bool,
+        /// Print only numbers that can be the client's contact: no toll-free
+        /// lines, none introduced as the business's ("ваш …"), no format examples.
+        #[arg(long)]
+        client: bool,
+        /// A number of the business's own, never the client's (repeatable; implies --client).
+        #[arg(long, value_name = "NUMBER")]
+        exclude: Vec<String>,
+        /// Count toll-free (8-800) numbers as the client's (implies --client).
+        #[arg(long)]
+        toll_free_is_client: bool,
+        /// The client's city: 5-7-digit city numbers get its area code (implies --client).
+        #[arg(long)]
+        city: Option<String>,
+        /// Read JSON lines `{"text": …, "previous": […]}` and take numbers as the dialog does.
+        #[arg(long)]
+        jsonl: bool,
     },
 }
 
@@ -74,10 +90,26 @@ fn main() -> ExitCode {
         std::env::set_var("LEADBOT_LOG_FORMAT", format);
     }
     match cli.command {
-        Command::Phones { region, explain } => {
+        Command::Phones {
+            region,
+            explain,
+            client,
+            exclude,
+            toll_free_is_client,
+            city,
+            jsonl,
+        } => {
             let stdin = io::stdin();
             let stdout = io::stdout();
-            match leadbot_phone::run_cli(stdin.lock(), BufWriter::new(stdout.lock()), &region, explain) {
+            let opts = leadbot_phone::CliOptions {
+                explain,
+                client,
+                exclude,
+                toll_free_is_client,
+                city,
+                jsonl,
+            };
+            match leadbot_phone::run_cli_with(stdin.lock(), BufWriter::new(stdout.lock()), &region, &opts) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("leadbot phones: {e}");

@@ -14,6 +14,23 @@ pub struct Script {
     pub refusal: Refusal,
     #[serde(default)]
     pub faq: Vec<FaqEntry>,
+    #[serde(default)]
+    pub phones: PhoneContext,
+}
+
+/// `[phones]`: which numbers are never the client's contact.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhoneContext {
+    /// The business's own lines (office, hotline, the FAQ's contacts), in any format. Numbers
+    /// in the bot's own texts (the re-prompts' examples, FAQ answers) are excluded without
+    /// being listed here.
+    #[serde(default)]
+    pub business_numbers: Vec<String>,
+    /// Whether a toll-free 8-800 number may be taken as the client's (no person has one:
+    /// clients who send one copied a company's hotline).
+    #[serde(default)]
+    pub toll_free_is_client: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -43,11 +60,26 @@ pub struct Texts {
     pub phone_accepted: String,
     /// Reply to messages after the lead was handed over (may be empty).
     pub after_handover: String,
+    /// Said when the client corrects the number they gave ("нет, правильный номер …").
+    #[serde(default = "default_phone_corrected")]
+    pub phone_corrected: String,
+    /// To the assigned manager when the client corrects the number after the hand-over;
+    /// `{lead_id}`, `{old}` and `{phone}` are replaced.
+    #[serde(default = "default_phone_corrected_notification")]
+    pub phone_corrected_notification: String,
     /// The manager's notification; `{lead_id}`, `{name}`, `{phone}`, `{channel}` are replaced.
     pub manager_notification: String,
     /// To the head of sales when a manager does not accept a lead in time; `{manager}`,
     /// `{lead_id}`, `{minutes}` and `{what}` (what happened next) are replaced.
     pub head_notification: String,
+}
+
+fn default_phone_corrected() -> String {
+    "Спасибо, исправил номер — менеджер позвонит на новый.".into()
+}
+
+fn default_phone_corrected_notification() -> String {
+    "Клиент по лиду №{lead_id} исправил номер: {phone} (был {old}).".into()
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -84,8 +116,14 @@ pub struct Refusal {
 #[serde(deny_unknown_fields)]
 pub struct FaqEntry {
     pub id: String,
-    /// Words (matched by their beginning, so "адрес" matches "адресу") or phrases.
+    /// Words or phrases, matched on word forms ("адрес" matches "адресу", not "адресат"); a
+    /// phrase's words in order with up to two other words between them ("где вы сейчас
+    /// находитесь" matches "где находитесь").
     pub keywords: Vec<String>,
+    /// Phrases that mean something else although a keyword matches ("стоит ли" is "is it
+    /// worth it", not a price question): when one matches, the entry does not answer.
+    #[serde(default)]
+    pub unless: Vec<String>,
     pub answer: String,
 }
 
@@ -148,6 +186,16 @@ impl Script {
                 issues.push(file, format!("refusal.phrases[{i}]"), "must not be empty");
             }
         }
+        for (i, raw) in self.phones.business_numbers.iter().enumerate() {
+            let digits = raw.chars().filter(char::is_ascii_digit).count();
+            if !(7..=15).contains(&digits) {
+                issues.push(
+                    file,
+                    format!("phones.business_numbers[{i}]"),
+                    format!("`{raw}` is not a phone number (7 to 15 digits)"),
+                );
+            }
+        }
         let mut seen = std::collections::HashSet::new();
         for (i, f) in self.faq.iter().enumerate() {
             if !seen.insert(f.id.as_str()) {
@@ -164,5 +212,34 @@ impl Script {
                 issues.push(file, format!("faq[{i}].answer"), "must not be empty");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Config, DIALOG_FILE};
+
+    #[test]
+    fn business_numbers_and_faq_exceptions_are_read_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(DIALOG_FILE),
+            "[phones]\nbusiness_numbers = [\"8 (863) 201-44-50\"]\ntoll_free_is_client = true\n",
+        )
+        .unwrap();
+        let cfg = Config::load(Some(dir.path())).unwrap();
+        assert_eq!(cfg.script.phones.business_numbers, ["8 (863) 201-44-50"]);
+        assert!(cfg.script.phones.toll_free_is_client);
+        // The shipped price entry does not answer "is it worth it".
+        let prices = cfg.script.faq.iter().find(|f| f.id == "prices").unwrap();
+        assert_eq!(prices.unless, ["стоит ли"]);
+
+        std::fs::write(
+            dir.path().join(DIALOG_FILE),
+            "[phones]\nbusiness_numbers = [\"офис\"]\n",
+        )
+        .unwrap();
+        let issues = Config::load(Some(dir.path())).unwrap_err().to_string();
+        assert!(issues.contains("dialog.toml:phones.business_numbers[0]"), "{issues}");
     }
 }

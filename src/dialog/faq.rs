@@ -1,24 +1,41 @@
 use crate::config::FaqEntry;
-use crate::keywords::{KeywordSet, Words};
+use crate::keywords::{Phrases, Stems};
+
+/// A score below this is no answer: a phrase whose words are scattered with more words
+/// between them than in it says too little, and a wrong answer is worse than none (the
+/// fallback hands the question to the manager).
+const MIN_SCORE: f32 = 0.5;
+
+#[derive(Debug, Clone)]
+struct Entry {
+    keywords: Phrases,
+    unless: Phrases,
+    answer: String,
+}
 
 /// FAQ entries compiled for matching.
 #[derive(Debug, Clone)]
-pub(super) struct Faq(Vec<(KeywordSet, String)>);
+pub(super) struct Faq(Vec<Entry>);
 
 impl Faq {
     pub fn new(entries: &[FaqEntry]) -> Faq {
         Faq(entries
             .iter()
-            .map(|e| (KeywordSet::new(&e.keywords), e.answer.clone()))
+            .map(|e| Entry {
+                keywords: Phrases::new(&e.keywords),
+                unless: Phrases::new(&e.unless),
+                answer: e.answer.clone(),
+            })
             .collect())
     }
 
     /// Answers to every question the message asks, in the script's order.
-    pub fn answers(&self, words: &Words) -> Vec<&str> {
+    pub fn answers(&self, text: &str) -> Vec<&str> {
+        let stems = Stems::of(text);
         self.0
             .iter()
-            .filter(|(k, _)| k.matches(words))
-            .map(|(_, a)| a.as_str())
+            .filter(|e| e.keywords.score(&stems) >= MIN_SCORE && e.unless.score(&stems) < MIN_SCORE)
+            .map(|e| e.answer.as_str())
             .collect()
     }
 }

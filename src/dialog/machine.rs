@@ -2,11 +2,11 @@ use chrono::{DateTime, Utc};
 use leadbot_phone::Rejection;
 
 use super::faq::Faq;
-use super::phone_input::{PhoneInput, PhoneReader};
+use super::phone_input::{is_correction, PhoneInput, PhoneReader};
+use super::refusal::RefusalRules;
 use super::state::{ArmedTimer, DialogState, Effect, Event, TimerKind, RECENT_MESSAGES};
 use crate::config::{FailureStatus, Script};
 use crate::domain::{ChannelName, LeadStatus, ManagerRef, Outcome, Phone};
-use crate::keywords::{KeywordSet, Words};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DialogError {
@@ -19,7 +19,7 @@ pub enum DialogError {
 pub struct Dialog {
     script: Script,
     faq: Faq,
-    refusal: KeywordSet,
+    refusal: RefusalRules,
     phones: PhoneReader,
     on_failure: LeadStatus,
     reask_after: Vec<chrono::Duration>,
@@ -92,7 +92,7 @@ impl Step {
 impl Dialog {
     pub fn new(
         script: Script,
-        phones: PhoneReader,
+        mut phones: PhoneReader,
         on_failure: FailureStatus,
         handover: Handover,
     ) -> Result<Dialog, DialogError> {
@@ -103,9 +103,18 @@ impl Dialog {
             .map(|d| chrono::Duration::from_std(*d))
             .collect::<Result<Vec<_>, _>>()?;
         let no_answer_timeout = chrono::Duration::from_std(script.timing.no_answer_timeout)?;
+        // Numbers the bot writes (format examples, contacts in FAQ answers) and the business's
+        // own lines are never the client's: a client who quotes them back gave no number.
+        for text in bot_texts(&script) {
+            phones.exclude_found_in(text);
+        }
+        for raw in &script.phones.business_numbers {
+            phones.exclude_found_in(raw);
+        }
+        phones.set_toll_free_is_client(script.phones.toll_free_is_client);
         Ok(Dialog {
             faq: Faq::new(&script.faq),
-            refusal: KeywordSet::new(&script.refusal.phrases),
+            refusal: RefusalRules::new(&script.refusal.phrases),
             phones,
             on_failure: match on_failure {
                 FailureStatus::LowQuality => LeadStatus::LowQuality,
@@ -225,10 +234,18 @@ impl Dialog {
     fn on_client_message(&self, state: &mut DialogState, step: &mut Step, text: String, now: DateTime<Utc>) {
         match state.status {
             LeadStatus::New => {}
-            LeadStatus::BotProcessing if state.awaiting_manager => {}
-            LeadStatus::Queued | LeadStatus::Closed => {}
+            LeadStatus::BotProcessing if state.awaiting_manager => {
+                self.correction(state, step, &text, now);
+            }
+            LeadStatus::Queued => {
+                self.correction(state, step, &text, now);
+            }
+            LeadStatus::Closed => {}
             LeadStatus::BotProcessing => self.talk(state, step, &text, now, false),
             LeadStatus::Assigned => {
+                if self.correction(state, step, &text, now) {
+                    return;
+                }
                 if !state.handover_acknowledged {
                     state.handover_acknowledged = true;
                     step.say(state, &self.script.texts.after_handover, now);
@@ -299,8 +316,13 @@ impl Dialog {
                 step.say(state, &reprompt, now);
             }
             PhoneInput::Nothing => {
-                let words = Words::of(text);
-                if self.refusal.matches(&words) {
+                // Every bot message before the phone is known asks for it, so after the first
+                // one a bare "нет" answers that request.
+                if self.refusal.refuses(text, !first_contact) {
+                    // "не дам номер, а где вы находитесь?": the question still gets its answer.
+                    for a in self.faq.answers(text) {
+                        step.say(state, a, now);
+                    }
                     state.refusals += 1;
                     if state.refusals >= self.script.refusal.max_refusals {
                         step.say(state, &self.script.texts.farewell_refused, now);
@@ -309,7 +331,7 @@ impl Dialog {
                     }
                     step.say(state, &self.script.texts.refusal_second_attempt, now);
                 } else {
-                    let answers = self.faq.answers(&words);
+                    let answers = self.faq.answers(text);
                     for a in &answers {
                         step.say(state, a, now);
                     }
@@ -343,6 +365,37 @@ impl Dialog {
             Rejection::NotMobile { .. } => &r.not_mobile,
             _ => &r.invalid_number,
         }
+    }
+
+    /// "нет, правильный номер …" after a number was taken: the new one replaces it. Before the
+    /// hand-over the manager's notification will carry it; after, the manager is told, and the
+    /// effect says so for the CRM card (the outbox does not apply it to the card yet). Returns
+    /// whether the message was a correction.
+    fn correction(&self, state: &mut DialogState, step: &mut Step, text: &str, now: DateTime<Utc>) -> bool {
+        let Some(old) = state.phone.clone() else {
+            return false;
+        };
+        if !is_correction(text) {
+            return false;
+        }
+        // "не 8 918 …, а 8 928 …" names the old number too: take the one that is not it.
+        let Some(new) = self.phones.valid_numbers(text).into_iter().find(|n| *n != old) else {
+            return false;
+        };
+        state.phone = Some(new.clone());
+        step.say(state, &self.script.texts.phone_corrected, now);
+        if let (LeadStatus::Assigned, Some(manager)) = (state.status, state.manager.clone()) {
+            let text = self
+                .script
+                .texts
+                .phone_corrected_notification
+                .replace("{lead_id}", &state.lead_id.to_string())
+                .replace("{old}", &old)
+                .replace("{phone}", &new);
+            step.effects.push(Effect::NotifyManager { manager, text });
+        }
+        step.effects.push(Effect::PhoneCorrected { old, new });
+        true
     }
 
     fn accept_phone(&self, state: &mut DialogState, step: &mut Step, e164: Phone, text: String, now: DateTime<Utc>) {
@@ -489,4 +542,32 @@ impl Dialog {
         step.cancel_all(state);
         step.effects.push(Effect::Finished(outcome));
     }
+}
+
+/// Every text the bot may write: the numbers in them are the bot's, never a client's.
+fn bot_texts(script: &Script) -> Vec<&str> {
+    let t = &script.texts;
+    let r = &script.reprompts;
+    let mut v: Vec<&str> = vec![
+        &t.greeting_named,
+        &t.greeting,
+        &t.phone_request,
+        &t.steer_back,
+        &t.fallback,
+        &t.refusal_second_attempt,
+        &t.farewell_refused,
+        &t.farewell_no_answer,
+        &t.foreign_contact,
+        &t.phone_accepted,
+        &t.after_handover,
+        &t.phone_corrected,
+        &r.too_few_digits,
+        &r.too_many_digits,
+        &r.invalid_number,
+        &r.country_not_allowed,
+        &r.not_mobile,
+    ];
+    v.extend(t.reask.iter().map(String::as_str));
+    v.extend(script.faq.iter().map(|f| f.answer.as_str()));
+    v
 }

@@ -4,6 +4,7 @@
 mod faq;
 mod machine;
 mod phone_input;
+mod refusal;
 mod state;
 
 pub use machine::{Dialog, DialogError, Handover};

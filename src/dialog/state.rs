@@ -179,4 +179,10 @@ pub enum Effect {
     },
     /// The lead left the bot's hands with this outcome.
     Finished(Outcome),
+    /// The client corrected the number they gave ("нет, правильный номер …"); the state
+    /// holds `new`. After the hand-over the CRM card still shows `old` until this is applied.
+    PhoneCorrected {
+        old: Phone,
+        new: Phone,
+    },
 }

@@ -451,3 +451,291 @@ fn closing_an_assigned_lead_frees_its_manager() {
     assert!(!t.last.contains(&Effect::LeaveQueue));
     assert!(t.s.timers.is_empty());
 }
+
+// ---- issue 19: refusals, whose number, corrections, split numbers, FAQ forms ----
+
+fn refused_first_time(t: &Talk, said: &[String]) -> bool {
+    t.s.refusals == 1 && said.iter().any(|s| s.contains("третьим лицам"))
+}
+
+#[test]
+fn refusals_in_many_phrasings_polite_and_rude() {
+    for text in [
+        "нет",
+        "Нет, спасибо",
+        "неа",
+        "не надо",
+        "номер я вам не оставлю",
+        "давать свой телефон не буду",
+        "не хочу ничего оставлять",
+        "телефон не скажу, извините",
+        "а можно без звонков?",
+        "не звоните мне",
+        "не пишите мне больше",
+        "перестаньте мне писать",
+        "отстаньте",
+        "да пошли вы",
+        "задолбали уже со своим номером",
+        "мне ничего не нужно",
+        "передумал",
+        "не могу дать номер, он рабочий",
+        "нет, не надо мне ничего",
+        "мне ничего от вас не нужно",
+    ] {
+        let mut t = Talk::start(dialog(), None, None);
+        let said = t.client(text);
+        assert!(
+            refused_first_time(&t, &said),
+            "{text:?} was not read as a refusal: {said:?}"
+        );
+    }
+}
+
+#[test]
+fn messages_near_the_request_that_are_not_refusals() {
+    for text in [
+        "не знаю номер наизусть, сейчас посмотрю",
+        "не могу оставить заявку на сайте",
+        "мне вчера не звонили, хотя обещали",
+        "нет, подождите, сейчас найду",
+        "не хочу переплачивать, сколько стоит?",
+        "пошли с мужем смотреть кухни",
+        "не получается отправить фото",
+        "не хочу ждать долго, когда перезвоните?",
+        "нет, я не против",
+        "а почему нет?",
+    ] {
+        let mut t = Talk::start(dialog(), None, None);
+        let said = t.client(text);
+        assert_eq!(t.s.refusals, 0, "{text:?} was read as a refusal: {said:?}");
+    }
+}
+
+#[test]
+fn a_bare_no_in_the_first_message_is_no_refusal() {
+    // The client wrote before the bot asked anything: "нет" answers nothing of ours.
+    let t = Talk::start(dialog(), None, Some("нет"));
+    assert_eq!(t.s.refusals, 0);
+}
+
+#[test]
+fn a_refusal_with_a_question_still_gets_the_answer() {
+    let mut t = Talk::start(dialog(), None, None);
+    let said = t.client("номер не дам, а где вы находитесь?");
+    assert!(said.iter().any(|s| s.contains("Садовая")), "{said:?}");
+    assert!(refused_first_time(&t, &said), "{said:?}");
+    let said = t.client("сказал же нет. Во сколько вы закрываетесь?");
+    assert!(said.iter().any(|s| s.contains("9:00")), "{said:?}");
+    assert_eq!(t.s.outcome, Some(Outcome::Refused));
+}
+
+#[test]
+fn a_refusal_until_the_price_is_known_gets_the_price_answer() {
+    let mut t = Talk::start(dialog(), None, None);
+    let said = t.client("я не дам вам номер, пока не узнаю цены");
+    assert!(said.iter().any(|s| s.contains("Стоимость")), "{said:?}");
+    assert!(refused_first_time(&t, &said), "{said:?}");
+}
+
+#[test]
+fn how_much_it_costs_is_no_opening_hours_question() {
+    let mut t = Talk::start(dialog(), None, None);
+    let said = t.client("во сколько обойдется кухня 3 метра?");
+    assert!(said.iter().any(|s| s.contains("Стоимость")), "{said:?}");
+    assert!(!said.iter().any(|s| s.contains("9:00")), "{said:?}");
+}
+
+#[test]
+fn a_rude_second_refusal_ends_the_dialog() {
+    let mut t = Talk::start(dialog(), None, None);
+    t.client("не дам");
+    let said = t.client("отвали уже");
+    assert!(said.iter().any(|s| s.contains("не буду настаивать")), "{said:?}");
+    assert_eq!(t.s.status, LeadStatus::LowQuality);
+}
+
+#[test]
+fn toll_free_and_the_bots_own_example_are_not_the_clients_number() {
+    let mut t = Talk::start(dialog(), None, None);
+    t.client("звонил на 8 800 555-35-35, никто не ответил");
+    assert!(t.s.phone.is_none());
+    t.client("как в примере +7 900 123-45-67?");
+    assert!(t.s.phone.is_none());
+    t.client("мой 8 916 204 77 31");
+    assert_eq!(t.s.phone.as_deref(), Some("+79162047731"));
+}
+
+#[test]
+fn the_business_numbers_from_config_are_not_the_clients() {
+    let mut cfg = Config::load(None).unwrap();
+    cfg.script.phones.business_numbers = vec!["8 (863) 201-44-50".into()];
+    let reader = PhoneReader::new(
+        leadbot_phone::Extractor::new("RU").unwrap(),
+        leadbot_phone::Policy::default(),
+    );
+    let d = Dialog::new(cfg.script, reader, FailureStatus::LowQuality, Handover::none()).unwrap();
+    let mut t = Talk::start(d, None, None);
+    t.client("набирал 8 (863) 201-44-50 — занято");
+    assert!(t.s.phone.is_none());
+    // Introduced as the business's ("ваш"), the client's own comes after it.
+    t.client("это ваш 8 961 330 77 85? а мой 8 903 555 12 40");
+    assert_eq!(t.s.phone.as_deref(), Some("+79035551240"));
+}
+
+#[test]
+fn toll_free_can_be_allowed() {
+    let mut cfg = Config::load(None).unwrap();
+    cfg.script.phones.toll_free_is_client = true;
+    let reader = PhoneReader::new(
+        leadbot_phone::Extractor::new("RU").unwrap(),
+        leadbot_phone::Policy::default(),
+    );
+    let d = Dialog::new(cfg.script, reader, FailureStatus::LowQuality, Handover::none()).unwrap();
+    let mut t = Talk::start(d, None, None);
+    t.client("88005553535");
+    assert_eq!(t.s.phone.as_deref(), Some("+78005553535"));
+}
+
+fn corrected(effects: &[Effect]) -> Option<(String, String)> {
+    effects.iter().find_map(|e| match e {
+        Effect::PhoneCorrected { old, new } => Some((old.to_string(), new.to_string())),
+        _ => None,
+    })
+}
+
+#[test]
+fn a_correction_before_the_handover_replaces_the_phone() {
+    let mut t = Talk::start(dialog(), None, None);
+    t.client("8 918 123 45 67");
+    let said = t.client("ой, ошибся, правильный 8 928 765 43 21");
+    assert!(said[0].contains("исправил"), "{said:?}");
+    assert_eq!(t.s.phone.as_deref(), Some("+79287654321"));
+    assert_eq!(corrected(&t.last), Some(("+79181234567".into(), "+79287654321".into())));
+    // The manager's notification carries the corrected number.
+    let effects = t.event(Event::ManagerAssigned(anna())).to_vec();
+    let note = effects.iter().find_map(|e| match e {
+        Effect::NotifyManager { text, .. } => Some(text.clone()),
+        _ => None,
+    });
+    assert!(note.unwrap_or_default().contains("+79287654321"));
+}
+
+#[test]
+fn a_correction_after_the_handover_tells_the_manager() {
+    let mut t = Talk::start(dialog(), None, None);
+    t.client("8 918 123 45 67");
+    t.event(Event::ManagerAssigned(anna()));
+    t.client("нет, не тот номер. Вот верный: +7 903 555-12-40");
+    assert_eq!(t.s.phone.as_deref(), Some("+79035551240"));
+    assert!(corrected(&t.last).is_some());
+    let told = t
+        .last
+        .iter()
+        .any(|e| matches!(e, Effect::NotifyManager { text, .. } if text.contains("+79035551240")));
+    assert!(told, "{:?}", t.last);
+}
+
+#[test]
+fn a_reply_starting_with_no_and_a_new_number_is_a_correction() {
+    let mut t = Talk::start(dialog(), None, None);
+    t.client("8 918 123 45 67");
+    t.client("Нет, 8 918 123 45 76");
+    assert_eq!(t.s.phone.as_deref(), Some("+79181234576"));
+}
+
+#[test]
+fn a_correction_that_names_the_old_number_too() {
+    let mut t = Talk::start(dialog(), None, None);
+    t.client("8 918 123 45 67");
+    t.event(Event::ManagerAssigned(anna()));
+    t.client("ой, ошибся: не 8 918 123 45 67, а 8 918 123 45 76");
+    assert_eq!(t.s.phone.as_deref(), Some("+79181234576"));
+}
+
+#[test]
+fn another_number_without_a_correction_word_replaces_nothing() {
+    let mut t = Talk::start(dialog(), None, None);
+    t.client("8 918 123 45 67");
+    t.event(Event::ManagerAssigned(anna()));
+    t.client("и жены на всякий случай 8 928 765 43 21");
+    assert_eq!(t.s.phone.as_deref(), Some("+79181234567"));
+    assert!(corrected(&t.last).is_none());
+}
+
+#[test]
+fn a_number_split_over_three_messages_with_a_remark_between() {
+    let mut t = Talk::start(dialog(), None, None);
+    t.client("8 916");
+    t.client("204");
+    t.client("ой сорвалось");
+    t.client("77 31");
+    assert_eq!(t.s.phone.as_deref(), Some("+79162047731"));
+    let mut t = Talk::start(dialog(), None, None);
+    t.client("восемь, девятьсот шестнадцать,");
+    t.client("двести четыре, семьдесят семь, тридцать один");
+    assert_eq!(t.s.phone.as_deref(), Some("+79162047731"));
+}
+
+#[test]
+fn faq_matches_forms_not_prefixes() {
+    // The price entry no longer fires inside a place name, "почему" or "стоит ли".
+    for text in [
+        "мы в Центральном районе живём",
+        "почему так долго отвечаете?",
+        "стоит ли вообще у вас заказывать?",
+    ] {
+        let mut t = Talk::start(dialog(), None, None);
+        let said = t.client(text);
+        assert!(!said.iter().any(|s| s.contains("Стоимость")), "{text:?}: {said:?}");
+    }
+    let mut t = Talk::start(dialog(), None, None);
+    let said = t.client("сколько у вас стоит ремонт кухни?");
+    assert!(said.iter().any(|s| s.contains("Стоимость")), "{said:?}");
+    // Words of the address question that are not adjacent.
+    let said = t.client("где у вас находится офис?");
+    assert!(said.iter().any(|s| s.contains("Садовая")), "{said:?}");
+    // Scattered too far apart: no answer rather than a guess.
+    let said = t.client("где-то читал, что у вас в городе склад находится");
+    assert!(!said.iter().any(|s| s.contains("Садовая")), "{said:?}");
+}
+
+#[test]
+fn a_city_number_gets_the_area_code_of_the_city_named_before() {
+    let mut t = Talk::start(dialog(), None, None);
+    t.client("мы в Караганде, мобильного нет");
+    t.client("домашний 41-22-05");
+    assert_eq!(t.s.phone.as_deref(), Some("+77212412205"));
+    let mut t = Talk::start(dialog(), None, None);
+    t.client("запишите городской в Ростове: 201-23-45");
+    assert_eq!(t.s.phone.as_deref(), Some("+78632012345"));
+}
+
+#[test]
+fn a_national_number_of_the_country_the_client_named() {
+    let mut t = Talk::start(dialog(), None, None);
+    t.client("я из Бреста");
+    t.client("8 029 123-45-67");
+    assert_eq!(t.s.phone.as_deref(), Some("+375291234567"));
+}
+
+#[test]
+fn a_correction_inside_one_message_takes_the_second_number() {
+    let mut t = Talk::start(dialog(), None, None);
+    t.client("8 918 123 45 67, ой нет, ошиблась, правильный 8 928 765 43 21");
+    assert_eq!(t.s.phone.as_deref(), Some("+79287654321"));
+    // Two numbers without a correction: the client's first, as before.
+    let mut t = Talk::start(dialog(), None, None);
+    t.client("8 918 123 45 67 или 8 928 765 43 21");
+    assert_eq!(t.s.phone.as_deref(), Some("+79181234567"));
+}
+
+#[test]
+fn an_area_code_in_brackets_or_in_the_previous_message() {
+    let mut t = Talk::start(dialog(), None, None);
+    t.client("41-22-05 (7212)");
+    assert_eq!(t.s.phone.as_deref(), Some("+77212412205"));
+    let mut t = Talk::start(dialog(), None, None);
+    t.client("код 863");
+    t.client("255-90-14");
+    assert_eq!(t.s.phone.as_deref(), Some("+78632559014"));
+}

@@ -94,6 +94,9 @@ pub fn plan(input: &StepInput<'_>, head_of: &dyn Fn(&ManagerId) -> Option<Manage
                 None => plan.no_head.push((about.id.clone(), text.clone())),
             },
             Effect::Finished(outcome) => plan.finished = Some(*outcome),
+            // The manager is told by the dialog's NotifyManager; updating the CRM card's phone
+            // after the hand-over is not wired yet.
+            Effect::PhoneCorrected { .. } => {}
         }
     }
     if let Some(crm) = input.crm {

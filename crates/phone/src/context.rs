@@ -152,6 +152,16 @@ const OTHER_PREFIX: &[&str] = &[
     "инвентар",
     "серийн",
     "номенклатур",
+    // Tickets, requests and claims: ten digits there are an ID, not a phone.
+    "тикет",
+    "ticket",
+    "обращени",
+    "инцидент",
+    "претензи",
+    "рекламаци",
+    "контракт",
+    "спецификаци",
+    "уведомлени",
 ];
 const PHONE_EXACT: &[&str] = &["т", "тел", "tel", "тг", "tg", "wa", "ph", "моб", "сот", "мт"];
 const PHONE_PREFIX: &[&str] = &[
@@ -353,6 +363,76 @@ pub(crate) fn is_amount_after(after: &str) -> bool {
         || t.starts_with("р ")
 }
 
+/// Whose number the words before it say it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Owner {
+    /// "мой …", "мне на …", "звоните мне …".
+    Client,
+    /// The business's: "ваш …", "у вас на сайте …", "ваша горячая линия …".
+    Business,
+    #[default]
+    Unknown,
+}
+
+/// The nearest possessive or pointer within the clause before a number
+/// ("у вас на сайте указан 8 800 …, а мой 8 918 …": the first is the
+/// business's, the second the client's). Only words of this clause count,
+/// so "ваш менеджер не перезвонил. Мой 8 918 …" gives the client's.
+pub(crate) fn owner_before(before: &str) -> Owner {
+    let clause_start = before
+        .char_indices()
+        .rev()
+        .find(|&(_, c)| matches!(c, '.' | '!' | '?' | ';' | '\n' | ','))
+        .map_or(0, |(i, c)| i + c.len_utf8());
+    let clause = &before[clause_start..];
+    // A clause that is only the number's separator ("…, 8 918 …") leaves the
+    // owner of the previous clause undecided: look no further.
+    for (n, w) in clause
+        .split(|c: char| !c.is_alphabetic())
+        .rev()
+        .filter(|w| !w.is_empty())
+        .enumerate()
+    {
+        if n >= 6 {
+            break;
+        }
+        let w = w.to_lowercase().replace('ё', "е");
+        if w.starts_with("ваш") || matches!(w.as_str(), "вас" | "вам" | "вами" | "сайте" | "сайт" | "сайта")
+        {
+            return Owner::Business;
+        }
+        if matches!(w.as_str(), "мой" | "моя" | "мое" | "моего" | "мою" | "моей" | "мои")
+            // Not "мне": "мне звонили с 8 495 …" is someone else's number.
+            || matches!(w.as_str(), "личный" | "сотовый" | "мобильный")
+        {
+            return Owner::Client;
+        }
+    }
+    Owner::Unknown
+}
+
+/// Whether the words right after a number make it a document's ID: "… от
+/// 12.11", "… от 3 ноября" (a request or contract is dated, a phone is
+/// not), "… статус", "… не отслеживается".
+pub(crate) fn is_id_after(after: &str) -> bool {
+    let t = after.trim_start_matches(|c: char| c.is_whitespace() || matches!(c, ',' | '-' | '—' | ':'));
+    let lower: String = t.chars().take(40).flat_map(char::to_lowercase).collect();
+    if let Some(rest) = lower.strip_prefix("от ") {
+        let rest = rest.trim_start();
+        let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+        let after_digits = rest[digits.len()..].trim_start();
+        const MONTHS: &[&str] = &[
+            "янв", "фев", "мар", "апр", "мая", "май", "июн", "июл", "авг", "сен", "окт", "ноя", "дек",
+        ];
+        let dated = !digits.is_empty()
+            && digits.len() <= 2
+            && (after_digits.starts_with(['.', '/']) || MONTHS.iter().any(|m| after_digits.starts_with(m)));
+        return dated || (digits.len() == 4 && !after_digits.starts_with("до"));
+    }
+    const STATUS: &[&str] = &["статус", "не отслежива", "отслежива", "зарегистрир", "в обработке"];
+    STATUS.iter().any(|w| lower.starts_with(w))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -388,6 +468,18 @@ mod tests {
         assert_eq!(hint_before("заказ! - "), Hint::None);
         assert_eq!(hint_before("ИНН: "), Hint::Other);
         assert_eq!(hint_before("ИНН - "), Hint::Other);
+    }
+
+    #[test]
+    fn owners_and_ids() {
+        assert_eq!(owner_before("у вас на сайте указан "), Owner::Business);
+        assert_eq!(owner_before("это ваш? а мой "), Owner::Client);
+        assert_eq!(owner_before("ваш менеджер не перезвонил. Запишите "), Owner::Unknown);
+        assert_eq!(owner_before("мой сотовый "), Owner::Client);
+        assert!(is_id_after(" от 12.11.2026"));
+        assert!(is_id_after(" от 3 ноября"));
+        assert!(!is_id_after(" от 9 до 18"));
+        assert!(!is_id_after(" Анна"));
     }
 
     #[test]

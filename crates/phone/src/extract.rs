@@ -4,7 +4,7 @@
 
 use std::ops::Range;
 
-use crate::context::{self, Hint};
+use crate::context::{self, Hint, Owner};
 use crate::error::PhoneError;
 use crate::kind::NumberKind;
 use crate::metadata;
@@ -27,6 +27,8 @@ pub struct Match {
     pub number: PhoneNumber,
     /// Byte range in the message.
     pub range: Range<usize>,
+    /// Whose the words before it say it is.
+    pub owner: Owner,
 }
 
 /// Finds phone numbers in messages. Built once per default region; holds no
@@ -92,6 +94,11 @@ impl Extractor {
         self.region
     }
 
+    /// The default region's calling code (7 for RU and KZ).
+    pub fn country_code(&self) -> u16 {
+        self.cc
+    }
+
     /// Every phone number found in one message, in order of appearance.
     pub fn find(&self, text: &str) -> Vec<PhoneNumber> {
         self.find_matches(text).into_iter().map(|m| m.number).collect()
@@ -106,6 +113,14 @@ impl Extractor {
 
     /// Numbers found and, when none was, the best near miss with its reason.
     pub fn analyse(&self, text: &str) -> Analysis {
+        let (found, attempt) = self.analyse_matches(text);
+        Analysis {
+            found: found.into_iter().map(|m| m.number).collect(),
+            attempt,
+        }
+    }
+
+    pub(crate) fn analyse_matches(&self, text: &str) -> (Vec<Match>, Option<Rejection>) {
         let mut found = Vec::new();
         let mut attempts = Vec::new();
         self.walk(text, &mut found, Some(&mut attempts));
@@ -115,10 +130,7 @@ impl Extractor {
         } else {
             None
         };
-        Analysis {
-            found: found.into_iter().map(|m| m.number).collect(),
-            attempt,
-        }
+        (found, attempt)
     }
 
     /// A number split over the client's last few messages (oldest first),
@@ -126,13 +138,23 @@ impl Extractor {
     /// message count, so a number already given earlier is not re-reported.
     pub fn assemble(&self, recent_messages: &[&str]) -> Option<PhoneNumber> {
         const MAX_MESSAGES: usize = 4;
-        let n = recent_messages.len();
-        let last = recent_messages.last()?;
+        let last = *recent_messages.last()?;
         if let Some(m) = self.find_matches(last).pop() {
             return Some(m.number);
         }
+        // Remarks between the parts ("ой, сорвалось", "щас") hold no digits:
+        // leave them out, so "8918" + "сорвалось" + "123 45 67" still joins.
+        let with_digits: Vec<&str> = recent_messages
+            .iter()
+            .copied()
+            .filter(|m| !scan::scan(m).groups.is_empty())
+            .collect();
+        if with_digits.last() != Some(&last) {
+            return None;
+        }
+        let n = with_digits.len();
         for k in 2..=n.min(MAX_MESSAGES) {
-            let parts = &recent_messages[n - k..];
+            let parts = &with_digits[n - k..];
             let joined = parts.join(" ");
             let last_start = joined.len() - last.len();
             let first_end = parts[0].len();
@@ -201,7 +223,7 @@ impl Extractor {
                     i += 1;
                     continue;
                 }
-                let mut best: Option<(usize, PhoneNumber)> = None;
+                let mut best: Option<(usize, PhoneNumber, How)> = None;
                 let mut vetoed_end: Option<usize> = None;
                 // "40817 810 9 2513 4888497" (a bank account): an "810"/"00"
                 // prefix right after digits that formed nothing is not one.
@@ -227,26 +249,48 @@ impl Extractor {
                     if how == How::International && !groups[i].plus && after_leftover {
                         continue;
                     }
+                    // Across a comma or slash only a number that is clearly a
+                    // phone: "артикулы 495, 3675406" stay two things.
+                    let weak = span.groups.iter().skip(1).any(|g| g.sep == Sep::Weak);
+                    if weak && !(groups[i].plus || hint == Hint::Phone || clear_kind(&n)) {
+                        continue;
+                    }
                     let ok = match (vetoed, i) {
                         (false, _) => true,
                         (true, 0) => written_as_phone(span.groups),
-                        (true, _) => how != How::Bare,
+                        // "заказ 712121061, 9181234567": the comma ended what the word introduced.
+                        (true, _) => how != How::Bare || groups[i].sep == Sep::Weak,
                     };
                     if ok {
-                        best = Some((j, n));
+                        best = Some((j, n, how));
                     } else if i == 0 {
                         vetoed_end = Some(j);
                     }
                 }
                 match (best, vetoed_end) {
-                    (Some((j, number)), _) => {
+                    (Some((j, number, how)), _) => {
                         let end = groups[j].bytes.end;
-                        let amount = j + 1 == groups.len() && context::is_amount_after(&text[end..]);
+                        let last = j + 1 == groups.len();
+                        let amount = last && context::is_amount_after(&text[end..]);
+                        // "9181234567 от 12.11" is a dated document; a number
+                        // written as only phones are is kept.
+                        let id = last
+                            && how != How::International
+                            && hint != Hint::Phone
+                            && !written_as_phone(&groups[i..=j])
+                            && context::is_id_after(&text[end..]);
                         self.flush_attempt(scan, groups, &mut skipped, hint, &mut attempts);
-                        if !amount {
+                        if !amount && !id {
+                            let start = groups[i].bytes.start;
+                            let owner_text = if i == 0 {
+                                before
+                            } else {
+                                &text[groups[i - 1].bytes.end..start]
+                            };
                             found.push(Match {
                                 number,
-                                range: groups[i].bytes.start..end,
+                                range: start..end,
+                                owner: context::owner_before(owner_text),
                             });
                         }
                         i = j + 1;
@@ -415,11 +459,7 @@ impl Extractor {
         if how != How::Bare {
             return Some((n, how));
         }
-        let clear_kind = matches!(
-            n.kind(),
-            NumberKind::Mobile | NumberKind::TollFree | NumberKind::FixedLineOrMobile
-        );
-        if clear_kind || span.hint == Hint::Phone {
+        if clear_kind(&n) || span.hint == Hint::Phone {
             return Some((n, how));
         }
         let lens: Vec<usize> = span.groups.iter().map(|g| g.digits.len()).collect();
@@ -427,6 +467,14 @@ impl Extractor {
         let formatted = span.groups.len() >= 3 || span.groups.iter().any(|g| g.sep == Sep::Paren);
         (formatted && !passport_like).then_some((n, how))
     }
+}
+
+/// A type only phones have: a bare 10-digit landline could be an INN.
+fn clear_kind(n: &PhoneNumber) -> bool {
+    matches!(
+        n.kind(),
+        NumberKind::Mobile | NumberKind::TollFree | NumberKind::FixedLineOrMobile
+    )
 }
 
 /// Written the way only phone numbers are: with "+" or with the area code

@@ -16,6 +16,10 @@ pub(crate) enum Sep {
     Dash,
     Dot,
     Paren,
+    /// A comma, slash or ellipsis between digit groups: dictation artefacts
+    /// ("восемь девятьсот, сто двадцать три, ..."), weaker evidence of one
+    /// number than a space, so the extractor asks more of a number across it.
+    Weak,
 }
 
 #[derive(Debug, Clone)]
@@ -62,12 +66,81 @@ fn is_o(c: char) -> bool {
     matches!(c, 'O' | 'o' | 'О' | 'о')
 }
 
+/// The value of a character that is a decimal digit in any script clients'
+/// keyboards and phones produce: ASCII, full-width (CJK input methods),
+/// mathematical alphanumerics (fancy-text generators), superscripts and
+/// subscripts, Arabic-Indic and Persian digits.
+pub(crate) fn digit_value(c: char) -> Option<u8> {
+    let v = match c {
+        '0'..='9' => c as u32 - '0' as u32,
+        '\u{FF10}'..='\u{FF19}' => c as u32 - 0xFF10,
+        '\u{0660}'..='\u{0669}' => c as u32 - 0x0660,
+        '\u{06F0}'..='\u{06F9}' => c as u32 - 0x06F0,
+        // Five styles (bold, double-struck, sans, sans bold, monospace) of ten.
+        '\u{1D7CE}'..='\u{1D7FF}' => (c as u32 - 0x1D7CE) % 10,
+        '\u{2070}' => 0,
+        '\u{00B9}' => 1,
+        '\u{00B2}' => 2,
+        '\u{00B3}' => 3,
+        '\u{2074}'..='\u{2079}' => c as u32 - 0x2070,
+        '\u{2080}'..='\u{2089}' => c as u32 - 0x2080,
+        _ => return None,
+    };
+    Some(b'0' + v as u8)
+}
+
+/// Letters and signs typed for digits other than O: "l", "I" and "|" for 1,
+/// "З" for 3, "Б" for 6. Unlike O they are only read as digits glued to a
+/// real digit, with digits continuing on the other side ("89l8", "9З8").
+fn lookalike(c: char) -> Option<u8> {
+    match c {
+        'l' | 'I' | '|' | 'ӏ' => Some(b'1'),
+        'З' | 'з' => Some(b'3'),
+        'Б' | 'б' => Some(b'6'),
+        _ => None,
+    }
+}
+
+/// Words said while dictating that carry nothing ("8 918 ммм 123", "щас,
+/// секунду, 45 67"): skipped between two digit groups instead of ending the run.
+fn is_dictation_filler(w: &str) -> bool {
+    matches!(
+        w,
+        "м" | "мм"
+            | "ммм"
+            | "мммм"
+            | "э"
+            | "ээ"
+            | "эээ"
+            | "эм"
+            | "эмм"
+            | "щас"
+            | "сейчас"
+            | "сек"
+            | "секунду"
+            | "секундочку"
+            | "минуту"
+            | "так"
+            | "ну"
+            | "вот"
+            | "короче"
+            | "значит"
+            | "дальше"
+            | "потом"
+            | "еще"
+            | "типа"
+            | "блин"
+    )
+}
+
 fn soft_sep(c: char) -> Option<Sep> {
     Some(match c {
         '\n' | '\r' => return None,
         '-' | '‐' | '‑' | '‒' | '–' | '—' | '−' | '_' => Sep::Dash,
-        '.' => Sep::Dot,
-        '(' | ')' => Sep::Paren,
+        '.' | '．' => Sep::Dot,
+        '(' | ')' | '（' | '）' => Sep::Paren,
+        '－' | '﹣' => Sep::Dash,
+        ',' | '/' | '…' | '，' | '／' | '،' => Sep::Weak,
         // Zero-width and soft-hyphen characters come from copy-paste; treat as nothing.
         '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}' => Sep::Start,
         // Keycap emoji digits ("8️⃣") are a digit followed by these two marks.
@@ -218,17 +291,35 @@ impl<'a> Lexer<'a> {
         let prev_digit = self.text[..start]
             .chars()
             .next_back()
-            .is_some_and(|c| c.is_ascii_digit());
-        let next_digit = self.text[end..].chars().next().is_some_and(|c| c.is_ascii_digit());
+            .is_some_and(|c| digit_value(c).is_some());
+        let next_digit = self.text[end..]
+            .chars()
+            .next()
+            .is_some_and(|c| digit_value(c).is_some());
         // A lone "О" group between digit groups ("956 Оо 28") is zeros too.
-        let between_digits = self.out.groups.len() > self.chunk_start
-            && self.text[end..]
+        let between_digits = self.out.groups.len() > self.chunk_start && digit_follows(&self.text[end..]);
+        let n_chars = w.chars().count();
+        if (prev_digit || next_digit || between_digits) && n_chars <= 4 && w.chars().all(is_o) {
+            self.push_digits(start..end, std::iter::repeat_n(b'0', n_chars));
+            return;
+        }
+        // Other lookalikes need a real digit glued to them and digits on the
+        // other side too: "кв 12Б" or "Iphone 15" stay words.
+        // At the end of a run it must close a long one ("… 44-8Б"), so "кв 12Б" stays.
+        let closes_long_run = prev_digit && self.chunk_digits() >= 8;
+        let glued_both = (prev_digit && (next_digit || digit_follows(&self.text[end..])))
+            || (next_digit && self.out.groups.len() > self.chunk_start && self.last_group_ends_near(start))
+            || closes_long_run;
+        if glued_both
+            && n_chars <= 3
+            && w.chars().all(|c| is_o(c) || lookalike(c).is_some())
+            && w.chars().any(|c| lookalike(c).is_some())
+        {
+            let digits: Vec<u8> = w
                 .chars()
-                .find(|&c| soft_sep(c).is_none())
-                .is_some_and(|c| c.is_ascii_digit());
-        if (prev_digit || next_digit || between_digits) && w.chars().count() <= 4 && w.chars().all(is_o) {
-            let zeros = w.chars().count();
-            self.push_digits(start..end, std::iter::repeat_n(b'0', zeros));
+                .map(|c| if is_o(c) { b'0' } else { lookalike(c).unwrap_or(b'0') })
+                .collect();
+            self.push_digits(start..end, digits.into_iter());
             return;
         }
         self.word.clear();
@@ -249,6 +340,15 @@ impl<'a> Lexer<'a> {
             self.numerals.push((v, c, start..end));
             return;
         }
+        // "8 918 ммм 123 45 67": a filler between digit groups keeps the run.
+        if self.out.groups.len() > self.chunk_start
+            && self.numerals.is_empty()
+            && is_dictation_filler(&self.word)
+            && digits_resume(&self.text[end..])
+        {
+            self.sep = self.sep.max(Sep::Space);
+            return;
+        }
         if words::is_plus(&self.word) {
             self.hard_break(start, true);
             self.plus = true;
@@ -256,6 +356,67 @@ impl<'a> Lexer<'a> {
         }
         self.hard_break(start, true);
         self.last_word_end = Some(end);
+    }
+
+    /// "девятьсот 16", "сорок 5": digits that finish a round numeral said just before
+    /// them (dictation mixing words and digits) join it, as "916" and "45" are meant.
+    /// Returns whether the digits at `bytes` were taken so.
+    fn merge_into_round_numeral(&mut self, bytes: Range<usize>) -> bool {
+        let new = &self.text.as_bytes()[bytes.clone()];
+        let Some(g) = self.out.groups.last() else {
+            return false;
+        };
+        let in_chunk = self.out.groups.len() > self.chunk_start;
+        let only_space = self
+            .text
+            .get(g.bytes.end..bytes.start)
+            .is_some_and(|gap| !gap.is_empty() && gap.chars().all(|c| c == ' ' || c == '\u{a0}'));
+        if !in_chunk || !g.words || !only_space {
+            return false;
+        }
+        let d = &self.out.digits[g.digits.clone()];
+        let fits = match (d, new.len()) {
+            // A round hundred: "900" + "16" or "5".
+            ([_, b'0', b'0'], 1 | 2) => new.len() == 1 || new[0] != b'0',
+            // A round ten: "40" + "5".
+            ([t, b'0'], 1) => *t >= b'2' && new[0] != b'0',
+            _ => false,
+        };
+        if !fits {
+            return false;
+        }
+        let start = g.digits.end - new.len();
+        self.out.digits[start..].copy_from_slice(new);
+        if let Some(g) = self.out.groups.last_mut() {
+            g.bytes.end = bytes.end;
+        }
+        true
+    }
+
+    /// Digits in the chunk being built.
+    fn chunk_digits(&self) -> usize {
+        self.out.groups[self.chunk_start..].iter().map(|g| g.digits.len()).sum()
+    }
+
+    /// A real digit right before `start` and right after `end`.
+    fn glued_digits_around(&self, start: usize, end: usize) -> bool {
+        self.text[..start]
+            .chars()
+            .next_back()
+            .is_some_and(|c| digit_value(c).is_some())
+            && self.text[end..]
+                .chars()
+                .next()
+                .is_some_and(|c| digit_value(c).is_some())
+    }
+
+    /// The chunk's last digit group ends right before `at`, past separators only.
+    fn last_group_ends_near(&self, at: usize) -> bool {
+        self.out.groups.last().is_some_and(|g| {
+            self.text
+                .get(g.bytes.end..at)
+                .is_some_and(|gap| gap.chars().all(|c| soft_sep(c).is_some()))
+        })
     }
 
     fn run(mut self) -> Scan {
@@ -271,7 +432,15 @@ impl<'a> Lexer<'a> {
                     end = j + 1;
                     it.next();
                 }
-                self.push_digits(i..end, text.as_bytes()[i..end].iter().copied());
+                self.flush_numerals();
+                if !self.merge_into_round_numeral(i..end) {
+                    self.push_digits(i..end, text.as_bytes()[i..end].iter().copied());
+                }
+            } else if let Some(d) = digit_value(c) {
+                // One digit of another script: adjacent ones join through push_digits.
+                self.push_digits(i..i + c.len_utf8(), std::iter::once(d));
+            } else if c == '|' && self.glued_digits_around(i, i + 1) {
+                self.push_digits(i..i + 1, std::iter::once(b'1'));
             } else if c.is_alphabetic() {
                 let mut end = i + c.len_utf8();
                 while let Some(&(j, d)) = it.peek() {
@@ -282,7 +451,7 @@ impl<'a> Lexer<'a> {
                     it.next();
                 }
                 self.word(i, end);
-            } else if c == '+' {
+            } else if c == '+' || c == '＋' {
                 self.hard_break(i, false);
                 self.plus = true;
             } else if let Some(sep) = soft_sep(c) {
@@ -301,6 +470,41 @@ impl<'a> Lexer<'a> {
     }
 }
 
+/// The next thing after separators is a digit.
+fn digit_follows(rest: &str) -> bool {
+    rest.chars()
+        .find(|&c| soft_sep(c).is_none())
+        .is_some_and(|c| digit_value(c).is_some())
+}
+
+/// After separators and more filler words, digits (or a number word) follow.
+fn digits_resume(rest: &str) -> bool {
+    let mut word = String::new();
+    for c in rest.chars() {
+        if c.is_alphabetic() {
+            word.extend(c.to_lowercase());
+            continue;
+        }
+        if !word.is_empty() {
+            let w = word.replace('ё', "е");
+            if words::numeral(&w).is_some() {
+                return true;
+            }
+            if !is_dictation_filler(&w) {
+                return false;
+            }
+            word.clear();
+        }
+        if digit_value(c).is_some() {
+            return true;
+        }
+        if soft_sep(c).is_none() {
+            return false;
+        }
+    }
+    false
+}
+
 /// dd.mm.yyyy / dd.mm.yy inside a chunk: mark so no phone spans them.
 fn mark_dates(scan: &mut Scan) {
     for chunk in &scan.chunks {
@@ -316,8 +520,9 @@ fn mark_dates(scan: &mut Scan) {
             let shape = (1..=2).contains(&lens.0)
                 && (1..=2).contains(&lens.1)
                 && (lens.2 == 2 || lens.2 == 4)
-                && b.sep == Sep::Dot
-                && c.sep == Sep::Dot;
+                && ((b.sep == Sep::Dot && c.sep == Sep::Dot)
+                    // "12/05/2026" (a slash is a Weak separator).
+                    || (b.sep == Sep::Weak && c.sep == Sep::Weak && lens.2 == 4));
             if !shape {
                 continue;
             }
@@ -369,7 +574,11 @@ fn mark_addresses_and_coordinates(scan: &mut Scan) {
                 let degrees = |g: &Group| small_value(scan, g, 3).is_some_and(|v| v <= 180);
                 let decimals = |g: &Group| !g.words && (4..=8).contains(&g.digits.len());
                 let q = &gs[k..k + 4];
-                if gs[k + 2].sep == Sep::Space && degrees(&q[0]) && decimals(&q[1]) && degrees(&q[2]) && decimals(&q[3])
+                if matches!(gs[k + 2].sep, Sep::Space | Sep::Weak)
+                    && degrees(&q[0])
+                    && decimals(&q[1])
+                    && degrees(&q[2])
+                    && decimals(&q[3])
                 {
                     marks.push(r.start + k..r.start + k + 4);
                 }

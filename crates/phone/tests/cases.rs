@@ -226,8 +226,144 @@ fn assembles_a_number_split_over_messages() {
         .map(|n| n.e164().to_string());
     assert_eq!(got.as_deref(), Some("+79181234567"));
     assert_eq!(e.assemble(&["заказ 8918", "спасибо"]), None);
+    // A remark between the parts, and dictated commas.
+    let got = e
+        .assemble(&["8 918 12", "ой, сорвалось", "3 45 67"])
+        .map(|n| n.e164().to_string());
+    assert_eq!(got.as_deref(), Some("+79181234567"));
+    let got = e.assemble(&["8, 918,", "123,", "45, 67"]).map(|n| n.e164().to_string());
+    assert_eq!(got.as_deref(), Some("+79181234567"));
     assert_eq!(e.assemble(&[]), None);
     // A whole number in the last message is returned as is.
     let got = e.assemble(&["1", "89281234567"]).map(|n| n.e164().to_string());
     assert_eq!(got.as_deref(), Some("+79281234567"));
+}
+
+#[test]
+fn digits_of_other_scripts_and_lookalikes() {
+    assert_eq!(ru("８（９１８）１２３－４５－６７"), ["+79181234567"]);
+    assert_eq!(ru("𝟖𝟗𝟏𝟖𝟏𝟐𝟑𝟒𝟓𝟔𝟕"), ["+79181234567"]);
+    assert_eq!(ru("⁸⁹¹⁸¹²³⁴⁵⁶⁷"), ["+79181234567"]);
+    assert_eq!(ru("٨٩١٨١٢٣٤٥٦٧"), ["+79181234567"]);
+    assert_eq!(ru("۸۹۱۸۱۲۳۴۵۶۷"), ["+79181234567"]);
+    assert_eq!(
+        ru("89l8 |23 45 67"),
+        Vec::<String>::new(),
+        "a bar after a space is no digit"
+    );
+    assert_eq!(ru("89l8 1|3 45 67"), ["+79181134567"]);
+    assert_eq!(ru("8 9l8 l23 4Б 67"), ["+79181234667"]);
+    assert_eq!(ru("8 918 12З 45 67"), ["+79181234567"]);
+    for t in ["кв 12Б", "iPhone 15", "дом 3Б, кв 40"] {
+        assert_eq!(ru(t), Vec::<String>::new(), "{t}");
+    }
+}
+
+#[test]
+fn dictation_artefacts() {
+    for t in [
+        "8, 918, 123, 45, 67",
+        "8/918/123/45/67",
+        "89 18 123 45 67",
+        "8 918 щас 123 ммм 45 67",
+        "восемь, девятьсот восемнадцать, сто двадцать три, сорок пять, шестьдесят семь",
+        "8 девять 18 один два три 45 шесть семь",
+        "восемь девятьсот 18 сто 23 сорок 5 шестьдесят 7",
+    ] {
+        assert_eq!(ru(t), ["+79181234567"], "{t}");
+    }
+    for t in ["размеры 120/80/45", "приеду 12/05/2026", "3, 5 и 12 штук"] {
+        assert_eq!(ru(t), Vec::<String>::new(), "{t}");
+    }
+}
+
+#[test]
+fn ids_are_not_phones() {
+    for t in [
+        "тикет 9181234567",
+        "обращение № 9181234567",
+        "9181234567 от 01.12.2026",
+        "9181234567 статус?",
+    ] {
+        assert_eq!(ru(t), Vec::<String>::new(), "{t}");
+    }
+    assert_eq!(ru("9181234567 от Ольги"), ["+79181234567"]);
+}
+
+#[test]
+fn whose_number_it_is() {
+    use leadbot_phone::{ClientContext, Owner};
+    let e = Extractor::new("RU").expect("RU");
+    let mut ctx = ClientContext::new();
+    ctx.exclude_found_in(&e, "Наш офис: 8 (863) 201-23-45");
+    let client = |text: &str, ctx: &ClientContext| -> Vec<String> {
+        e.client_matches(text, ctx)
+            .iter()
+            .map(|m| m.number.e164().to_string())
+            .collect()
+    };
+    assert_eq!(
+        client("звонил на 8 (863) 201-23-45, мой 89181234567", &ctx),
+        ["+79181234567"]
+    );
+    assert_eq!(client("8 800 555 35 35", &ctx), Vec::<String>::new());
+    assert_eq!(client("+7 (900) 000-00-00", &ctx), Vec::<String>::new());
+    assert_eq!(
+        client("ваш 8 928 111 22 33? мой 8 918 123 45 67", &ctx),
+        ["+79181234567"]
+    );
+    // The client's own comes first even when written second.
+    assert_eq!(
+        client("жена 8 928 111 22 33, мой 8 918 123 45 67", &ctx),
+        ["+79181234567", "+79281112233"]
+    );
+    let m = e.find_matches("ваш 8 928 111 22 33");
+    assert_eq!(m[0].owner, Owner::Business);
+    ctx.toll_free_is_client = true;
+    assert_eq!(client("8 800 555 35 35", &ctx), ["+78005553535"]);
+    // A message of only a quoted number is no failed attempt either.
+    let a = e.analyse_client("у вас на сайте 8 (863) 201-23-45", &ctx);
+    assert!(a.found.is_empty() && a.attempt.is_none());
+}
+
+#[test]
+fn city_numbers_with_the_named_citys_area_code() {
+    let e = Extractor::new("RU").expect("RU");
+    let local = |text: &str, ctx: &[&str]| -> Vec<String> {
+        e.local_numbers(text, ctx)
+            .iter()
+            .map(|n| n.e164().to_string())
+            .collect()
+    };
+    assert_eq!(local("домашний 41-22-05", &["я из Караганды"]), ["+77212412205"]);
+    assert_eq!(local("Ростов, 201-23-45, спросить Нину", &[]), ["+78632012345"]);
+    assert_eq!(
+        local("в Новочеркасске 2-44-18-01", &[]),
+        Vec::<String>::new(),
+        "7 digits for a 4-digit code"
+    );
+    assert_eq!(local("в Новочеркасске 24-41-80", &[]), ["+78635244180"]);
+    assert_eq!(local("тел 2012345, Ростов", &[]), ["+78632012345"]);
+    // A postal code, an amount, a number with no city anywhere.
+    for (t, ctx) in [
+        ("346400 Новочеркасск", &[][..]),
+        ("индекс 344-022 Ростов", &[][..]),
+        ("в Ростове 201-23-45 руб", &[][..]),
+        ("201-23-45", &["привет"][..]),
+    ] {
+        assert_eq!(local(t, ctx), Vec::<String>::new(), "{t}");
+    }
+    assert!(Extractor::new("UZ")
+        .expect("UZ")
+        .local_numbers("Москва 201-23-45", &[])
+        .is_empty());
+}
+
+#[test]
+fn national_formats_of_a_named_cis_country() {
+    let by = leadbot_phone::named_region("я в Бресте сейчас").expect("a named region");
+    assert_eq!(find(by, "8 029 123-45-67"), ["+375291234567"]);
+    assert_eq!(find(by, "8 (0162) 22-33-44"), ["+375162223344"]);
+    // Read as Russian, the same writing is no number.
+    assert_eq!(ru("8 029 123-45-67"), Vec::<String>::new());
 }

@@ -1,4 +1,4 @@
-use leadbot_phone::run_cli;
+use leadbot_phone::{run_cli, run_cli_with, CliOptions};
 
 fn run(input: &str, explain: bool) -> String {
     let mut out = Vec::new();
@@ -36,4 +36,74 @@ fn explain_gives_details_and_near_misses() {
 fn unknown_region_is_an_error() {
     let mut out = Vec::new();
     assert!(run_cli("x\n".as_bytes(), &mut out, "ZZ", false).is_err());
+}
+
+#[test]
+fn client_mode_leaves_out_what_is_not_the_clients() {
+    let opts = CliOptions {
+        exclude: vec!["8 (863) 201-23-45".into()],
+        ..CliOptions::default()
+    };
+    let mut out = Vec::new();
+    let input = "звонил на +78632012345, мой 89181234567\n8 800 555 35 35\nваш 8 928 111 22 33?\n";
+    run_cli_with(input.as_bytes(), &mut out, "RU", &opts).expect("cli run");
+    assert_eq!(String::from_utf8_lossy(&out), "[\"+79181234567\"]\n[]\n[]\n");
+    let bad = CliOptions {
+        exclude: vec!["офис".into()],
+        ..CliOptions::default()
+    };
+    assert!(run_cli_with("x\n".as_bytes(), &mut Vec::new(), "RU", &bad).is_err());
+}
+
+#[test]
+fn a_city_completes_local_numbers() {
+    let opts = CliOptions {
+        city: Some("Ростов-на-Дону".into()),
+        ..CliOptions::default()
+    };
+    let mut out = Vec::new();
+    run_cli_with(
+        "дом 201-23-45\nв Караганде 41-22-05\n".as_bytes(),
+        &mut out,
+        "RU",
+        &opts,
+    )
+    .expect("cli run");
+    assert_eq!(
+        String::from_utf8_lossy(&out),
+        "[\"+78632012345\"]\n[\"+77212412205\"]\n"
+    );
+    let bad = CliOptions {
+        city: Some("Атлантида".into()),
+        ..CliOptions::default()
+    };
+    assert!(run_cli_with("x\n".as_bytes(), &mut Vec::new(), "RU", &bad).is_err());
+}
+
+#[test]
+fn json_lines_carry_the_previous_messages() {
+    let opts = CliOptions {
+        jsonl: true,
+        ..CliOptions::default()
+    };
+    let input = concat!(
+        r#"{"text": "45 67", "previous": ["8 918 123", "ой"]}"#,
+        "\n",
+        r#"{"text": "домашний 41-22-05", "previous": ["я из Караганды"]}"#,
+        "\n",
+        r#"{"text": "8 029 123-45-67", "previous": ["пишу из Минска"]}"#,
+        "\n",
+        r#"{"text": "звоните 8 800 555 35 35"}"#,
+        "\n",
+        "not json\n",
+    );
+    let mut out = Vec::new();
+    run_cli_with(input.as_bytes(), &mut out, "RU", &opts).expect("cli run");
+    let out = String::from_utf8_lossy(&out);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[..4],
+        ["[\"+79181234567\"]", "[\"+77212412205\"]", "[\"+375291234567\"]", "[]"]
+    );
+    assert!(lines[4].contains("error"), "{}", lines[4]);
 }
