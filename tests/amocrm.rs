@@ -747,3 +747,45 @@ async fn a_bulk_update_refused_for_one_lead_fails_only_that_lead() {
     assert_eq!(fake.lead(402)["status_id"], NEW);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_number_corrected_after_the_hand_over_replaces_the_one_on_the_card() {
+    let fake = FakeAmo::start().await;
+    fake.add_lead_in(LEAD, PIPELINE, NEW, Some("Ольга"), None, &["Онлайн-чат"]);
+    let app = app_with(&fake, "").await;
+    assert_eq!(post_hook(&app, SECRET, RAW_ADD).await, 200);
+    wait_until("bot status", async || {
+        (fake.lead(LEAD)["status_id"] == BOT).then_some(())
+    })
+    .await;
+    assert_eq!(
+        post_hook(&app, SECRET, &message_body(LEAD, "c-1", "мой номер 8 918 123-45-67")).await,
+        200
+    );
+    wait_until("assigned card", async || {
+        (fake.lead(LEAD)["status_id"] == ASSIGNED).then_some(())
+    })
+    .await;
+    app.wait_idle(WAIT).await;
+    assert_eq!(fake.phones_of_lead(LEAD), ["+79181234567"]);
+    assert_eq!(
+        post_hook(
+            &app,
+            SECRET,
+            &message_body(LEAD, "c-2", "ой, нет, правильный номер 8 918 765-43-21")
+        )
+        .await,
+        200
+    );
+    wait_until("the corrected number", async || {
+        (fake.phones_of_lead(LEAD) == ["+79187654321"]).then_some(())
+    })
+    .await;
+    app.wait_idle(WAIT).await;
+    assert_eq!(
+        fake.phones_of_lead(LEAD),
+        ["+79187654321"],
+        "the wrong number is gone, once"
+    );
+    app.stop().await;
+}

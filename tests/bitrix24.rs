@@ -1024,3 +1024,48 @@ async fn concurrent_expired_tokens_on_two_nodes_lead_to_one_refresh_and_live_tok
     assert_eq!(fake.inner.lock().unwrap().refreshes.len(), refreshes.len());
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_number_corrected_after_the_hand_over_replaces_the_one_on_the_card() {
+    let fake = FakeBitrix24::start().await;
+    fake.add_lead(366, "NEW", "Ольга", None, Some(113));
+    let app = app_with(&fake, "").await;
+    assert_eq!(post_form(&app, &add_event(366)).await, 200);
+    wait_until("bot status", async || {
+        (fake.lead(366)["STATUS_ID"] == "IN_PROCESS").then_some(())
+    })
+    .await;
+    // Linked lazily before the greeting: wait until the bot wrote in the chat.
+    wait_until("greeting", async || {
+        (!fake.inner.lock().unwrap().chat_messages.is_empty()).then_some(())
+    })
+    .await;
+    assert_eq!(
+        post_chat_message(&app, 113, 601, "мой номер 8 918 123-45-67").await,
+        200
+    );
+    wait_until("assigned card", async || {
+        (fake.lead(366)["STATUS_ID"] == "CONVERTED").then_some(())
+    })
+    .await;
+    app.wait_idle(WAIT).await;
+    assert_eq!(
+        post_chat_message(&app, 113, 602, "ой, нет, правильный номер 8 918 765-43-21").await,
+        200
+    );
+    let phones = |fake: &FakeBitrix24| -> Vec<String> {
+        fake.lead(366)["PHONE"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|p| p["VALUE"].as_str().unwrap().to_string())
+            .collect()
+    };
+    wait_until("the corrected number", async || {
+        (phones(&fake) == ["+79187654321"]).then_some(())
+    })
+    .await;
+    app.wait_idle(WAIT).await;
+    assert_eq!(phones(&fake), ["+79187654321"], "updated in place, not appended");
+    app.stop().await;
+}

@@ -91,6 +91,9 @@ pub enum CrmUpdate {
     FailureComment { outcome: Outcome },
     /// Tell the manager in the CRM's own notifications.
     NotifyManager { manager_id: ManagerId, text: String },
+    /// After the hand-over the client corrected their number: `new` replaces `old` on the card
+    /// (other numbers stay).
+    PhoneCorrected { old: Phone, new: Phone },
 }
 
 /// A `crm` outbox row: the update and the CRM (the lead's source) that applies it.

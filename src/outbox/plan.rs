@@ -94,8 +94,7 @@ pub fn plan(input: &StepInput<'_>, head_of: &dyn Fn(&ManagerId) -> Option<Manage
                 None => plan.no_head.push((about.id.clone(), text.clone())),
             },
             Effect::Finished(outcome) => plan.finished = Some(*outcome),
-            // The manager is told by the dialog's NotifyManager; updating the CRM card's phone
-            // after the hand-over is not wired yet.
+            // The manager is told by the dialog's NotifyManager; the card by `crm_updates`.
             Effect::PhoneCorrected { .. } => {}
         }
     }
@@ -148,6 +147,17 @@ pub fn crm_updates(
                     out.push(CrmUpdate::NotifyManager {
                         manager_id: manager.id.clone(),
                         text: text.clone(),
+                    });
+                }
+            }
+        } else {
+            // The same manager: a correction changes the card's number (a new hand-over writes
+            // the corrected one anyway).
+            for e in effects {
+                if let Effect::PhoneCorrected { old, new } = e {
+                    out.push(CrmUpdate::PhoneCorrected {
+                        old: old.clone(),
+                        new: new.clone(),
                     });
                 }
             }

@@ -313,6 +313,20 @@ impl FakeBitrix24 {
                             let list = card["PHONE"].as_array().cloned().unwrap_or_default();
                             let mut list = list;
                             for item in v.as_array().cloned().unwrap_or_default() {
+                                // Documented: a value with the ID of an existing one replaces
+                                // it (an empty VALUE deletes it); one without an ID is appended.
+                                if let Some(existing) = item.get("ID").filter(|i| !i.is_null()) {
+                                    let existing = existing
+                                        .as_str()
+                                        .map(str::to_string)
+                                        .unwrap_or_else(|| existing.to_string());
+                                    if item["VALUE"].as_str().is_some_and(str::is_empty) {
+                                        list.retain(|e| e["ID"] != json!(existing));
+                                    } else if let Some(e) = list.iter_mut().find(|e| e["ID"] == json!(existing)) {
+                                        e["VALUE"] = item["VALUE"].clone();
+                                    }
+                                    continue;
+                                }
                                 let mut item = item.clone();
                                 item["ID"] = json!((new_id + appended).to_string());
                                 item["TYPE_ID"] = json!("PHONE");

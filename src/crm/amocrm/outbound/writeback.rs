@@ -136,6 +136,50 @@ impl AmoCrm {
         self.acc.client.get(path, query).await.map_err(delivery_error)
     }
 
+    /// The client corrected their number: `new` replaces `old` among the main contact's numbers
+    /// (read first; a retry finds `new` there and does nothing).
+    async fn correct_phone(&self, lead: &LeadRecord, id: u64, old: &str, new: &str) -> Result<(), DeliveryError> {
+        let card = self
+            .get(&format!("/api/v4/leads/{id}"), &[("with".into(), "contacts".into())])
+            .await?
+            .as_ref()
+            .and_then(AmoLead::from_json)
+            .ok_or_else(|| DeliveryError::Permanent(format!("lead {id}: unreadable answer")))?;
+        let Some(contact_id) = card.contact_id else {
+            return self.ensure_phone(lead, id, new).await;
+        };
+        let contact = self
+            .get(&format!("/api/v4/contacts/{contact_id}"), &[])
+            .await?
+            .as_ref()
+            .and_then(AmoContact::from_json)
+            .ok_or_else(|| DeliveryError::Permanent(format!("contact {contact_id}: unreadable answer")))?;
+        if contact.phones.iter().any(|p| same_phone(p, new)) {
+            return Ok(());
+        }
+        let value = |v: &Value| v.get("value").and_then(Value::as_str).unwrap_or("").to_string();
+        let mut values: Vec<Value> = contact
+            .phone_values
+            .iter()
+            .filter(|v| !same_phone(&value(v), old))
+            .cloned()
+            .collect();
+        values.push(json!({"value": new, "enum_code": PHONE_ENUM}));
+        let field = match contact.phone_field_id {
+            Some(f) => json!({"field_id": f, "values": values}),
+            None => json!({"field_code": "PHONE", "values": values}),
+        };
+        self.acc
+            .client
+            .patch(
+                &format!("/api/v4/contacts/{contact_id}"),
+                &json!({"custom_fields_values": [field]}),
+            )
+            .await
+            .map_err(delivery_error)?;
+        Ok(())
+    }
+
     /// Puts `phone` on the lead's main contact, once.
     async fn ensure_phone(&self, lead: &LeadRecord, id: u64, phone: &str) -> Result<(), DeliveryError> {
         let card = self
@@ -247,6 +291,7 @@ impl Crm for AmoCrm {
                 self.note(id, &format!("Бот не получил телефон: {}.", outcome_text(*outcome)))
                     .await
             }
+            CrmUpdate::PhoneCorrected { old, new } => self.correct_phone(lead, id, old.as_str(), new.as_str()).await,
             CrmUpdate::NotifyManager { manager_id, text } => {
                 let manager = user_id(manager_id.as_str())?;
                 self.task(id, manager, &format!("Связаться с клиентом. {text}")).await

@@ -107,6 +107,32 @@ impl Crm for Bitrix24Crm {
                 self.comment(lead, &format!("Бот не получил телефон: {}.", outcome_text(*outcome)))
                     .await
             }
+            CrmUpdate::PhoneCorrected { old, new } => {
+                // Read first: the old number's multifield ID is updated in place (a value with
+                // an ID replaces that value), so the card does not keep the wrong number.
+                let current = self
+                    .bx
+                    .client
+                    .call("crm.lead.get", json!({"id": lead.external_id}))
+                    .await
+                    .map_err(delivery_error)?;
+                let entries = current
+                    .get("PHONE")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                let value = |e: &Value| e.get("VALUE").and_then(Value::as_str).unwrap_or("").to_string();
+                if entries.iter().any(|e| same_phone(&value(e), new.as_str())) {
+                    return Ok(()); // done already (a retry), or the client repeated a number it has
+                }
+                let item = match entries.iter().find(|e| same_phone(&value(e), old.as_str())) {
+                    Some(e) => {
+                        json!({"ID": e.get("ID").cloned().unwrap_or(Value::Null), "VALUE": new, "VALUE_TYPE": "MOBILE"})
+                    }
+                    None => json!({"VALUE": new, "VALUE_TYPE": "MOBILE"}),
+                };
+                self.update(lead, json!({"PHONE": [item]})).await
+            }
             CrmUpdate::NotifyManager { manager_id, text } => {
                 let link = format!(
                     "[URL=https://{}/crm/lead/details/{}/]лид №{}[/URL]",
