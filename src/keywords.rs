@@ -127,114 +127,19 @@ const UNSTEMMED: &[&str] = &[
     "тут",
 ];
 
-/// Endings of Russian nouns, adjectives and verbs; the longest that fits is stripped, so "находитесь" and
-/// "находится" both become "наход" and "цены", "цену", "ценой" become "цен" while "центр"
-/// stays "центр". A light stemmer: comparing whole stems, not prefixes, is what keeps
-/// "цена" out of "Центральный" and "оценка".
-const ENDINGS: &[&str] = &[
-    "ившись",
-    "ывшись",
-    "иться",
-    "ыться",
-    "итесь",
-    "етесь",
-    "ается",
-    "яется",
-    "ующие",
-    "ующий",
-    "остью",
-    "ости",
-    "ость",
-    "ится",
-    "ется",
-    "ются",
-    "ятся",
-    "атся",
-    "ться",
-    "тесь",
-    "ями",
-    "ами",
-    "ого",
-    "его",
-    "ому",
-    "ему",
-    "ыми",
-    "ими",
-    "ете",
-    "ите",
-    "ешь",
-    "ишь",
-    "ует",
-    "уют",
-    "ает",
-    "яет",
-    "ают",
-    "яют",
-    "ией",
-    "иям",
-    "иях",
-    "ием",
-    "ях",
-    "ах",
-    "ам",
-    "ям",
-    "ом",
-    "ем",
-    "ой",
-    "ей",
-    "ий",
-    "ый",
-    "ая",
-    "яя",
-    "ое",
-    "ее",
-    "ые",
-    "ие",
-    "ую",
-    "юю",
-    "ых",
-    "их",
-    "ов",
-    "ев",
-    "ия",
-    "ии",
-    "ию",
-    "ет",
-    "ит",
-    "ут",
-    "ют",
-    "ть",
-    "ти",
-    "ла",
-    "ло",
-    "ли",
-    "ся",
-    "сь",
-    "ы",
-    "и",
-    "а",
-    "я",
-    "о",
-    "е",
-    "у",
-    "ю",
-    "ь",
-    "й",
-    "л",
-];
-
-/// The stem a word form is compared by.
+/// The stem a word form is compared by: the Snowball Russian stemmer (`rust-stemmers`), so
+/// "находитесь" and "находится" share a stem, and "цены", "цену", "ценой" share one that
+/// "Центральный" and "оценка" do not; comparing whole stems, not prefixes, is what keeps them
+/// apart. Short function words above are left as they are.
 pub fn stem(word: &str) -> String {
     if UNSTEMMED.contains(&word) {
         return word.to_string();
     }
-    let n = word.chars().count();
-    ENDINGS
-        .iter()
-        // Keep at least three letters: "сто" is not "ст" + "о".
-        .filter(|e| word.ends_with(*e) && n - e.chars().count() >= 3)
-        .max_by_key(|e| e.len())
-        .map_or_else(|| word.to_string(), |e| word[..word.len() - e.len()].to_string())
+    static RUSSIAN: std::sync::OnceLock<rust_stemmers::Stemmer> = std::sync::OnceLock::new();
+    RUSSIAN
+        .get_or_init(|| rust_stemmers::Stemmer::create(rust_stemmers::Algorithm::Russian))
+        .stem(word)
+        .into_owned()
 }
 
 /// Phrases matched on word forms, for questions (the FAQ): a phrase's words in order, with
