@@ -2,7 +2,9 @@
 -- migrations in ../ (as of 20261201100200), so `leadbot migrate-store` copies rows one to one.
 -- SQLite types: every timestamp is INTEGER microseconds since the Unix epoch (UTC) — fixed
 -- width, so comparisons and ORDER BY are numeric; the store binds "now" itself, and the
--- defaults are "now" as PostgreSQL's are. JSON is TEXT; booleans are 0/1; dates 'YYYY-MM-DD'.
+-- defaults are "now" as PostgreSQL's are (julianday, not unixepoch('subsec'): an older sqlite3
+-- shell, such as one taking a backup, can still insert). JSON is TEXT; booleans are 0/1; dates
+-- 'YYYY-MM-DD'.
 -- Ids are AUTOINCREMENT: like a PostgreSQL sequence, an id is never handed out twice (inbox and
 -- outbox cursors and the delivery actors' "seen" sets rely on ids only growing).
 
@@ -16,8 +18,8 @@ CREATE TABLE leads (
     status        TEXT    NOT NULL,
     manager_id    TEXT,
     reason        TEXT,
-    created_at    INTEGER NOT NULL DEFAULT (CAST(unixepoch('subsec') * 1000000 AS INTEGER)),
-    updated_at    INTEGER NOT NULL DEFAULT (CAST(unixepoch('subsec') * 1000000 AS INTEGER)),
+    created_at    INTEGER NOT NULL DEFAULT (CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER)),
+    updated_at    INTEGER NOT NULL DEFAULT (CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER)),
     chat_token    TEXT,
     segment       TEXT,
     creation_key  TEXT,
@@ -31,7 +33,7 @@ CREATE TABLE lead_snapshots (
     version               INTEGER NOT NULL,
     state                 TEXT    NOT NULL,
     last_applied_inbox_id INTEGER NOT NULL DEFAULT 0,
-    updated_at            INTEGER NOT NULL DEFAULT (CAST(unixepoch('subsec') * 1000000 AS INTEGER))
+    updated_at            INTEGER NOT NULL DEFAULT (CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER))
 );
 
 CREATE TABLE inbox (
@@ -40,7 +42,7 @@ CREATE TABLE inbox (
     source      TEXT    NOT NULL,
     dedupe_key  TEXT    NOT NULL,
     payload     TEXT    NOT NULL,
-    received_at INTEGER NOT NULL DEFAULT (CAST(unixepoch('subsec') * 1000000 AS INTEGER)),
+    received_at INTEGER NOT NULL DEFAULT (CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER)),
     applied_at  INTEGER,
     UNIQUE (source, dedupe_key)
 );
@@ -56,8 +58,8 @@ CREATE TABLE outbox (
     status          TEXT    NOT NULL DEFAULT 'pending',
     attempts        INTEGER NOT NULL DEFAULT 0,
     last_error      TEXT,
-    next_attempt_at INTEGER NOT NULL DEFAULT (CAST(unixepoch('subsec') * 1000000 AS INTEGER)),
-    created_at      INTEGER NOT NULL DEFAULT (CAST(unixepoch('subsec') * 1000000 AS INTEGER)),
+    next_attempt_at INTEGER NOT NULL DEFAULT (CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER)),
+    created_at      INTEGER NOT NULL DEFAULT (CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER)),
     sent_at         INTEGER,
     claimed_by      INTEGER
 );
@@ -83,7 +85,7 @@ CREATE TABLE transcript (
     lead_id    INTEGER NOT NULL REFERENCES leads (id) ON DELETE CASCADE,
     direction  TEXT    NOT NULL CHECK (direction IN ('in', 'out')),
     text       TEXT    NOT NULL,
-    created_at INTEGER NOT NULL DEFAULT (CAST(unixepoch('subsec') * 1000000 AS INTEGER))
+    created_at INTEGER NOT NULL DEFAULT (CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER))
 );
 CREATE INDEX transcript_lead_idx ON transcript (lead_id, id);
 
@@ -99,10 +101,10 @@ CREATE TABLE crm_events (
     entity_id       TEXT    NOT NULL,
     dedupe_key      TEXT    NOT NULL UNIQUE,
     payload         TEXT    NOT NULL,
-    received_at     INTEGER NOT NULL DEFAULT (CAST(unixepoch('subsec') * 1000000 AS INTEGER)),
+    received_at     INTEGER NOT NULL DEFAULT (CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER)),
     processed_at    INTEGER,
     attempts        INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at INTEGER NOT NULL DEFAULT (CAST(unixepoch('subsec') * 1000000 AS INTEGER)),
+    next_attempt_at INTEGER NOT NULL DEFAULT (CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER)),
     last_error      TEXT
 );
 CREATE INDEX crm_events_pending_idx ON crm_events (next_attempt_at) WHERE processed_at IS NULL;
@@ -113,13 +115,13 @@ CREATE TABLE crm_oauth_tokens (
     refresh_token   TEXT    NOT NULL,
     client_endpoint TEXT    NOT NULL,
     expires_at      INTEGER NOT NULL,
-    updated_at      INTEGER NOT NULL DEFAULT (CAST(unixepoch('subsec') * 1000000 AS INTEGER))
+    updated_at      INTEGER NOT NULL DEFAULT (CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER))
 );
 
 CREATE TABLE crm_cursors (
     name       TEXT PRIMARY KEY,
     value      TEXT    NOT NULL,
-    updated_at INTEGER NOT NULL DEFAULT (CAST(unixepoch('subsec') * 1000000 AS INTEGER))
+    updated_at INTEGER NOT NULL DEFAULT (CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER))
 );
 
 CREATE TABLE crm_chat_links (
@@ -132,20 +134,20 @@ CREATE TABLE crm_chat_links (
 CREATE TABLE routing_queue (
     lead_id     INTEGER PRIMARY KEY REFERENCES leads (id) ON DELETE CASCADE,
     request     TEXT    NOT NULL,
-    enqueued_at INTEGER NOT NULL DEFAULT (CAST(unixepoch('subsec') * 1000000 AS INTEGER))
+    enqueued_at INTEGER NOT NULL DEFAULT (CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER))
 );
 
 CREATE TABLE manager_overrides (
     manager_id   TEXT PRIMARY KEY,
     paused       INTEGER NOT NULL DEFAULT 0,
     absent_until TEXT,
-    updated_at   INTEGER NOT NULL DEFAULT (CAST(unixepoch('subsec') * 1000000 AS INTEGER))
+    updated_at   INTEGER NOT NULL DEFAULT (CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER))
 );
 
 CREATE TABLE telegram_updates (
     bot         TEXT    NOT NULL,
     update_id   INTEGER NOT NULL,
-    received_at INTEGER NOT NULL DEFAULT (CAST(unixepoch('subsec') * 1000000 AS INTEGER)),
+    received_at INTEGER NOT NULL DEFAULT (CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER)),
     PRIMARY KEY (bot, update_id)
 );
 
@@ -176,7 +178,7 @@ CREATE TABLE jobs (
     taken_by_login TEXT,
     crm_user_id    TEXT,
     taken_at       INTEGER,
-    created_at     INTEGER NOT NULL DEFAULT (CAST(unixepoch('subsec') * 1000000 AS INTEGER))
+    created_at     INTEGER NOT NULL DEFAULT (CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER))
 );
 
 CREATE TABLE job_reveals (
@@ -186,26 +188,26 @@ CREATE TABLE job_reveals (
     user_name TEXT,
     login     TEXT,
     via       TEXT    NOT NULL,
-    at        INTEGER NOT NULL DEFAULT (CAST(unixepoch('subsec') * 1000000 AS INTEGER))
+    at        INTEGER NOT NULL DEFAULT (CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER))
 );
 
 CREATE TABLE deal_assignments (
     deal_id     TEXT PRIMARY KEY,
     crm_user_id TEXT,
     executor    TEXT    NOT NULL,
-    at          INTEGER NOT NULL DEFAULT (CAST(unixepoch('subsec') * 1000000 AS INTEGER))
+    at          INTEGER NOT NULL DEFAULT (CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER))
 );
 
 CREATE TABLE telegram_links (
     token      TEXT PRIMARY KEY,
     bot        TEXT    NOT NULL,
     lead_id    INTEGER NOT NULL REFERENCES leads (id) ON DELETE CASCADE,
-    created_at INTEGER NOT NULL DEFAULT (CAST(unixepoch('subsec') * 1000000 AS INTEGER)),
+    created_at INTEGER NOT NULL DEFAULT (CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER)),
     used_at    INTEGER
 );
 
 CREATE TABLE generated_secrets (
     name       TEXT PRIMARY KEY,
     value      TEXT    NOT NULL,
-    created_at INTEGER NOT NULL DEFAULT (CAST(unixepoch('subsec') * 1000000 AS INTEGER))
+    created_at INTEGER NOT NULL DEFAULT (CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER))
 );
