@@ -135,7 +135,10 @@ fn main() -> ExitCode {
             };
             let result = runtime.block_on(async {
                 let location = config.service.database.location().map_err(anyhow::Error::msg)?;
-                let stores = leadbot::app::open_store(&location, 2).await?;
+                // Beside a running service too: the rotation is one write.
+                let stores = leadbot::store::Stores::open_beside_service(&location)
+                    .await
+                    .map_err(|e| anyhow::anyhow!(leadbot::app::store_failure(&location, &e)))?;
                 let store = stores.store.clone();
                 let name = leadbot::app::OPERATOR_TOKEN;
                 if rotate {

@@ -197,3 +197,33 @@ fn check_config_accepts_both_stores_and_refuses_others() {
     assert!(err.contains("neither a postgres:// nor a sqlite:// URL"), "{err}");
     assert!(!err.contains("secret"), "{err}");
 }
+
+/// The operator token is rotated beside a running service on the embedded file (which the
+/// service holds): the new one works from the next start, the old one no longer.
+#[tokio::test]
+async fn the_operator_token_is_rotated_beside_a_running_embedded_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let (svc, _) = started(leadbot(dir.path()), port).await;
+    let out = leadbot(dir.path())
+        .args(["operator-token", "--rotate"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert_eq!(token.len(), 64, "{token}");
+    drop(svc);
+    let (svc, _) = started(leadbot(dir.path()), port).await;
+    let leads = |t: String| async move {
+        reqwest::Client::new()
+            .get(format!("http://127.0.0.1:{port}/api/v1/leads"))
+            .bearer_auth(t)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    assert_eq!(leads(token).await, 200);
+    assert_eq!(leads("not-the-token".into()).await, 401);
+    drop(svc);
+}

@@ -67,6 +67,16 @@ impl Stores {
         Ok(Stores::from_backend(backend, location.clone()))
     }
 
+    /// For a short administrative command beside a running leadbot (`operator-token`): the
+    /// embedded file, when it exists, is opened without taking it from the service; otherwise
+    /// (PostgreSQL, or no file yet) as `open`.
+    pub async fn open_beside_service(location: &Location) -> StoreResult<Stores> {
+        match location {
+            Location::Sqlite(path) if path.is_file() => Stores::lazy(location),
+            _ => Stores::open(location, 2).await,
+        }
+    }
+
     pub fn from_backend(backend: Backend, location: Location) -> Stores {
         let Traits {
             store,

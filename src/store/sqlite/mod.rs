@@ -140,8 +140,7 @@ impl SqliteStore {
             .connect_with(
                 Self::options(path)
                     .create_if_missing(true)
-                    .journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Full),
+                    .journal_mode(SqliteJournalMode::Wal),
             )
             .await?;
         sqlx::migrate!("./migrations/sqlite")
@@ -158,8 +157,10 @@ impl SqliteStore {
         Ok(Self::with_pools(write, read, path, epoch, Some(Arc::new(lock))))
     }
 
-    /// A store that opens the file on first use, runs no migrations and takes no lock (for
-    /// commands that may never touch the database, such as `check-config --online`).
+    /// A store that opens the file on first use, runs no migrations, takes no lock and claims
+    /// nothing: for commands that may never touch the database (`check-config --online`), and
+    /// for short administrative writes beside a running leadbot (`operator-token --rotate`),
+    /// which SQLite's own locking serializes with the service's writer.
     pub fn connect_lazy(path: &Path) -> StoreResult<SqliteStore> {
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
@@ -173,6 +174,8 @@ impl SqliteStore {
             .filename(path)
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true)
+            // Per connection, so on every one that may write (see the module comment).
+            .synchronous(SqliteSynchronous::Full)
     }
 
     fn with_pools(
@@ -545,6 +548,19 @@ impl Store for SqliteStore {
 
     async fn release_dead_claims(&self) -> StoreResult<u64> {
         if self.lock.is_none() {
+            return Ok(0);
+        }
+        // Asked on a reader first: the recovery scan calls this every few seconds, and there
+        // is nothing to release but after a crash.
+        let foreign: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM lead_timers WHERE claimed_by IS NOT NULL AND claimed_by <> $1)
+                 OR EXISTS (SELECT 1 FROM outbox WHERE status = 'pending' AND claimed_by IS NOT NULL
+                            AND claimed_by <> $1)",
+        )
+        .bind(self.epoch)
+        .fetch_one(&self.read)
+        .await?;
+        if !foreign {
             return Ok(0);
         }
         // We hold the file's lock, so no other process runs on it: a claim of another epoch
