@@ -1259,3 +1259,26 @@ async fn sqlite_an_unwritable_directory_is_said_plainly() {
         other => panic!("expected a refusal, got {other:?}"),
     }
 }
+
+/// A write lock held outside the process (a `sqlite3` shell) past the busy timeout is
+/// SQLITE_BUSY: transient (a 503 to the caller, a retry for an actor), never a parked lead.
+#[tokio::test]
+async fn sqlite_a_write_lock_held_elsewhere_is_a_transient_error() {
+    let (store, db) = Lite::open().await;
+    let l = lead(&store, "busy").await;
+    let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(db.dir.path().join("leadbot.db"));
+    let mut other = <sqlx::SqliteConnection as sqlx::Connection>::connect_with(&opts)
+        .await
+        .unwrap();
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut other).await.unwrap();
+    let err = store.commit_step(&step(l, 0, "blocked")).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::Unavailable(_)) && err.is_transient(),
+        "{err:?}"
+    );
+    // Reads go on meanwhile (WAL), and once the lock is gone the same write succeeds.
+    assert_eq!(store.get_lead(l).await.unwrap().id, l);
+    sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
+    store.commit_step(&step(l, 0, "blocked")).await.unwrap();
+    db.done(store).await;
+}

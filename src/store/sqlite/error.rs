@@ -34,3 +34,28 @@ pub fn classify(extended: i32) -> SqliteClass {
         _ => SqliteClass::Rejected,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_sort_by_their_primary_code() {
+        let class = |c| match classify(c) {
+            SqliteClass::Unavailable => "unavailable",
+            SqliteClass::Corrupt => "corrupt",
+            SqliteClass::Rejected => "rejected",
+        };
+        // BUSY, BUSY_SNAPSHOT (517), LOCKED, IOERR_FSYNC (1034), FULL, CANTOPEN, READONLY.
+        for c in [5, 517, 6, 10, 1034, 13, 14, 8] {
+            assert_eq!(class(c), "unavailable", "{c}");
+        }
+        for c in [11, 26] {
+            assert_eq!(class(c), "corrupt", "{c}");
+        }
+        // ERROR, CONSTRAINT_UNIQUE (2067), CONSTRAINT_FOREIGNKEY (787), TOOBIG, MISMATCH.
+        for c in [1, 2067, 787, 18, 20] {
+            assert_eq!(class(c), "rejected", "{c}");
+        }
+    }
+}
