@@ -5,10 +5,10 @@
 //! writes the target in one transaction; the row counts are compared inside it, and on any
 //! mismatch nothing is committed.
 //!
-//! The tables are listed in `tables.rs` with each column's kind (the two schemas store timestamps, JSON
-//! and booleans differently). Both schemas are checked against the list before a row moves: a
-//! table or column the list does not know (a newer migration) stops the copy instead of being
-//! left behind.
+//! The tables are listed in `tables.rs` with each column's kind (the two schemas store
+//! timestamps, JSON and booleans differently). Both schemas are checked against the list before
+//! a row moves: a table or column the list does not know (a newer migration) stops the copy
+//! instead of being left behind.
 
 use std::collections::BTreeSet;
 
