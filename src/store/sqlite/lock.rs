@@ -17,7 +17,6 @@ use crate::store::{StoreError, StoreResult};
 
 #[derive(Debug)]
 pub struct FileLock {
-    path: PathBuf,
     /// `None` once released (the store was closed).
     file: Mutex<Option<File>>,
 }
@@ -62,7 +61,6 @@ impl FileLock {
             }
         }
         Ok(FileLock {
-            path,
             file: Mutex::new(Some(file)),
         })
     }
@@ -73,9 +71,5 @@ impl FileLock {
         if let Some(f) = guard.take() {
             let _ = f.unlock();
         }
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 }

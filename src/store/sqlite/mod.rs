@@ -235,11 +235,6 @@ impl SqliteStore {
             lock.release();
         }
     }
-
-    /// The lock file held while this store is open.
-    pub fn lock_path(&self) -> Option<&Path> {
-        self.lock.as_deref().map(lock::FileLock::path)
-    }
 }
 
 #[async_trait]
