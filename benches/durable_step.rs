@@ -1,7 +1,9 @@
-//! The durable write path: how many lead steps per second PostgreSQL commits
-//! (snapshot + projection + transcript + outbox + timers + inbox marker per step).
-//! Needs a PostgreSQL server (`DATABASE_URL`, else 127.0.0.1:5432); creates and drops its own database.
-//! Run: `cargo bench --bench durable_step`.
+//! The durable write path: how many lead steps per second each store commits (snapshot +
+//! projection + transcript + outbox + timers + inbox marker per step, each acknowledged only
+//! once durable): PostgreSQL, and the embedded SQLite file (WAL, synchronous=FULL).
+//! The PostgreSQL half needs a server (`DATABASE_URL`, else 127.0.0.1:5432) and creates and
+//! drops its own database; the SQLite half writes a file in a temporary directory.
+//! Run: `cargo bench --bench durable_step` (one store: `-- durable_step/sqlite`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,7 +12,7 @@ use chrono::Utc;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use leadbot::domain::{ChannelName, LeadId, LeadStatus};
 use leadbot::store::{
-    Direction, InboxPayload, NewLead, NewOutbox, PgStore, Projection, StepCommit, Store, TimerChange,
+    Direction, InboxPayload, NewLead, NewOutbox, PgStore, Projection, SqliteStore, StepCommit, Store, TimerChange,
 };
 
 fn db_url(db: &str) -> String {
@@ -24,8 +26,40 @@ const LEADS: usize = 512;
 
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let mut group = c.benchmark_group("durable_step");
+    group.throughput(Throughput::Elements(LEADS as u64));
+    group.measurement_time(Duration::from_secs(10));
+
     let db = format!("leadbot_bench_{}", std::process::id());
-    let store = Arc::new(rt.block_on(PgStore::connect(&db_url(&db), 16)).expect("database"));
+    let pg = Arc::new(rt.block_on(PgStore::connect(&db_url(&db), 16)).expect("database"));
+    steps_of(&mut group, &rt, "postgres/512_leads_concurrently", pg.clone());
+    rt.block_on(async {
+        pg.pool().close().await;
+        if let Ok(pool) = sqlx::PgPool::connect(&db_url("postgres")).await {
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"))
+                .execute(&pool)
+                .await;
+        }
+    });
+
+    // On the disk the tests use (not a tmpfs), so the fsyncs cost what they cost.
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temporary directory");
+    let lite = Arc::new(
+        rt.block_on(SqliteStore::connect(&dir.path().join("bench.db"), 4))
+            .expect("SQLite file"),
+    );
+    steps_of(&mut group, &rt, "sqlite/512_leads_concurrently", lite.clone());
+    rt.block_on(lite.close());
+    group.finish();
+}
+
+/// 512 leads each commit one step concurrently (an inbox row, then the step that applies it).
+fn steps_of<S: Store>(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    rt: &tokio::runtime::Runtime,
+    name: &str,
+    store: Arc<S>,
+) {
     let mut versions = vec![0i64; LEADS];
     let leads: Vec<LeadId> = rt.block_on(async {
         let mut ids = vec![];
@@ -46,10 +80,7 @@ fn bench(c: &mut Criterion) {
         ids
     });
     let state = serde_json::json!({"status": "bot_processing", "recent": ["8918", "123"], "refusals": 1});
-    let mut group = c.benchmark_group("durable_step");
-    group.throughput(Throughput::Elements(LEADS as u64));
-    group.measurement_time(Duration::from_secs(10));
-    group.bench_function("512_leads_concurrently", |b| {
+    group.bench_function(name, |b| {
         b.iter_custom(|iters| {
             let start = Instant::now();
             for _ in 0..iters {
@@ -109,15 +140,6 @@ fn bench(c: &mut Criterion) {
             }
             start.elapsed()
         })
-    });
-    group.finish();
-    rt.block_on(async {
-        store.pool().close().await;
-        if let Ok(pool) = sqlx::PgPool::connect(&db_url("postgres")).await {
-            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"))
-                .execute(&pool)
-                .await;
-        }
     });
 }
 

@@ -24,13 +24,14 @@ use crate::jobs::{JobBoard, JobBoardParts};
 use crate::llm::LlmClassifier;
 use crate::notify::Notifier;
 use crate::routing::{Classifier, Roster, RulesClassifier};
-use crate::store::{PgStore, Store};
+use crate::store::{Location, Store, StoreError, Stores};
 use crate::telemetry;
 
 /// A running leadbot; dropping it does not stop it, call [`Running::shutdown`].
 pub struct Running {
     pub addr: SocketAddr,
-    pub store: PgStore,
+    /// The store it runs on (PostgreSQL or the embedded file); the app itself sees only traits.
+    pub stores: Stores,
     runtime: Runtime,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -69,18 +70,19 @@ fn routing_deps(config: &Config) -> anyhow::Result<RoutingDeps> {
 pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Running> {
     let metrics = telemetry::metrics_handle();
     let svc = &config.service;
-    let pg = PgStore::connect(&svc.database.url, svc.database.max_connections)
-        .await
-        .with_context(|| format!("database {}", redact(&svc.database.url)))?;
-    let store: Arc<dyn Store> = Arc::new(pg.clone());
-    let stores = Arc::new(pg.clone());
+    let location = svc
+        .database
+        .location()
+        .map_err(|e| anyhow::anyhow!("database.url: {e}"))?;
+    let opened = open_store(&location, svc.database.max_connections).await?;
+    let store = opened.store.clone();
 
     // Outbound sides: what the runtime's delivery actors drive.
     let mut channels = Channels::with_builtin();
     let mut crms = Crms::default();
     let bitrix24 = match &config.bitrix24 {
         Some(settings) => {
-            let bx = Bitrix24::new(settings.clone(), stores.clone()).context("connecting Bitrix24")?;
+            let bx = Bitrix24::new(settings.clone(), opened.crm.clone()).context("connecting Bitrix24")?;
             crms.register(Arc::new(Bitrix24Crm {
                 bx: bx.clone(),
                 store: store.clone(),
@@ -94,7 +96,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
     };
     let amocrm = match &config.amocrm {
         Some(settings) => {
-            let acc = AmoCrmAccount::new(settings.clone(), stores.clone()).context("connecting amoCRM")?;
+            let acc = AmoCrmAccount::new(settings.clone(), opened.crm.clone()).context("connecting amoCRM")?;
             acc.authorize_if_needed().await.context("amoCRM OAuth authorization")?;
             crms.register(Arc::new(AmoCrm {
                 acc: acc.clone(),
@@ -106,7 +108,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
     };
     let telegram = match &config.telegram {
         Some(settings) => {
-            let tg = Telegram::new(settings.clone(), stores.clone()).context("building the Telegram client")?;
+            let tg = Telegram::new(settings.clone(), opened.chats.clone()).context("building the Telegram client")?;
             channels.register(tg.clone());
             Some(tg)
         }
@@ -142,8 +144,8 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
                 settings,
                 texts: tg.settings.texts.clone(),
                 executors: tg.settings.executors.clone(),
-                jobs: stores.clone(),
-                chats: stores.clone(),
+                jobs: opened.jobs.clone(),
+                chats: opened.chats.clone(),
                 bot: tg.settings.bot.clone(),
                 api: tg.api.clone(),
                 // Bitrix24's deals keep their plain ids (as stored before amoCRM came).
@@ -213,10 +215,16 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
             tracing::error!(error = %e, "HTTP server stopped");
         }
     }));
-    tracing::info!(%addr, "leadbot listening");
+    tracing::info!(
+        %addr,
+        config = %config.source.as_ref().map_or("built-in defaults".to_string(), |d| d.display().to_string()),
+        store = %location,
+        integrations = %integrations(&config),
+        "leadbot listening"
+    );
     Ok(Running {
         addr,
-        store: pg,
+        stores: opened,
         runtime,
         tasks,
     })
@@ -228,6 +236,8 @@ impl Running {
             t.abort();
         }
         self.runtime.shutdown().await;
+        // Last: the embedded store checkpoints its WAL and lets the file go.
+        self.stores.close().await;
     }
 }
 
@@ -264,11 +274,63 @@ pub fn new_token() -> String {
 
 /// A database URL without its password, for messages.
 pub fn redact(url: &str) -> String {
-    match reqwest::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
+    crate::store::redact(url)
+}
+
+/// Opens the store, or says in one sentence what to do about it (no error chain: the driver's
+/// words are said once, after the advice).
+pub async fn open_store(location: &Location, max_connections: u32) -> anyhow::Result<Stores> {
+    Stores::open(location, max_connections)
+        .await
+        .map_err(|e| anyhow::anyhow!(store_failure(location, &e)))
+}
+
+/// "Is PostgreSQL running at …?" for a server that does not answer; the embedded store's own
+/// messages already name the file and what went wrong with it.
+pub fn store_failure(location: &Location, e: &StoreError) -> String {
+    match (location, e) {
+        (Location::Postgres(_), StoreError::Unavailable(why)) => format!(
+            "cannot reach {location}: is PostgreSQL running at {}? ({why})",
+            location.server().unwrap_or_default()
+        ),
+        (Location::Postgres(_), StoreError::Rejected(why)) => format!("{location} refused: {why}"),
+        (Location::Sqlite(_), StoreError::Unavailable(why) | StoreError::Rejected(why)) => why.clone(),
+        (Location::Sqlite(p), StoreError::Corrupt(why)) => {
+            format!("{} is not a readable leadbot database: {why}", p.display())
         }
-        _ => url.to_string(),
+        (_, e) => format!("{location}: {e}"),
+    }
+}
+
+/// The integrations that are on, for the startup line.
+fn integrations(config: &Config) -> String {
+    let mut on = vec![];
+    if let Some(bx) = &config.bitrix24 {
+        on.push(if bx.openlines.bot_id.is_some() {
+            "bitrix24 (open lines)"
+        } else {
+            "bitrix24"
+        });
+    }
+    if let Some(tg) = &config.telegram {
+        on.push(if tg.polling {
+            "telegram (polling)"
+        } else {
+            "telegram (webhook)"
+        });
+        if tg.jobs.is_some() {
+            on.push("job board");
+        }
+    }
+    if config.routing.llm.is_some() {
+        on.push("llm classifier");
+    }
+    if config.service.notify.webhook_url.is_some() {
+        on.push("notify webhook");
+    }
+    if on.is_empty() {
+        "none (web chat and API only)".to_string()
+    } else {
+        on.join(", ")
     }
 }

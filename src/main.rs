@@ -25,6 +25,19 @@ enum Command {
     Serve,
     /// Create the database if missing and apply migrations, then exit.
     Migrate,
+    /// Copy every table of one store into another (e.g. the embedded SQLite file into
+    /// PostgreSQL), ids kept; row counts are compared at the end. Stop leadbot first.
+    MigrateStore {
+        /// The source: `sqlite://path/to/leadbot.db` or `postgres://…`.
+        #[arg(long)]
+        from: String,
+        /// The target: `postgres://…` or `sqlite://path`; created and migrated if missing.
+        #[arg(long)]
+        to: String,
+        /// Delete what the target holds first (else a target with any row is refused).
+        #[arg(long)]
+        replace: bool,
+    },
     /// Validate the configuration; prints `file:key: what is wrong` for each problem.
     CheckConfig {
         /// Also check against the connected CRM (e.g. Bitrix24 status ids via crm.status.list).
@@ -160,9 +173,12 @@ fn main() -> ExitCode {
                 Err(_) => return ExitCode::FAILURE,
             };
             let result = runtime.block_on(async {
-                use leadbot::store::Store;
-                let db = &config.service.database;
-                let store = leadbot::store::PgStore::connect(&db.url, 2).await?;
+                let location = config.service.database.location().map_err(anyhow::Error::msg)?;
+                // Beside a running service too: the rotation is one write.
+                let stores = leadbot::store::Stores::open_beside_service(&location)
+                    .await
+                    .map_err(|e| anyhow::anyhow!(leadbot::app::store_failure(&location, &e)))?;
+                let store = stores.store.clone();
                 let name = leadbot::app::OPERATOR_TOKEN;
                 if rotate {
                     let token = leadbot::app::new_token();
@@ -209,6 +225,22 @@ fn main() -> ExitCode {
             println!("config OK ({from})");
             ExitCode::SUCCESS
         }
+        Command::MigrateStore { from, to, replace } => {
+            let runtime = match tokio::runtime::Runtime::new() {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("cannot start the async runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(migrate_store(&from, &to, replace)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("leadbot migrate-store: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Serve | Command::Migrate => {
             leadbot::telemetry::init_tracing();
             let config = match load_config(cli.config) {
@@ -224,19 +256,18 @@ fn main() -> ExitCode {
             };
             let result = runtime.block_on(async {
                 if matches!(cli.command, Command::Migrate) {
-                    let db = &config.service.database;
-                    leadbot::store::PgStore::connect(&db.url, 2)
-                        .await
-                        .with_context(|| format!("database {}", leadbot::app::redact(&db.url)))?;
-                    println!("database is migrated");
+                    let location = config.service.database.location().map_err(anyhow::Error::msg)?;
+                    let stores = leadbot::app::open_store(&location, 2).await?;
+                    stores.close().await;
+                    println!("database is migrated ({location})");
                     return Ok(());
                 }
                 serve(config).await
             });
             match result {
                 Ok(()) => ExitCode::SUCCESS,
+                // Once, on stderr (where the log goes too): a failed start is not logged twice.
                 Err(e) => {
-                    tracing::error!("{e:#}");
                     eprintln!("leadbot: {e:#}");
                     ExitCode::FAILURE
                 }
@@ -275,17 +306,19 @@ fn check_online(config: &Config) -> Result<(), ExitCode> {
     if let Some(settings) = config.bitrix24.clone() {
         let result = runtime.block_on(async {
             // The client needs no database for this; a lazy store never connects.
-            let store = leadbot::store::PgStore::connect_lazy(&config.service.database.url)?;
-            let bx = leadbot::crm::bitrix24::Bitrix24::new(settings, std::sync::Arc::new(store))?;
+            let location = config.service.database.location().map_err(anyhow::Error::msg)?;
+            let stores = leadbot::store::Stores::lazy(&location)?;
+            let bx = leadbot::crm::bitrix24::Bitrix24::new(settings, stores.crm.clone())?;
             anyhow::Ok(bx.check_statuses().await?)
         });
         report(file_of(leadbot::config::BITRIX24_FILE), "Bitrix24", result);
     }
     if let Some(settings) = config.amocrm.clone() {
         let result = runtime.block_on(async {
-            // OAuth tokens are in the store; a long-lived token needs none.
-            let store = leadbot::store::PgStore::connect_lazy(&config.service.database.url)?;
-            let acc = leadbot::crm::amocrm::AmoCrmAccount::new(settings, std::sync::Arc::new(store))?;
+            // OAuth tokens are in the store (opened lazily); a long-lived token needs none.
+            let location = config.service.database.location().map_err(anyhow::Error::msg)?;
+            let stores = leadbot::store::Stores::lazy(&location)?;
+            let acc = leadbot::crm::amocrm::AmoCrmAccount::new(settings, stores.crm.clone())?;
             anyhow::Ok(acc.check_pipelines().await?)
         });
         report(file_of(leadbot::config::AMOCRM_FILE), "amoCRM", result);
@@ -295,6 +328,48 @@ fn check_online(config: &Config) -> Result<(), ExitCode> {
     } else {
         Ok(())
     }
+}
+
+/// `migrate-store`: opens both stores (the embedded source is locked, so a running leadbot on
+/// it is refused), copies with a progress bar, prints the per-table counts.
+async fn migrate_store(from: &str, to: &str, replace: bool) -> anyhow::Result<()> {
+    use leadbot::store::migrate::{copy, Progress};
+    use leadbot::store::Location;
+    let from = Location::parse(from).map_err(|e| anyhow::anyhow!("--from: {e}"))?;
+    let to = Location::parse(to).map_err(|e| anyhow::anyhow!("--to: {e}"))?;
+    if let Location::Sqlite(p) = &from {
+        if !p.is_file() {
+            anyhow::bail!("--from: {} does not exist", p.display());
+        }
+    }
+    let source = leadbot::app::open_store(&from, 2).await?;
+    let target = leadbot::app::open_store(&to, 2).await?;
+    eprintln!("copying {from} → {to}");
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} rows  {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let mut on_progress = |p: Progress| match p {
+        Progress::Total(n) => bar.set_length(n),
+        Progress::Table(t) => bar.set_message(t),
+        Progress::Rows(n) => bar.inc(n),
+    };
+    let result = copy(&source.backend, &target.backend, replace, &mut on_progress).await;
+    bar.finish_and_clear();
+    source.close().await;
+    target.close().await;
+    let counts = result?;
+    let mut total = 0;
+    for c in &counts {
+        println!("{:<20} {:>10}", c.table, c.target);
+        total += c.target;
+    }
+    println!(
+        "{total} rows copied, every table's count matches; start leadbot with DATABASE_URL={}",
+        to.url()
+    );
+    Ok(())
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {

@@ -499,7 +499,7 @@ async fn oauth_refreshes_once_rotates_the_refresh_token_and_stores_it_first() {
     assert!(old.text().await.unwrap().contains("Token has been revoked"));
 
     // Two nodes refresh ahead of time at the same moment: one exchange, both end on the winner's pair.
-    let store: Arc<dyn leadbot::store::CrmStore> = Arc::new(app.running_store());
+    let store: Arc<dyn leadbot::store::CrmStore> = app.crm_store();
     let node = |store: Arc<dyn leadbot::store::CrmStore>| {
         Arc::new(leadbot::crm::amocrm::api::TokenStore::new(
             store,

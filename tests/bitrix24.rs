@@ -423,7 +423,7 @@ async fn check_statuses_against_the_portal() {
     let fake = FakeBitrix24::start().await;
     let app = app_with(&fake, "").await;
     let s = settings(&fake, "");
-    let store = std::sync::Arc::new(app.running.as_ref().unwrap().store.clone());
+    let store = app.running.as_ref().unwrap().stores.crm.clone();
     let bx = leadbot::crm::bitrix24::Bitrix24::new(s, store).unwrap();
     let problems = bx.check_statuses().await.unwrap();
     // The documented excerpt has NEW, CONVERTED and JUNK only.
@@ -951,11 +951,7 @@ async fn concurrent_expired_tokens_on_two_nodes_lead_to_one_refresh_and_live_tok
     let mut nodes = vec![];
     let mut stores = vec![];
     for _ in 0..2 {
-        let store = std::sync::Arc::new(
-            leadbot::store::PgStore::connect(&common::db_url(&app.db), 4)
-                .await
-                .unwrap(),
-        );
+        let store = std::sync::Arc::new(leadbot::store::PgStore::connect(&app.db.url(), 4).await.unwrap());
         let tokens = std::sync::Arc::new(TokenStore::new(store, member, "local.app", "secret", &fake.base));
         stores.push(tokens.clone());
         nodes.push(std::sync::Arc::new(

@@ -1,5 +1,6 @@
 //! Kill -9 the real binary mid-dialog and start it again: nothing is lost, nothing is sent
-//! twice, timers that fell due while it was down fire at once.
+//! twice, timers that fell due while it was down fire at once. On each store: PostgreSQL and
+//! the embedded SQLite file (which the killed process leaves with its WAL and its lock).
 
 mod common;
 
@@ -10,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use common::{bot_texts, db_url, drop_db, fresh_db_name, start_capture, Capture};
+use common::{bot_texts, start_capture, Capture, StoreKind, TestDb};
 use serde_json::{json, Value};
 
 struct Service {
@@ -26,11 +27,11 @@ impl Drop for Service {
     }
 }
 
-async fn start_service(config_dir: &std::path::Path, db: &str, notify: &str, port: u16) -> Service {
+async fn start_service(config_dir: &std::path::Path, db: &TestDb, notify: &str, port: u16) -> Service {
     let child = Command::new(env!("CARGO_BIN_EXE_leadbot"))
         .arg("serve")
         .env("LEADBOT_CONFIG_DIR", config_dir)
-        .env("DATABASE_URL", db_url(db))
+        .env("DATABASE_URL", db.url())
         .env("LEADBOT_LISTEN", format!("127.0.0.1:{port}"))
         .env("LEADBOT_NOTIFY_URL", notify)
         .env("RUST_LOG", "warn")
@@ -112,8 +113,7 @@ async fn wait_status(base: &str, id: i64, status: &str) -> Value {
     );
 }
 
-#[tokio::test]
-async fn kill_9_mid_dialog_loses_nothing_and_sends_nothing_twice() {
+async fn kill_9_mid_dialog_loses_nothing_and_sends_nothing_twice(kind: StoreKind) {
     let manifest = env!("CARGO_MANIFEST_DIR");
     let dir = tempfile::tempdir().unwrap();
     for f in ["leadbot.toml", "routing.toml"] {
@@ -135,7 +135,7 @@ async fn kill_9_mid_dialog_loses_nothing_and_sends_nothing_twice() {
 
     let capture = Capture::default();
     let notify = start_capture(capture.clone()).await;
-    let db = fresh_db_name();
+    let db = TestDb::fresh(kind);
     let port = free_port();
     let svc = start_service(dir.path(), &db, &notify, port).await;
 
@@ -166,15 +166,13 @@ async fn kill_9_mid_dialog_loses_nothing_and_sends_nothing_twice() {
 
     // While it is down: a message for A was accepted but never applied (crash between the
     // inbox commit and the actor), and C's timer falls due.
-    let pool = sqlx::PgPool::connect(&db_url(&db)).await.unwrap();
-    sqlx::query(
+    let raw = db.connect().await;
+    raw.exec(
         "INSERT INTO inbox (lead_id, source, dedupe_key, payload)
          VALUES ($1, 'api', 'while-down', '{\"type\": \"message\", \"text\": \"ладно, +7 918 765-43-21\"}')",
+        &[a],
     )
-    .bind(a)
-    .execute(&pool)
-    .await
-    .unwrap();
+    .await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
     capture.fail_first.store(0, Ordering::SeqCst);
 
@@ -209,13 +207,12 @@ async fn kill_9_mid_dialog_loses_nothing_and_sends_nothing_twice() {
     }
     let second_attempts = bot_texts(&lead_a).iter().filter(|t| t.contains("не передаём")).count();
     assert_eq!(second_attempts, 1);
-    let unsent: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE status <> 'sent'")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let unsent = raw.i64("SELECT count(*) FROM outbox WHERE status <> 'sent'", &[]).await;
     assert_eq!(unsent, 0, "every outbox row was delivered");
 
     drop(svc);
-    pool.close().await;
-    drop_db(&db).await;
+    raw.close().await;
+    db.drop_db().await;
 }
+
+crate::on_both_stores!(kill_9_mid_dialog_loses_nothing_and_sends_nothing_twice);

@@ -1,18 +1,18 @@
-//! The first-contact flow end to end through HTTP, against a real PostgreSQL.
+//! The first-contact flow end to end through HTTP, on each store: every test runs once on
+//! PostgreSQL and once on the embedded SQLite file (`postgres::…`, `sqlite::…`).
 
 mod common;
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use common::{bot_texts, TestApp};
+use common::{bot_texts, RawDb, StoreKind, TestApp};
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(10);
 
-#[tokio::test]
-async fn success_path_assigns_a_manager_and_notifies_once() {
-    let app = TestApp::spawn().await;
+async fn success_path_assigns_a_manager_and_notifies_once(kind: StoreKind) {
+    let app = TestApp::spawn_in(kind).await;
     let (id, status) = app.new_lead("s1", None).await;
     assert_eq!(status, "bot_processing");
     let lead = app.lead(id).await;
@@ -61,9 +61,8 @@ async fn success_path_assigns_a_manager_and_notifies_once() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn faq_then_phone() {
-    let app = TestApp::spawn().await;
+async fn faq_then_phone(kind: StoreKind) {
+    let app = TestApp::spawn_in(kind).await;
     let (id, _) = app.new_lead("f1", Some("Подскажите, во сколько вы работаете?")).await;
     let texts = bot_texts(&app.lead(id).await);
     assert!(texts.iter().any(|t| t.contains("9:00")), "{texts:?}");
@@ -75,9 +74,8 @@ async fn faq_then_phone() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn refusal_twice_is_low_quality() {
-    let app = TestApp::spawn().await;
+async fn refusal_twice_is_low_quality(kind: StoreKind) {
+    let app = TestApp::spawn_in(kind).await;
     let (id, _) = app.new_lead("r1", None).await;
     let replies = app.say(id, "не дам").await;
     assert!(replies[0].contains("не передаём"), "second polite attempt: {replies:?}");
@@ -90,9 +88,8 @@ async fn refusal_twice_is_low_quality() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn invalid_then_valid_number() {
-    let app = TestApp::spawn().await;
+async fn invalid_then_valid_number(kind: StoreKind) {
+    let app = TestApp::spawn_in(kind).await;
     let (id, _) = app.new_lead("i1", None).await;
     let replies = app.say(id, "8 918 12").await;
     assert!(replies[0].contains("не хватает цифр"), "{replies:?}");
@@ -104,9 +101,8 @@ async fn invalid_then_valid_number() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn number_split_over_two_messages() {
-    let app = TestApp::spawn().await;
+async fn number_split_over_two_messages(kind: StoreKind) {
+    let app = TestApp::spawn_in(kind).await;
     let (id, _) = app.new_lead("sp1", None).await;
     app.say(id, "8918").await;
     app.say(id, "123 45 67").await;
@@ -116,9 +112,8 @@ async fn number_split_over_two_messages() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn no_answer_reasks_then_low_quality() {
-    let app = TestApp::spawn_with(|c| {
+async fn no_answer_reasks_then_low_quality(kind: StoreKind) {
+    let app = TestApp::spawn_in_with(kind, |c| {
         c.script.timing.reask_after = vec![Duration::from_millis(200), Duration::from_millis(300)];
         c.script.timing.no_answer_timeout = Duration::from_millis(1200);
     })
@@ -139,9 +134,8 @@ async fn no_answer_reasks_then_low_quality() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn needs_review_instead_of_low_quality_when_configured() {
-    let app = TestApp::spawn_with(|c| {
+async fn needs_review_instead_of_low_quality_when_configured(kind: StoreKind) {
+    let app = TestApp::spawn_in_with(kind, |c| {
         c.service.outcome.on_failure = leadbot::config::FailureStatus::NeedsReview;
     })
     .await;
@@ -152,9 +146,8 @@ async fn needs_review_instead_of_low_quality_when_configured() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn duplicate_intake_returns_the_same_lead() {
-    let app = TestApp::spawn().await;
+async fn duplicate_intake_returns_the_same_lead(kind: StoreKind) {
+    let app = TestApp::spawn_in(kind).await;
     let (id, _) = app.new_lead("d1", None).await;
     let (code, body) = app
         .post(
@@ -171,9 +164,8 @@ async fn duplicate_intake_returns_the_same_lead() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn lead_with_phone_is_assigned_without_a_dialog_round_robin() {
-    let app = TestApp::spawn().await;
+async fn lead_with_phone_is_assigned_without_a_dialog_round_robin(kind: StoreKind) {
+    let app = TestApp::spawn_in(kind).await;
     let mut managers = vec![];
     for i in 0..4 {
         let (code, body) = app
@@ -194,9 +186,8 @@ async fn lead_with_phone_is_assigned_without_a_dialog_round_robin() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn keyword_rule_routes_to_its_group() {
-    let app = TestApp::spawn().await;
+async fn keyword_rule_routes_to_its_group(kind: StoreKind) {
+    let app = TestApp::spawn_in(kind).await;
     let (id, _) = app.new_lead("t1", Some("Хотим участвовать в тендере")).await;
     app.say(id, "+79181234567").await;
     let lead = app.lead(id).await;
@@ -204,9 +195,8 @@ async fn keyword_rule_routes_to_its_group() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn lead_from_a_channel_we_cannot_talk_on_needs_review() {
-    let app = TestApp::spawn().await;
+async fn lead_from_a_channel_we_cannot_talk_on_needs_review(kind: StoreKind) {
+    let app = TestApp::spawn_in(kind).await;
     let (code, body) = app
         .post(
             "/api/v1/leads",
@@ -220,9 +210,8 @@ async fn lead_from_a_channel_we_cannot_talk_on_needs_review() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn bad_input_gets_a_clear_4xx() {
-    let app = TestApp::spawn().await;
+async fn bad_input_gets_a_clear_4xx(kind: StoreKind) {
+    let app = TestApp::spawn_in(kind).await;
     let (code, body) = app.post_raw("/api/v1/leads", "{\"source\": ").await;
     assert_eq!(code, 400, "{body}");
     assert!(body["error"].as_str().unwrap().contains("EOF"), "{body}");
@@ -267,9 +256,8 @@ async fn bad_input_gets_a_clear_4xx() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn repeated_message_id_is_applied_once() {
-    let app = TestApp::spawn().await;
+async fn repeated_message_id_is_applied_once(kind: StoreKind) {
+    let app = TestApp::spawn_in(kind).await;
     let (id, _) = app.new_lead("m1", None).await;
     let path = format!("/api/v1/leads/{id}/messages");
     let (_, first) = app.post(&path, json!({"text": "не дам", "message_id": "x1"})).await;
@@ -280,9 +268,8 @@ async fn repeated_message_id_is_applied_once() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn failed_notification_is_retried_until_delivered() {
-    let app = TestApp::spawn().await;
+async fn failed_notification_is_retried_until_delivered(kind: StoreKind) {
+    let app = TestApp::spawn_in(kind).await;
     app.capture.fail_first.store(2, Ordering::SeqCst);
     let (id, _) = app.new_lead("nf1", None).await;
     app.say(id, "89181234567").await;
@@ -304,27 +291,11 @@ async fn failed_notification_is_retried_until_delivered() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn delivered_but_not_marked_sent_is_delivered_again_with_the_same_key() {
-    let mut app = TestApp::spawn().await;
+async fn delivered_but_not_marked_sent_is_delivered_again_with_the_same_key(kind: StoreKind) {
+    let mut app = TestApp::spawn_in(kind).await;
     // The process "dies" between the receiver's 200 and the `sent` write: the first update of
-    // a notification row to `sent` fails (a sequence, so the count survives the rollback).
-    sqlx::raw_sql(
-        "CREATE SEQUENCE sent_writes;
-         CREATE FUNCTION fail_first_sent() RETURNS trigger LANGUAGE plpgsql AS $$
-         BEGIN
-             IF nextval('sent_writes') = 1 THEN
-                 RAISE EXCEPTION 'injected: lost before the sent mark';
-             END IF;
-             RETURN NEW;
-         END $$;
-         CREATE TRIGGER fail_first_sent BEFORE UPDATE ON outbox FOR EACH ROW
-             WHEN (NEW.status = 'sent' AND OLD.status <> 'sent' AND NEW.kind = 'notification')
-             EXECUTE FUNCTION fail_first_sent();",
-    )
-    .execute(app.pool())
-    .await
-    .unwrap();
+    // a notification row to `sent` is lost, and the attempt is counted where the test sees it.
+    lose_the_first_sent_mark(&app.raw()).await;
     let (code, body) = app
         .post(
             "/api/v1/leads",
@@ -336,21 +307,19 @@ async fn delivered_but_not_marked_sent_is_delivered_again_with_the_same_key() {
     // Wait until the sent write was attempted (and failed): the row is still pending.
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        let (writes, called): (i64, bool) = sqlx::query_as("SELECT last_value, is_called FROM sent_writes")
-            .fetch_one(app.pool())
-            .await
-            .unwrap();
-        if called && writes >= 1 {
+        if sent_marks_lost(&app.raw()).await >= 1 {
             break;
         }
         assert!(tokio::time::Instant::now() < deadline, "the sent write never came");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let (status, key): (String, String) =
-        sqlx::query_as("SELECT status, idempotency_key FROM outbox WHERE kind = 'notification'")
-            .fetch_one(app.pool())
-            .await
-            .unwrap();
+    let raw = app.raw();
+    let status = raw
+        .string("SELECT status FROM outbox WHERE kind = 'notification'", &[])
+        .await;
+    let key = raw
+        .string("SELECT idempotency_key FROM outbox WHERE kind = 'notification'", &[])
+        .await;
     assert_eq!(status, "pending", "the sent mark was lost");
     assert_eq!(first[0].0, key);
 
@@ -365,17 +334,16 @@ async fn delivered_but_not_marked_sent_is_delivered_again_with_the_same_key() {
     assert_eq!(again[0].0, key, "the redelivery carries the same idempotency key");
     assert_eq!(again[0].1, first[0].1, "and the same notification");
     assert_eq!(first_receiver.all().len(), 1, "{:?}", first_receiver.all());
-    let status: String = sqlx::query_scalar("SELECT status FROM outbox WHERE kind = 'notification'")
-        .fetch_one(app.pool())
-        .await
-        .unwrap();
+    let status = app
+        .raw()
+        .string("SELECT status FROM outbox WHERE kind = 'notification'", &[])
+        .await;
     assert_eq!(status, "sent");
     app.stop().await;
 }
 
-#[tokio::test]
-async fn restart_api_resumes_from_the_snapshot() {
-    let app = TestApp::spawn().await;
+async fn restart_api_resumes_from_the_snapshot(kind: StoreKind) {
+    let app = TestApp::spawn_in(kind).await;
     let (id, _) = app.new_lead("rs1", None).await;
     app.say(id, "не дам").await;
     let (code, body) = app.post(&format!("/api/v1/leads/{id}/restart"), json!({})).await;
@@ -395,10 +363,9 @@ async fn restart_api_resumes_from_the_snapshot() {
 /// this, so each sees the delta its own app caused (the other tests here never crash a lead).
 static CRASH_METRICS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-#[tokio::test]
-async fn a_failed_step_restarts_the_lead_without_losing_the_message() {
+async fn a_failed_step_restarts_the_lead_without_losing_the_message(kind: StoreKind) {
     let _serial = CRASH_METRICS.lock().await;
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_in(kind).await;
     let crashes = async || {
         app.metrics()
             .await
@@ -408,11 +375,12 @@ async fn a_failed_step_restarts_the_lead_without_losing_the_message() {
     let (id, _) = app.new_lead("c1", None).await;
     // Another writer bumps the snapshot: the actor's next commit hits the version fence,
     // the actor fails, and the supervisor restarts it from the stored snapshot.
-    sqlx::query("UPDATE lead_snapshots SET version = version + 1 WHERE lead_id = $1")
-        .bind(id)
-        .execute(app.pool())
-        .await
-        .unwrap();
+    app.raw()
+        .exec(
+            "UPDATE lead_snapshots SET version = version + 1 WHERE lead_id = $1",
+            &[id],
+        )
+        .await;
     app.post(&format!("/api/v1/leads/{id}/messages"), json!({"text": "89181234567"}))
         .await;
     let lead = app.wait_for(id, WAIT, |l| l["status"] == "assigned").await;
@@ -421,19 +389,19 @@ async fn a_failed_step_restarts_the_lead_without_losing_the_message() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn a_lead_that_keeps_crashing_is_parked_and_others_go_on() {
+async fn a_lead_that_keeps_crashing_is_parked_and_others_go_on(kind: StoreKind) {
     let _serial = CRASH_METRICS.lock().await;
-    let app = TestApp::spawn_with(|c| c.service.runtime.restart_limit = 3).await;
+    let app = TestApp::spawn_in_with(kind, |c| c.service.runtime.restart_limit = 3).await;
     let before = app.metrics().await;
     let (bad, _) = app.new_lead("cl1", None).await;
     let (good, _) = app.new_lead("cl2", None).await;
     app.post(&format!("/api/v1/leads/{bad}/restart"), json!({})).await;
-    sqlx::query("UPDATE lead_snapshots SET state = '{\"garbage\": true}' WHERE lead_id = $1")
-        .bind(bad)
-        .execute(app.pool())
-        .await
-        .unwrap();
+    app.raw()
+        .exec(
+            "UPDATE lead_snapshots SET state = '{\"garbage\": true}' WHERE lead_id = $1",
+            &[bad],
+        )
+        .await;
     // Restart from the unreadable snapshot: every start fails until the lead is parked.
     app.post(&format!("/api/v1/leads/{bad}/restart"), json!({})).await;
     let lead = app.wait_for(bad, WAIT, |l| l["status"] == "needs_review").await;
@@ -451,9 +419,8 @@ async fn a_lead_that_keeps_crashing_is_parked_and_others_go_on() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn list_filters_by_status_and_operator_token_guards_the_operator_api() {
-    let app = TestApp::spawn_with(|c| c.service.server.operator_token = Some("s3cret".into())).await;
+async fn list_filters_by_status_and_operator_token_guards_the_operator_api(kind: StoreKind) {
+    let app = TestApp::spawn_in_with(kind, |c| c.service.server.operator_token = Some("s3cret".into())).await;
     let (id, _) = app.new_lead("l1", None).await;
     app.new_lead("l2", None).await;
     app.say(id, "89181234567").await;
@@ -477,9 +444,8 @@ async fn list_filters_by_status_and_operator_token_guards_the_operator_api() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn health_ready_metrics_and_chat_page() {
-    let app = TestApp::spawn().await;
+async fn health_ready_metrics_and_chat_page(kind: StoreKind) {
+    let app = TestApp::spawn_in(kind).await;
     let (id, _) = app.new_lead("h1", None).await;
     app.say(id, "89181234567").await;
     assert_eq!(app.get("/healthz").await.0, 200);
@@ -494,9 +460,8 @@ async fn health_ready_metrics_and_chat_page() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn idle_leads_passivate_and_timers_or_messages_reactivate_them() {
-    let app = TestApp::spawn_with(|c| {
+async fn idle_leads_passivate_and_timers_or_messages_reactivate_them(kind: StoreKind) {
+    let app = TestApp::spawn_in_with(kind, |c| {
         c.service.runtime.passivate_after = Duration::from_millis(150);
         c.script.timing.reask_after = vec![Duration::from_millis(700), Duration::from_secs(3600)];
     })
@@ -516,9 +481,8 @@ async fn idle_leads_passivate_and_timers_or_messages_reactivate_them() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn the_client_side_of_a_lead_needs_its_chat_token() {
-    let app = TestApp::spawn_with(|c| c.service.server.operator_token = Some("op".into())).await;
+async fn the_client_side_of_a_lead_needs_its_chat_token(kind: StoreKind) {
+    let app = TestApp::spawn_in_with(kind, |c| c.service.server.operator_token = Some("op".into())).await;
     let (a, _) = app.new_lead("ct1", None).await;
     let (b, _) = app.new_lead("ct2", None).await;
     let b_token = app.tokens.lock().unwrap()[&b].clone();
@@ -592,3 +556,83 @@ async fn the_client_side_of_a_lead_needs_its_chat_token() {
     assert!(again.get("chat_token").is_none());
     app.stop().await;
 }
+
+/// Makes the first `sent` mark of a notification row get lost, as if the process died between
+/// the receiver's 200 and that write; the row stays pending and claimed by its (dead) epoch.
+async fn lose_the_first_sent_mark(raw: &RawDb) {
+    match raw {
+        // The update fails; a sequence counts the attempt (it survives the rollback).
+        RawDb::Pg(_) => {
+            raw.script(
+                "CREATE SEQUENCE sent_writes;
+                 CREATE FUNCTION fail_first_sent() RETURNS trigger LANGUAGE plpgsql AS $$
+                 BEGIN
+                     IF nextval('sent_writes') = 1 THEN
+                         RAISE EXCEPTION 'injected: lost before the sent mark';
+                     END IF;
+                     RETURN NEW;
+                 END $$;
+                 CREATE TRIGGER fail_first_sent BEFORE UPDATE ON outbox FOR EACH ROW
+                     WHEN (NEW.status = 'sent' AND OLD.status <> 'sent' AND NEW.kind = 'notification')
+                     EXECUTE FUNCTION fail_first_sent();",
+            )
+            .await
+        }
+        // SQLite rolls a failed statement's own writes back, counter included: instead the
+        // update is undone (every column it set, claim included) and the attempt recorded.
+        RawDb::Lite(_) => {
+            raw.script(
+                "CREATE TABLE sent_writes (n INTEGER);
+                 CREATE TRIGGER lose_first_sent AFTER UPDATE ON outbox FOR EACH ROW
+                     WHEN NEW.status = 'sent' AND OLD.status <> 'sent' AND NEW.kind = 'notification'
+                          AND (SELECT count(*) FROM sent_writes) = 0
+                 BEGIN
+                     UPDATE outbox SET status = OLD.status, sent_at = OLD.sent_at, last_error = OLD.last_error,
+                         claimed_by = OLD.claimed_by
+                     WHERE id = NEW.id;
+                     INSERT INTO sent_writes VALUES (1);
+                 END;",
+            )
+            .await
+        }
+    }
+}
+
+/// How many `sent` marks were lost (attempted) so far.
+async fn sent_marks_lost(raw: &RawDb) -> i64 {
+    match raw {
+        RawDb::Pg(_) => {
+            raw.i64(
+                "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM sent_writes",
+                &[],
+            )
+            .await
+        }
+        RawDb::Lite(_) => raw.i64("SELECT count(*) FROM sent_writes", &[]).await,
+    }
+}
+
+crate::on_both_stores!(
+    success_path_assigns_a_manager_and_notifies_once,
+    faq_then_phone,
+    refusal_twice_is_low_quality,
+    invalid_then_valid_number,
+    number_split_over_two_messages,
+    no_answer_reasks_then_low_quality,
+    needs_review_instead_of_low_quality_when_configured,
+    duplicate_intake_returns_the_same_lead,
+    lead_with_phone_is_assigned_without_a_dialog_round_robin,
+    keyword_rule_routes_to_its_group,
+    lead_from_a_channel_we_cannot_talk_on_needs_review,
+    bad_input_gets_a_clear_4xx,
+    repeated_message_id_is_applied_once,
+    failed_notification_is_retried_until_delivered,
+    delivered_but_not_marked_sent_is_delivered_again_with_the_same_key,
+    restart_api_resumes_from_the_snapshot,
+    a_failed_step_restarts_the_lead_without_losing_the_message,
+    a_lead_that_keeps_crashing_is_parked_and_others_go_on,
+    list_filters_by_status_and_operator_token_guards_the_operator_api,
+    health_ready_metrics_and_chat_page,
+    idle_leads_passivate_and_timers_or_messages_reactivate_them,
+    the_client_side_of_a_lead_needs_its_chat_token,
+);

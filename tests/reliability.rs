@@ -308,7 +308,7 @@ async fn a_database_outage_is_a_quick_503_and_the_retry_succeeds() {
     let outage = Outage::start().await;
     let db = fresh_db_name();
     let url = outage.url(&db);
-    let app = TestApp::spawn_on(db, move |c| c.service.database.url = url).await;
+    let app = TestApp::spawn_on(db, move |c| c.service.database.url = Some(url)).await;
     let (id, _) = app.new_lead("db1", None).await;
     outage.up.store(false, Ordering::SeqCst);
     tokio::time::sleep(Duration::from_millis(100)).await;

@@ -451,11 +451,7 @@ async fn the_job_board_posts_reveals_privately_and_exactly_one_executor_wins() {
 async fn a_thousand_simultaneous_claims_a_hundred_times_yield_one_winner_each() {
     let fake = FakeTelegram::start().await;
     let app = start(&fake).await;
-    let store = Arc::new(
-        leadbot::store::PgStore::connect(&common::db_url(&app.db), 16)
-            .await
-            .unwrap(),
-    );
+    let store = Arc::new(leadbot::store::PgStore::connect(&app.db.url(), 16).await.unwrap());
     let pool = store.pool().clone();
     let s = settings(&fake);
     let api = Arc::new(BotApi::new(&s.api_base, TOKEN, &s.limits).unwrap());

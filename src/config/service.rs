@@ -34,8 +34,27 @@ pub struct ServerSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseSettings {
-    pub url: String,
+    /// `postgres://…` selects PostgreSQL, `sqlite://path` an embedded file named explicitly;
+    /// unset (and no `DATABASE_URL`): the embedded file at `path`.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// The embedded SQLite database file (relative paths from the working directory); its
+    /// directory is created at start.
+    #[serde(default = "default_database_path")]
+    pub path: std::path::PathBuf,
+    /// PostgreSQL: the pool's size. SQLite: read connections (writes have one of their own).
     pub max_connections: u32,
+}
+
+fn default_database_path() -> std::path::PathBuf {
+    "data/leadbot.db".into()
+}
+
+impl DatabaseSettings {
+    /// Where the data lives: `url` when set, else the embedded file at `path`.
+    pub fn location(&self) -> Result<crate::store::Location, String> {
+        crate::store::Location::from_settings(self.url.as_deref(), &self.path)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -133,8 +152,9 @@ impl Default for NotifySettings {
 impl ServiceSettings {
     /// Secrets and deployment specifics come from the environment.
     pub(super) fn apply_env(&mut self) {
-        if let Ok(url) = std::env::var("DATABASE_URL") {
-            self.database.url = url;
+        // An empty DATABASE_URL is unset (the embedded default), as in many shells' `VAR=`.
+        if let Some(url) = std::env::var("DATABASE_URL").ok().filter(|u| !u.trim().is_empty()) {
+            self.database.url = Some(url);
         }
         if let Ok(listen) = std::env::var("LEADBOT_LISTEN") {
             self.server.listen = listen;
@@ -156,8 +176,8 @@ impl ServiceSettings {
         if self.server.max_text_chars == 0 {
             issues.push(file, "server.max_text_chars", "must be at least 1");
         }
-        if !self.database.url.starts_with("postgres://") && !self.database.url.starts_with("postgresql://") {
-            issues.push(file, "database.url", "must be a postgres:// URL");
+        if let Err(e) = self.database.location() {
+            issues.push(file, "database.url", e);
         }
         if self.database.max_connections < 2 {
             issues.push(file, "database.max_connections", "must be at least 2");

@@ -105,15 +105,25 @@ async fn insert_inbox_batch(pool: &PgPool, jobs: &[InboxJob]) -> Result<Vec<Stor
     .bind(&payloads)
     .fetch_all(pool)
     .await?;
-    let mut stored: HashMap<(String, String), i64> = rows
+    let stored: HashMap<(String, String), i64> = rows
         .iter()
         .map(|r| ((r.get::<String, _>(1), r.get::<String, _>(2)), r.get::<i64, _>(0)))
         .collect();
-    // Rows not inserted are duplicates, unless their lead does not exist.
+    // Rows not inserted are duplicates, unless their lead does not exist. Of several jobs with
+    // one key in this batch only the first gets the id; the others are duplicates too.
+    let mut first = HashSet::new();
+    let gets_id: Vec<bool> = jobs
+        .iter()
+        .map(|j| {
+            let key = (j.source.clone(), j.dedupe_key.clone());
+            stored.contains_key(&key) && first.insert(key)
+        })
+        .collect();
     let missing: Vec<i64> = jobs
         .iter()
-        .filter(|j| !stored.contains_key(&(j.source.clone(), j.dedupe_key.clone())))
-        .map(|j| j.lead.0)
+        .zip(&gets_id)
+        .filter(|(_, got)| !**got)
+        .map(|(j, _)| j.lead.0)
         .collect();
     let existing: HashSet<i64> = if missing.is_empty() {
         HashSet::new()
@@ -128,10 +138,16 @@ async fn insert_inbox_batch(pool: &PgPool, jobs: &[InboxJob]) -> Result<Vec<Stor
     };
     Ok(jobs
         .iter()
-        .map(|j| match stored.remove(&(j.source.clone(), j.dedupe_key.clone())) {
-            Some(id) => Ok(Some(id)),
-            None if existing.contains(&j.lead.0) => Ok(None),
-            None => Err(StoreError::LeadNotFound(j.lead)),
+        .zip(gets_id)
+        .map(|(j, got)| {
+            match got
+                .then(|| stored.get(&(j.source.clone(), j.dedupe_key.clone())))
+                .flatten()
+            {
+                Some(id) => Ok(Some(*id)),
+                None if existing.contains(&j.lead.0) => Ok(None),
+                None => Err(StoreError::LeadNotFound(j.lead)),
+            }
         })
         .collect())
 }

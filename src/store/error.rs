@@ -55,6 +55,18 @@ fn classify(e: &sqlx::Error) -> Class {
         | sqlx::Error::PoolClosed
         | sqlx::Error::Tls(_)
         | sqlx::Error::WorkerCrashed => Class::Unavailable,
+        // SQLite's codes are numbers of their own (the embedded store).
+        sqlx::Error::Database(db) if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() => {
+            match db
+                .code()
+                .and_then(|c| c.parse::<i32>().ok())
+                .map(super::sqlite::classify)
+            {
+                Some(super::sqlite::SqliteClass::Unavailable) => Class::Unavailable,
+                Some(super::sqlite::SqliteClass::Corrupt) => Class::Corrupt,
+                _ => Class::Rejected,
+            }
+        }
         sqlx::Error::Database(db) => match db.code().as_deref() {
             // Class 08 (connection), 53 (resources), 57P (shutdown, crash), 40001/40P01
             // (serialization, deadlock): the same statement may well succeed later.

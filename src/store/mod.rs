@@ -6,7 +6,11 @@ mod crm;
 mod error;
 mod group_commit;
 mod jobs;
+mod location;
+pub mod migrate;
 mod postgres;
+mod sqlite;
+mod stores;
 mod types;
 
 use async_trait::async_trait;
@@ -20,7 +24,10 @@ pub use crm::{CrmStore, OAuthTokens, StoredEvent};
 pub use crate::domain::{Created, EventKey, InboxPayload, LeadRecord, NewLead};
 pub use error::{StoreError, StoreResult};
 pub use jobs::{JobRow, JobStore};
+pub use location::{redact, Location};
 pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+pub use stores::{Backend, Stores};
 pub use types::*;
 
 #[async_trait]

@@ -1,5 +1,6 @@
-//! Test harness: the whole app in-process on port 0 against a fresh PostgreSQL database per
-//! test, plus a local HTTP server standing in for the manager-notification webhook.
+//! Test harness: the whole app in-process on port 0 against a fresh database per test — a
+//! PostgreSQL database or an embedded SQLite file (`StoreKind`) — plus a local HTTP server
+//! standing in for the manager-notification webhook.
 
 #![allow(dead_code)]
 
@@ -43,6 +44,194 @@ pub async fn drop_db(name: &str) {
             .execute(&pool)
             .await;
     }
+}
+
+/// Which store a test runs on. Suites that run on both instantiate each test for each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    Postgres,
+    Sqlite,
+}
+
+/// A test's own database: a fresh PostgreSQL database, or a SQLite file in a fresh temporary
+/// directory (removed when the last clone is dropped).
+#[derive(Debug, Clone)]
+pub enum TestDb {
+    Postgres(String),
+    Sqlite(Arc<tempfile::TempDir>),
+}
+
+impl TestDb {
+    pub fn fresh(kind: StoreKind) -> TestDb {
+        match kind {
+            StoreKind::Postgres => TestDb::Postgres(fresh_db_name()),
+            StoreKind::Sqlite => TestDb::Sqlite(Arc::new(tempfile::tempdir().expect("a temporary directory"))),
+        }
+    }
+
+    pub fn kind(&self) -> StoreKind {
+        match self {
+            TestDb::Postgres(_) => StoreKind::Postgres,
+            TestDb::Sqlite(_) => StoreKind::Sqlite,
+        }
+    }
+
+    /// The SQLite file (in a directory the store has to create: as on a first start).
+    pub fn path(&self) -> Option<std::path::PathBuf> {
+        match self {
+            TestDb::Sqlite(dir) => Some(dir.path().join("data").join("leadbot.db")),
+            TestDb::Postgres(_) => None,
+        }
+    }
+
+    /// What `DATABASE_URL` / `database.url` is set to.
+    pub fn url(&self) -> String {
+        match self {
+            TestDb::Postgres(name) => db_url(name),
+            TestDb::Sqlite(_) => format!("sqlite://{}", self.path().unwrap_or_default().display()),
+        }
+    }
+
+    /// A connection of the test's own, beside the app's (to change rows behind its back).
+    pub async fn connect(&self) -> RawDb {
+        match self {
+            TestDb::Postgres(name) => RawDb::Pg(sqlx::PgPool::connect(&db_url(name)).await.expect("PostgreSQL")),
+            TestDb::Sqlite(_) => {
+                let opts = sqlx::sqlite::SqliteConnectOptions::new()
+                    .filename(self.path().unwrap_or_default())
+                    .busy_timeout(Duration::from_secs(10));
+                RawDb::Lite(sqlx::SqlitePool::connect_with(opts).await.expect("SQLite file"))
+            }
+        }
+    }
+
+    pub async fn drop_db(&self) {
+        if let TestDb::Postgres(name) = self {
+            drop_db(name).await;
+        }
+    }
+}
+
+impl From<String> for TestDb {
+    fn from(name: String) -> TestDb {
+        TestDb::Postgres(name)
+    }
+}
+
+/// Raw SQL against either store, for what a test does behind the app's back. The statements
+/// are written to run on both (`$1` binds, standard SQL) unless a test says otherwise.
+#[derive(Debug, Clone)]
+pub enum RawDb {
+    Pg(sqlx::PgPool),
+    Lite(sqlx::SqlitePool),
+}
+
+impl RawDb {
+    pub async fn exec(&self, sql: &str, binds: &[i64]) {
+        match self {
+            RawDb::Pg(p) => {
+                let mut q = sqlx::query(sql);
+                for b in binds {
+                    q = q.bind(*b);
+                }
+                q.execute(p).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+            }
+            RawDb::Lite(p) => {
+                let mut q = sqlx::query(sql);
+                for b in binds {
+                    q = q.bind(*b);
+                }
+                q.execute(p).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+            }
+        }
+    }
+
+    /// Several statements, no binds (triggers and the like).
+    pub async fn script(&self, sql: &str) {
+        match self {
+            RawDb::Pg(p) => drop(
+                sqlx::raw_sql(sql)
+                    .execute(p)
+                    .await
+                    .unwrap_or_else(|e| panic!("{sql}: {e}")),
+            ),
+            RawDb::Lite(p) => drop(
+                sqlx::raw_sql(sql)
+                    .execute(p)
+                    .await
+                    .unwrap_or_else(|e| panic!("{sql}: {e}")),
+            ),
+        }
+    }
+
+    pub async fn i64(&self, sql: &str, binds: &[i64]) -> i64 {
+        match self {
+            RawDb::Pg(p) => {
+                let mut q = sqlx::query_scalar::<_, i64>(sql);
+                for b in binds {
+                    q = q.bind(*b);
+                }
+                q.fetch_one(p).await.unwrap_or_else(|e| panic!("{sql}: {e}"))
+            }
+            RawDb::Lite(p) => {
+                let mut q = sqlx::query_scalar::<_, i64>(sql);
+                for b in binds {
+                    q = q.bind(*b);
+                }
+                q.fetch_one(p).await.unwrap_or_else(|e| panic!("{sql}: {e}"))
+            }
+        }
+    }
+
+    pub async fn string(&self, sql: &str, binds: &[i64]) -> String {
+        match self {
+            RawDb::Pg(p) => {
+                let mut q = sqlx::query_scalar::<_, String>(sql);
+                for b in binds {
+                    q = q.bind(*b);
+                }
+                q.fetch_one(p).await.unwrap_or_else(|e| panic!("{sql}: {e}"))
+            }
+            RawDb::Lite(p) => {
+                let mut q = sqlx::query_scalar::<_, String>(sql);
+                for b in binds {
+                    q = q.bind(*b);
+                }
+                q.fetch_one(p).await.unwrap_or_else(|e| panic!("{sql}: {e}"))
+            }
+        }
+    }
+
+    pub async fn close(&self) {
+        match self {
+            RawDb::Pg(p) => p.close().await,
+            RawDb::Lite(p) => p.close().await,
+        }
+    }
+}
+
+/// Instantiates each listed `async fn name(kind: StoreKind)` as a test on each store:
+/// `postgres::name` and `sqlite::name`.
+#[macro_export]
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::common::StoreKind::Postgres).await
+                }
+            )*
+        }
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::common::StoreKind::Sqlite).await
+                }
+            )*
+        }
+    };
 }
 
 /// Records what the notification webhook received; can fail the first N requests.
@@ -120,9 +309,9 @@ pub async fn start_capture(capture: Capture) -> String {
 }
 
 /// Config for tests: defaults with short timings and the given database and webhook.
-pub fn test_config(db: &str, notify_url: &str) -> Config {
+pub fn test_config(db: &TestDb, notify_url: &str) -> Config {
     let mut cfg = Config::load(None).expect("default config");
-    cfg.service.database.url = db_url(db);
+    cfg.service.database.url = Some(db.url());
     cfg.service.database.max_connections = 5;
     cfg.service.notify.webhook_url = Some(notify_url.to_string());
     cfg.service.notify.retry_base = Duration::from_millis(50);
@@ -144,13 +333,14 @@ pub struct TestApp {
     pub base: String,
     pub http: reqwest::Client,
     pub capture: Capture,
-    pub db: String,
+    pub db: TestDb,
     pub running: Option<leadbot::app::Running>,
     /// Sent as the operator's bearer token on operator paths (when the test kept the default).
     pub operator: Option<String>,
 }
 
 impl TestApp {
+    /// On PostgreSQL (the suites that are about PostgreSQL itself).
     pub async fn spawn() -> TestApp {
         Self::spawn_with(|_| {}).await
     }
@@ -159,8 +349,18 @@ impl TestApp {
         Self::spawn_on(fresh_db_name(), tweak).await
     }
 
+    /// On a fresh database of the given store.
+    pub async fn spawn_in(kind: StoreKind) -> TestApp {
+        Self::spawn_on(TestDb::fresh(kind), |_| {}).await
+    }
+
+    pub async fn spawn_in_with(kind: StoreKind, tweak: impl FnOnce(&mut Config)) -> TestApp {
+        Self::spawn_on(TestDb::fresh(kind), tweak).await
+    }
+
     /// Starts on the given database (a second start on the same one is a restart).
-    pub async fn spawn_on(db: String, tweak: impl FnOnce(&mut Config)) -> TestApp {
+    pub async fn spawn_on(db: impl Into<TestDb>, tweak: impl FnOnce(&mut Config)) -> TestApp {
+        let db = db.into();
         let capture = Capture::default();
         let notify_url = start_capture(capture.clone()).await;
         let mut cfg = test_config(&db, &notify_url);
@@ -187,24 +387,41 @@ impl TestApp {
     pub async fn stop(mut self) {
         let db = self.db.clone();
         self.shutdown().await;
-        drop_db(&db).await;
+        db.drop_db().await;
     }
 
     /// Stops the app but keeps its database (to start it again with `spawn_on`).
     pub async fn shutdown(&mut self) {
         if let Some(r) = self.running.take() {
-            r.store.pool().close().await;
+            r.stores.close().await;
             r.shutdown().await;
         }
     }
 
-    /// The running app's store (to drive a part directly, as a second node would).
-    pub fn running_store(&self) -> leadbot::store::PgStore {
-        self.running.as_ref().unwrap().store.clone()
+    /// The running app's CRM store (to drive a part directly, as a second node would).
+    pub fn crm_store(&self) -> std::sync::Arc<dyn leadbot::store::CrmStore> {
+        self.running.as_ref().unwrap().stores.crm.clone()
     }
 
+    /// The PostgreSQL pool of an app on PostgreSQL (the PostgreSQL-only suites).
     pub fn pool(&self) -> &sqlx::PgPool {
-        self.running.as_ref().unwrap().store.pool()
+        self.running
+            .as_ref()
+            .unwrap()
+            .stores
+            .pg_pool()
+            .expect("this test runs on PostgreSQL")
+    }
+
+    /// Raw SQL on the app's own store, whichever it is (the embedded store's writer connection,
+    /// so the test's writes queue with the app's instead of contending for the file).
+    pub fn raw(&self) -> RawDb {
+        let stores = &self.running.as_ref().expect("the app runs").stores;
+        match (stores.pg_pool(), stores.sqlite()) {
+            (Some(p), _) => RawDb::Pg(p.clone()),
+            (None, Some(s)) => RawDb::Lite(s.pool().clone()),
+            (None, None) => unreachable!("a store is PostgreSQL or SQLite"),
+        }
     }
 
     /// The lead's chat token for a client-side path (`/api/v1/leads/{id}/messages|transcript`).
@@ -332,13 +549,13 @@ impl TestApp {
         let deadline = tokio::time::Instant::now() + within;
         loop {
             let pending = self.pending_outbox().await;
-            let (inbox, events): (i64, i64) = sqlx::query_as(
-                "SELECT (SELECT count(*) FROM inbox WHERE applied_at IS NULL),
-                        (SELECT count(*) FROM crm_events WHERE processed_at IS NULL)",
-            )
-            .fetch_one(self.pool())
-            .await
-            .unwrap();
+            let raw = self.raw();
+            let inbox = raw
+                .i64("SELECT count(*) FROM inbox WHERE applied_at IS NULL", &[])
+                .await;
+            let events = raw
+                .i64("SELECT count(*) FROM crm_events WHERE processed_at IS NULL", &[])
+                .await;
             if pending.is_empty() && inbox == 0 && events == 0 {
                 return;
             }
@@ -359,10 +576,11 @@ impl TestApp {
             assert_eq!(code, 200, "{body}");
             return body["rows"].as_array().cloned().unwrap_or_default();
         }
-        let rows: Vec<(i64, String)> = sqlx::query_as("SELECT id, kind FROM outbox WHERE status = 'pending'")
-            .fetch_all(self.pool())
-            .await
-            .unwrap();
+        const PENDING: &str = "SELECT id, kind FROM outbox WHERE status = 'pending'";
+        let rows: Vec<(i64, String)> = match self.raw() {
+            RawDb::Pg(p) => sqlx::query_as(PENDING).fetch_all(&p).await.unwrap(),
+            RawDb::Lite(p) => sqlx::query_as(PENDING).fetch_all(&p).await.unwrap(),
+        };
         rows.into_iter()
             .map(|(id, kind)| json!({"id": id, "kind": kind}))
             .collect()
