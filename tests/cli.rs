@@ -211,27 +211,39 @@ fn every_config_key_can_be_set_from_the_environment() {
 
 #[test]
 fn log_lines_can_be_json() {
-    // `migrate` against a server nobody runs fails at once, after logging.
-    let out = Command::new(env!("CARGO_BIN_EXE_leadbot"))
-        .args(["--log-format", "json", "migrate"])
-        .env("DATABASE_URL", "postgres://postgres@127.0.0.1:1/none")
+    // The service on an embedded store in a scratch directory: its startup lines, then stopped.
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let log = dir.path().join("log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_leadbot"))
+        .args(["--log-format", "json", "serve"])
+        .current_dir(dir.path())
+        .env_remove("DATABASE_URL")
+        .env_remove("LEADBOT_CONFIG_DIR")
+        .env("LEADBOT_LISTEN", format!("127.0.0.1:{port}"))
         .env("RUST_LOG", "info")
-        .output()
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::process::Stdio::null())
+        .spawn()
         .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let json_lines: Vec<serde_json::Value> = text
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .collect();
-    assert!(!json_lines.is_empty(), "no JSON log line in:\n{text}");
-    assert!(
-        json_lines
-            .iter()
-            .all(|l| l["level"].is_string() && l["timestamp"].is_string()),
-        "{text}"
-    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let text = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains("listening") || std::time::Instant::now() > deadline {
+            break text;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(!lines.is_empty(), "no log line");
+    for line in lines {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+        assert!(v["level"].is_string() && v["timestamp"].is_string(), "{line}");
+    }
 }
