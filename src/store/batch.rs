@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Row};
 
-use super::{InboxPayload, StepCommit, StoreError, StoreResult, TimerChange};
+pub use super::batch_results::InboxJob;
+use super::batch_results::{inbox_first_ids, inbox_results, step_results};
+use super::{StepCommit, StoreError, StoreResult, TimerChange};
 use crate::domain::LeadId;
 
 /// Commits a batch of steps; a stale step fails alone (version conflict), a lost connection
@@ -14,7 +16,7 @@ use crate::domain::LeadId;
 pub async fn commit_steps(pool: &PgPool, steps: Vec<StepCommit>) -> Vec<StoreResult<()>> {
     let refs: Vec<&StepCommit> = steps.iter().collect();
     match commit_batch(pool, &refs).await {
-        Ok(conflicts) => results_of(&refs, &conflicts),
+        Ok(conflicts) => step_results(&refs, &conflicts),
         // The database refused something in the batch (one step's data): one bad step must
         // never fail its neighbours, so each is tried on its own.
         Err(e) if refs.len() > 1 && !StoreError::copy_of(&e).is_transient() => {
@@ -22,7 +24,7 @@ pub async fn commit_steps(pool: &PgPool, steps: Vec<StepCommit>) -> Vec<StoreRes
             let mut out = Vec::with_capacity(refs.len());
             for step in &refs {
                 out.push(match commit_batch(pool, std::slice::from_ref(step)).await {
-                    Ok(conflicts) => results_of(std::slice::from_ref(step), &conflicts).remove(0),
+                    Ok(conflicts) => step_results(std::slice::from_ref(step), &conflicts).remove(0),
                     Err(e) => Err(e.into()),
                 });
             }
@@ -35,34 +37,9 @@ pub async fn commit_steps(pool: &PgPool, steps: Vec<StepCommit>) -> Vec<StoreRes
     }
 }
 
-fn results_of(steps: &[&StepCommit], conflicts: &HashSet<LeadId>) -> Vec<StoreResult<()>> {
-    steps
-        .iter()
-        .map(|s| {
-            if conflicts.contains(&s.lead) {
-                Err(StoreError::VersionConflict {
-                    lead: s.lead,
-                    expected: s.expected_version,
-                })
-            } else {
-                Ok(())
-            }
-        })
-        .collect()
-}
-
 /// A batch-wide failure, as each of its callers gets it.
 fn batch_error(e: &sqlx::Error) -> StoreError {
     StoreError::copy_of(e)
-}
-
-/// One inbound item for `insert_inbox`.
-#[derive(Debug, Clone)]
-pub struct InboxJob {
-    pub lead: LeadId,
-    pub source: String,
-    pub dedupe_key: String,
-    pub payload: InboxPayload,
 }
 
 /// Inserts a batch of inbox rows: `Ok(Some(id))` stored, `Ok(None)` a duplicate, `LeadNotFound`.
@@ -109,22 +86,8 @@ async fn insert_inbox_batch(pool: &PgPool, jobs: &[InboxJob]) -> Result<Vec<Stor
         .iter()
         .map(|r| ((r.get::<String, _>(1), r.get::<String, _>(2)), r.get::<i64, _>(0)))
         .collect();
-    // Rows not inserted are duplicates, unless their lead does not exist. Of several jobs with
-    // one key in this batch only the first gets the id; the others are duplicates too.
-    let mut first = HashSet::new();
-    let gets_id: Vec<bool> = jobs
-        .iter()
-        .map(|j| {
-            let key = (j.source.clone(), j.dedupe_key.clone());
-            stored.contains_key(&key) && first.insert(key)
-        })
-        .collect();
-    let missing: Vec<i64> = jobs
-        .iter()
-        .zip(&gets_id)
-        .filter(|(_, got)| !**got)
-        .map(|(j, _)| j.lead.0)
-        .collect();
+    // Rows not inserted are duplicates, unless their lead does not exist.
+    let (gets_id, missing) = inbox_first_ids(jobs, &stored);
     let existing: HashSet<i64> = if missing.is_empty() {
         HashSet::new()
     } else {
@@ -136,20 +99,7 @@ async fn insert_inbox_batch(pool: &PgPool, jobs: &[InboxJob]) -> Result<Vec<Stor
             .map(|r| r.get(0))
             .collect()
     };
-    Ok(jobs
-        .iter()
-        .zip(gets_id)
-        .map(|(j, got)| {
-            match got
-                .then(|| stored.get(&(j.source.clone(), j.dedupe_key.clone())))
-                .flatten()
-            {
-                Some(id) => Ok(Some(*id)),
-                None if existing.contains(&j.lead.0) => Ok(None),
-                None => Err(StoreError::LeadNotFound(j.lead)),
-            }
-        })
-        .collect())
+    Ok(inbox_results(jobs, gets_id, &stored, &existing))
 }
 
 /// The net effect of a step on one timer kind.

@@ -1,6 +1,7 @@
 //! Durable storage behind a trait, so the actors do not know which database holds their state.
 
 mod batch;
+mod batch_results;
 mod chats;
 mod crm;
 mod error;
