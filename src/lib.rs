@@ -16,5 +16,6 @@ pub mod llm;
 pub mod notify;
 pub mod outbox;
 pub mod routing;
+pub mod sla;
 pub mod store;
 pub mod telemetry;

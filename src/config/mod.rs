@@ -5,6 +5,7 @@ mod amocrm;
 mod bitrix24;
 mod duration;
 mod issues;
+mod robots;
 mod routing;
 mod script;
 mod service;
@@ -17,6 +18,7 @@ pub use bitrix24::{
     Bitrix24Auth, Bitrix24Limits, Bitrix24Settings, Bitrix24Statuses, DispatchSettings, OpenLinesSettings,
 };
 pub use issues::{ConfigIssue, ConfigIssues};
+pub use robots::{CrmMapping, Recipient, RobotsSettings};
 pub use routing::{
     ClassifierConfig, GroupConfig, LlmConfig, ManagerConfig, RoutingConfig, RoutingRule, SpecializationRule, Strategy,
 };
@@ -34,6 +36,8 @@ pub const BITRIX24_FILE: &str = "bitrix24.toml";
 pub const AMOCRM_FILE: &str = "amocrm.toml";
 /// Optional: present = the Telegram bot is on (example in `config/examples/`).
 pub const TELEGRAM_FILE: &str = "telegram.toml";
+/// Optional: present = the SLA robots run for the connected CRMs mapped in it.
+pub const ROBOTS_FILE: &str = "robots.toml";
 
 /// The defaults shipped in the repository, compiled in so the binary runs from anywhere.
 const EMBEDDED: [(&str, &str); 3] = [
@@ -51,6 +55,7 @@ pub struct Config {
     pub bitrix24: Option<Bitrix24Settings>,
     pub amocrm: Option<AmoCrmSettings>,
     pub telegram: Option<TelegramSettings>,
+    pub robots: Option<RobotsSettings>,
     /// Where the files came from (a directory, or `None` for the compiled-in defaults).
     pub source: Option<PathBuf>,
 }
@@ -150,6 +155,17 @@ impl Config {
                 }
             }
         });
+        let robots_path = dir.map(|d| d.join(ROBOTS_FILE)).filter(|p| p.exists());
+        let robots = robots_path.as_ref().and_then(|path| {
+            let file = path.display().to_string();
+            match std::fs::read_to_string(path) {
+                Ok(text) => RobotsSettings::parse(&file, &text, &mut issues),
+                Err(e) => {
+                    issues.push(&file, "-", format!("cannot read: {e}"));
+                    None
+                }
+            }
+        });
         // Each file that parsed is validated even when another did not: report everything at once.
         let mut service = service;
         if let Some(service) = service.as_mut() {
@@ -175,6 +191,7 @@ impl Config {
                 bitrix24,
                 amocrm,
                 telegram,
+                robots,
                 source: dir.map(Path::to_path_buf),
             })
         } else {
