@@ -11,7 +11,10 @@ use std::time::Duration;
 use chrono::Utc;
 use common::{db_url, drop_db, fresh_db_name, RawDb, StoreKind, TestApp, TestDb};
 use leadbot::domain::{DealJob, JobTaker, LeadId};
-use leadbot::store::{ChatStore, CrmStore, JobStore, NewOutbox, OAuthTokens, SqliteStore, Store};
+use leadbot::store::{
+    ChatStore, CounterRow, CrmStore, DealCommit, DealRef, DealStore, DealTimerChange, JobStore, NewOutbox, OAuthTokens,
+    SqliteStore, Store, ViolationRow,
+};
 use serde_json::json;
 
 const TABLES: &[&str] = &[
@@ -36,6 +39,11 @@ const TABLES: &[&str] = &[
     "deal_assignments",
     "telegram_links",
     "generated_secrets",
+    "deals",
+    "deal_inbox",
+    "deal_timers",
+    "sla_violations",
+    "sla_counters",
 ];
 
 fn migrate_store(from: &str, to: &str, replace: bool) -> std::process::Output {
@@ -118,6 +126,50 @@ async fn fill_the_rest(store: &SqliteStore, lead: LeadId) {
     store.claim_job(job.id, &taker, "executor", &effects).await.unwrap();
     store.record_reveal(job.id, &taker, "button").await.unwrap();
     store.queue_put(lead, &json!({"lead": lead.0})).await.unwrap();
+    let d = DealRef::new("bitrix24", "21");
+    let applied = store
+        .enqueue_deal_event(&d, "b24:ev1", &json!({"type": "timer", "key": "k"}))
+        .await
+        .unwrap();
+    store
+        .enqueue_deal_event(&d, "b24:ev2", &json!({"type": "timer", "key": "k2"}))
+        .await
+        .unwrap();
+    let now = chrono::Utc::now();
+    store
+        .commit_deal_step(&DealCommit {
+            deal: d.clone(),
+            expected_version: 0,
+            state: json!({"deal": "21"}),
+            applied_inbox_id: applied,
+            outbox: vec![],
+            timers: vec![DealTimerChange::Arm {
+                key: "yellow|entry1".into(),
+                due_at: now + chrono::Duration::minutes(15),
+            }],
+            violations: vec![ViolationRow {
+                key: "bitrix24:21|v".into(),
+                crm: "bitrix24".into(),
+                deal_id: "21".into(),
+                robot: "first_contact_yellow".into(),
+                manager: Some("7".into()),
+                stage: None,
+                started_at: now,
+                due_at: now,
+                detected_at: now,
+            }],
+            counters: vec![CounterRow {
+                key: "bitrix24:21|c".into(),
+                crm: "bitrix24".into(),
+                deal_id: "21".into(),
+                counter: "repeat_revenue".into(),
+                manager: None,
+                amount: 1500.5,
+                at: now,
+            }],
+        })
+        .await
+        .unwrap();
     store.set_paused("2", true).await.unwrap();
     store
         .set_absent_until("1", chrono::NaiveDate::from_ymd_opt(2027, 1, 9))

@@ -14,14 +14,15 @@ use chrono::{DateTime, Utc};
 use common::{db_url, drop_db, fresh_db_name};
 use leadbot::domain::{ChannelName, Claim, DealJob, EventKey, JobTaker, LeadId, LeadStatus, ManagerId, Phone};
 use leadbot::store::{
-    ChatStore, CrmStore, Direction, InboxPayload, JobStore, NewLead, NewOutbox, OAuthTokens, PgStore, Projection,
-    SqliteStore, StepCommit, Store, StoreError, TimerChange,
+    ChatStore, CounterRow, CrmStore, DealCommit, DealRef, DealStore, DealTimerChange, Direction, InboxPayload,
+    JobStore, NewLead, NewOutbox, OAuthTokens, PgStore, Projection, SqliteStore, StepCommit, Store, StoreError,
+    TimerChange, ViolationRow,
 };
 use serde_json::json;
 
 /// Everything a backend implements.
-trait Backend: Store + CrmStore + ChatStore + JobStore + Clone {}
-impl<T: Store + CrmStore + ChatStore + JobStore + Clone> Backend for T {}
+trait Backend: Store + CrmStore + ChatStore + JobStore + DealStore + Clone {}
+impl<T: Store + CrmStore + ChatStore + JobStore + DealStore + Clone> Backend for T {}
 
 // ---------------------------------------------------------------------------------------------
 // The two stores, each on a fresh database.
@@ -98,6 +99,9 @@ macro_rules! contract {
 }
 
 contract!(
+    deal_events_are_deduplicated_and_applied_in_order,
+    a_deal_step_is_fenced_and_keeps_timers_outbox_violations_and_counters,
+    deal_timers_are_claimed_with_a_lease_and_fired_once,
     creation_is_idempotent_and_keeps_the_creators_key,
     inbox_rows_are_deduplicated_and_need_a_lead,
     a_step_is_all_or_nothing_and_fenced_by_its_version,
@@ -1281,4 +1285,187 @@ async fn sqlite_a_write_lock_held_elsewhere_is_a_transient_error() {
     sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
     store.commit_step(&step(l, 0, "blocked")).await.unwrap();
     db.done(store).await;
+}
+
+// ---- SLA robots' deals -------------------------------------------------------------------------
+
+fn deal_step(deal: &DealRef, v: i64, applied: Option<i64>) -> DealCommit {
+    DealCommit {
+        deal: deal.clone(),
+        expected_version: v,
+        state: json!({"v": v + 1}),
+        applied_inbox_id: applied,
+        outbox: vec![],
+        timers: vec![],
+        violations: vec![],
+        counters: vec![],
+    }
+}
+
+async fn deal_events_are_deduplicated_and_applied_in_order<S: Backend>(s: &S) {
+    let d = DealRef::new("bitrix24", "21");
+    let other = DealRef::new("amocrm", "21");
+    let a = s
+        .enqueue_deal_event(&d, "ev-1", &json!({"n": 1}))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(s
+        .enqueue_deal_event(&d, "ev-1", &json!({"n": 1}))
+        .await
+        .unwrap()
+        .is_none());
+    let b = s
+        .enqueue_deal_event(&d, "ev-2", &json!({"n": 2}))
+        .await
+        .unwrap()
+        .unwrap();
+    s.enqueue_deal_event(&other, "ev-3", &json!({"n": 3}))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(b > a);
+    let items = s.deal_inbox_after(&d, 0, 10).await.unwrap();
+    assert_eq!(items.iter().map(|i| i.id).collect::<Vec<_>>(), vec![a, b]);
+    assert_eq!(items[1].event, json!({"n": 2}));
+    assert!(s.has_unapplied_deal_events(&d).await.unwrap());
+    let waiting = s.deals_with_unapplied_events(10).await.unwrap();
+    assert_eq!(waiting, vec![d.clone(), other.clone()]);
+
+    assert!(s.load_deal(&d).await.unwrap().is_none());
+    s.commit_deal_step(&deal_step(&d, 0, Some(a))).await.unwrap();
+    s.commit_deal_step(&deal_step(&d, 1, Some(b))).await.unwrap();
+    let snap = s.load_deal(&d).await.unwrap().unwrap();
+    assert_eq!((snap.version, snap.last_applied_id), (2, b));
+    assert_eq!(snap.state, json!({"v": 2}));
+    assert!(!s.has_unapplied_deal_events(&d).await.unwrap());
+    assert_eq!(s.deals_with_unapplied_events(10).await.unwrap(), vec![other]);
+    assert!(s.deal_inbox_after(&d, b, 10).await.unwrap().is_empty());
+    assert_eq!(s.tracked_deals().await.unwrap(), 1);
+}
+
+async fn a_deal_step_is_fenced_and_keeps_timers_outbox_violations_and_counters<S: Backend>(s: &S) {
+    let d = DealRef::new("amocrm", "7");
+    let mut first = deal_step(&d, 0, None);
+    first.timers = vec![
+        DealTimerChange::Arm {
+            key: "yellow|entry1".into(),
+            due_at: at(900),
+        },
+        DealTimerChange::Arm {
+            key: "urgent|entry1".into(),
+            due_at: at(1800),
+        },
+    ];
+    first.outbox = vec![outbox("deal_action", "amocrm:7|yellow|entry1|0")];
+    let v = ViolationRow {
+        key: "amocrm:7|yellow|entry1|2".into(),
+        crm: "amocrm".into(),
+        deal_id: "7".into(),
+        robot: "yellow".into(),
+        manager: Some("5".into()),
+        stage: Some("Неразобранное".into()),
+        started_at: at(-900),
+        due_at: at(-1),
+        detected_at: at(0),
+    };
+    first.violations = vec![v.clone()];
+    first.counters = vec![CounterRow {
+        key: "amocrm:7|c|0".into(),
+        crm: "amocrm".into(),
+        deal_id: "7".into(),
+        counter: "returns".into(),
+        manager: Some("5".into()),
+        amount: 1.0,
+        at: at(0),
+    }];
+    s.commit_deal_step(&first).await.unwrap();
+    // A second writer with the same version loses, and writes nothing.
+    let mut stale = deal_step(&d, 0, None);
+    stale.violations = vec![ViolationRow {
+        key: "other".into(),
+        ..v.clone()
+    }];
+    assert!(matches!(
+        s.commit_deal_step(&stale).await,
+        Err(StoreError::DealVersionConflict { .. })
+    ));
+    // The same violation and counter again (a replayed step) are stored once.
+    let mut again = deal_step(&d, 1, None);
+    again.violations = first.violations.clone();
+    again.counters = first.counters.clone();
+    again.timers = vec![DealTimerChange::Cancel {
+        key: "urgent|entry1".into(),
+    }];
+    s.commit_deal_step(&again).await.unwrap();
+    let timers = s.deal_timers(&d).await.unwrap();
+    assert_eq!(
+        timers.iter().map(|t| t.0.as_str()).collect::<Vec<_>>(),
+        vec!["yellow|entry1"]
+    );
+    let vs = s.violations(at(-60), at(60)).await.unwrap();
+    assert_eq!(vs.len(), 1);
+    assert_eq!(vs[0].robot, "yellow");
+    assert_eq!(vs[0].manager.as_deref(), Some("5"));
+    assert_eq!(vs[0].started_at.timestamp(), v.started_at.timestamp());
+    assert!(s.violations(at(60), at(120)).await.unwrap().is_empty());
+    let cs = s.counters(at(-60), at(60)).await.unwrap();
+    assert_eq!(cs.len(), 1);
+    assert_eq!((cs[0].counter.as_str(), cs[0].amount), ("returns", 1.0));
+    assert!(pending_keys(s).await.contains(&"amocrm:7|yellow|entry1|0".to_string()));
+}
+
+async fn deal_timers_are_claimed_with_a_lease_and_fired_once<S: Backend>(s: &S) {
+    let d = DealRef::new("bitrix24", "9");
+    let mut step = deal_step(&d, 0, None);
+    step.timers = vec![
+        DealTimerChange::Arm {
+            key: "a".into(),
+            due_at: at(-10),
+        },
+        DealTimerChange::Arm {
+            key: "b".into(),
+            due_at: at(-5),
+        },
+        DealTimerChange::Arm {
+            key: "later".into(),
+            due_at: at(3600),
+        },
+    ];
+    s.commit_deal_step(&step).await.unwrap();
+    let due = s.claim_due_deal_timers(at(0), at(30), 10).await.unwrap();
+    assert_eq!(due.iter().map(|t| t.key.as_str()).collect::<Vec<_>>(), vec!["a", "b"]);
+    assert_eq!(due[0].deal, d);
+    // Claimed: hidden until the lease lapses.
+    assert!(s.claim_due_deal_timers(at(1), at(30), 10).await.unwrap().is_empty());
+    let next = s.next_deal_timer_due().await.unwrap().unwrap();
+    assert!((next - at(30)).num_seconds().abs() <= 1, "{next}");
+    // `a` handled; `b` re-armed for later before its firing is recorded: it stays.
+    let mut handled = deal_step(&d, 1, None);
+    handled.timers = vec![
+        DealTimerChange::Fired {
+            key: "a".into(),
+            due_at: due[0].due_at,
+        },
+        DealTimerChange::Arm {
+            key: "b".into(),
+            due_at: at(600),
+        },
+        DealTimerChange::Fired {
+            key: "b".into(),
+            due_at: due[1].due_at,
+        },
+    ];
+    s.commit_deal_step(&handled).await.unwrap();
+    let left: Vec<String> = s.deal_timers(&d).await.unwrap().into_iter().map(|t| t.0).collect();
+    assert_eq!(left, vec!["b", "later"]);
+    // After the lease a crashed claim is offered again.
+    let mut crash = deal_step(&d, 2, None);
+    crash.timers = vec![DealTimerChange::Arm {
+        key: "c".into(),
+        due_at: at(-1),
+    }];
+    s.commit_deal_step(&crash).await.unwrap();
+    assert_eq!(s.claim_due_deal_timers(at(0), at(5), 10).await.unwrap().len(), 1);
+    assert_eq!(s.claim_due_deal_timers(at(6), at(30), 10).await.unwrap().len(), 1);
 }

@@ -11,6 +11,9 @@ pub enum StoreError {
     /// Another writer committed a newer version of this lead (fencing).
     #[error("lead {lead}: snapshot version conflict (expected {expected})")]
     VersionConflict { lead: LeadId, expected: i64 },
+    /// Another writer committed a newer version of this deal's robot state.
+    #[error("deal {deal}: state version conflict (expected {expected})")]
+    DealVersionConflict { deal: String, expected: i64 },
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     /// The database could not be reached (or timed out); nothing was written. Worth retrying.

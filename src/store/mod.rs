@@ -4,6 +4,7 @@ mod batch;
 mod batch_results;
 mod chats;
 mod crm;
+mod deals;
 mod error;
 mod group_commit;
 mod jobs;
@@ -21,6 +22,10 @@ use crate::domain::{LeadId, LeadStatus};
 
 pub use chats::ChatStore;
 pub use crm::{CrmStore, OAuthTokens, StoredEvent};
+pub use deals::{
+    CounterRow, DealCommit, DealInboxItem, DealRef, DealSnapshot, DealStore, DealTimerChange, DueDealTimer,
+    ViolationRow,
+};
 // The records live in the domain; re-exported here for the store's callers.
 pub use crate::domain::{Created, EventKey, InboxPayload, LeadRecord, NewLead};
 pub use error::{StoreError, StoreResult};

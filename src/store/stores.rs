@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::{ChatStore, CrmStore, JobStore, Location, PgStore, SqliteStore, Store, StoreResult};
+use super::{ChatStore, CrmStore, DealStore, JobStore, Location, PgStore, SqliteStore, Store, StoreResult};
 
 /// The concrete store behind [`Stores`].
 #[derive(Debug, Clone)]
@@ -19,6 +19,7 @@ pub struct Stores {
     pub crm: Arc<dyn CrmStore>,
     pub chats: Arc<dyn ChatStore>,
     pub jobs: Arc<dyn JobStore>,
+    pub deals: Arc<dyn DealStore>,
     pub backend: Backend,
     pub location: Location,
 }
@@ -35,15 +36,17 @@ struct Traits {
     crm: Arc<dyn CrmStore>,
     chats: Arc<dyn ChatStore>,
     jobs: Arc<dyn JobStore>,
+    deals: Arc<dyn DealStore>,
 }
 
-fn traits_of<S: Store + CrmStore + ChatStore + JobStore + Clone>(s: &S) -> Traits {
+fn traits_of<S: Store + CrmStore + ChatStore + JobStore + DealStore + Clone>(s: &S) -> Traits {
     let s = Arc::new(s.clone());
     Traits {
         store: s.clone(),
         crm: s.clone(),
         chats: s.clone(),
-        jobs: s,
+        jobs: s.clone(),
+        deals: s,
     }
 }
 
@@ -83,6 +86,7 @@ impl Stores {
             crm,
             chats,
             jobs,
+            deals,
         } = match &backend {
             Backend::Postgres(s) => traits_of(s),
             Backend::Sqlite(s) => traits_of(s),
@@ -92,6 +96,7 @@ impl Stores {
             crm,
             chats,
             jobs,
+            deals,
             backend,
             location,
         }

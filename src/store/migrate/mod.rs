@@ -75,6 +75,7 @@ enum Val {
     Json(Option<Value>),
     Bool(Option<bool>),
     Date(Option<NaiveDate>),
+    F64(Option<f64>),
 }
 
 enum Source {
@@ -234,6 +235,7 @@ fn read_pg(t: &Table, row: &sqlx::postgres::PgRow) -> StoreResult<Vec<Val>> {
                 Json => Val::Json(row.try_get(i)?),
                 Bool => Val::Bool(row.try_get(i)?),
                 Date => Val::Date(row.try_get(i)?),
+                F64 => Val::F64(row.try_get(i)?),
             })
         })
         .collect()
@@ -252,6 +254,7 @@ fn read_lite(t: &Table, row: &sqlx::sqlite::SqliteRow) -> StoreResult<Vec<Val>> 
                 Json => Val::Json(row.try_get(i)?),
                 Bool => Val::Bool(row.try_get(i)?),
                 Date => Val::Date(row.try_get(i)?),
+                F64 => Val::F64(row.try_get(i)?),
             })
         })
         .collect()
@@ -363,6 +366,7 @@ impl Target {
                         Val::Json(x) => q.bind(x),
                         Val::Bool(x) => q.bind(x),
                         Val::Date(x) => q.bind(x),
+                        Val::F64(x) => q.bind(x),
                     };
                 }
                 q.execute(&mut **tx).await?;
@@ -378,6 +382,7 @@ impl Target {
                         Val::Json(x) => q.bind(x),
                         Val::Bool(x) => q.bind(x),
                         Val::Date(x) => q.bind(x),
+                        Val::F64(x) => q.bind(x),
                     };
                 }
                 q.execute(&mut **tx).await?;

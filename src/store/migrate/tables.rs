@@ -17,6 +17,8 @@ pub enum Kind {
     Bool,
     /// DATE / 'YYYY-MM-DD'.
     Date,
+    /// DOUBLE PRECISION / REAL.
+    F64,
 }
 
 use Kind::*;
@@ -263,6 +265,77 @@ pub const TABLES: &[Table] = &[
         serial: false,
         order: "name",
         columns: &[("name", Text), ("value", Text), ("created_at", Ts)],
+    },
+    Table {
+        name: "deals",
+        serial: false,
+        order: "crm, deal_id",
+        columns: &[
+            ("crm", Text),
+            ("deal_id", Text),
+            ("state", Json),
+            ("version", I64),
+            ("last_applied_id", I64),
+            ("updated_at", Ts),
+        ],
+    },
+    Table {
+        name: "deal_inbox",
+        serial: true,
+        order: "id",
+        columns: &[
+            ("id", I64),
+            ("crm", Text),
+            ("deal_id", Text),
+            ("dedupe_key", Text),
+            ("event", Json),
+            ("received_at", Ts),
+            ("applied", Bool),
+        ],
+    },
+    Table {
+        name: "deal_timers",
+        serial: false,
+        order: "crm, deal_id, key",
+        columns: &[
+            ("crm", Text),
+            ("deal_id", Text),
+            ("key", Text),
+            ("due_at", Ts),
+            ("claimed_until", Ts),
+        ],
+    },
+    Table {
+        name: "sla_violations",
+        serial: true,
+        order: "id",
+        columns: &[
+            ("id", I64),
+            ("key", Text),
+            ("crm", Text),
+            ("deal_id", Text),
+            ("robot", Text),
+            ("manager", Text),
+            ("stage", Text),
+            ("started_at", Ts),
+            ("due_at", Ts),
+            ("detected_at", Ts),
+        ],
+    },
+    Table {
+        name: "sla_counters",
+        serial: true,
+        order: "id",
+        columns: &[
+            ("id", I64),
+            ("key", Text),
+            ("crm", Text),
+            ("deal_id", Text),
+            ("counter", Text),
+            ("manager", Text),
+            ("amount", F64),
+            ("at", Ts),
+        ],
     },
 ];
 

@@ -12,6 +12,7 @@ use sqlx::Row;
 
 mod chats;
 mod crm;
+mod deals;
 mod epoch;
 mod jobs;
 

@@ -30,6 +30,7 @@ use sqlx::Row;
 mod batch;
 mod chats;
 mod crm;
+mod deals;
 mod error;
 mod jobs;
 mod lock;
