@@ -66,6 +66,24 @@ fn routing_deps(config: &Config) -> anyhow::Result<RoutingDeps> {
     })
 }
 
+/// This CRM's stage and field names for the SLA robots, if robots.toml maps it.
+fn robot_mapping(config: &Config, crm: &str) -> Option<Arc<crate::config::CrmMapping>> {
+    config
+        .robots
+        .as_ref()
+        .and_then(|r| r.mapping(crm))
+        .map(|m| Arc::new(m.clone()))
+}
+
+/// The SLA robots' feed for a CRM adapter's inbound side (robots on and the CRM mapped).
+fn robot_feed(runtime: &Runtime, config: &Config, crm: &str) -> Option<crate::crm::robots::RobotFeed> {
+    let intake = runtime.deal_intake.clone().filter(|i| i.tracks(crm))?;
+    Some(crate::crm::robots::RobotFeed {
+        intake,
+        mapping: robot_mapping(config, crm)?,
+    })
+}
+
 /// Starts everything on `listener` (bind it with the configured address, or port 0 in tests).
 pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Running> {
     let metrics = telemetry::metrics_handle();
@@ -86,6 +104,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
             crms.register(Arc::new(Bitrix24Crm {
                 bx: bx.clone(),
                 store: store.clone(),
+                robots: robot_mapping(&config, crate::crm::bitrix24::SOURCE),
             }));
             if bx.openlines_bot() {
                 channels.register(Arc::new(OpenLines { bx: bx.clone() }));
@@ -114,7 +133,32 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         }
         None => None,
     };
-    let notifier = Notifier::new(&svc.notify).context("building the notifier's HTTP client")?;
+    let mut notifier = Notifier::new(&svc.notify).context("building the notifier")?;
+    if let Some(tg) = &telegram {
+        notifier = notifier.with_telegram(tg.api.clone());
+    }
+    // The SLA robots run for every connected CRM that robots.toml maps.
+    let deal_parts = config.robots.as_ref().and_then(|robots| {
+        let connected = [
+            (crate::crm::bitrix24::SOURCE, bitrix24.is_some()),
+            (crate::crm::amocrm::SOURCE, amocrm.is_some()),
+        ];
+        let tracked: Vec<String> = connected
+            .iter()
+            .filter(|(crm, on)| *on && robots.mapping(crm).is_some())
+            .map(|(crm, _)| crm.to_string())
+            .collect();
+        if tracked.is_empty() {
+            tracing::warn!("robots.toml is present but maps no connected CRM: the SLA robots are off");
+            return None;
+        }
+        tracing::info!(crms = ?tracked, robots = robots.book.robots.len(), "SLA robots on");
+        Some(crate::actors::DealParts {
+            store: opened.deals.clone(),
+            robots: Arc::new(robots.clone()),
+            tracked,
+        })
+    });
 
     // The runtime, and with it the intake port.
     let routing = Arc::new(routing_deps(&config)?);
@@ -132,6 +176,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         },
         notifier,
         notify: svc.notify.clone(),
+        deals: deal_parts,
     })
     .await?;
     let intake = runtime.intake.clone();
@@ -181,7 +226,8 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
     });
     let bitrix24_in = bitrix24.map(|bx| {
         let deals = jobs.clone().map(|b| b as Arc<dyn DealDispatch>);
-        let inbound = Bitrix24Inbound::new(bx, intake.clone(), store.clone(), deals);
+        let robots = robot_feed(&runtime, &config, crate::crm::bitrix24::SOURCE);
+        let inbound = Bitrix24Inbound::new(bx, intake.clone(), store.clone(), deals, robots);
         tasks.extend(inbound.spawn_workers());
         inbound
     });

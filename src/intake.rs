@@ -190,3 +190,58 @@ fn validate_payload(p: &InboxPayload) -> Result<(), IntakeError> {
     }
     Ok(())
 }
+
+// ---- deals (SLA robots) -------------------------------------------------------------------------
+
+/// Wakes the owner of a tracked deal after something was stored in its inbox.
+pub trait DealWaker: Send + Sync + 'static {
+    fn wake_deal(&self, deal: crate::store::DealRef);
+}
+
+/// The intake port for the SLA robots: CRM adapters hand over what they learn about a deal (its
+/// current card, a call, a message) under the CRM's own id for it; the deal's owner applies it.
+#[derive(Clone)]
+pub struct DealIntake {
+    store: Arc<dyn crate::store::DealStore>,
+    waker: Arc<dyn DealWaker>,
+    /// CRM sources whose deals are tracked (mapped in robots.toml).
+    tracked: Arc<HashSet<String>>,
+}
+
+impl DealIntake {
+    pub fn new(
+        store: Arc<dyn crate::store::DealStore>,
+        waker: Arc<dyn DealWaker>,
+        tracked: impl IntoIterator<Item = String>,
+    ) -> DealIntake {
+        DealIntake {
+            store,
+            waker,
+            tracked: Arc::new(tracked.into_iter().collect()),
+        }
+    }
+
+    /// Whether the robots track this CRM's deals.
+    pub fn tracks(&self, crm: &str) -> bool {
+        self.tracked.contains(crm)
+    }
+
+    /// Stores `event` for the deal under `dedupe_key` (a redelivery is a no-op) and wakes it.
+    pub async fn push(
+        &self,
+        crm: &str,
+        deal_id: &str,
+        dedupe_key: &str,
+        event: &crate::sla::DealEvent,
+    ) -> Result<Pushed, IntakeError> {
+        let deal = crate::store::DealRef::new(crm, deal_id);
+        let value = serde_json::to_value(event).map_err(|e| IntakeError::Invalid(e.to_string()))?;
+        let stored = self.store.enqueue_deal_event(&deal, dedupe_key, &value).await?;
+        self.waker.wake_deal(deal);
+        Ok(if stored.is_some() {
+            Pushed::Stored
+        } else {
+            Pushed::Duplicate
+        })
+    }
+}

@@ -44,6 +44,10 @@ pub const CRM_BLOCKED: &str = "leadbot_crm_blocked";
 pub const REQUESTS_REFUSED: &str = "leadbot_requests_refused_total";
 pub const HTTP_REQUEST_SECONDS: &str = "leadbot_http_request_duration_seconds";
 pub const BUILD_INFO: &str = "leadbot_build_info";
+pub const DEAL_ACTORS_ACTIVE: &str = "leadbot_deal_actors_active";
+pub const DEALS_TRACKED: &str = "leadbot_deals_tracked";
+pub const SLA_TIMER_LAG: &str = "leadbot_sla_timer_lag_seconds";
+pub const SLA_VIOLATIONS: &str = "leadbot_sla_violations_total";
 
 /// What kind of value a family holds, for its `# TYPE` and its buckets.
 #[derive(Clone, Copy)]
@@ -61,6 +65,26 @@ const FAMILIES: &[(&str, Family, &str)] = &[
     (LEADS_CREATED, Family::Counter, "Leads created, by source and channel."),
     (LEAD_OUTCOMES, Family::Counter, "Leads finished by the bot, by outcome."),
     (ACTORS_ACTIVE, Family::Gauge, "Lead actors alive in memory."),
+    (
+        DEAL_ACTORS_ACTIVE,
+        Family::Gauge,
+        "Deal actors (SLA robots) alive in memory.",
+    ),
+    (
+        DEALS_TRACKED,
+        Family::Gauge,
+        "Deals the SLA robots track (state in the store).",
+    ),
+    (
+        SLA_TIMER_LAG,
+        Family::Seconds,
+        "How late the SLA robots' durable timers fired after their due time.",
+    ),
+    (
+        SLA_VIOLATIONS,
+        Family::Counter,
+        "SLA violations the robots recorded, by robot.",
+    ),
     (
         LEADS_PASSIVATED,
         Family::Gauge,

@@ -25,8 +25,8 @@ use crate::domain::{EventKey, InboxPayload, LeadId};
 use crate::intake::Intake;
 use crate::notify::Notifier;
 use crate::outbox::{
-    CrmRow, DealUpdate, DeliveryError, Notification, OutboundMessage, KIND_CRM, KIND_DEAL, KIND_MESSAGE,
-    KIND_NOTIFICATION,
+    CrmRow, DealActionRow, DealUpdate, DeliveryError, Notification, OutboundMessage, SlaNotice, KIND_CRM, KIND_DEAL,
+    KIND_DEAL_ACTION, KIND_MESSAGE, KIND_NOTIFICATION, KIND_SLA_NOTICE,
 };
 use crate::store::{OutboxItem, Store, StoreResult};
 use crate::telemetry;
@@ -276,6 +276,11 @@ async fn sink_of(store: &Arc<dyn Store>, item: &OutboxItem) -> Result<String, Si
             let d: DealUpdate = serde_json::from_value(item.payload.clone()).map_err(bad)?;
             Ok(crm_sink(&d.crm))
         }
+        KIND_DEAL_ACTION => {
+            let d: DealActionRow = serde_json::from_value(item.payload.clone()).map_err(bad)?;
+            Ok(crm_sink(&d.crm))
+        }
+        KIND_SLA_NOTICE => Ok("notifier".into()),
         other => Err(SinkOf::Unknown(format!("unknown outbox kind `{other}`"))),
     }
 }
@@ -287,6 +292,8 @@ fn kind_label(kind: &str) -> &'static str {
         KIND_NOTIFICATION => KIND_NOTIFICATION,
         KIND_CRM => KIND_CRM,
         KIND_DEAL => KIND_DEAL,
+        KIND_DEAL_ACTION => KIND_DEAL_ACTION,
+        KIND_SLA_NOTICE => KIND_SLA_NOTICE,
         _ => "other",
     }
 }
@@ -751,6 +758,14 @@ async fn deliver(sink: &Sink, shared: &Shared, item: &OutboxItem) -> Result<(), 
         (Sink::Crm(crm), KIND_DEAL) => {
             let d: DealUpdate = serde_json::from_value(item.payload.clone()).map_err(bad)?;
             crm.update_deal(&d, &item.idempotency_key).await
+        }
+        (Sink::Crm(crm), KIND_DEAL_ACTION) => {
+            let d: DealActionRow = serde_json::from_value(item.payload.clone()).map_err(bad)?;
+            crm.deal_action(&d, &item.idempotency_key).await
+        }
+        (Sink::Notifier(notifier), KIND_SLA_NOTICE) => {
+            let n: SlaNotice = serde_json::from_value(item.payload.clone()).map_err(bad)?;
+            notifier.send_notice(&n, &item.idempotency_key).await
         }
         (_, kind) => Err(DeliveryError::Permanent(format!("a {kind} row reached the wrong sink"))),
     }

@@ -6,6 +6,8 @@
 //! (`crate::intake`), which the supervisor implements as a [`LeadWaker`]; the operator API gets
 //! the narrow handles in [`Runtime`].
 
+mod deal;
+mod deal_supervisor;
 mod delivery;
 mod lead;
 mod manager_pool;
@@ -28,6 +30,8 @@ use crate::intake::{Intake, LeadWaker};
 use crate::notify::Notifier;
 use crate::routing::{Classifier, Roster};
 use crate::store::Store;
+
+pub use deal_supervisor::DealSupervisorMsg;
 
 pub use delivery::{DeliveryHandle, SinkHealth, SinkState};
 pub use lead::LeadMsg;
@@ -68,12 +72,21 @@ impl LeadWaker for ActorRef<SupervisorMsg> {
     }
 }
 
+/// What the SLA robots' side of the runtime needs (when robots.toml is present).
+pub struct DealParts {
+    pub store: Arc<dyn crate::store::DealStore>,
+    pub robots: Arc<crate::config::RobotsSettings>,
+    /// CRM sources whose deals are tracked (connected and mapped).
+    pub tracked: Vec<String>,
+}
+
 /// Everything the runtime is started with.
 pub struct RuntimeParts {
     pub deps: LeadDeps,
     pub roster: Roster,
     pub notifier: Notifier,
     pub notify: NotifySettings,
+    pub deals: Option<DealParts>,
 }
 
 /// A started runtime: the intake port for adapters and the operator's handles.
@@ -82,6 +95,9 @@ pub struct Runtime {
     pub supervisor: ActorRef<SupervisorMsg>,
     pub pool: ActorRef<PoolMsg>,
     pub delivery: Arc<DeliveryHandle>,
+    /// The SLA robots' intake port (`None` without robots).
+    pub deal_intake: Option<crate::intake::DealIntake>,
+    pub deal_supervisor: Option<ActorRef<DealSupervisorMsg>>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -95,10 +111,13 @@ impl Runtime {
             roster,
             notifier,
             notify,
+            deals,
         } = parts;
+        let webhook_notices = notify.webhook_url.is_some();
         let store = deps.store.clone();
         let settings = deps.runtime.clone();
         let outbox_wake = deps.outbox_wake.clone();
+        let deal_outbox_wake = deps.outbox_wake.clone();
         let timer_wake = deps.timer_wake.clone();
         let channels = deps.channels.clone();
         let crms = deps.crms.clone();
@@ -144,24 +163,62 @@ impl Runtime {
             Ok(n) => tracing::info!(claims = n, "claims of a previous process released"),
             Err(e) => tracing::warn!(error = %e, "could not release the claims of dead processes"),
         }
-        let tasks = vec![
-            tokio::spawn(timers::run_timer_service(
-                store.clone(),
-                supervisor.clone(),
-                timer_wake,
-                settings.timer_poll,
-            )),
+        let mut tasks = vec![
+            tokio::spawn({
+                let supervisor = supervisor.clone();
+                timers::run_timer_service(
+                    timers::LeadTimers(store.clone()),
+                    move |t| supervisor.cast(SupervisorMsg::Timer(t)).is_ok(),
+                    timer_wake,
+                    settings.timer_poll,
+                )
+            }),
             tokio::spawn(recovery::run_recovery_scan(
                 store,
                 supervisor.clone(),
                 settings.recovery_scan,
             )),
         ];
+        let (deal_intake, deal_supervisor) = match deals {
+            Some(d) => {
+                let deal_timer_wake = Arc::new(Notify::new());
+                let deps = Arc::new(deal::DealDeps {
+                    store: d.store.clone(),
+                    robots: d.robots,
+                    outbox_wake: deal_outbox_wake,
+                    timer_wake: deal_timer_wake.clone(),
+                    passivate_after: settings.passivate_after,
+                    webhook_notices,
+                });
+                let (sup, _) = Actor::spawn(None, deal_supervisor::DealSupervisor, deps)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("starting the deal supervisor: {e}"))?;
+                tasks.push(tokio::spawn({
+                    let sup = sup.clone();
+                    timers::run_timer_service(
+                        timers::DealTimers(d.store.clone()),
+                        move |t| sup.cast(DealSupervisorMsg::Timer(t)).is_ok(),
+                        deal_timer_wake,
+                        settings.timer_poll,
+                    )
+                }));
+                tasks.push(tokio::spawn(deal_supervisor::run_deal_recovery_scan(
+                    d.store.clone(),
+                    sup.clone(),
+                    settings.recovery_scan,
+                )));
+                let intake = crate::intake::DealIntake::new(d.store, Arc::new(sup.clone()), d.tracked);
+                (Some(intake), Some(sup))
+            }
+            None => (None, None),
+        };
         Ok(Runtime {
             intake,
             supervisor,
             pool,
             delivery: Arc::new(delivery),
+            deal_intake,
+            deal_supervisor,
             tasks,
         })
     }
@@ -173,5 +230,8 @@ impl Runtime {
         self.delivery.stop();
         // The pool is the supervisor's child: it stops with it.
         self.supervisor.stop(None);
+        if let Some(d) = &self.deal_supervisor {
+            d.stop(None);
+        }
     }
 }

@@ -126,6 +126,49 @@ pub struct NotifySettings {
     /// First retry delay; doubles per attempt.
     #[serde(with = "duration", default = "default_retry_base")]
     pub retry_base: Duration,
+    /// E-mail for the SLA robots' notices and reports (password: `LEADBOT_SMTP_PASSWORD`).
+    #[serde(default)]
+    pub smtp: Option<SmtpSettings>,
+}
+
+/// How a mail server is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SmtpSecurity {
+    /// STARTTLS on the submission port (587), required.
+    #[default]
+    Starttls,
+    /// TLS from the first byte (465).
+    Tls,
+    /// Plain text: only for a relay on the same host or a test server.
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSettings {
+    pub host: String,
+    #[serde(default)]
+    pub port: Option<u16>,
+    #[serde(default)]
+    pub security: SmtpSecurity,
+    /// The sender, "leadbot <robot@example.com>".
+    pub from: String,
+    #[serde(default)]
+    pub username: Option<String>,
+    /// From `LEADBOT_SMTP_PASSWORD`; never in the file.
+    #[serde(skip)]
+    pub password: Option<String>,
+}
+
+impl SmtpSettings {
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(match self.security {
+            SmtpSecurity::Starttls => 587,
+            SmtpSecurity::Tls => 465,
+            SmtpSecurity::None => 25,
+        })
+    }
 }
 
 fn default_notify_timeout() -> Duration {
@@ -145,6 +188,7 @@ impl Default for NotifySettings {
             timeout: default_notify_timeout(),
             max_attempts: default_max_attempts(),
             retry_base: default_retry_base(),
+            smtp: None,
         }
     }
 }
@@ -163,6 +207,9 @@ impl ServiceSettings {
             self.notify.webhook_url = Some(url);
         }
         self.server.operator_token = std::env::var("LEADBOT_OPERATOR_TOKEN").ok().filter(|t| !t.is_empty());
+        if let Some(smtp) = self.notify.smtp.as_mut() {
+            smtp.password = std::env::var("LEADBOT_SMTP_PASSWORD").ok().filter(|p| !p.is_empty());
+        }
     }
 
     pub(super) fn validate(&self, file: &str, issues: &mut ConfigIssues) {
@@ -178,6 +225,18 @@ impl ServiceSettings {
         }
         if let Err(e) = self.database.location() {
             issues.push(file, "database.url", e);
+        }
+        if let Some(smtp) = &self.notify.smtp {
+            if smtp.from.parse::<lettre::message::Mailbox>().is_err() {
+                issues.push(
+                    file,
+                    "notify.smtp.from",
+                    format!("`{}` is not an e-mail sender", smtp.from),
+                );
+            }
+            if smtp.host.trim().is_empty() {
+                issues.push(file, "notify.smtp.host", "must not be empty");
+            }
         }
         if self.database.max_connections < 2 {
             issues.push(file, "database.max_connections", "must be at least 2");

@@ -10,6 +10,7 @@
 pub mod amocrm;
 pub mod bitrix24;
 pub mod failure;
+pub mod robots;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,7 +19,7 @@ use async_trait::async_trait;
 
 use crate::domain::{DealJob, LeadRecord, Outcome};
 use crate::outbox::DeliveryError;
-pub use crate::outbox::{CrmUpdate, DealUpdate};
+pub use crate::outbox::{CrmUpdate, DealActionRow, DealUpdate};
 use crate::store::Store;
 
 #[async_trait]
@@ -32,6 +33,14 @@ pub trait Crm: Send + Sync + 'static {
             "{} does not take deal updates (deal {})",
             self.source(),
             update.deal_id
+        )))
+    }
+    /// An SLA robot's action on a deal (tag, comment, task, stage move, field).
+    async fn deal_action(&self, row: &DealActionRow, _idempotency_key: &str) -> Result<(), DeliveryError> {
+        Err(DeliveryError::Permanent(format!(
+            "{} does not take robot actions (deal {})",
+            self.source(),
+            row.deal_id
         )))
     }
 }

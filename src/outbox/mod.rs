@@ -21,6 +21,10 @@ pub const KIND_NOTIFICATION: &str = "notification";
 pub const KIND_CRM: &str = "crm";
 /// A change to a CRM deal that belongs to no lead (the job board's winner).
 pub const KIND_DEAL: &str = "deal";
+/// An SLA robot's action on a deal (tag, comment, task, stage, field): the deal's CRM.
+pub const KIND_DEAL_ACTION: &str = "deal_action";
+/// An SLA robot's notice to a manager or the head of sales, one row per way to reach them.
+pub const KIND_SLA_NOTICE: &str = "sla_notice";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DeliveryError {
@@ -118,4 +122,42 @@ pub struct DealUpdate {
     /// The deal's manager (told in the CRM too, where the CRM has a way: an amoCRM task).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manager_id: Option<String>,
+}
+
+/// A `deal_action` row: what an SLA robot does to a deal in its CRM.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DealActionRow {
+    pub crm: String,
+    pub deal_id: String,
+    pub action: crate::sla::CrmAction,
+}
+
+/// How a notice reaches its person.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "via", rename_all = "snake_case")]
+pub enum NoticeVia {
+    /// A private chat with leadbot's Telegram bot.
+    Telegram {
+        chat_id: i64,
+    },
+    Email {
+        to: String,
+    },
+    /// The configured notification webhook (`notify.webhook_url`).
+    Webhook,
+}
+
+/// An `sla_notice` row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SlaNotice {
+    pub crm: String,
+    pub deal_id: String,
+    pub deal_title: String,
+    /// Who it is for: `head` or the manager's CRM user id.
+    pub recipient: String,
+    pub recipient_name: String,
+    pub robot: String,
+    pub text: String,
+    #[serde(flatten)]
+    pub via: NoticeVia,
 }

@@ -86,6 +86,7 @@ pub enum Effect {
     },
     Notify {
         key: String,
+        robot: String,
         to: Recipient,
         text: String,
     },
@@ -385,11 +386,13 @@ fn fire(robot: &Robot, st: &mut DealState, inst: &Instance, now: DateTime<Utc>, 
             }),
             Action::NotifyManager(text) => effects.push(Effect::Notify {
                 key,
+                robot: robot.id.clone(),
                 to: Recipient::Manager(manager.clone()),
                 text: fill(text, robot, st, inst, now),
             }),
             Action::NotifyHead(text) => effects.push(Effect::Notify {
                 key,
+                robot: robot.id.clone(),
                 to: Recipient::Head,
                 text: fill(text, robot, st, inst, now),
             }),

@@ -41,6 +41,10 @@ pub struct Inner {
     pub contacts: BTreeMap<u64, Value>,
     pub calls: Vec<Call>,
     pub comments: Vec<(String, String)>,
+    /// Timeline comments as `crm.timeline.comment.list` shows them (with ENTITY_TYPE).
+    pub timeline: Vec<Value>,
+    /// CRM activities (calls, to-dos, Open Lines sessions) by id.
+    pub activities: BTreeMap<u64, Value>,
     pub notifications: Vec<(String, String)>,
     pub chat_messages: Vec<(String, String)>,
     pub transfers: Vec<(String, String)>,
@@ -224,6 +228,55 @@ impl FakeBitrix24 {
         self.inner.lock().unwrap().leads.insert(id, card);
     }
 
+    /// Adds a deal card (the documented `crm.deal.get` shape).
+    pub fn add_deal(&self, id: u64, stage: &str, assigned: &str, created: &str) {
+        let card = json!({
+            "ID": id.to_string(), "TITLE": format!("Сделка #{id}"), "CATEGORY_ID": "0", "STAGE_ID": stage,
+            "ASSIGNED_BY_ID": assigned, "CONTACT_ID": null, "SOURCE_ID": "", "OPPORTUNITY": "0.00",
+            "CURRENCY_ID": "RUB", "DATE_CREATE": created, "MOVED_TIME": created, "COMMENTS": null,
+        });
+        self.inner.lock().unwrap().deals.insert(id, card);
+    }
+
+    pub fn deal(&self, id: u64) -> Value {
+        self.inner
+            .lock()
+            .unwrap()
+            .deals
+            .get(&id)
+            .cloned()
+            .unwrap_or(Value::Null)
+    }
+
+    /// Adds an activity (a call: TYPE_ID 2, DIRECTION 1 incoming / 2 outgoing).
+    pub fn add_activity(&self, id: u64, activity: Value) {
+        self.inner.lock().unwrap().activities.insert(id, activity);
+    }
+
+    /// The deal's timeline comments, oldest first.
+    pub fn deal_comments(&self, deal: u64) -> Vec<String> {
+        self.inner
+            .lock()
+            .unwrap()
+            .timeline
+            .iter()
+            .filter(|c| c["ENTITY_TYPE"] == "deal" && c["ENTITY_ID"] == json!(deal.to_string()))
+            .filter_map(|c| c["COMMENT"].as_str().map(str::to_string))
+            .collect()
+    }
+
+    /// The deal's activities with this subject.
+    pub fn deal_todos(&self, deal: u64, subject: &str) -> Vec<Value> {
+        self.inner
+            .lock()
+            .unwrap()
+            .activities
+            .values()
+            .filter(|a| a["OWNER_ID"] == json!(deal.to_string()) && a["SUBJECT"] == json!(subject))
+            .cloned()
+            .collect()
+    }
+
     pub fn lead(&self, id: u64) -> Value {
         self.inner
             .lock()
@@ -394,7 +447,66 @@ impl FakeBitrix24 {
                     text_of(&f["ENTITY_ID"]),
                     f["COMMENT"].as_str().unwrap_or("").to_string(),
                 ));
-                ok(json!(st.comments.len() + 990))
+                let id = st.comments.len() + 990;
+                st.timeline.push(json!({
+                    "ID": id.to_string(), "ENTITY_ID": text_of(&f["ENTITY_ID"]),
+                    "ENTITY_TYPE": f["ENTITY_TYPE"].as_str().unwrap_or("lead").to_lowercase(),
+                    "COMMENT": f["COMMENT"], "AUTHOR_ID": "1", "CREATED": "2026-12-02T10:00:00+03:00",
+                }));
+                ok(json!(id))
+            }
+            "crm.timeline.comment.list" => {
+                let f = &params["filter"];
+                let items: Vec<Value> = st
+                    .timeline
+                    .iter()
+                    .filter(|c| {
+                        f.get("ENTITY_ID")
+                            .is_none_or(|e| text_of(e) == text_of(&c["ENTITY_ID"]))
+                    })
+                    .filter(|c| {
+                        f.get("ENTITY_TYPE").is_none_or(|t| {
+                            t.as_str().map(str::to_lowercase) == c["ENTITY_TYPE"].as_str().map(str::to_string)
+                        })
+                    })
+                    .take(50)
+                    .map(|c| apply_select(c, &params["select"]))
+                    .collect();
+                Json(json!({"result": items, "total": items.len(), "time": time_block()})).into_response()
+            }
+            "crm.activity.get" => match st.activities.get(&id_of(&params["id"])) {
+                Some(a) => ok(a.clone()),
+                None => err(StatusCode::BAD_REQUEST, "", "Not found"),
+            },
+            "crm.activity.list" => {
+                let f = &params["filter"];
+                let items: Vec<Value> = st
+                    .activities
+                    .values()
+                    .filter(|a| f.get("OWNER_ID").is_none_or(|o| text_of(o) == text_of(&a["OWNER_ID"])))
+                    .filter(|a| {
+                        f.get("OWNER_TYPE_ID")
+                            .is_none_or(|o| text_of(o) == text_of(&a["OWNER_TYPE_ID"]))
+                    })
+                    .filter(|a| f.get("COMPLETED").is_none_or(|c| *c == a["COMPLETED"]))
+                    .take(50)
+                    .map(|a| apply_select(a, &params["select"]))
+                    .collect();
+                Json(json!({"result": items, "total": items.len(), "time": time_block()})).into_response()
+            }
+            "crm.activity.todo.add" => {
+                let id = 7000 + st.activities.len() as u64;
+                st.activities.insert(
+                    id,
+                    json!({
+                        "ID": id.to_string(), "OWNER_ID": text_of(&params["ownerId"]),
+                        "OWNER_TYPE_ID": text_of(&params["ownerTypeId"]), "TYPE_ID": "6",
+                        "PROVIDER_ID": "CRM_TODO", "SUBJECT": params["title"], "DESCRIPTION": params["description"],
+                        "DEADLINE": params["deadline"], "COMPLETED": "N",
+                        "RESPONSIBLE_ID": text_of(&params["responsibleId"]), "DIRECTION": "0",
+                    }),
+                );
+                ok(json!({"id": id}))
             }
             "im.notify.system.add" => {
                 st.notifications.push((

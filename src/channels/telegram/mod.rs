@@ -7,7 +7,7 @@
 //! - `outbound.rs`: the [`Channel`](crate::channels::Channel) impl;
 //! - storage: [`ChatStore`] (chat ↔ lead, processed updates, deep links, users).
 
-mod api;
+pub mod api;
 mod inbound;
 mod outbound;
 

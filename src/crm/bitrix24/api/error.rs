@@ -48,6 +48,12 @@ impl Bitrix24Error {
         }
     }
 
+    /// The entity does not exist (any more): the portal answers `Not found` for a get.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Bitrix24Error::Api { code, description, .. }
+            if code == "NOT_FOUND" || description.eq_ignore_ascii_case("not found"))
+    }
+
     /// The metric label of the outcome.
     pub fn label(&self) -> &'static str {
         match self {

@@ -76,8 +76,23 @@ async fn process_due(inb: &Bitrix24Inbound) -> Result<usize, StoreError> {
             "ONAPPINSTALL" => Ok(()),
             "ONIMBOTV2MESSAGEADD" | "ONIMBOTMESSAGEADD" => chat_message(inb, ev).await,
             "ONCRMDEALADD" | "ONCRMDEALUPDATE" | "ONCRMDEALMOVETOCATEGORY" => {
-                super::deals::deal_changed(inb, &ev.entity_id).await
+                match super::deals::deal_changed(inb, &ev.entity_id).await {
+                    Ok(()) => match &inb.robots {
+                        Some(feed) => {
+                            super::robots::deal_seen(inb, feed, &ev.entity_id, &format!("ev:{}", ev.id)).await
+                        }
+                        None => Ok(()),
+                    },
+                    Err(e) => Err(e),
+                }
             }
+            "ONCRMACTIVITYADD" | "ONCRMACTIVITYUPDATE" => match &inb.robots {
+                Some(feed) => {
+                    let added = ev.event == "ONCRMACTIVITYADD";
+                    super::robots::activity(inb, feed, &ev.entity_id, added, &format!("ev:{}", ev.id)).await
+                }
+                None => Ok(()),
+            },
             other => {
                 tracing::debug!(event = other, "Bitrix24 event not used");
                 Ok(())

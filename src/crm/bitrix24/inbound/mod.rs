@@ -8,6 +8,7 @@ mod events;
 mod failure;
 mod ingest;
 mod reconcile;
+mod robots;
 
 use std::sync::Arc;
 
@@ -51,6 +52,8 @@ pub struct Bitrix24Inbound {
     leads: Arc<dyn Store>,
     /// Where deals entering the dispatch stage go (the job board), if it is configured.
     deals: Option<Arc<dyn DealDispatch>>,
+    /// The SLA robots' feed, when robots.toml maps this portal.
+    robots: Option<crate::crm::robots::RobotFeed>,
     /// Wakes the event worker when an event was stored.
     wake: Notify,
 }
@@ -61,12 +64,14 @@ impl Bitrix24Inbound {
         intake: Intake,
         leads: Arc<dyn Store>,
         deals: Option<Arc<dyn DealDispatch>>,
+        robots: Option<crate::crm::robots::RobotFeed>,
     ) -> Arc<Bitrix24Inbound> {
         Arc::new(Bitrix24Inbound {
             bx,
             intake,
             leads,
             deals,
+            robots,
             wake: Notify::new(),
         })
     }

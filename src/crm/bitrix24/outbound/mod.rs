@@ -2,6 +2,7 @@
 //! messages in the lead's Open Lines chat (`openlines.rs`, a `Channel`).
 
 mod openlines;
+mod robots;
 mod writeback;
 
 pub use openlines::{link_chat, OpenLines};

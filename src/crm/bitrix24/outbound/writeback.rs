@@ -19,6 +19,8 @@ pub struct Bitrix24Crm {
     pub bx: Arc<Bitrix24>,
     /// The lead's transcript, for the timeline comment.
     pub store: Arc<dyn Store>,
+    /// The SLA robots' names for this portal's stages and fields (robots.toml).
+    pub robots: Option<Arc<crate::config::CrmMapping>>,
 }
 
 impl Bitrix24Crm {
@@ -166,5 +168,14 @@ impl Crm for Bitrix24Crm {
             .await
             .map_err(delivery_error)?;
         Ok(())
+    }
+
+    async fn deal_action(&self, row: &crate::outbox::DealActionRow, _key: &str) -> Result<(), DeliveryError> {
+        let Some(map) = &self.robots else {
+            return Err(DeliveryError::Permanent(
+                "a robot action for Bitrix24, but robots.toml does not map it".into(),
+            ));
+        };
+        super::robots::apply(&self.bx, map, row).await
     }
 }

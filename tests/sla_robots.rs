@@ -1,0 +1,285 @@
+//! SLA robots end to end on Bitrix24: deal events posted to leadbot's webhook, the local
+//! Bitrix24 REST server (tests/common/fake_bitrix24.rs) behind the production client, the
+//! robots of a test robots.toml with the document's thresholds shortened to seconds.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use common::fake_bitrix24::FakeBitrix24;
+use common::{StoreKind, TestApp, TestDb};
+use leadbot::config::{Bitrix24Settings, ConfigIssues, RobotsSettings};
+use serde_json::{json, Value};
+
+const TOKEN: &str = "51856fefc120afa4b628cc82d3935cce";
+const WAIT: Duration = Duration::from_secs(20);
+
+/// The document's robots of «Неразобранное» and «Квалифицирован», 15 / 30 min as 2 / 4 s.
+const ROBOTS: &str = r#"
+time_zone = "Europe/Moscow"
+[calendar]
+days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+start = "00:00:00"
+end = "23:59:59"
+[crm.bitrix24.stages]
+"Неразобранное" = "NEW"
+"Квалификация" = "PREPARATION"
+"Квалифицирован" = "PREPAYMENT_INVOICE"
+[crm.bitrix24.fields]
+visit_at = "UF_CRM_VISIT_AT"
+
+[[robot]]
+id = "first_contact_yellow"
+on = "entered_stage"
+stages = ["Неразобранное"]
+after = "2s"
+when = { no_touch = true }
+actions = [{ comment = "Жёлтое предупреждение: нет контакта с клиентом" }, "violation"]
+
+[[robot]]
+id = "first_contact_urgent"
+on = "entered_stage"
+stages = ["Неразобранное"]
+after = "4s"
+when = { no_touch = true }
+actions = [
+  { task = { title = "Срочно связаться", due_in = "15m" } },
+  { notify_head = "Сделка «{deal}»: нет контакта с клиентом {elapsed}" },
+  "violation",
+]
+
+[[robot]]
+id = "qualified_required_fields"
+on = "entered_stage"
+stages = ["Квалифицирован"]
+when = { missing_fields = ["name", "phone", "source", "comment", "task"] }
+actions = ["move_back", { comment = "Сделку нельзя перевести в «Квалифицирован»: не заполнены {missing}" }, "violation"]
+"#;
+
+fn robots() -> RobotsSettings {
+    let mut issues = ConfigIssues::default();
+    let r = RobotsSettings::parse("robots.toml", ROBOTS, &mut issues);
+    assert!(issues.is_empty(), "{issues}");
+    r.unwrap()
+}
+
+fn settings(fake: &FakeBitrix24) -> Bitrix24Settings {
+    let mut s: Bitrix24Settings = toml::from_str(
+        r#"
+portal = "some-domain.bitrix24.com"
+member_id = "a223c6b3710f85df22e9377d6c4f7553"
+reconcile_every = "1h"
+[statuses]
+bot_processing = "IN_PROCESS"
+assigned = "CONVERTED"
+low_quality = "JUNK"
+needs_review = "NEW"
+[limits]
+rate_per_sec = 50.0
+burst = 50
+"#,
+    )
+    .unwrap();
+    s.webhook_url = Some(fake.webhook_url());
+    s.application_token = Some(TOKEN.into());
+    s
+}
+
+async fn spawn(db: TestDb, fake: &FakeBitrix24) -> TestApp {
+    let s = settings(fake);
+    TestApp::spawn_on(db, move |c| {
+        c.bitrix24 = Some(s);
+        c.robots = Some(robots());
+    })
+    .await
+}
+
+/// The documented app event (tests/fixtures/bitrix24/event-ONCRMDEALUPDATE-app.json) for
+/// another entity; activity events have the same documented shape (`data[FIELDS][ID]`).
+fn event(name: &str, id: u64, ts: u64) -> Value {
+    let mut e: Value = serde_json::from_str(include_str!("fixtures/bitrix24/event-ONCRMDEALUPDATE-app.json")).unwrap();
+    e["event"] = json!(name);
+    e["data"]["FIELDS"]["ID"] = json!(id.to_string());
+    e["ts"] = json!(ts.to_string());
+    e
+}
+
+async fn post(app: &TestApp, body: Value) -> u16 {
+    app.http
+        .post(format!("{}/webhooks/bitrix24", app.base))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+async fn wait_until<T>(what: &str, within: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = probe() {
+            return v;
+        }
+        assert!(start.elapsed() < within, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn ours(comments: &[String], needle: &str) -> usize {
+    comments
+        .iter()
+        .filter(|c| c.starts_with("[leadbot] ") && c.contains(needle))
+        .count()
+}
+
+async fn violations(app: &TestApp, robot: &str) -> i64 {
+    let sql = format!("SELECT count(*) FROM sla_violations WHERE robot = '{robot}'");
+    app.raw().i64(&sql, &[]).await
+}
+
+async fn an_untouched_deal_gets_the_warning_then_the_task_and_the_heads_notice(kind: StoreKind) {
+    let fake = FakeBitrix24::start().await;
+    // The deal's clock starts when the CRM says it entered the stage (MOVED_TIME).
+    let created = Instant::now();
+    fake.add_deal(501, "NEW", "7", &Utc::now().to_rfc3339());
+    let app = spawn(TestDb::fresh(kind), &fake).await;
+    assert_eq!(post(&app, event("ONCRMDEALADD", 501, 1)).await, 200);
+
+    wait_until("the yellow warning", WAIT, || {
+        (ours(&fake.deal_comments(501), "Жёлтое предупреждение") == 1).then_some(())
+    })
+    .await;
+    let yellow_at = created.elapsed();
+    // MOVED_TIME has whole seconds: up to one second early by the test's clock.
+    assert!(yellow_at >= Duration::from_secs(1), "fired early: {yellow_at:?}");
+    assert!(yellow_at < Duration::from_secs(4), "fired late: {yellow_at:?}");
+    // Not yet the second step.
+    assert!(fake.deal_todos(501, "Срочно связаться").is_empty());
+
+    let todo = wait_until("the urgent task", WAIT, || {
+        fake.deal_todos(501, "Срочно связаться").pop()
+    })
+    .await;
+    assert!(created.elapsed() >= Duration::from_secs(3));
+    assert_eq!(todo["RESPONSIBLE_ID"], "7");
+    let notice = wait_until("the head's notice", WAIT, || {
+        app.capture
+            .all()
+            .into_iter()
+            .map(|(_, b)| b)
+            .find(|b| b["robot"] == "first_contact_urgent")
+    })
+    .await;
+    assert_eq!(notice["recipient"], "head");
+    assert_eq!(notice["via"], "webhook");
+    assert!(notice["text"].as_str().unwrap().contains("Сделка #501"), "{notice}");
+
+    // Each robot fired once, its violation stored once; a redelivered event changes nothing.
+    assert_eq!(post(&app, event("ONCRMDEALUPDATE", 501, 1)).await, 200);
+    assert_eq!(post(&app, event("ONCRMDEALUPDATE", 501, 2)).await, 200);
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(ours(&fake.deal_comments(501), "Жёлтое предупреждение"), 1);
+    assert_eq!(fake.deal_todos(501, "Срочно связаться").len(), 1);
+    assert_eq!(violations(&app, "first_contact_yellow").await, 1);
+    assert_eq!(violations(&app, "first_contact_urgent").await, 1);
+    // (The recorder is the process's: the other store's run of this test counts there too.)
+    let m = app.metrics().await;
+    assert!(m.value("leadbot_sla_violations_total", &[("robot", "first_contact_urgent")]) >= 1.0);
+    app.stop().await;
+}
+
+async fn a_call_before_the_first_threshold_stops_the_clock(kind: StoreKind) {
+    let fake = FakeBitrix24::start().await;
+    fake.add_deal(502, "NEW", "7", &Utc::now().to_rfc3339());
+    let app = spawn(TestDb::fresh(kind), &fake).await;
+    assert_eq!(post(&app, event("ONCRMDEALADD", 502, 1)).await, 200);
+    // The manager calls the client a second later: an outgoing call on the deal.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    fake.add_activity(
+        9001,
+        json!({"ID": "9001", "OWNER_ID": "502", "OWNER_TYPE_ID": "2", "TYPE_ID": "2", "PROVIDER_ID": "VOXIMPLANT_CALL",
+               "DIRECTION": "2", "COMPLETED": "Y", "SUBJECT": "Исходящий звонок", "START_TIME": Utc::now().to_rfc3339()}),
+    );
+    assert_eq!(post(&app, event("ONCRMACTIVITYADD", 9001, 2)).await, 200);
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(
+        ours(&fake.deal_comments(502), "Жёлтое"),
+        0,
+        "{:?}",
+        fake.deal_comments(502)
+    );
+    assert!(fake.deal_todos(502, "Срочно связаться").is_empty());
+    assert_eq!(violations(&app, "first_contact_yellow").await, 0);
+    app.stop().await;
+}
+
+async fn a_move_without_required_fields_is_moved_back_with_the_list(kind: StoreKind) {
+    let fake = FakeBitrix24::start().await;
+    fake.add_deal(503, "NEW", "7", &Utc::now().to_rfc3339());
+    let app = spawn(TestDb::fresh(kind), &fake).await;
+    assert_eq!(post(&app, event("ONCRMDEALADD", 503, 1)).await, 200);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The manager drags it to «Квалифицирован» with no contact, source, comment or task.
+    fake.inner.lock().unwrap().deals.get_mut(&503).unwrap()["STAGE_ID"] = json!("PREPAYMENT_INVOICE");
+    assert_eq!(post(&app, event("ONCRMDEALUPDATE", 503, 2)).await, 200);
+    wait_until("the move back", WAIT, || {
+        (fake.deal(503)["STAGE_ID"] == "NEW").then_some(())
+    })
+    .await;
+    let comment = wait_until("the list of missing fields", WAIT, || {
+        fake.deal_comments(503)
+            .into_iter()
+            .find(|c| c.contains("нельзя перевести"))
+    })
+    .await;
+    assert!(
+        comment.ends_with("не заполнены ФИО, телефон, источник, комментарий, задача"),
+        "{comment}"
+    );
+    // Our move echoes back: the first stay resumes, and its clock did not restart.
+    assert_eq!(post(&app, event("ONCRMDEALUPDATE", 503, 3)).await, 200);
+    wait_until("the yellow warning of the first stay", WAIT, || {
+        (ours(&fake.deal_comments(503), "Жёлтое") == 1).then_some(())
+    })
+    .await;
+    assert_eq!(violations(&app, "qualified_required_fields").await, 1);
+    app.stop().await;
+}
+
+async fn timers_fire_after_a_restart_and_the_overdue_ones_at_once(kind: StoreKind) {
+    let fake = FakeBitrix24::start().await;
+    fake.add_deal(504, "NEW", "7", &Utc::now().to_rfc3339());
+    let db = TestDb::fresh(kind);
+    let mut app = spawn(db.clone(), &fake).await;
+    assert_eq!(post(&app, event("ONCRMDEALADD", 504, 1)).await, 200);
+    wait_until("the deal tracked", WAIT, || {
+        Some(()).filter(|_| !fake.calls("crm.timeline.comment.list").is_empty())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    app.shutdown().await;
+    // Down past both thresholds.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let app = spawn(db, &fake).await;
+    let started = Instant::now();
+    wait_until("both overdue steps", WAIT, || {
+        (ours(&fake.deal_comments(504), "Жёлтое") == 1 && fake.deal_todos(504, "Срочно связаться").len() == 1)
+            .then_some(())
+    })
+    .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "overdue timers took {:?}",
+        started.elapsed()
+    );
+    app.stop().await;
+}
+
+on_both_stores!(
+    an_untouched_deal_gets_the_warning_then_the_task_and_the_heads_notice,
+    a_call_before_the_first_threshold_stops_the_clock,
+    a_move_without_required_fields_is_moved_back_with_the_list,
+    timers_fire_after_a_restart_and_the_overdue_ones_at_once,
+);
