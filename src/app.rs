@@ -120,6 +120,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
             crms.register(Arc::new(AmoCrm {
                 acc: acc.clone(),
                 store: store.clone(),
+                robots: robot_mapping(&config, crate::crm::amocrm::SOURCE),
             }));
             Some(acc)
         }
@@ -234,7 +235,8 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
 
     let amocrm_in = amocrm.map(|acc| {
         let deals = jobs.clone().map(|b| b as Arc<dyn DealDispatch>);
-        let inbound = AmoInbound::new(acc, intake.clone(), store.clone(), deals);
+        let robots = robot_feed(&runtime, &config, crate::crm::amocrm::SOURCE);
+        let inbound = AmoInbound::new(acc, intake.clone(), store.clone(), deals, robots);
         tasks.extend(inbound.spawn_workers());
         inbound
     });

@@ -7,15 +7,16 @@ mod common;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use common::fake_amocrm::FakeAmo;
 use common::fake_bitrix24::FakeBitrix24;
 use common::{StoreKind, TestApp, TestDb};
-use leadbot::config::{Bitrix24Settings, ConfigIssues, RobotsSettings};
+use leadbot::config::{AmoCrmSettings, Bitrix24Settings, ConfigIssues, RobotsSettings};
 use serde_json::{json, Value};
 
 const TOKEN: &str = "51856fefc120afa4b628cc82d3935cce";
 const WAIT: Duration = Duration::from_secs(20);
 
-/// The document's robots of «Неразобранное» and «Квалифицирован», 15 / 30 min as 2 / 4 s.
+/// The document's robots of «Неразобранное» and «Квалифицирован», 15 / 30 min as 3 / 5 s.
 const ROBOTS: &str = r#"
 time_zone = "Europe/Moscow"
 [calendar]
@@ -28,12 +29,31 @@ end = "23:59:59"
 "Квалифицирован" = "PREPAYMENT_INVOICE"
 [crm.bitrix24.fields]
 visit_at = "UF_CRM_VISIT_AT"
+# Bitrix24 deals have no tags: a list field holds them.
+tags = "UF_CRM_TAGS"
+[crm.amocrm]
+pipeline = "9621099"
+[crm.amocrm.stages]
+"Неразобранное" = "76789301"
+"Квалификация" = "76789302"
+"Квалифицирован" = "76789303"
+[crm.amocrm.fields]
+source = "735703"
+visit_at = "735704"
+
+[[robot]]
+id = "first_contact_tag"
+on = "entered_stage"
+stages = ["Неразобранное"]
+after = "3s"
+when = { no_touch = true }
+actions = [{ tag = "Жёлтое предупреждение" }]
 
 [[robot]]
 id = "first_contact_yellow"
 on = "entered_stage"
 stages = ["Неразобранное"]
-after = "2s"
+after = "3s"
 when = { no_touch = true }
 actions = [{ comment = "Жёлтое предупреждение: нет контакта с клиентом" }, "violation"]
 
@@ -41,7 +61,7 @@ actions = [{ comment = "Жёлтое предупреждение: нет кон
 id = "first_contact_urgent"
 on = "entered_stage"
 stages = ["Неразобранное"]
-after = "4s"
+after = "5s"
 when = { no_touch = true }
 actions = [
   { task = { title = "Срочно связаться", due_in = "15m" } },
@@ -153,8 +173,8 @@ async fn an_untouched_deal_gets_the_warning_then_the_task_and_the_heads_notice(k
     .await;
     let yellow_at = created.elapsed();
     // MOVED_TIME has whole seconds: up to one second early by the test's clock.
-    assert!(yellow_at >= Duration::from_secs(1), "fired early: {yellow_at:?}");
-    assert!(yellow_at < Duration::from_secs(4), "fired late: {yellow_at:?}");
+    assert!(yellow_at >= Duration::from_secs(2), "fired early: {yellow_at:?}");
+    assert!(yellow_at < Duration::from_secs(5), "fired late: {yellow_at:?}");
     // Not yet the second step.
     assert!(fake.deal_todos(501, "Срочно связаться").is_empty());
 
@@ -162,7 +182,7 @@ async fn an_untouched_deal_gets_the_warning_then_the_task_and_the_heads_notice(k
         fake.deal_todos(501, "Срочно связаться").pop()
     })
     .await;
-    assert!(created.elapsed() >= Duration::from_secs(3));
+    assert!(created.elapsed() >= Duration::from_secs(4));
     assert_eq!(todo["RESPONSIBLE_ID"], "7");
     let notice = wait_until("the head's notice", WAIT, || {
         app.capture
@@ -195,8 +215,8 @@ async fn a_call_before_the_first_threshold_stops_the_clock(kind: StoreKind) {
     fake.add_deal(502, "NEW", "7", &Utc::now().to_rfc3339());
     let app = spawn(TestDb::fresh(kind), &fake).await;
     assert_eq!(post(&app, event("ONCRMDEALADD", 502, 1)).await, 200);
-    // The manager calls the client a second later: an outgoing call on the deal.
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // The manager calls the client right after: an outgoing call on the deal.
+    tokio::time::sleep(Duration::from_millis(300)).await;
     fake.add_activity(
         9001,
         json!({"ID": "9001", "OWNER_ID": "502", "OWNER_TYPE_ID": "2", "TYPE_ID": "2", "PROVIDER_ID": "VOXIMPLANT_CALL",
@@ -261,7 +281,7 @@ async fn timers_fire_after_a_restart_and_the_overdue_ones_at_once(kind: StoreKin
     tokio::time::sleep(Duration::from_millis(500)).await;
     app.shutdown().await;
     // Down past both thresholds.
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
     let app = spawn(db, &fake).await;
     let started = Instant::now();
     wait_until("both overdue steps", WAIT, || {
@@ -273,6 +293,204 @@ async fn timers_fire_after_a_restart_and_the_overdue_ones_at_once(kind: StoreKin
         started.elapsed() < Duration::from_secs(3),
         "overdue timers took {:?}",
         started.elapsed()
+    );
+    app.stop().await;
+}
+
+// ---- amoCRM (the deal is the lead) ------------------------------------------------------------
+
+const AMO_SECRET: &str = "amo-hook-secret-0123456789";
+const AMO_ACCOUNT: u64 = 32427762;
+const SALES: u64 = 9621099;
+const S_NEW: u64 = 76789301;
+const S_QUALIFIED: u64 = 76789303;
+
+async fn amo_app(fake: &FakeAmo) -> TestApp {
+    // A sales pipeline of its own; the first-contact pipeline (the bot's) is another one.
+    fake.inner
+        .lock()
+        .unwrap()
+        .pipelines
+        .push((SALES, vec![S_NEW, 76789302, S_QUALIFIED]));
+    let mut s: AmoCrmSettings = toml::from_str(&format!(
+        r#"
+subdomain = "etesttask"
+account_id = {AMO_ACCOUNT}
+base_url = "{}"
+reconcile_every = "300ms"
+[pipeline]
+id = {}
+take_statuses = [{}]
+bot_processing = {}
+assigned = {}
+low_quality = 143
+needs_review = {}
+[limits]
+rate_per_sec = 7.0
+"#,
+        fake.base,
+        common::fake_amocrm::PIPELINE,
+        common::fake_amocrm::NEW,
+        common::fake_amocrm::BOT,
+        common::fake_amocrm::ASSIGNED,
+        common::fake_amocrm::REVIEW,
+    ))
+    .unwrap();
+    s.webhook_secret = Some(AMO_SECRET.into());
+    s.token = Some(common::fake_amocrm::TOKEN.into());
+    TestApp::spawn_with(move |c| {
+        c.amocrm = Some(s);
+        c.robots = Some(robots());
+    })
+    .await
+}
+
+/// A full-format `leads[{action}]` webhook (as tests/fixtures/amocrm/raw-webhook-leads-*.form.txt).
+fn amo_leads(action: &str, id: u64, status: u64) -> String {
+    let k = |f: &str| format!("leads[{action}][0][{f}]");
+    let pairs = vec![
+        (k("id"), id.to_string()),
+        (k("status_id"), status.to_string()),
+        (k("pipeline_id"), SALES.to_string()),
+        (k("updated_at"), Utc::now().timestamp_micros().to_string()),
+        ("account[subdomain]".to_string(), "etesttask".to_string()),
+        ("account[id]".to_string(), AMO_ACCOUNT.to_string()),
+    ];
+    serde_urlencoded::to_string(pairs).unwrap()
+}
+
+async fn amo_post(app: &TestApp, body: String) -> u16 {
+    app.http
+        .post(format!("{}/webhooks/amocrm/{AMO_SECRET}", app.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+fn amo_tags(fake: &FakeAmo, id: u64) -> Vec<String> {
+    fake.lead(id)["_embedded"]["tags"]
+        .as_array()
+        .map(|t| {
+            t.iter()
+                .filter_map(|t| t["name"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn amo_tasks(fake: &FakeAmo, id: u64, text: &str) -> usize {
+    fake.inner
+        .lock()
+        .unwrap()
+        .tasks
+        .iter()
+        .filter(|t| t["entity_id"] == json!(id) && t["text"] == json!(text))
+        .count()
+}
+
+#[tokio::test]
+async fn amocrm_an_untouched_lead_gets_the_yellow_tag_then_the_urgent_task() {
+    let fake = FakeAmo::start().await;
+    fake.add_lead_in(700, SALES, S_NEW, Some("Иван"), None, &["Сайт"]);
+    let app = amo_app(&fake).await;
+    let sent = Instant::now();
+    assert_eq!(amo_post(&app, amo_leads("add", 700, S_NEW)).await, 200);
+    wait_until("the yellow tag", WAIT, || {
+        amo_tags(&fake, 700)
+            .contains(&"Жёлтое предупреждение".to_string())
+            .then_some(())
+    })
+    .await;
+    assert!(sent.elapsed() >= Duration::from_secs(2), "{:?}", sent.elapsed());
+    assert!(violations(&app, "first_contact_yellow").await <= 1);
+    // The lead's own tag stays.
+    assert!(amo_tags(&fake, 700).contains(&"Сайт".to_string()));
+    wait_until("the urgent task", WAIT, || {
+        (amo_tasks(&fake, 700, "Срочно связаться") == 1).then_some(())
+    })
+    .await;
+    let notes: Vec<String> = fake
+        .inner
+        .lock()
+        .unwrap()
+        .notes
+        .iter()
+        .filter(|(l, _)| *l == 700)
+        .map(|(_, t)| t.clone())
+        .collect();
+    assert_eq!(
+        notes
+            .iter()
+            .filter(|t| t.starts_with("[leadbot] Жёлтое предупреждение"))
+            .count(),
+        1,
+        "{notes:?}"
+    );
+    // Our own changes echo back as webhooks: nothing is added twice.
+    assert_eq!(amo_post(&app, amo_leads("update", 700, S_NEW)).await, 200);
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(amo_tasks(&fake, 700, "Срочно связаться"), 1);
+    assert_eq!(violations(&app, "first_contact_urgent").await, 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn amocrm_a_call_note_stops_the_clock() {
+    let fake = FakeAmo::start().await;
+    fake.add_lead_in(701, SALES, S_NEW, Some("Пётр"), None, &[]);
+    let app = amo_app(&fake).await;
+    assert_eq!(amo_post(&app, amo_leads("add", 701, S_NEW)).await, 200);
+    // Once the robots track the lead (its first stay began):
+    let start = Instant::now();
+    while app
+        .raw()
+        .i64("SELECT count(*) FROM deals WHERE deal_id = '701'", &[])
+        .await
+        == 0
+    {
+        assert!(start.elapsed() < WAIT, "the lead was never tracked");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The manager calls; amoCRM records a call note (found by the poll of call notes).
+    let now = Utc::now().timestamp();
+    fake.inner.lock().unwrap().call_notes.push(json!({
+        "id": 880001, "entity_id": 701, "note_type": "call_out", "created_at": now, "updated_at": now,
+        "params": {"uniq": "8f52d38a-5fb3-406d-93a3-a4832dc28f8b", "duration": 60, "source": "onlinePBX", "phone": "+79001234567"}
+    }));
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    assert!(!amo_tags(&fake, 701).contains(&"Жёлтое предупреждение".to_string()));
+    assert_eq!(amo_tasks(&fake, 701, "Срочно связаться"), 0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn amocrm_a_move_without_required_fields_is_moved_back() {
+    let fake = FakeAmo::start().await;
+    fake.add_lead_in(702, SALES, S_NEW, None, None, &[]);
+    let app = amo_app(&fake).await;
+    assert_eq!(amo_post(&app, amo_leads("add", 702, S_NEW)).await, 200);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    fake.inner.lock().unwrap().leads.get_mut(&702).unwrap()["status_id"] = json!(S_QUALIFIED);
+    assert_eq!(amo_post(&app, amo_leads("status", 702, S_QUALIFIED)).await, 200);
+    wait_until("the move back", WAIT, || {
+        (fake.lead(702)["status_id"] == json!(S_NEW)).then_some(())
+    })
+    .await;
+    let note = wait_until("the note with the missing fields", WAIT, || {
+        let g = fake.inner.lock().unwrap();
+        g.notes
+            .iter()
+            .find(|(l, t)| *l == 702 && t.contains("нельзя перевести"))
+            .map(|(_, t)| t.clone())
+    })
+    .await;
+    assert!(
+        note.ends_with("не заполнены ФИО, телефон, источник, комментарий, задача"),
+        "{note}"
     );
     app.stop().await;
 }

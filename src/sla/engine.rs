@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::deal::{DealEvent, DealFacts, DealState, StageVisit};
@@ -144,8 +144,10 @@ fn observe(st: &mut DealState, facts: DealFacts, now: DateTime<Utc>) {
             }
             _ => {
                 let entry = st.visit.as_ref().map_or(0, |v| v.entry) + 1;
-                // The CRM's time of the move, where it tells (never in the future).
-                let entered_at = facts.stage_since.map_or(now, |t| t.min(now));
+                // The CRM's time of the move, where it tells (never in the future). CRMs keep
+                // whole seconds: so does this, or a call in the same second would count as
+                // before the entry.
+                let entered_at = facts.stage_since.map_or(now, |t| t.min(now)).trunc_subsecs(0);
                 let came_from = st.visit.as_ref().map(|v| v.stage.clone());
                 st.previous = st.visit.take();
                 st.visit = Some(StageVisit {

@@ -46,6 +46,8 @@ pub struct Inner {
     pub leads: BTreeMap<u64, Value>,
     pub contacts: BTreeMap<u64, Value>,
     pub notes: Vec<(u64, String)>,
+    /// Call notes (`call_in` / `call_out`) as `GET /api/v4/leads/notes` shows them.
+    pub call_notes: Vec<Value>,
     pub tasks: Vec<Value>,
     pub requests: Vec<Request>,
     /// (pipeline id, its status ids).
@@ -177,6 +179,7 @@ impl FakeAmo {
             leads: BTreeMap::new(),
             contacts: BTreeMap::new(),
             notes: vec![],
+            call_notes: vec![],
             tasks: vec![],
             requests: vec![],
             pipelines: vec![
@@ -205,7 +208,7 @@ impl FakeAmo {
             .route("/api/v4/leads/pipelines", get(pipelines))
             .route("/api/v4/leads/custom_fields", get(custom_fields))
             .route("/api/v4/leads", get(list_leads).patch(patch_leads))
-            .route("/api/v4/leads/notes", post(add_notes))
+            .route("/api/v4/leads/notes", get(list_notes).post(add_notes))
             .route("/api/v4/leads/{id}", get(get_lead).patch(patch_lead))
             .route("/api/v4/leads/{id}/link", post(link))
             .route("/api/v4/contacts", get(list_contacts).post(add_contacts))
@@ -637,6 +640,7 @@ fn clone_inner(g: &Inner) -> Inner {
         leads: g.leads.clone(),
         contacts: BTreeMap::new(),
         notes: vec![],
+        call_notes: vec![],
         tasks: vec![],
         requests: vec![],
         pipelines: g.pipelines.clone(),
@@ -690,6 +694,44 @@ async fn link(State(fake): State<FakeAmo>, Path(id): Path<u64>, body: Bytes) -> 
         }
     }
     one(json!({"_embedded": {"links": items}}))
+}
+
+/// `GET /api/v4/leads/notes`: the common notes and the call notes, by `filter[entity_id][]`,
+/// `filter[note_type]` / `filter[note_type][]` and `filter[updated_at][from]`.
+async fn list_notes(State(fake): State<FakeAmo>, RawQuery(raw): RawQuery) -> Response {
+    let query: Vec<(String, String)> = raw
+        .map(|r| serde_urlencoded::from_str(&r).unwrap_or_default())
+        .unwrap_or_default();
+    let entity: Vec<u64> = qs(&query, "filter[entity_id][]")
+        .iter()
+        .filter_map(|s| s.parse().ok())
+        .collect();
+    let mut types: Vec<String> = qs(&query, "filter[note_type][]")
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    types.extend(q(&query, "filter[note_type]").map(str::to_string));
+    let from: i64 = q(&query, "filter[updated_at][from]")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let g = fake.lock();
+    let mut all: Vec<Value> = g
+        .notes
+        .iter()
+        .enumerate()
+        .map(|(i, (entity, text))| {
+            json!({"id": 5000 + i, "entity_id": entity, "note_type": "common", "params": {"text": text},
+                   "created_at": now(), "updated_at": now()})
+        })
+        .collect();
+    all.extend(g.call_notes.iter().cloned());
+    let items: Vec<Value> = all
+        .into_iter()
+        .filter(|n| entity.is_empty() || entity.contains(&n["entity_id"].as_u64().unwrap_or(0)))
+        .filter(|n| types.is_empty() || types.iter().any(|t| n["note_type"] == json!(t)))
+        .filter(|n| n["updated_at"].as_i64().unwrap_or(0) >= from)
+        .collect();
+    hal("notes", items)
 }
 
 async fn add_notes(State(fake): State<FakeAmo>, body: Bytes) -> Response {

@@ -66,9 +66,30 @@ async fn process_due(inb: &AmoInbound) -> Result<usize, StoreError> {
     let n = events.len();
     let p = &acc.settings.pipeline;
 
+    // The SLA robots see every lead event first (one batched read for the burst); an event
+    // whose lead could not be read for them is retried whole.
+    let robot_results = match &inb.robots {
+        Some(feed) => {
+            let lead_events: Vec<&StoredEvent> = events
+                .iter()
+                .filter(|ev| {
+                    matches!(
+                        ev.event.as_str(),
+                        "leads:add" | "leads:update" | "leads:status" | "leads:restore" | "leads:responsible"
+                    )
+                })
+                .collect();
+            super::robots::observe(inb, feed, &lead_events).await
+        }
+        None => HashMap::new(),
+    };
     let mut new_leads: Vec<&StoredEvent> = vec![];
     let mut deals: Vec<&StoredEvent> = vec![];
     for ev in &events {
+        if let Some(Err(f)) = robot_results.get(&ev.id) {
+            finish(store, CRM, ev, Err(f.clone())).await?;
+            continue;
+        }
         let Some((kind, action)) = ev.event.split_once(':') else {
             finish(store, CRM, ev, Ok(())).await?;
             continue;
@@ -96,7 +117,35 @@ async fn process_due(inb: &AmoInbound) -> Result<usize, StoreError> {
                 }
             }
             ("message", "add") => {
-                let result = chat_message(inb, ev).await;
+                let touched = match &inb.robots {
+                    Some(feed) => super::robots::message(feed, ev).await,
+                    None => Ok(()),
+                };
+                let result = match touched {
+                    Ok(()) => chat_message(inb, ev).await,
+                    Err(e) => Err(e),
+                };
+                finish(store, CRM, ev, result).await?;
+            }
+            ("leads", "note") if inb.robots.is_some() => {
+                let result = match &inb.robots {
+                    Some(feed) => match super::robots::note(feed, ev).await {
+                        // A note may be the comment a required field wants: read the lead again.
+                        Ok(Some(lead)) => {
+                            let fake = StoredEvent {
+                                entity_id: lead,
+                                ..ev.clone()
+                            };
+                            super::robots::observe(inb, feed, &[&fake])
+                                .await
+                                .remove(&ev.id)
+                                .unwrap_or(Ok(()))
+                        }
+                        Ok(None) => Ok(()),
+                        Err(e) => Err(e),
+                    },
+                    None => Ok(()),
+                };
                 finish(store, CRM, ev, result).await?;
             }
             _ => {

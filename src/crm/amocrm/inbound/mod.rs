@@ -6,6 +6,7 @@
 mod deals;
 mod ingest;
 mod reconcile;
+mod robots;
 mod webhook;
 
 use std::sync::Arc;
@@ -52,6 +53,8 @@ pub struct AmoInbound {
     /// Leads leadbot already has (our own updates echo back as webhooks).
     leads: Arc<dyn Store>,
     deals: Option<Arc<dyn DealDispatch>>,
+    /// The SLA robots' feed, when robots.toml maps this account.
+    robots: Option<crate::crm::robots::RobotFeed>,
     wake: Notify,
 }
 
@@ -61,12 +64,14 @@ impl AmoInbound {
         intake: Intake,
         leads: Arc<dyn Store>,
         deals: Option<Arc<dyn DealDispatch>>,
+        robots: Option<crate::crm::robots::RobotFeed>,
     ) -> Arc<AmoInbound> {
         Arc::new(AmoInbound {
             acc,
             intake,
             leads,
             deals,
+            robots,
             wake: Notify::new(),
         })
     }
@@ -117,6 +122,13 @@ impl AmoInbound {
             tokio::spawn(ingest::run(self.clone())),
             tokio::spawn(reconcile::run(self.clone())),
         ];
+        if let Some(feed) = &self.robots {
+            tasks.push(tokio::spawn(robots::run_call_poll(
+                self.clone(),
+                feed.clone(),
+                self.acc.settings.reconcile_every,
+            )));
+        }
         if let Some(tokens) = &self.acc.tokens {
             tasks.push(tokio::spawn(super::api::run_refresher(
                 tokens.clone(),

@@ -28,6 +28,8 @@ pub struct AmoCrm {
     pub acc: Arc<AmoCrmAccount>,
     /// The lead's transcript, for the note.
     pub store: Arc<dyn Store>,
+    /// The SLA robots' names for this account's statuses and fields (robots.toml).
+    pub robots: Option<Arc<crate::config::CrmMapping>>,
 }
 
 /// How an amoCRM failure looks to the delivery actor: a blocked account holds the sink (the
@@ -327,5 +329,14 @@ impl Crm for AmoCrm {
                 .await?;
         }
         self.note(id, &format!("Исполнитель: {}", d.executor)).await
+    }
+
+    async fn deal_action(&self, row: &crate::outbox::DealActionRow, _key: &str) -> Result<(), DeliveryError> {
+        let Some(map) = &self.robots else {
+            return Err(DeliveryError::Permanent(
+                "a robot action for amoCRM, but robots.toml does not map it".into(),
+            ));
+        };
+        super::robots::apply(&self.acc, map, row).await
     }
 }
