@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 
 use crate::actors::{LeadDeps, RoutingDeps, Runtime, RuntimeParts};
 use crate::channels::telegram::{ButtonPresses, Telegram, TelegramInbound};
+use crate::channels::vk::{Vk, VkInbound};
 use crate::channels::Channels;
 use crate::config::Config;
 use crate::crm::amocrm::{AmoCrm, AmoCrmAccount, AmoInbound};
@@ -114,6 +115,14 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         }
         None => None,
     };
+    let vk = match &config.vk {
+        Some(settings) => {
+            let vk = Vk::new(settings.clone(), opened.chats.clone()).context("building the VK client")?;
+            channels.register(vk.clone());
+            Some(vk)
+        }
+        None => None,
+    };
     let notifier = Notifier::new(&svc.notify).context("building the notifier's HTTP client")?;
 
     // The runtime, and with it the intake port.
@@ -179,6 +188,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         }
         inbound
     });
+    let vk_in = vk.map(|vk| VkInbound::new(vk, intake.clone()));
     let bitrix24_in = bitrix24.map(|bx| {
         let deals = jobs.clone().map(|b| b as Arc<dyn DealDispatch>);
         let inbound = Bitrix24Inbound::new(bx, intake.clone(), store.clone(), deals);
@@ -206,6 +216,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         bitrix24: bitrix24_in,
         amocrm: amocrm_in,
         telegram: telegram_in,
+        vk: vk_in,
         jobs,
     };
     let addr = listener.local_addr()?;

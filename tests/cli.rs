@@ -168,6 +168,46 @@ fn check_config_accepts_the_telegram_example_and_wants_its_token() {
 }
 
 #[test]
+fn check_config_accepts_the_vk_example_and_wants_its_secrets() {
+    let manifest = env!("CARGO_MANIFEST_DIR");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        format!("{manifest}/config/examples/vk.toml"),
+        dir.path().join("vk.toml"),
+    )
+    .unwrap();
+    let run = |token: Option<&str>, secret: Option<&str>, extra: &[(&str, &str)]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_leadbot"));
+        cmd.args(["check-config", "--config", dir.path().to_str().unwrap()])
+            .env_remove("LEADBOT_VK_TOKEN")
+            .env_remove("LEADBOT_VK_SECRET")
+            .env_remove("LEADBOT_VK_CONFIRMATION");
+        if let Some(t) = token {
+            cmd.env("LEADBOT_VK_TOKEN", t);
+        }
+        if let Some(s) = secret {
+            cmd.env("LEADBOT_VK_SECRET", s);
+        }
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    let ok = run(Some("vk1.a.token"), Some("secret_ok"), &[]);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let missing = run(None, None, &[]);
+    assert_eq!(missing.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(err.contains("LEADBOT_VK_TOKEN"), "{err}");
+    assert!(err.contains("LEADBOT_VK_SECRET"), "{err}");
+    let short = run(Some("t"), Some("short"), &[]);
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 8 characters"));
+    let bad = run(Some("t"), Some("secret_ok"), &[("LEADBOT_VK__GROUP_ID", "-5")]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("vk.toml:group_id"));
+}
+
+#[test]
 fn check_config_accepts_the_routing_example_in_the_readme() {
     let manifest = env!("CARGO_MANIFEST_DIR");
     let readme = std::fs::read_to_string(format!("{manifest}/README.md")).unwrap();

@@ -9,6 +9,7 @@ mod routing;
 mod script;
 mod service;
 mod telegram;
+mod vk;
 
 use std::path::{Path, PathBuf};
 
@@ -23,6 +24,7 @@ pub use routing::{
 pub use script::{FaqEntry, Reprompts, Script, Texts, Timing};
 pub use service::{DatabaseSettings, FailureStatus, NotifySettings, RuntimeSettings, ServiceSettings};
 pub use telegram::{Executor, JobBoardSettings, TelegramLimits, TelegramSettings, TelegramTexts};
+pub use vk::VkSettings;
 
 /// File names inside the config directory.
 pub const SERVICE_FILE: &str = "leadbot.toml";
@@ -34,6 +36,8 @@ pub const BITRIX24_FILE: &str = "bitrix24.toml";
 pub const AMOCRM_FILE: &str = "amocrm.toml";
 /// Optional: present = the Telegram bot is on (example in `config/examples/`).
 pub const TELEGRAM_FILE: &str = "telegram.toml";
+/// Optional: present = the VK community's messages are on (example in `config/examples/`).
+pub const VK_FILE: &str = "vk.toml";
 
 /// The defaults shipped in the repository, compiled in so the binary runs from anywhere.
 const EMBEDDED: [(&str, &str); 3] = [
@@ -51,6 +55,7 @@ pub struct Config {
     pub bitrix24: Option<Bitrix24Settings>,
     pub amocrm: Option<AmoCrmSettings>,
     pub telegram: Option<TelegramSettings>,
+    pub vk: Option<VkSettings>,
     /// Where the files came from (a directory, or `None` for the compiled-in defaults).
     pub source: Option<PathBuf>,
 }
@@ -150,6 +155,23 @@ impl Config {
                 }
             }
         });
+        let vk_path = dir.map(|d| d.join(VK_FILE)).filter(|p| p.exists());
+        let vk = vk_path.as_ref().and_then(|path| {
+            let file = path.display().to_string();
+            match std::fs::read_to_string(path) {
+                Ok(text) => issues
+                    .parse_layered_env::<VkSettings>(&file, "", Some(&text), Some("LEADBOT_VK__"))
+                    .map(|mut v| {
+                        v.apply_env();
+                        v.validate(&file, &mut issues);
+                        v
+                    }),
+                Err(e) => {
+                    issues.push(&file, "-", format!("cannot read: {e}"));
+                    None
+                }
+            }
+        });
         // Each file that parsed is validated even when another did not: report everything at once.
         let mut service = service;
         if let Some(service) = service.as_mut() {
@@ -175,6 +197,7 @@ impl Config {
                 bitrix24,
                 amocrm,
                 telegram,
+                vk,
                 source: dir.map(Path::to_path_buf),
             })
         } else {

@@ -42,6 +42,10 @@ pub struct Texts {
     pub greeting: String,
     /// The polite phone request that follows the greeting.
     pub phone_request: String,
+    /// Answers offered with the phone request: buttons where the channel has them, a numbered
+    /// list where it has not. A press (or the answer's number) is the client's message.
+    #[serde(default)]
+    pub phone_request_options: Vec<String>,
     /// Re-asks sent after `timing.reask_after[i]` of silence (one text per interval).
     pub reask: Vec<String>,
     /// After an FAQ answer: steer back to the phone.

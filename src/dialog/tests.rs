@@ -739,3 +739,30 @@ fn an_area_code_in_brackets_or_in_the_previous_message() {
     t.client("255-90-14");
     assert_eq!(t.s.phone.as_deref(), Some("+78632559014"));
 }
+
+#[test]
+fn offered_answers_follow_the_phone_request_and_a_number_picks_one() {
+    let mut cfg = Config::load(None).unwrap();
+    cfg.script.texts.phone_request_options = vec!["Часы работы".into(), "Где вы находитесь?".into()];
+    let reader = PhoneReader::new(
+        leadbot_phone::Extractor::new("RU").unwrap(),
+        leadbot_phone::Policy::default(),
+    );
+    let d = Dialog::new(cfg.script, reader, FailureStatus::LowQuality, Handover::none()).unwrap();
+    let mut t = Talk::start(d, None, None);
+    // The offer comes right after the phone request it belongs to.
+    let offer_at = t
+        .last
+        .iter()
+        .position(|e| matches!(e, Effect::Offer(_)))
+        .expect("an offer");
+    assert!(matches!(&t.last[offer_at - 1], Effect::Say(s) if s.starts_with("Оставьте")));
+    assert_eq!(t.s.offered.len(), 2);
+    // "2" on a channel that showed a numbered list is the second answer: the address.
+    let said = t.client("2");
+    assert!(said.iter().any(|s| s.starts_with("Наш адрес")), "{said:?}");
+    // Once the phone is known nothing is offered any more: "1" is just text.
+    t.client("+7 916 123-45-67");
+    assert_eq!(t.s.phone.as_ref().map(|p| p.as_str()), Some("+79161234567"));
+    assert!(t.s.offered.is_empty());
+}

@@ -24,6 +24,7 @@ use utoipa_axum::routes;
 
 use crate::actors::{DeliveryHandle, PoolMsg, SupervisorMsg};
 use crate::channels::telegram::TelegramInbound;
+use crate::channels::vk::VkInbound;
 use crate::crm::amocrm::AmoInbound;
 use crate::crm::bitrix24::Bitrix24Inbound;
 use crate::intake::Intake;
@@ -54,6 +55,7 @@ pub struct AppState {
     pub bitrix24: Option<Arc<Bitrix24Inbound>>,
     pub amocrm: Option<Arc<AmoInbound>>,
     pub telegram: Option<Arc<TelegramInbound>>,
+    pub vk: Option<Arc<VkInbound>>,
     pub jobs: Option<Arc<JobBoard>>,
 }
 
@@ -165,6 +167,7 @@ fn api_router(state: AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(webhooks::bitrix24))
         .routes(routes!(webhooks::amocrm))
         .routes(routes!(webhooks::telegram))
+        .routes(routes!(webhooks::vk))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(health::metrics))

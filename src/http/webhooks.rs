@@ -9,6 +9,7 @@ use super::error::ApiPath;
 use super::openapi::ErrorBody;
 use super::{ApiError, AppState};
 use crate::channels::telegram::UpdateError;
+use crate::channels::vk::VkReject;
 use crate::crm::amocrm::{ReceiveError as AmoReceiveError, Webhook};
 use crate::crm::bitrix24::{Event, ReceiveError, Received};
 use crate::domain::secret::constant_time_eq;
@@ -132,6 +133,39 @@ pub async fn telegram(
         }
         Err(UpdateError::Invalid(why)) => Err(ApiError::BadRequest(why)),
         // 5xx: Telegram retries, and the update is processed then.
+        Err(e) => Err(ApiError::Unavailable(e.to_string())),
+    }
+}
+
+/// `POST /webhooks/vk/{group_id}`: a VK Callback API event. The body's `secret` is checked in
+/// constant time before anything is stored (wrong → 401); `confirmation` is answered with the
+/// configured string, every other event with `ok` once stored.
+#[utoipa::path(
+    post, path = "/webhooks/vk/{group_id}", tag = "webhooks",
+    params(("group_id" = i64, Path, description = "The community's id")),
+    request_body(content = Object, description = "A Callback API event"),
+    responses((status = 200, description = "`ok`, or the confirmation string", body = String), (status = 400, description = "Not an event", body = ErrorBody), (status = 401, description = "Wrong secret or community", body = ErrorBody), (status = 404, description = "No such community here", body = ErrorBody))
+)]
+pub async fn vk(
+    State(state): State<AppState>,
+    ApiPath(group_id): ApiPath<i64>,
+    body: Bytes,
+) -> Result<([(axum::http::HeaderName, &'static str); 1], String), ApiError> {
+    let Some(vk) = state.vk.as_ref().filter(|v| v.group_id() == group_id) else {
+        telemetry::refused("vk", "unknown_group");
+        return Err(ApiError::NotFound("no such VK community here".into()));
+    };
+    match vk.handle(&body).await {
+        Ok(answer) => Ok(([(CONTENT_TYPE, "text/plain; charset=utf-8")], answer)),
+        Err(e @ VkReject::Malformed(_)) => {
+            telemetry::refused("vk", e.label());
+            Err(ApiError::BadRequest(e.to_string()))
+        }
+        Err(e @ VkReject::Forbidden(_)) => {
+            telemetry::refused("vk", e.label());
+            Err(ApiError::Unauthorized(e.to_string()))
+        }
+        // 5xx: VK retries, and the event is processed then.
         Err(e) => Err(ApiError::Unavailable(e.to_string())),
     }
 }

@@ -7,6 +7,7 @@
 pub mod fake_amocrm;
 pub mod fake_bitrix24;
 pub mod fake_telegram;
+pub mod fake_vk;
 
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
