@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 use crate::actors::{LeadDeps, RoutingDeps, Runtime, RuntimeParts};
 use crate::channels::telegram::{ButtonPresses, Telegram, TelegramInbound};
 use crate::channels::vk::{Vk, VkInbound};
+use crate::channels::whatsapp::{WhatsApp, WhatsAppInbound};
 use crate::channels::Channels;
 use crate::config::Config;
 use crate::crm::amocrm::{AmoCrm, AmoCrmAccount, AmoInbound};
@@ -123,6 +124,14 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         }
         None => None,
     };
+    let whatsapp = match &config.whatsapp {
+        Some(settings) => {
+            let wa = WhatsApp::new(settings.clone(), opened.chats.clone()).context("building the WhatsApp client")?;
+            channels.register(wa.clone());
+            Some(wa)
+        }
+        None => None,
+    };
     let notifier = Notifier::new(&svc.notify).context("building the notifier's HTTP client")?;
 
     // The runtime, and with it the intake port.
@@ -189,6 +198,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         inbound
     });
     let vk_in = vk.map(|vk| VkInbound::new(vk, intake.clone()));
+    let whatsapp_in = whatsapp.map(|wa| WhatsAppInbound::new(wa, intake.clone()));
     let bitrix24_in = bitrix24.map(|bx| {
         let deals = jobs.clone().map(|b| b as Arc<dyn DealDispatch>);
         let inbound = Bitrix24Inbound::new(bx, intake.clone(), store.clone(), deals);
@@ -217,6 +227,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         amocrm: amocrm_in,
         telegram: telegram_in,
         vk: vk_in,
+        whatsapp: whatsapp_in,
         jobs,
     };
     let addr = listener.local_addr()?;

@@ -735,7 +735,9 @@ async fn deliver(sink: &Sink, shared: &Shared, item: &OutboxItem) -> Result<(), 
     match (sink, item.kind.as_str()) {
         (Sink::Channel(channel), KIND_MESSAGE) => {
             let msg: OutboundMessage = serde_json::from_value(item.payload.clone()).map_err(bad)?;
-            channel.send(&lead(item.lead).await?, &msg, &item.idempotency_key).await
+            channel
+                .send(&lead(item.lead).await?, &msg, &item.idempotency_key, item.id)
+                .await
         }
         (Sink::Notifier(notifier), KIND_NOTIFICATION) => {
             let n: Notification = serde_json::from_value(item.payload.clone()).map_err(bad)?;

@@ -5,9 +5,11 @@
 //! (the [`Channel`] impl the runtime's delivery actor drives), and its storage through a store
 //! trait in `src/store/`. Adapters never see the actor runtime or the web server.
 
+pub mod meta;
 pub mod telegram;
 pub mod vk;
 pub mod webchat;
+pub mod whatsapp;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -26,8 +28,15 @@ pub trait Channel: Send + Sync + 'static {
     fn capabilities(&self) -> Capabilities;
     /// Delivers one bot message (already fitted to [`Capabilities`]: its text within
     /// `max_text_len`, buttons only where the channel has them); `idempotency_key` is stable
-    /// across retries.
-    async fn send(&self, lead: &LeadRecord, msg: &OutboundMessage, idempotency_key: &str) -> Result<(), DeliveryError>;
+    /// across retries; `outbox_id` is the row's, for providers that report on a message later
+    /// (delivery statuses).
+    async fn send(
+        &self,
+        lead: &LeadRecord,
+        msg: &OutboundMessage,
+        idempotency_key: &str,
+        outbox_id: i64,
+    ) -> Result<(), DeliveryError>;
 }
 
 #[derive(Clone, Default)]

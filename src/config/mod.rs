@@ -10,6 +10,7 @@ mod script;
 mod service;
 mod telegram;
 mod vk;
+mod whatsapp;
 
 use std::path::{Path, PathBuf};
 
@@ -25,6 +26,7 @@ pub use script::{FaqEntry, Reprompts, Script, Texts, Timing};
 pub use service::{DatabaseSettings, FailureStatus, NotifySettings, RuntimeSettings, ServiceSettings};
 pub use telegram::{Executor, JobBoardSettings, TelegramLimits, TelegramSettings, TelegramTexts};
 pub use vk::VkSettings;
+pub use whatsapp::{WhatsAppSettings, WhatsAppTemplate};
 
 /// File names inside the config directory.
 pub const SERVICE_FILE: &str = "leadbot.toml";
@@ -38,6 +40,8 @@ pub const AMOCRM_FILE: &str = "amocrm.toml";
 pub const TELEGRAM_FILE: &str = "telegram.toml";
 /// Optional: present = the VK community's messages are on (example in `config/examples/`).
 pub const VK_FILE: &str = "vk.toml";
+/// Optional: present = the WhatsApp Business number is on (example in `config/examples/`).
+pub const WHATSAPP_FILE: &str = "whatsapp.toml";
 
 /// The defaults shipped in the repository, compiled in so the binary runs from anywhere.
 const EMBEDDED: [(&str, &str); 3] = [
@@ -56,6 +60,7 @@ pub struct Config {
     pub amocrm: Option<AmoCrmSettings>,
     pub telegram: Option<TelegramSettings>,
     pub vk: Option<VkSettings>,
+    pub whatsapp: Option<WhatsAppSettings>,
     /// Where the files came from (a directory, or `None` for the compiled-in defaults).
     pub source: Option<PathBuf>,
 }
@@ -172,6 +177,23 @@ impl Config {
                 }
             }
         });
+        let whatsapp_path = dir.map(|d| d.join(WHATSAPP_FILE)).filter(|p| p.exists());
+        let whatsapp = whatsapp_path.as_ref().and_then(|path| {
+            let file = path.display().to_string();
+            match std::fs::read_to_string(path) {
+                Ok(text) => issues
+                    .parse_layered_env::<WhatsAppSettings>(&file, "", Some(&text), Some("LEADBOT_WHATSAPP__"))
+                    .map(|mut w| {
+                        w.apply_env();
+                        w.validate(&file, &mut issues);
+                        w
+                    }),
+                Err(e) => {
+                    issues.push(&file, "-", format!("cannot read: {e}"));
+                    None
+                }
+            }
+        });
         // Each file that parsed is validated even when another did not: report everything at once.
         let mut service = service;
         if let Some(service) = service.as_mut() {
@@ -198,6 +220,7 @@ impl Config {
                 amocrm,
                 telegram,
                 vk,
+                whatsapp,
                 source: dir.map(Path::to_path_buf),
             })
         } else {

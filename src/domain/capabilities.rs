@@ -55,6 +55,8 @@ pub struct Capabilities {
     pub buttons: Buttons,
     /// At most this many buttons under one message (more become a numbered list).
     pub max_buttons: usize,
+    /// At most this many characters on a button (a longer answer makes the list numbered).
+    pub max_button_label: usize,
     /// At most this many characters in one message (longer texts are split).
     pub max_text_len: usize,
 }
@@ -80,7 +82,7 @@ pub fn fit(text: &str, options: &[String], caps: &Capabilities) -> Vec<Part> {
     let as_buttons = !options.is_empty()
         && caps.buttons != Buttons::None
         && options.len() <= caps.max_buttons
-        && options.iter().all(|o| o.chars().count() <= max);
+        && options.iter().all(|o| o.chars().count() <= caps.max_button_label);
     let (body, buttons) = if options.is_empty() || as_buttons {
         (text.to_string(), options.to_vec())
     } else {
@@ -151,6 +153,7 @@ mod tests {
             phone_share: PhoneShare::Text,
             buttons,
             max_buttons,
+            max_button_label: 20,
             max_text_len,
         }
     }
@@ -188,6 +191,10 @@ mod tests {
         // Too many for the channel's keyboard: numbered too.
         let p = fit("?", &opts(&["a", "b", "c"]), &caps(Buttons::Reply, 2, 100));
         assert_eq!(p[0].text, "?\n\n1. a\n2. b\n3. c");
+        // An answer too long for a button: numbered too.
+        let long = "b".repeat(21);
+        let p = fit("?", &opts(&["a", long.as_str()]), &caps(Buttons::Reply, 5, 100));
+        assert!(p[0].buttons.is_empty() && p[0].text.contains("2. bbb"));
     }
 
     #[test]

@@ -25,6 +25,7 @@ use utoipa_axum::routes;
 use crate::actors::{DeliveryHandle, PoolMsg, SupervisorMsg};
 use crate::channels::telegram::TelegramInbound;
 use crate::channels::vk::VkInbound;
+use crate::channels::whatsapp::WhatsAppInbound;
 use crate::crm::amocrm::AmoInbound;
 use crate::crm::bitrix24::Bitrix24Inbound;
 use crate::intake::Intake;
@@ -56,6 +57,7 @@ pub struct AppState {
     pub amocrm: Option<Arc<AmoInbound>>,
     pub telegram: Option<Arc<TelegramInbound>>,
     pub vk: Option<Arc<VkInbound>>,
+    pub whatsapp: Option<Arc<WhatsAppInbound>>,
     pub jobs: Option<Arc<JobBoard>>,
 }
 
@@ -168,6 +170,7 @@ fn api_router(state: AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(webhooks::amocrm))
         .routes(routes!(webhooks::telegram))
         .routes(routes!(webhooks::vk))
+        .routes(routes!(webhooks::whatsapp_verify, webhooks::whatsapp))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(health::metrics))

@@ -10,6 +10,7 @@ use super::openapi::ErrorBody;
 use super::{ApiError, AppState};
 use crate::channels::telegram::UpdateError;
 use crate::channels::vk::VkReject;
+use crate::channels::whatsapp::WaReject;
 use crate::crm::amocrm::{ReceiveError as AmoReceiveError, Webhook};
 use crate::crm::bitrix24::{Event, ReceiveError, Received};
 use crate::domain::secret::constant_time_eq;
@@ -166,6 +167,78 @@ pub async fn vk(
             Err(ApiError::Unauthorized(e.to_string()))
         }
         // 5xx: VK retries, and the event is processed then.
+        Err(e) => Err(ApiError::Unavailable(e.to_string())),
+    }
+}
+
+/// The Meta verification GET's query (`hub.mode`, `hub.verify_token`, `hub.challenge`).
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+pub struct HubQuery {
+    #[serde(rename = "hub.mode")]
+    #[param(rename = "hub.mode")]
+    pub mode: Option<String>,
+    #[serde(rename = "hub.verify_token")]
+    #[param(rename = "hub.verify_token")]
+    pub verify_token: Option<String>,
+    #[serde(rename = "hub.challenge")]
+    #[param(rename = "hub.challenge")]
+    pub challenge: Option<String>,
+}
+
+/// `GET /webhooks/whatsapp`: Meta's subscription check, answered with `hub.challenge` when the
+/// verify token is ours (else 403).
+#[utoipa::path(
+    get, path = "/webhooks/whatsapp", tag = "webhooks", params(HubQuery),
+    responses((status = 200, description = "The challenge", body = String), (status = 403, description = "Wrong verify token", body = ErrorBody), (status = 404, description = "WhatsApp is off", body = ErrorBody))
+)]
+pub async fn whatsapp_verify(
+    State(state): State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<HubQuery>,
+) -> Result<([(axum::http::HeaderName, &'static str); 1], String), axum::response::Response> {
+    use axum::response::IntoResponse;
+    let Some(wa) = &state.whatsapp else {
+        return Err(ApiError::NotFound("WhatsApp is not configured".into()).into_response());
+    };
+    match wa.challenge(q.mode.as_deref(), q.verify_token.as_deref(), q.challenge.as_deref()) {
+        Some(c) => Ok(([(CONTENT_TYPE, "text/plain; charset=utf-8")], c.to_string())),
+        None => {
+            telemetry::refused("whatsapp", "wrong_verify_token");
+            Err((
+                axum::http::StatusCode::FORBIDDEN,
+                axum::Json(serde_json::json!({"error": "wrong hub.verify_token"})),
+            )
+                .into_response())
+        }
+    }
+}
+
+/// `POST /webhooks/whatsapp`: messages and statuses; `X-Hub-Signature-256` is checked over the
+/// raw body before anything is parsed (wrong → 401, nothing stored).
+#[utoipa::path(
+    post, path = "/webhooks/whatsapp", tag = "webhooks",
+    params(("X-Hub-Signature-256" = String, Header, description = "sha256=<hex HMAC of the body with the app secret>")),
+    request_body(content = Object, description = "A WhatsApp Business webhook"),
+    responses((status = 200, description = "Taken", body = String), (status = 400, description = "Not a webhook", body = ErrorBody), (status = 401, description = "Wrong signature", body = ErrorBody), (status = 404, description = "WhatsApp is off", body = ErrorBody))
+)]
+pub async fn whatsapp(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<&'static str, ApiError> {
+    let Some(wa) = &state.whatsapp else {
+        return Err(ApiError::NotFound("WhatsApp is not configured".into()));
+    };
+    let signature = headers.get("x-hub-signature-256").and_then(|v| v.to_str().ok());
+    match wa.handle(signature, &body).await {
+        Ok(()) => Ok("ok"),
+        Err(WaReject::BadSignature) => {
+            telemetry::refused("whatsapp", "wrong_signature");
+            Err(ApiError::Unauthorized("wrong X-Hub-Signature-256".into()))
+        }
+        Err(e @ WaReject::Malformed(_)) => {
+            telemetry::refused("whatsapp", "malformed");
+            Err(ApiError::BadRequest(e.to_string()))
+        }
         Err(e) => Err(ApiError::Unavailable(e.to_string())),
     }
 }

@@ -290,6 +290,7 @@ mod tests {
             phone_share: crate::domain::capabilities::PhoneShare::Text,
             buttons,
             max_buttons: 10,
+            max_button_label: 20,
             max_text_len,
         }
     }

@@ -22,11 +22,18 @@ impl Channel for Telegram {
             phone_share: PhoneShare::Native,
             buttons: Buttons::Reply,
             max_buttons: 10,
+            max_button_label: 64,
             max_text_len: 4096,
         }
     }
 
-    async fn send(&self, lead: &LeadRecord, msg: &OutboundMessage, _key: &str) -> Result<(), DeliveryError> {
+    async fn send(
+        &self,
+        lead: &LeadRecord,
+        msg: &OutboundMessage,
+        _key: &str,
+        _outbox_id: i64,
+    ) -> Result<(), DeliveryError> {
         let text = msg.text.as_str();
         let chat = self
             .chats

@@ -42,11 +42,18 @@ impl Channel for Vk {
             phone_share: PhoneShare::Text,
             buttons: Buttons::Reply,
             max_buttons: 10,
+            max_button_label: 40,
             max_text_len: 4096,
         }
     }
 
-    async fn send(&self, lead: &LeadRecord, msg: &OutboundMessage, key: &str) -> Result<(), DeliveryError> {
+    async fn send(
+        &self,
+        lead: &LeadRecord,
+        msg: &OutboundMessage,
+        key: &str,
+        _outbox_id: i64,
+    ) -> Result<(), DeliveryError> {
         let peer = self
             .chats
             .chat_of_lead(&self.bot(), lead.id)

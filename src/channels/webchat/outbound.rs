@@ -24,11 +24,18 @@ impl Channel for WebChat {
             phone_share: PhoneShare::Text,
             buttons: Buttons::None,
             max_buttons: 0,
+            max_button_label: 0,
             max_text_len: 4000,
         }
     }
 
-    async fn send(&self, _lead: &LeadRecord, _msg: &OutboundMessage, _key: &str) -> Result<(), DeliveryError> {
+    async fn send(
+        &self,
+        _lead: &LeadRecord,
+        _msg: &OutboundMessage,
+        _key: &str,
+        _outbox_id: i64,
+    ) -> Result<(), DeliveryError> {
         Ok(())
     }
 }

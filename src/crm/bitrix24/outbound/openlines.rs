@@ -93,11 +93,18 @@ impl Channel for OpenLines {
             phone_share: PhoneShare::Text,
             buttons: Buttons::None,
             max_buttons: 0,
+            max_button_label: 0,
             max_text_len: 4000,
         }
     }
 
-    async fn send(&self, lead: &LeadRecord, msg: &OutboundMessage, _key: &str) -> Result<(), DeliveryError> {
+    async fn send(
+        &self,
+        lead: &LeadRecord,
+        msg: &OutboundMessage,
+        _key: &str,
+        _outbox_id: i64,
+    ) -> Result<(), DeliveryError> {
         let text = msg.text.as_str();
         let chat = link_chat(&self.bx, lead.id, &lead.external_id)
             .await
