@@ -12,6 +12,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use crate::actors::{LeadDeps, RoutingDeps, Runtime, RuntimeParts};
+use crate::channels::instagram::{Instagram, InstagramInbound};
 use crate::channels::telegram::{ButtonPresses, Telegram, TelegramInbound};
 use crate::channels::vk::{Vk, VkInbound};
 use crate::channels::whatsapp::{WhatsApp, WhatsAppInbound};
@@ -132,6 +133,14 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         }
         None => None,
     };
+    let instagram = match &config.instagram {
+        Some(settings) => {
+            let ig = Instagram::new(settings.clone(), opened.chats.clone()).context("building the Instagram client")?;
+            channels.register(ig.clone());
+            Some(ig)
+        }
+        None => None,
+    };
     let notifier = Notifier::new(&svc.notify).context("building the notifier's HTTP client")?;
 
     // The runtime, and with it the intake port.
@@ -199,6 +208,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
     });
     let vk_in = vk.map(|vk| VkInbound::new(vk, intake.clone()));
     let whatsapp_in = whatsapp.map(|wa| WhatsAppInbound::new(wa, intake.clone()));
+    let instagram_in = instagram.map(|ig| InstagramInbound::new(ig, intake.clone()));
     let bitrix24_in = bitrix24.map(|bx| {
         let deals = jobs.clone().map(|b| b as Arc<dyn DealDispatch>);
         let inbound = Bitrix24Inbound::new(bx, intake.clone(), store.clone(), deals);
@@ -228,6 +238,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         telegram: telegram_in,
         vk: vk_in,
         whatsapp: whatsapp_in,
+        instagram: instagram_in,
         jobs,
     };
     let addr = listener.local_addr()?;

@@ -240,6 +240,37 @@ fn check_config_accepts_the_whatsapp_example_and_wants_its_secrets() {
 }
 
 #[test]
+fn check_config_accepts_the_instagram_example_and_wants_its_secrets() {
+    let manifest = env!("CARGO_MANIFEST_DIR");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        format!("{manifest}/config/examples/instagram.toml"),
+        dir.path().join("instagram.toml"),
+    )
+    .unwrap();
+    let run = |with: bool| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_leadbot"));
+        cmd.args(["check-config", "--config", dir.path().to_str().unwrap()]);
+        for var in [
+            "LEADBOT_INSTAGRAM_TOKEN",
+            "LEADBOT_INSTAGRAM_APP_SECRET",
+            "LEADBOT_INSTAGRAM_VERIFY_TOKEN",
+        ] {
+            cmd.env_remove(var);
+            if with {
+                cmd.env(var, "value-1234");
+            }
+        }
+        cmd.output().unwrap()
+    };
+    let ok = run(true);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let missing = run(false);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("LEADBOT_INSTAGRAM_TOKEN is not set"));
+}
+
+#[test]
 fn check_config_accepts_the_routing_example_in_the_readme() {
     let manifest = env!("CARGO_MANIFEST_DIR");
     let readme = std::fs::read_to_string(format!("{manifest}/README.md")).unwrap();

@@ -4,6 +4,7 @@
 mod amocrm;
 mod bitrix24;
 mod duration;
+mod instagram;
 mod issues;
 mod routing;
 mod script;
@@ -18,6 +19,7 @@ pub use amocrm::{AmoChannels, AmoCrmAuth, AmoCrmSettings, AmoDispatch, AmoLimits
 pub use bitrix24::{
     Bitrix24Auth, Bitrix24Limits, Bitrix24Settings, Bitrix24Statuses, DispatchSettings, OpenLinesSettings,
 };
+pub use instagram::InstagramSettings;
 pub use issues::{ConfigIssue, ConfigIssues};
 pub use routing::{
     ClassifierConfig, GroupConfig, LlmConfig, ManagerConfig, RoutingConfig, RoutingRule, SpecializationRule, Strategy,
@@ -42,6 +44,8 @@ pub const TELEGRAM_FILE: &str = "telegram.toml";
 pub const VK_FILE: &str = "vk.toml";
 /// Optional: present = the WhatsApp Business number is on (example in `config/examples/`).
 pub const WHATSAPP_FILE: &str = "whatsapp.toml";
+/// Optional: present = Instagram Direct is on (example in `config/examples/`).
+pub const INSTAGRAM_FILE: &str = "instagram.toml";
 
 /// The defaults shipped in the repository, compiled in so the binary runs from anywhere.
 const EMBEDDED: [(&str, &str); 3] = [
@@ -61,6 +65,7 @@ pub struct Config {
     pub telegram: Option<TelegramSettings>,
     pub vk: Option<VkSettings>,
     pub whatsapp: Option<WhatsAppSettings>,
+    pub instagram: Option<InstagramSettings>,
     /// Where the files came from (a directory, or `None` for the compiled-in defaults).
     pub source: Option<PathBuf>,
 }
@@ -194,6 +199,23 @@ impl Config {
                 }
             }
         });
+        let instagram_path = dir.map(|d| d.join(INSTAGRAM_FILE)).filter(|p| p.exists());
+        let instagram = instagram_path.as_ref().and_then(|path| {
+            let file = path.display().to_string();
+            match std::fs::read_to_string(path) {
+                Ok(text) => issues
+                    .parse_layered_env::<InstagramSettings>(&file, "", Some(&text), Some("LEADBOT_INSTAGRAM__"))
+                    .map(|mut i| {
+                        i.apply_env();
+                        i.validate(&file, &mut issues);
+                        i
+                    }),
+                Err(e) => {
+                    issues.push(&file, "-", format!("cannot read: {e}"));
+                    None
+                }
+            }
+        });
         // Each file that parsed is validated even when another did not: report everything at once.
         let mut service = service;
         if let Some(service) = service.as_mut() {
@@ -221,6 +243,7 @@ impl Config {
                 telegram,
                 vk,
                 whatsapp,
+                instagram,
                 source: dir.map(Path::to_path_buf),
             })
         } else {

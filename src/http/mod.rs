@@ -23,6 +23,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::actors::{DeliveryHandle, PoolMsg, SupervisorMsg};
+use crate::channels::instagram::InstagramInbound;
 use crate::channels::telegram::TelegramInbound;
 use crate::channels::vk::VkInbound;
 use crate::channels::whatsapp::WhatsAppInbound;
@@ -58,6 +59,7 @@ pub struct AppState {
     pub telegram: Option<Arc<TelegramInbound>>,
     pub vk: Option<Arc<VkInbound>>,
     pub whatsapp: Option<Arc<WhatsAppInbound>>,
+    pub instagram: Option<Arc<InstagramInbound>>,
     pub jobs: Option<Arc<JobBoard>>,
 }
 
@@ -171,6 +173,7 @@ fn api_router(state: AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(webhooks::telegram))
         .routes(routes!(webhooks::vk))
         .routes(routes!(webhooks::whatsapp_verify, webhooks::whatsapp))
+        .routes(routes!(webhooks::instagram_verify, webhooks::instagram))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(health::metrics))

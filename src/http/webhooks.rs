@@ -8,6 +8,7 @@ use axum::http::HeaderMap;
 use super::error::ApiPath;
 use super::openapi::ErrorBody;
 use super::{ApiError, AppState};
+use crate::channels::instagram::IgReject;
 use crate::channels::telegram::UpdateError;
 use crate::channels::vk::VkReject;
 use crate::channels::whatsapp::WaReject;
@@ -237,6 +238,63 @@ pub async fn whatsapp(
         }
         Err(e @ WaReject::Malformed(_)) => {
             telemetry::refused("whatsapp", "malformed");
+            Err(ApiError::BadRequest(e.to_string()))
+        }
+        Err(e) => Err(ApiError::Unavailable(e.to_string())),
+    }
+}
+
+/// `GET /webhooks/instagram`: Meta's subscription check (as for WhatsApp).
+#[utoipa::path(
+    get, path = "/webhooks/instagram", tag = "webhooks", params(HubQuery),
+    responses((status = 200, description = "The challenge", body = String), (status = 403, description = "Wrong verify token", body = ErrorBody), (status = 404, description = "Instagram is off", body = ErrorBody))
+)]
+pub async fn instagram_verify(
+    State(state): State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<HubQuery>,
+) -> Result<([(axum::http::HeaderName, &'static str); 1], String), axum::response::Response> {
+    use axum::response::IntoResponse;
+    let Some(ig) = &state.instagram else {
+        return Err(ApiError::NotFound("Instagram is not configured".into()).into_response());
+    };
+    match ig.challenge(q.mode.as_deref(), q.verify_token.as_deref(), q.challenge.as_deref()) {
+        Some(c) => Ok(([(CONTENT_TYPE, "text/plain; charset=utf-8")], c.to_string())),
+        None => {
+            telemetry::refused("instagram", "wrong_verify_token");
+            Err((
+                axum::http::StatusCode::FORBIDDEN,
+                axum::Json(serde_json::json!({"error": "wrong hub.verify_token"})),
+            )
+                .into_response())
+        }
+    }
+}
+
+/// `POST /webhooks/instagram`: Direct messages; `X-Hub-Signature-256` over the raw body first
+/// (wrong → 401, nothing stored).
+#[utoipa::path(
+    post, path = "/webhooks/instagram", tag = "webhooks",
+    params(("X-Hub-Signature-256" = String, Header, description = "sha256=<hex HMAC of the body with the app secret>")),
+    request_body(content = Object, description = "An Instagram Messaging webhook"),
+    responses((status = 200, description = "Taken", body = String), (status = 400, description = "Not a webhook", body = ErrorBody), (status = 401, description = "Wrong signature", body = ErrorBody), (status = 404, description = "Instagram is off", body = ErrorBody))
+)]
+pub async fn instagram(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<&'static str, ApiError> {
+    let Some(ig) = &state.instagram else {
+        return Err(ApiError::NotFound("Instagram is not configured".into()));
+    };
+    let signature = headers.get("x-hub-signature-256").and_then(|v| v.to_str().ok());
+    match ig.handle(signature, &body).await {
+        Ok(()) => Ok("ok"),
+        Err(IgReject::BadSignature) => {
+            telemetry::refused("instagram", "wrong_signature");
+            Err(ApiError::Unauthorized("wrong X-Hub-Signature-256".into()))
+        }
+        Err(e @ IgReject::Malformed(_)) => {
+            telemetry::refused("instagram", "malformed");
             Err(ApiError::BadRequest(e.to_string()))
         }
         Err(e) => Err(ApiError::Unavailable(e.to_string())),
