@@ -252,3 +252,40 @@ async fn our_own_messages_and_group_chats_are_not_leads_and_cannot_initiate_take
     assert_eq!(leads[0]["reason"], "no_channel", "{}", leads[0]);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn stop_on_vk_is_confirmed_once_and_nothing_more_is_sent() {
+    let fake = FakeVk::start().await;
+    let app = start(&fake).await;
+    assert_eq!(
+        post(&app, &message_new("s-1", 4242, "Здравствуйте", SECRET)).await.0,
+        200
+    );
+    wait("the question", async || {
+        Some(fake.sent_to(4242)).filter(|s| s.len() >= 2)
+    })
+    .await;
+    assert_eq!(post(&app, &message_new("s-2", 4242, "СТОП", SECRET)).await.0, 200);
+    let leads = wait("refused", async || {
+        Some(vk_leads(&app).await).filter(|l| l.len() == 1 && l[0]["status"] == "low_quality")
+    })
+    .await;
+    assert!(leads[0]["timers"].as_array().unwrap().is_empty(), "{}", leads[0]);
+    let confirmed = wait("the confirmation", async || {
+        Some(fake.sent_to(4242)).filter(|s| s.iter().any(|m| m.text.contains("больше не будем")))
+    })
+    .await;
+    assert_eq!(
+        post(&app, &message_new("s-3", 4242, "а сколько стоит?", SECRET))
+            .await
+            .0,
+        200
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        fake.sent_to(4242).len(),
+        confirmed.len(),
+        "nothing after the confirmation"
+    );
+    app.stop().await;
+}

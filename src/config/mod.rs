@@ -24,7 +24,7 @@ pub use issues::{ConfigIssue, ConfigIssues};
 pub use routing::{
     ClassifierConfig, GroupConfig, LlmConfig, ManagerConfig, RoutingConfig, RoutingRule, SpecializationRule, Strategy,
 };
-pub use script::{FaqEntry, Reprompts, Script, Texts, Timing};
+pub use script::{FaqEntry, OptOut, Reprompts, Script, Texts, Timing};
 pub use service::{DatabaseSettings, FailureStatus, NotifySettings, RuntimeSettings, ServiceSettings};
 pub use telegram::{Executor, JobBoardSettings, TelegramLimits, TelegramSettings, TelegramTexts};
 pub use vk::VkSettings;

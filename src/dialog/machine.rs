@@ -60,7 +60,7 @@ struct Step {
 
 impl Step {
     fn say(&mut self, state: &mut DialogState, text: &str, now: DateTime<Utc>) {
-        if text.trim().is_empty() {
+        if text.trim().is_empty() || state.opted_out {
             return;
         }
         state.first_reply_at.get_or_insert(now);
@@ -249,6 +249,17 @@ impl Dialog {
     }
 
     fn on_client_message(&self, state: &mut DialogState, step: &mut Step, text: String, now: DateTime<Utc>) {
+        if state.opted_out {
+            // Silence, unless the client comes back with their number themselves.
+            if !matches!(self.phones.read(&text, &[]), PhoneInput::Valid(_)) {
+                return;
+            }
+            state.opted_out = false;
+        }
+        if self.script.opt_out.matches(&text) {
+            self.opt_out(state, step, now);
+            return;
+        }
         // "2" after a numbered list (a channel without buttons) is the second answer offered.
         let text = match numbered_choice(&text, &state.offered) {
             Some(picked) => picked.to_string(),
@@ -555,6 +566,24 @@ impl Dialog {
                 };
                 state.outcome = Some(outcome);
                 step.effects.push(Effect::Finished(outcome));
+            }
+        }
+    }
+
+    /// "СТОП": one confirmation, then silence on every channel. A lead still waiting for the
+    /// phone ends as refused; one whose phone is known stays with its manager.
+    fn opt_out(&self, state: &mut DialogState, step: &mut Step, now: DateTime<Utc>) {
+        step.say(state, &self.script.opt_out.confirmation, now);
+        state.opted_out = true;
+        state.offered.clear();
+        match state.status {
+            LeadStatus::New | LeadStatus::BotProcessing if !state.awaiting_manager => {
+                self.finish(state, step, self.on_failure, Outcome::Refused);
+            }
+            // Re-asks and the no-answer window end; the manager's clocks go on.
+            _ => {
+                step.cancel(state, TimerKind::Reask);
+                step.cancel(state, TimerKind::NoAnswer);
             }
         }
     }

@@ -75,6 +75,9 @@ pub struct DialogState {
     pub hops: u32,
     #[serde(default)]
     pub tried: Vec<ManagerId>,
+    /// The client asked not to be written to ("СТОП"): nothing is said to them any more.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub opted_out: bool,
     /// The answers offered with the bot's last question (a reply "2" picks the second).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub offered: Vec<String>,
@@ -105,6 +108,7 @@ impl DialogState {
             hops: 0,
             tried: Vec::new(),
             offered: Vec::new(),
+            opted_out: false,
             created_at: now,
             first_reply_at: None,
             phone_at: None,

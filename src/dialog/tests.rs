@@ -766,3 +766,48 @@ fn offered_answers_follow_the_phone_request_and_a_number_picks_one() {
     assert_eq!(t.s.phone.as_ref().map(|p| p.as_str()), Some("+79161234567"));
     assert!(t.s.offered.is_empty());
 }
+
+#[test]
+fn stop_is_confirmed_once_and_then_nothing_is_said_even_when_clocks_fire() {
+    let mut t = Talk::start(dialog(), None, Some("Здравствуйте"));
+    assert!(!t.said.is_empty());
+    let said = t.client("СТОП");
+    assert_eq!(said, ["Хорошо, больше не будем вам писать."]);
+    assert!(t.s.opted_out);
+    assert_eq!(t.s.status, LeadStatus::LowQuality);
+    assert_eq!(t.s.outcome, Some(Outcome::Refused));
+    assert!(t.s.timers.is_empty(), "no re-asks, no farewell");
+    let before = t.said.len();
+    t.advance(Duration::hours(3));
+    t.fire_due();
+    assert!(t.client("а сколько стоит?").is_empty());
+    assert!(t.client("стоп").is_empty(), "confirmed once");
+    assert_eq!(t.said.len(), before);
+    // The client comes back with their number themselves: taken.
+    t.client("ладно, 8 916 123-45-67");
+    assert!(!t.s.opted_out);
+    assert_eq!(t.s.phone.as_ref().map(|p| p.as_str()), Some("+79161234567"));
+}
+
+#[test]
+fn stop_after_the_handover_silences_the_bot_but_the_lead_stays_with_its_manager() {
+    let mut t = Talk::start(dialog(), None, Some("8 916 123-45-67"));
+    assert!(t.manager_found());
+    t.event(Event::ManagerAssigned(anna()));
+    assert_eq!(t.s.status, LeadStatus::Assigned);
+    t.client(" Stop! ");
+    assert!(t.s.opted_out);
+    assert_eq!(t.s.status, LeadStatus::Assigned);
+    assert!(t.client("спасибо").is_empty(), "no after-handover reply");
+}
+
+#[test]
+fn opt_out_words_match_alone_in_any_case_only() {
+    let o = crate::config::Script::default_opt_out();
+    assert!(o.matches("СТОП"));
+    assert!(o.matches(" стоп. "));
+    assert!(o.matches("STOP"));
+    assert!(!o.matches("стоп, а сколько стоит?"));
+    assert!(!o.matches("остановка"));
+    assert!(!o.matches(""));
+}
