@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 
 use crate::actors::{LeadDeps, RoutingDeps, Runtime, RuntimeParts};
 use crate::channels::instagram::{Instagram, InstagramInbound};
+use crate::channels::sms::{Sms, SmsCallbacks};
 use crate::channels::telegram::{ButtonPresses, Telegram, TelegramInbound};
 use crate::channels::vk::{Vk, VkInbound};
 use crate::channels::whatsapp::{WhatsApp, WhatsAppInbound};
@@ -141,6 +142,14 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         }
         None => None,
     };
+    let sms = match &config.sms {
+        Some(settings) => {
+            let sms = Sms::new(settings.clone()).context("building the SMS gateway client")?;
+            channels.register(sms.clone());
+            Some(sms)
+        }
+        None => None,
+    };
     let notifier = Notifier::new(&svc.notify).context("building the notifier's HTTP client")?;
 
     // The runtime, and with it the intake port.
@@ -209,6 +218,10 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
     let vk_in = vk.map(|vk| VkInbound::new(vk, intake.clone()));
     let whatsapp_in = whatsapp.map(|wa| WhatsAppInbound::new(wa, intake.clone()));
     let instagram_in = instagram.map(|ig| InstagramInbound::new(ig, intake.clone()));
+    let sms_in = sms.map(|sms| {
+        let secret = sms.settings.callback_secret.clone().unwrap_or_default();
+        SmsCallbacks::new(sms.provider.clone(), secret, intake.clone())
+    });
     let bitrix24_in = bitrix24.map(|bx| {
         let deals = jobs.clone().map(|b| b as Arc<dyn DealDispatch>);
         let inbound = Bitrix24Inbound::new(bx, intake.clone(), store.clone(), deals);
@@ -239,6 +252,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         vk: vk_in,
         whatsapp: whatsapp_in,
         instagram: instagram_in,
+        sms: sms_in,
         jobs,
     };
     let addr = listener.local_addr()?;

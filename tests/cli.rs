@@ -271,6 +271,48 @@ fn check_config_accepts_the_instagram_example_and_wants_its_secrets() {
 }
 
 #[test]
+fn check_config_accepts_the_sms_example_and_wants_the_gateways_secrets() {
+    let manifest = env!("CARGO_MANIFEST_DIR");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        format!("{manifest}/config/examples/sms.toml"),
+        dir.path().join("sms.toml"),
+    )
+    .unwrap();
+    let run = |vars: &[(&str, &str)]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_leadbot"));
+        cmd.args(["check-config", "--config", dir.path().to_str().unwrap()]);
+        for var in [
+            "LEADBOT_SMS_API_ID",
+            "LEADBOT_SMS_LOGIN",
+            "LEADBOT_SMS_PASSWORD",
+            "LEADBOT_SMS_CALLBACK_SECRET",
+        ] {
+            cmd.env_remove(var);
+        }
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    let ok = run(&[
+        ("LEADBOT_SMS_API_ID", "id"),
+        ("LEADBOT_SMS_CALLBACK_SECRET", "cb_secret_0123456789"),
+    ]);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let missing = run(&[]);
+    assert_eq!(missing.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(err.contains("SMS.ru needs LEADBOT_SMS_API_ID"), "{err}");
+    assert!(err.contains("LEADBOT_SMS_CALLBACK_SECRET"), "{err}");
+    let smsc = run(&[
+        ("LEADBOT_SMS__PROVIDER", "smsc"),
+        ("LEADBOT_SMS_CALLBACK_SECRET", "cb_secret_0123456789"),
+    ]);
+    assert!(String::from_utf8_lossy(&smsc.stderr).contains("SMSC needs LEADBOT_SMS_LOGIN"));
+}
+
+#[test]
 fn check_config_accepts_the_routing_example_in_the_readme() {
     let manifest = env!("CARGO_MANIFEST_DIR");
     let readme = std::fs::read_to_string(format!("{manifest}/README.md")).unwrap();

@@ -7,6 +7,7 @@
 
 pub mod instagram;
 pub mod meta;
+pub mod sms;
 pub mod telegram;
 pub mod vk;
 pub mod webchat;

@@ -9,6 +9,7 @@ mod issues;
 mod routing;
 mod script;
 mod service;
+mod sms;
 mod telegram;
 mod vk;
 mod whatsapp;
@@ -26,6 +27,7 @@ pub use routing::{
 };
 pub use script::{FaqEntry, OptOut, Reprompts, Script, Texts, Timing};
 pub use service::{DatabaseSettings, FailureStatus, NotifySettings, RuntimeSettings, ServiceSettings};
+pub use sms::{SmsProviderKind, SmsSettings};
 pub use telegram::{Executor, JobBoardSettings, TelegramLimits, TelegramSettings, TelegramTexts};
 pub use vk::VkSettings;
 pub use whatsapp::{WhatsAppSettings, WhatsAppTemplate};
@@ -46,6 +48,8 @@ pub const VK_FILE: &str = "vk.toml";
 pub const WHATSAPP_FILE: &str = "whatsapp.toml";
 /// Optional: present = Instagram Direct is on (example in `config/examples/`).
 pub const INSTAGRAM_FILE: &str = "instagram.toml";
+/// Optional: present = SMS can be sent (example in `config/examples/`).
+pub const SMS_FILE: &str = "sms.toml";
 
 /// The defaults shipped in the repository, compiled in so the binary runs from anywhere.
 const EMBEDDED: [(&str, &str); 3] = [
@@ -66,6 +70,7 @@ pub struct Config {
     pub vk: Option<VkSettings>,
     pub whatsapp: Option<WhatsAppSettings>,
     pub instagram: Option<InstagramSettings>,
+    pub sms: Option<SmsSettings>,
     /// Where the files came from (a directory, or `None` for the compiled-in defaults).
     pub source: Option<PathBuf>,
 }
@@ -216,6 +221,23 @@ impl Config {
                 }
             }
         });
+        let sms_path = dir.map(|d| d.join(SMS_FILE)).filter(|p| p.exists());
+        let sms = sms_path.as_ref().and_then(|path| {
+            let file = path.display().to_string();
+            match std::fs::read_to_string(path) {
+                Ok(text) => issues
+                    .parse_layered_env::<SmsSettings>(&file, "", Some(&text), Some("LEADBOT_SMS__"))
+                    .map(|mut s| {
+                        s.apply_env();
+                        s.validate(&file, &mut issues);
+                        s
+                    }),
+                Err(e) => {
+                    issues.push(&file, "-", format!("cannot read: {e}"));
+                    None
+                }
+            }
+        });
         // Each file that parsed is validated even when another did not: report everything at once.
         let mut service = service;
         if let Some(service) = service.as_mut() {
@@ -244,6 +266,7 @@ impl Config {
                 vk,
                 whatsapp,
                 instagram,
+                sms,
                 source: dir.map(Path::to_path_buf),
             })
         } else {

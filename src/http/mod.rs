@@ -24,6 +24,7 @@ use utoipa_axum::routes;
 
 use crate::actors::{DeliveryHandle, PoolMsg, SupervisorMsg};
 use crate::channels::instagram::InstagramInbound;
+use crate::channels::sms::SmsCallbacks;
 use crate::channels::telegram::TelegramInbound;
 use crate::channels::vk::VkInbound;
 use crate::channels::whatsapp::WhatsAppInbound;
@@ -60,6 +61,7 @@ pub struct AppState {
     pub vk: Option<Arc<VkInbound>>,
     pub whatsapp: Option<Arc<WhatsAppInbound>>,
     pub instagram: Option<Arc<InstagramInbound>>,
+    pub sms: Option<Arc<SmsCallbacks>>,
     pub jobs: Option<Arc<JobBoard>>,
 }
 
@@ -174,6 +176,7 @@ fn api_router(state: AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(webhooks::vk))
         .routes(routes!(webhooks::whatsapp_verify, webhooks::whatsapp))
         .routes(routes!(webhooks::instagram_verify, webhooks::instagram))
+        .routes(routes!(webhooks::sms))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(health::metrics))

@@ -9,6 +9,7 @@ use super::error::ApiPath;
 use super::openapi::ErrorBody;
 use super::{ApiError, AppState};
 use crate::channels::instagram::IgReject;
+use crate::channels::sms::SmsReject;
 use crate::channels::telegram::UpdateError;
 use crate::channels::vk::VkReject;
 use crate::channels::whatsapp::WaReject;
@@ -295,6 +296,36 @@ pub async fn instagram(
         }
         Err(e @ IgReject::Malformed(_)) => {
             telemetry::refused("instagram", "malformed");
+            Err(ApiError::BadRequest(e.to_string()))
+        }
+        Err(e) => Err(ApiError::Unavailable(e.to_string())),
+    }
+}
+
+/// `POST /webhooks/sms/{secret}`: the SMS gateway's delivery callbacks (SMS.ru `data[]`, SMSC
+/// `id`/`status`); the gateways sign nothing, so the secret in the URL is checked (wrong → 401).
+#[utoipa::path(
+    post, path = "/webhooks/sms/{secret}", tag = "webhooks",
+    params(("secret" = String, Path, description = "LEADBOT_SMS_CALLBACK_SECRET")),
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "A delivery callback"),
+    responses((status = 200, description = "`100` (SMS.ru) or `OK` (SMSC)", body = String), (status = 400, description = "Not a form", body = ErrorBody), (status = 401, description = "Wrong secret", body = ErrorBody), (status = 404, description = "SMS is off", body = ErrorBody))
+)]
+pub async fn sms(
+    State(state): State<AppState>,
+    ApiPath(secret): ApiPath<String>,
+    body: Bytes,
+) -> Result<&'static str, ApiError> {
+    let Some(sms) = &state.sms else {
+        return Err(ApiError::NotFound("SMS is not configured".into()));
+    };
+    match sms.handle(&secret, &body).await {
+        Ok(ack) => Ok(ack),
+        Err(SmsReject::Forbidden) => {
+            telemetry::refused("sms", "wrong_secret");
+            Err(ApiError::Unauthorized("wrong callback secret".into()))
+        }
+        Err(e @ SmsReject::Malformed(_)) => {
+            telemetry::refused("sms", "malformed");
             Err(ApiError::BadRequest(e.to_string()))
         }
         Err(e) => Err(ApiError::Unavailable(e.to_string())),

@@ -7,6 +7,7 @@
 pub mod fake_amocrm;
 pub mod fake_bitrix24;
 pub mod fake_graph;
+pub mod fake_sms;
 pub mod fake_telegram;
 pub mod fake_vk;
 
