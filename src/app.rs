@@ -12,6 +12,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use crate::actors::{LeadDeps, RoutingDeps, Runtime, RuntimeParts};
+use crate::channels::avito::{Avito, AvitoInbound};
 use crate::channels::instagram::{Instagram, InstagramInbound};
 use crate::channels::sms::{Sms, SmsCallbacks};
 use crate::channels::telegram::{ButtonPresses, Telegram, TelegramInbound};
@@ -150,6 +151,14 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         }
         None => None,
     };
+    let avito = match &config.avito {
+        Some(settings) => {
+            let avito = Avito::new(settings.clone(), opened.chats.clone()).context("building the Avito client")?;
+            channels.register(avito.clone());
+            Some(avito)
+        }
+        None => None,
+    };
     let notifier = Notifier::new(&svc.notify).context("building the notifier's HTTP client")?;
 
     // The runtime, and with it the intake port.
@@ -218,6 +227,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
     let vk_in = vk.map(|vk| VkInbound::new(vk, intake.clone()));
     let whatsapp_in = whatsapp.map(|wa| WhatsAppInbound::new(wa, intake.clone()));
     let instagram_in = instagram.map(|ig| InstagramInbound::new(ig, intake.clone()));
+    let avito_in = avito.map(|a| AvitoInbound::new(a, intake.clone()));
     let sms_in = sms.map(|sms| {
         let secret = sms.settings.callback_secret.clone().unwrap_or_default();
         SmsCallbacks::new(sms.provider.clone(), secret, intake.clone())
@@ -253,6 +263,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         whatsapp: whatsapp_in,
         instagram: instagram_in,
         sms: sms_in,
+        avito: avito_in,
         jobs,
     };
     let addr = listener.local_addr()?;

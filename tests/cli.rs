@@ -313,6 +313,35 @@ fn check_config_accepts_the_sms_example_and_wants_the_gateways_secrets() {
 }
 
 #[test]
+fn check_config_accepts_the_avito_example_and_wants_its_secrets() {
+    let manifest = env!("CARGO_MANIFEST_DIR");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        format!("{manifest}/config/examples/avito.toml"),
+        dir.path().join("avito.toml"),
+    )
+    .unwrap();
+    let run = |secret: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_leadbot"));
+        cmd.args(["check-config", "--config", dir.path().to_str().unwrap()])
+            .env("LEADBOT_AVITO_CLIENT_ID", "id")
+            .env("LEADBOT_AVITO_CLIENT_SECRET", "secret")
+            .env_remove("LEADBOT_AVITO_WEBHOOK_SECRET");
+        if let Some(s) = secret {
+            cmd.env("LEADBOT_AVITO_WEBHOOK_SECRET", s);
+        }
+        cmd.output().unwrap()
+    };
+    let ok = run(Some("avito_hook_secret_0123"));
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let missing = run(None);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("LEADBOT_AVITO_WEBHOOK_SECRET is not set"));
+    let short = run(Some("short"));
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 16"));
+}
+
+#[test]
 fn check_config_accepts_the_routing_example_in_the_readme() {
     let manifest = env!("CARGO_MANIFEST_DIR");
     let readme = std::fs::read_to_string(format!("{manifest}/README.md")).unwrap();

@@ -5,6 +5,7 @@
 //! (the [`Channel`] impl the runtime's delivery actor drives), and its storage through a store
 //! trait in `src/store/`. Adapters never see the actor runtime or the web server.
 
+pub mod avito;
 pub mod instagram;
 pub mod meta;
 pub mod sms;

@@ -2,6 +2,7 @@
 //! file under `config/`, validated together with errors that name the file and the key.
 
 mod amocrm;
+mod avito;
 mod bitrix24;
 mod duration;
 mod instagram;
@@ -17,6 +18,7 @@ mod whatsapp;
 use std::path::{Path, PathBuf};
 
 pub use amocrm::{AmoChannels, AmoCrmAuth, AmoCrmSettings, AmoDispatch, AmoLimits, AmoPipeline, AmoTags};
+pub use avito::AvitoSettings;
 pub use bitrix24::{
     Bitrix24Auth, Bitrix24Limits, Bitrix24Settings, Bitrix24Statuses, DispatchSettings, OpenLinesSettings,
 };
@@ -50,6 +52,8 @@ pub const WHATSAPP_FILE: &str = "whatsapp.toml";
 pub const INSTAGRAM_FILE: &str = "instagram.toml";
 /// Optional: present = SMS can be sent (example in `config/examples/`).
 pub const SMS_FILE: &str = "sms.toml";
+/// Optional: present = Avito Messenger is on (example in `config/examples/`).
+pub const AVITO_FILE: &str = "avito.toml";
 
 /// The defaults shipped in the repository, compiled in so the binary runs from anywhere.
 const EMBEDDED: [(&str, &str); 3] = [
@@ -71,6 +75,7 @@ pub struct Config {
     pub whatsapp: Option<WhatsAppSettings>,
     pub instagram: Option<InstagramSettings>,
     pub sms: Option<SmsSettings>,
+    pub avito: Option<AvitoSettings>,
     /// Where the files came from (a directory, or `None` for the compiled-in defaults).
     pub source: Option<PathBuf>,
 }
@@ -238,6 +243,23 @@ impl Config {
                 }
             }
         });
+        let avito_path = dir.map(|d| d.join(AVITO_FILE)).filter(|p| p.exists());
+        let avito = avito_path.as_ref().and_then(|path| {
+            let file = path.display().to_string();
+            match std::fs::read_to_string(path) {
+                Ok(text) => issues
+                    .parse_layered_env::<AvitoSettings>(&file, "", Some(&text), Some("LEADBOT_AVITO__"))
+                    .map(|mut a| {
+                        a.apply_env();
+                        a.validate(&file, &mut issues);
+                        a
+                    }),
+                Err(e) => {
+                    issues.push(&file, "-", format!("cannot read: {e}"));
+                    None
+                }
+            }
+        });
         // Each file that parsed is validated even when another did not: report everything at once.
         let mut service = service;
         if let Some(service) = service.as_mut() {
@@ -267,6 +289,7 @@ impl Config {
                 whatsapp,
                 instagram,
                 sms,
+                avito,
                 source: dir.map(Path::to_path_buf),
             })
         } else {

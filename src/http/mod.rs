@@ -23,6 +23,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::actors::{DeliveryHandle, PoolMsg, SupervisorMsg};
+use crate::channels::avito::AvitoInbound;
 use crate::channels::instagram::InstagramInbound;
 use crate::channels::sms::SmsCallbacks;
 use crate::channels::telegram::TelegramInbound;
@@ -62,6 +63,7 @@ pub struct AppState {
     pub whatsapp: Option<Arc<WhatsAppInbound>>,
     pub instagram: Option<Arc<InstagramInbound>>,
     pub sms: Option<Arc<SmsCallbacks>>,
+    pub avito: Option<Arc<AvitoInbound>>,
     pub jobs: Option<Arc<JobBoard>>,
 }
 
@@ -177,6 +179,7 @@ fn api_router(state: AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(webhooks::whatsapp_verify, webhooks::whatsapp))
         .routes(routes!(webhooks::instagram_verify, webhooks::instagram))
         .routes(routes!(webhooks::sms))
+        .routes(routes!(webhooks::avito))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(health::metrics))

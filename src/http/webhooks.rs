@@ -8,6 +8,7 @@ use axum::http::HeaderMap;
 use super::error::ApiPath;
 use super::openapi::ErrorBody;
 use super::{ApiError, AppState};
+use crate::channels::avito::AvitoReject;
 use crate::channels::instagram::IgReject;
 use crate::channels::sms::SmsReject;
 use crate::channels::telegram::UpdateError;
@@ -326,6 +327,37 @@ pub async fn sms(
         }
         Err(e @ SmsReject::Malformed(_)) => {
             telemetry::refused("sms", "malformed");
+            Err(ApiError::BadRequest(e.to_string()))
+        }
+        Err(e) => Err(ApiError::Unavailable(e.to_string())),
+    }
+}
+
+/// `POST /webhooks/avito/{secret}`: Avito Messenger deliveries (v3). Avito documents no
+/// signature, so the secret in the registered URL is checked (wrong → 401, nothing stored);
+/// answered at once.
+#[utoipa::path(
+    post, path = "/webhooks/avito/{secret}", tag = "webhooks",
+    params(("secret" = String, Path, description = "LEADBOT_AVITO_WEBHOOK_SECRET")),
+    request_body(content = Object, description = "An Avito Messenger webhook delivery"),
+    responses((status = 200, description = "Taken", body = String), (status = 400, description = "Not a delivery", body = ErrorBody), (status = 401, description = "Wrong secret", body = ErrorBody), (status = 404, description = "Avito is off", body = ErrorBody))
+)]
+pub async fn avito(
+    State(state): State<AppState>,
+    ApiPath(secret): ApiPath<String>,
+    body: Bytes,
+) -> Result<&'static str, ApiError> {
+    let Some(avito) = &state.avito else {
+        return Err(ApiError::NotFound("Avito is not configured".into()));
+    };
+    match avito.handle(&secret, &body).await {
+        Ok(()) => Ok("ok"),
+        Err(AvitoReject::Forbidden) => {
+            telemetry::refused("avito", "wrong_secret");
+            Err(ApiError::Unauthorized("wrong webhook secret".into()))
+        }
+        Err(e @ AvitoReject::Malformed(_)) => {
+            telemetry::refused("avito", "malformed");
             Err(ApiError::BadRequest(e.to_string()))
         }
         Err(e) => Err(ApiError::Unavailable(e.to_string())),

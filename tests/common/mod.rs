@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod fake_amocrm;
+pub mod fake_avito;
 pub mod fake_bitrix24;
 pub mod fake_graph;
 pub mod fake_sms;
