@@ -12,7 +12,12 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use crate::actors::{LeadDeps, RoutingDeps, Runtime, RuntimeParts};
+use crate::channels::avito::{Avito, AvitoInbound};
+use crate::channels::instagram::{Instagram, InstagramInbound};
+use crate::channels::sms::{Sms, SmsCallbacks};
 use crate::channels::telegram::{ButtonPresses, Telegram, TelegramInbound};
+use crate::channels::vk::{Vk, VkInbound};
+use crate::channels::whatsapp::{WhatsApp, WhatsAppInbound};
 use crate::channels::Channels;
 use crate::config::Config;
 use crate::crm::amocrm::{AmoCrm, AmoCrmAccount, AmoInbound};
@@ -134,6 +139,46 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         }
         None => None,
     };
+    let vk = match &config.vk {
+        Some(settings) => {
+            let vk = Vk::new(settings.clone(), opened.chats.clone()).context("building the VK client")?;
+            channels.register(vk.clone());
+            Some(vk)
+        }
+        None => None,
+    };
+    let whatsapp = match &config.whatsapp {
+        Some(settings) => {
+            let wa = WhatsApp::new(settings.clone(), opened.chats.clone()).context("building the WhatsApp client")?;
+            channels.register(wa.clone());
+            Some(wa)
+        }
+        None => None,
+    };
+    let instagram = match &config.instagram {
+        Some(settings) => {
+            let ig = Instagram::new(settings.clone(), opened.chats.clone()).context("building the Instagram client")?;
+            channels.register(ig.clone());
+            Some(ig)
+        }
+        None => None,
+    };
+    let sms = match &config.sms {
+        Some(settings) => {
+            let sms = Sms::new(settings.clone()).context("building the SMS gateway client")?;
+            channels.register(sms.clone());
+            Some(sms)
+        }
+        None => None,
+    };
+    let avito = match &config.avito {
+        Some(settings) => {
+            let avito = Avito::new(settings.clone(), opened.chats.clone()).context("building the Avito client")?;
+            channels.register(avito.clone());
+            Some(avito)
+        }
+        None => None,
+    };
     let mut notifier = Notifier::new(&svc.notify).context("building the notifier")?;
     if let Some(tg) = &telegram {
         notifier = notifier.with_telegram(tg.api.clone());
@@ -225,6 +270,14 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         }
         inbound
     });
+    let vk_in = vk.map(|vk| VkInbound::new(vk, intake.clone()));
+    let whatsapp_in = whatsapp.map(|wa| WhatsAppInbound::new(wa, intake.clone()));
+    let instagram_in = instagram.map(|ig| InstagramInbound::new(ig, intake.clone()));
+    let avito_in = avito.map(|a| AvitoInbound::new(a, intake.clone()));
+    let sms_in = sms.map(|sms| {
+        let secret = sms.settings.callback_secret.clone().unwrap_or_default();
+        SmsCallbacks::new(sms.provider.clone(), secret, intake.clone())
+    });
     let bitrix24_in = bitrix24.map(|bx| {
         let deals = jobs.clone().map(|b| b as Arc<dyn DealDispatch>);
         let robots = robot_feed(&runtime, &config, crate::crm::bitrix24::SOURCE);
@@ -254,6 +307,11 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         bitrix24: bitrix24_in,
         amocrm: amocrm_in,
         telegram: telegram_in,
+        vk: vk_in,
+        whatsapp: whatsapp_in,
+        instagram: instagram_in,
+        sms: sms_in,
+        avito: avito_in,
         jobs,
     };
     let addr = listener.local_addr()?;

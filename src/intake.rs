@@ -118,6 +118,14 @@ impl Intake {
         Ok(pushed)
     }
 
+    /// The provider reported, after the send, that an outbox row never reached the client
+    /// (a delivery status): the row is marked failed with the provider's reason.
+    pub async fn delivery_failed(&self, outbox_id: i64, reason: &str) -> Result<(), IntakeError> {
+        no_nul("reason", reason)?;
+        self.store.outbox_failed(outbox_id, reason).await?;
+        Ok(())
+    }
+
     async fn store_lead(&self, new: &NewLead) -> Result<Created, IntakeError> {
         validate_lead(new)?;
         let created = self.store.create_lead(new).await?;

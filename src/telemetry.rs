@@ -38,6 +38,7 @@ pub const CRM_REQUEST_SECONDS: &str = "leadbot_crm_request_seconds";
 pub const CRM_LIMITER_WAIT: &str = "leadbot_crm_limiter_wait_seconds";
 pub const CRM_RECONCILED: &str = "leadbot_crm_reconciliation_catches_total";
 pub const CRM_EVENTS: &str = "leadbot_crm_events_total";
+pub const CHANNEL_STATUSES: &str = "leadbot_channel_delivery_statuses_total";
 /// 1 while a CRM has blocked the account (amoCRM's 403 page) and calls are paused.
 pub const CRM_BLOCKED: &str = "leadbot_crm_blocked";
 /// Webhook and API requests refused before anything was stored, by door and a fixed reason.
@@ -210,6 +211,11 @@ const FAMILIES: &[(&str, Family, &str)] = &[
         CRM_EVENTS,
         Family::Counter,
         "CRM webhook events received, by CRM, event and outcome.",
+    ),
+    (
+        CHANNEL_STATUSES,
+        Family::Counter,
+        "Delivery statuses a channel reported for sent messages, by channel and status.",
     ),
     (
         CRM_BLOCKED,

@@ -168,6 +168,180 @@ fn check_config_accepts_the_telegram_example_and_wants_its_token() {
 }
 
 #[test]
+fn check_config_accepts_the_vk_example_and_wants_its_secrets() {
+    let manifest = env!("CARGO_MANIFEST_DIR");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        format!("{manifest}/config/examples/vk.toml"),
+        dir.path().join("vk.toml"),
+    )
+    .unwrap();
+    let run = |token: Option<&str>, secret: Option<&str>, extra: &[(&str, &str)]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_leadbot"));
+        cmd.args(["check-config", "--config", dir.path().to_str().unwrap()])
+            .env_remove("LEADBOT_VK_TOKEN")
+            .env_remove("LEADBOT_VK_SECRET")
+            .env_remove("LEADBOT_VK_CONFIRMATION");
+        if let Some(t) = token {
+            cmd.env("LEADBOT_VK_TOKEN", t);
+        }
+        if let Some(s) = secret {
+            cmd.env("LEADBOT_VK_SECRET", s);
+        }
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    let ok = run(Some("vk1.a.token"), Some("secret_ok"), &[]);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let missing = run(None, None, &[]);
+    assert_eq!(missing.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(err.contains("LEADBOT_VK_TOKEN"), "{err}");
+    assert!(err.contains("LEADBOT_VK_SECRET"), "{err}");
+    let short = run(Some("t"), Some("short"), &[]);
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 8 characters"));
+    let bad = run(Some("t"), Some("secret_ok"), &[("LEADBOT_VK__GROUP_ID", "-5")]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("vk.toml:group_id"));
+}
+
+#[test]
+fn check_config_accepts_the_whatsapp_example_and_wants_its_secrets() {
+    let manifest = env!("CARGO_MANIFEST_DIR");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        format!("{manifest}/config/examples/whatsapp.toml"),
+        dir.path().join("whatsapp.toml"),
+    )
+    .unwrap();
+    let run = |with: bool| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_leadbot"));
+        cmd.args(["check-config", "--config", dir.path().to_str().unwrap()]);
+        for var in [
+            "LEADBOT_WHATSAPP_TOKEN",
+            "LEADBOT_WHATSAPP_APP_SECRET",
+            "LEADBOT_WHATSAPP_VERIFY_TOKEN",
+        ] {
+            cmd.env_remove(var);
+            if with {
+                cmd.env(var, "value-1234");
+            }
+        }
+        cmd.output().unwrap()
+    };
+    let ok = run(true);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let missing = run(false);
+    assert_eq!(missing.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(err.contains("LEADBOT_WHATSAPP_APP_SECRET is not set"), "{err}");
+}
+
+#[test]
+fn check_config_accepts_the_instagram_example_and_wants_its_secrets() {
+    let manifest = env!("CARGO_MANIFEST_DIR");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        format!("{manifest}/config/examples/instagram.toml"),
+        dir.path().join("instagram.toml"),
+    )
+    .unwrap();
+    let run = |with: bool| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_leadbot"));
+        cmd.args(["check-config", "--config", dir.path().to_str().unwrap()]);
+        for var in [
+            "LEADBOT_INSTAGRAM_TOKEN",
+            "LEADBOT_INSTAGRAM_APP_SECRET",
+            "LEADBOT_INSTAGRAM_VERIFY_TOKEN",
+        ] {
+            cmd.env_remove(var);
+            if with {
+                cmd.env(var, "value-1234");
+            }
+        }
+        cmd.output().unwrap()
+    };
+    let ok = run(true);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let missing = run(false);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("LEADBOT_INSTAGRAM_TOKEN is not set"));
+}
+
+#[test]
+fn check_config_accepts_the_sms_example_and_wants_the_gateways_secrets() {
+    let manifest = env!("CARGO_MANIFEST_DIR");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        format!("{manifest}/config/examples/sms.toml"),
+        dir.path().join("sms.toml"),
+    )
+    .unwrap();
+    let run = |vars: &[(&str, &str)]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_leadbot"));
+        cmd.args(["check-config", "--config", dir.path().to_str().unwrap()]);
+        for var in [
+            "LEADBOT_SMS_API_ID",
+            "LEADBOT_SMS_LOGIN",
+            "LEADBOT_SMS_PASSWORD",
+            "LEADBOT_SMS_CALLBACK_SECRET",
+        ] {
+            cmd.env_remove(var);
+        }
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    let ok = run(&[
+        ("LEADBOT_SMS_API_ID", "id"),
+        ("LEADBOT_SMS_CALLBACK_SECRET", "cb_secret_0123456789"),
+    ]);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let missing = run(&[]);
+    assert_eq!(missing.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(err.contains("SMS.ru needs LEADBOT_SMS_API_ID"), "{err}");
+    assert!(err.contains("LEADBOT_SMS_CALLBACK_SECRET"), "{err}");
+    let smsc = run(&[
+        ("LEADBOT_SMS__PROVIDER", "smsc"),
+        ("LEADBOT_SMS_CALLBACK_SECRET", "cb_secret_0123456789"),
+    ]);
+    assert!(String::from_utf8_lossy(&smsc.stderr).contains("SMSC needs LEADBOT_SMS_LOGIN"));
+}
+
+#[test]
+fn check_config_accepts_the_avito_example_and_wants_its_secrets() {
+    let manifest = env!("CARGO_MANIFEST_DIR");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        format!("{manifest}/config/examples/avito.toml"),
+        dir.path().join("avito.toml"),
+    )
+    .unwrap();
+    let run = |secret: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_leadbot"));
+        cmd.args(["check-config", "--config", dir.path().to_str().unwrap()])
+            .env("LEADBOT_AVITO_CLIENT_ID", "id")
+            .env("LEADBOT_AVITO_CLIENT_SECRET", "secret")
+            .env_remove("LEADBOT_AVITO_WEBHOOK_SECRET");
+        if let Some(s) = secret {
+            cmd.env("LEADBOT_AVITO_WEBHOOK_SECRET", s);
+        }
+        cmd.output().unwrap()
+    };
+    let ok = run(Some("avito_hook_secret_0123"));
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let missing = run(None);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("LEADBOT_AVITO_WEBHOOK_SECRET is not set"));
+    let short = run(Some("short"));
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 16"));
+}
+
+#[test]
 fn check_config_accepts_the_routing_example_in_the_readme() {
     let manifest = env!("CARGO_MANIFEST_DIR");
     let readme = std::fs::read_to_string(format!("{manifest}/README.md")).unwrap();

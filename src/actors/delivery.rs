@@ -640,7 +640,7 @@ impl SinkRun {
                 h.consecutive_failures += 1;
                 h.last_error = Some(e.clone());
             }
-            Err(DeliveryError::Blocked(_)) => {
+            Err(DeliveryError::Blocked(_) | DeliveryError::CannotInitiate(_)) => {
                 h.blocked += 1;
                 h.consecutive_failures = 0;
             }
@@ -701,7 +701,7 @@ async fn deliver_and_record(sink: &Sink, shared: &Shared, item: OutboxItem) -> F
             hold_until = Some(next);
             store.outbox_retry(item.id, e, next).await
         }
-        Err(DeliveryError::Blocked(reason)) => {
+        Err(DeliveryError::Blocked(reason) | DeliveryError::CannotInitiate(reason)) => {
             tracing::warn!(outbox_id = item.id, lead_id = ?item.lead, reason = %reason, "the client cannot be reached on this channel");
             if let Some(lead) = item.lead {
                 let key = EventKey::new("channel-status", format!("lost:{lead}"));
@@ -743,7 +743,7 @@ async fn deliver(sink: &Sink, shared: &Shared, item: &OutboxItem) -> Result<(), 
         (Sink::Channel(channel), KIND_MESSAGE) => {
             let msg: OutboundMessage = serde_json::from_value(item.payload.clone()).map_err(bad)?;
             channel
-                .send(&lead(item.lead).await?, &msg.text, &item.idempotency_key)
+                .send(&lead(item.lead).await?, &msg, &item.idempotency_key, item.id)
                 .await
         }
         (Sink::Notifier(notifier), KIND_NOTIFICATION) => {

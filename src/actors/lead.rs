@@ -226,6 +226,7 @@ impl LeadActor {
                 before: &before,
                 after: &state,
                 effects: &effects,
+                caps: self.deps.channels.capabilities(&state.channel),
             },
             &|id| self.deps.routing.roster.head_of(id).map(|h| h.as_ref()),
         );

@@ -5,8 +5,14 @@
 //! (the [`Channel`] impl the runtime's delivery actor drives), and its storage through a store
 //! trait in `src/store/`. Adapters never see the actor runtime or the web server.
 
+pub mod avito;
+pub mod instagram;
+pub mod meta;
+pub mod sms;
 pub mod telegram;
+pub mod vk;
 pub mod webchat;
+pub mod whatsapp;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,24 +20,26 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::domain::LeadRecord;
-use crate::outbox::DeliveryError;
+use crate::outbox::{DeliveryError, OutboundMessage};
 pub use webchat::WebChat;
 
-/// What a channel can do; the dialog and fallbacks depend on it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Capabilities {
-    /// The client can answer in real time (a dialog is possible).
-    pub realtime: bool,
-    /// leadbot may write first (Telegram, VK and Instagram bots cannot).
-    pub can_initiate: bool,
-}
+pub use crate::domain::capabilities::{Buttons, Capabilities, Initiate, PhoneShare};
 
 #[async_trait]
 pub trait Channel: Send + Sync + 'static {
     fn name(&self) -> &'static str;
     fn capabilities(&self) -> Capabilities;
-    /// Delivers one bot message; `idempotency_key` is stable across retries.
-    async fn send(&self, lead: &LeadRecord, text: &str, idempotency_key: &str) -> Result<(), DeliveryError>;
+    /// Delivers one bot message (already fitted to [`Capabilities`]: its text within
+    /// `max_text_len`, buttons only where the channel has them); `idempotency_key` is stable
+    /// across retries; `outbox_id` is the row's, for providers that report on a message later
+    /// (delivery statuses).
+    async fn send(
+        &self,
+        lead: &LeadRecord,
+        msg: &OutboundMessage,
+        idempotency_key: &str,
+        outbox_id: i64,
+    ) -> Result<(), DeliveryError>;
 }
 
 #[derive(Clone, Default)]
@@ -61,5 +69,10 @@ impl Channels {
     /// Whether the bot can hold a dialog with a lead that came from `name`.
     pub fn can_talk(&self, name: &str) -> bool {
         self.get(name).is_some_and(|c| c.capabilities().realtime)
+    }
+
+    /// What the channel `name` can do, if leadbot has it.
+    pub fn capabilities(&self, name: &str) -> Option<Capabilities> {
+        self.get(name).map(|c| c.capabilities())
     }
 }

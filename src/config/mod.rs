@@ -2,31 +2,41 @@
 //! file under `config/`, validated together with errors that name the file and the key.
 
 mod amocrm;
+mod avito;
 mod bitrix24;
 mod duration;
+mod instagram;
 mod issues;
 mod robots;
 mod routing;
 mod script;
 mod service;
+mod sms;
 mod telegram;
+mod vk;
+mod whatsapp;
 
 use std::path::{Path, PathBuf};
 
 pub use amocrm::{AmoChannels, AmoCrmAuth, AmoCrmSettings, AmoDispatch, AmoLimits, AmoPipeline, AmoTags};
+pub use avito::AvitoSettings;
 pub use bitrix24::{
     Bitrix24Auth, Bitrix24Limits, Bitrix24Settings, Bitrix24Statuses, DispatchSettings, OpenLinesSettings,
 };
+pub use instagram::InstagramSettings;
 pub use issues::{ConfigIssue, ConfigIssues};
 pub use robots::{CrmMapping, Recipient, RobotsSettings};
 pub use routing::{
     ClassifierConfig, GroupConfig, LlmConfig, ManagerConfig, RoutingConfig, RoutingRule, SpecializationRule, Strategy,
 };
-pub use script::{FaqEntry, Reprompts, Script, Texts, Timing};
+pub use script::{FaqEntry, OptOut, Reprompts, Script, Texts, Timing};
 pub use service::{
     DatabaseSettings, FailureStatus, NotifySettings, RuntimeSettings, ServiceSettings, SmtpSecurity, SmtpSettings,
 };
+pub use sms::{SmsProviderKind, SmsSettings};
 pub use telegram::{Executor, JobBoardSettings, TelegramLimits, TelegramSettings, TelegramTexts};
+pub use vk::VkSettings;
+pub use whatsapp::{WhatsAppSettings, WhatsAppTemplate};
 
 /// File names inside the config directory.
 pub const SERVICE_FILE: &str = "leadbot.toml";
@@ -40,6 +50,16 @@ pub const AMOCRM_FILE: &str = "amocrm.toml";
 pub const TELEGRAM_FILE: &str = "telegram.toml";
 /// Optional: present = the SLA robots run for the connected CRMs mapped in it.
 pub const ROBOTS_FILE: &str = "robots.toml";
+/// Optional: present = the VK community's messages are on (example in `config/examples/`).
+pub const VK_FILE: &str = "vk.toml";
+/// Optional: present = the WhatsApp Business number is on (example in `config/examples/`).
+pub const WHATSAPP_FILE: &str = "whatsapp.toml";
+/// Optional: present = Instagram Direct is on (example in `config/examples/`).
+pub const INSTAGRAM_FILE: &str = "instagram.toml";
+/// Optional: present = SMS can be sent (example in `config/examples/`).
+pub const SMS_FILE: &str = "sms.toml";
+/// Optional: present = Avito Messenger is on (example in `config/examples/`).
+pub const AVITO_FILE: &str = "avito.toml";
 
 /// The defaults shipped in the repository, compiled in so the binary runs from anywhere.
 const EMBEDDED: [(&str, &str); 3] = [
@@ -58,6 +78,11 @@ pub struct Config {
     pub amocrm: Option<AmoCrmSettings>,
     pub telegram: Option<TelegramSettings>,
     pub robots: Option<RobotsSettings>,
+    pub vk: Option<VkSettings>,
+    pub whatsapp: Option<WhatsAppSettings>,
+    pub instagram: Option<InstagramSettings>,
+    pub sms: Option<SmsSettings>,
+    pub avito: Option<AvitoSettings>,
     /// Where the files came from (a directory, or `None` for the compiled-in defaults).
     pub source: Option<PathBuf>,
 }
@@ -168,6 +193,91 @@ impl Config {
                 }
             }
         });
+        let vk_path = dir.map(|d| d.join(VK_FILE)).filter(|p| p.exists());
+        let vk = vk_path.as_ref().and_then(|path| {
+            let file = path.display().to_string();
+            match std::fs::read_to_string(path) {
+                Ok(text) => issues
+                    .parse_layered_env::<VkSettings>(&file, "", Some(&text), Some("LEADBOT_VK__"))
+                    .map(|mut v| {
+                        v.apply_env();
+                        v.validate(&file, &mut issues);
+                        v
+                    }),
+                Err(e) => {
+                    issues.push(&file, "-", format!("cannot read: {e}"));
+                    None
+                }
+            }
+        });
+        let whatsapp_path = dir.map(|d| d.join(WHATSAPP_FILE)).filter(|p| p.exists());
+        let whatsapp = whatsapp_path.as_ref().and_then(|path| {
+            let file = path.display().to_string();
+            match std::fs::read_to_string(path) {
+                Ok(text) => issues
+                    .parse_layered_env::<WhatsAppSettings>(&file, "", Some(&text), Some("LEADBOT_WHATSAPP__"))
+                    .map(|mut w| {
+                        w.apply_env();
+                        w.validate(&file, &mut issues);
+                        w
+                    }),
+                Err(e) => {
+                    issues.push(&file, "-", format!("cannot read: {e}"));
+                    None
+                }
+            }
+        });
+        let instagram_path = dir.map(|d| d.join(INSTAGRAM_FILE)).filter(|p| p.exists());
+        let instagram = instagram_path.as_ref().and_then(|path| {
+            let file = path.display().to_string();
+            match std::fs::read_to_string(path) {
+                Ok(text) => issues
+                    .parse_layered_env::<InstagramSettings>(&file, "", Some(&text), Some("LEADBOT_INSTAGRAM__"))
+                    .map(|mut i| {
+                        i.apply_env();
+                        i.validate(&file, &mut issues);
+                        i
+                    }),
+                Err(e) => {
+                    issues.push(&file, "-", format!("cannot read: {e}"));
+                    None
+                }
+            }
+        });
+        let sms_path = dir.map(|d| d.join(SMS_FILE)).filter(|p| p.exists());
+        let sms = sms_path.as_ref().and_then(|path| {
+            let file = path.display().to_string();
+            match std::fs::read_to_string(path) {
+                Ok(text) => issues
+                    .parse_layered_env::<SmsSettings>(&file, "", Some(&text), Some("LEADBOT_SMS__"))
+                    .map(|mut s| {
+                        s.apply_env();
+                        s.validate(&file, &mut issues);
+                        s
+                    }),
+                Err(e) => {
+                    issues.push(&file, "-", format!("cannot read: {e}"));
+                    None
+                }
+            }
+        });
+        let avito_path = dir.map(|d| d.join(AVITO_FILE)).filter(|p| p.exists());
+        let avito = avito_path.as_ref().and_then(|path| {
+            let file = path.display().to_string();
+            match std::fs::read_to_string(path) {
+                Ok(text) => issues
+                    .parse_layered_env::<AvitoSettings>(&file, "", Some(&text), Some("LEADBOT_AVITO__"))
+                    .map(|mut a| {
+                        a.apply_env();
+                        a.validate(&file, &mut issues);
+                        a
+                    }),
+                Err(e) => {
+                    issues.push(&file, "-", format!("cannot read: {e}"));
+                    None
+                }
+            }
+        });
         // Each file that parsed is validated even when another did not: report everything at once.
         let mut service = service;
         if let Some(service) = service.as_mut() {
@@ -194,6 +304,11 @@ impl Config {
                 amocrm,
                 telegram,
                 robots,
+                vk,
+                whatsapp,
+                instagram,
+                sms,
+                avito,
                 source: dir.map(Path::to_path_buf),
             })
         } else {

@@ -16,6 +16,46 @@ pub struct Script {
     pub faq: Vec<FaqEntry>,
     #[serde(default)]
     pub phones: PhoneContext,
+    #[serde(default)]
+    pub opt_out: OptOut,
+}
+
+/// `[opt_out]`: a client who writes one of these words (alone, any case) is never written to
+/// again on any channel for this lead: one confirmation, then silence (the manager is still
+/// told if a phone was given).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptOut {
+    pub words: Vec<String>,
+    /// The one confirmation (may be empty: say nothing).
+    pub confirmation: String,
+}
+
+impl Default for OptOut {
+    fn default() -> Self {
+        OptOut {
+            words: vec!["стоп".into(), "stop".into(), "отписаться".into(), "отписка".into()],
+            confirmation: "Хорошо, больше не будем вам писать.".into(),
+        }
+    }
+}
+
+impl Script {
+    /// The default `[opt_out]` (tests, docs).
+    pub fn default_opt_out() -> OptOut {
+        OptOut::default()
+    }
+}
+
+impl OptOut {
+    /// The message is an opt-out word ("СТОП", "Stop!", " стоп. ").
+    pub fn matches(&self, text: &str) -> bool {
+        let t = text
+            .trim()
+            .trim_matches(|c: char| c.is_ascii_punctuation() || c.is_whitespace())
+            .to_lowercase();
+        !t.is_empty() && self.words.iter().any(|w| w.trim().to_lowercase() == t)
+    }
 }
 
 /// `[phones]`: which numbers are never the client's contact.
@@ -42,6 +82,10 @@ pub struct Texts {
     pub greeting: String,
     /// The polite phone request that follows the greeting.
     pub phone_request: String,
+    /// Answers offered with the phone request: buttons where the channel has them, a numbered
+    /// list where it has not. A press (or the answer's number) is the client's message.
+    #[serde(default)]
+    pub phone_request_options: Vec<String>,
     /// Re-asks sent after `timing.reask_after[i]` of silence (one text per interval).
     pub reask: Vec<String>,
     /// After an FAQ answer: steer back to the phone.
@@ -129,6 +173,16 @@ pub struct FaqEntry {
 
 impl Script {
     pub(super) fn validate(&self, file: &str, issues: &mut ConfigIssues) {
+        if self.opt_out.words.is_empty() || self.opt_out.words.iter().any(|w| w.trim().is_empty()) {
+            issues.push(file, "opt_out.words", "needs at least one word, none of them empty");
+        }
+        if self.texts.phone_request_options.iter().any(|o| o.trim().is_empty()) {
+            issues.push(
+                file,
+                "texts.phone_request_options",
+                "an offered answer must not be empty",
+            );
+        }
         let t = &self.texts;
         for (key, text) in [
             ("texts.greeting_named", &t.greeting_named),

@@ -6,6 +6,7 @@ use super::phone_input::{is_correction, PhoneInput, PhoneReader};
 use super::refusal::RefusalRules;
 use super::state::{ArmedTimer, DialogState, Effect, Event, TimerKind, RECENT_MESSAGES};
 use crate::config::{FailureStatus, Script};
+use crate::domain::capabilities::numbered_choice;
 use crate::domain::{ChannelName, LeadStatus, ManagerRef, Outcome, Phone};
 
 #[derive(Debug, thiserror::Error)]
@@ -59,7 +60,7 @@ struct Step {
 
 impl Step {
     fn say(&mut self, state: &mut DialogState, text: &str, now: DateTime<Utc>) {
-        if text.trim().is_empty() {
+        if text.trim().is_empty() || state.opted_out {
             return;
         }
         state.first_reply_at.get_or_insert(now);
@@ -179,7 +180,23 @@ impl Dialog {
                 }
             }
         }
+        self.offer(&mut state, &mut step);
         (state, step.effects)
+    }
+
+    /// While the bot waits for the phone every message of its asks for it: the last one of the
+    /// step carries the configured answers (buttons, or a numbered list), which a reply picks.
+    fn offer(&self, state: &mut DialogState, step: &mut Step) {
+        let options = &self.script.texts.phone_request_options;
+        let waiting = state.status == LeadStatus::BotProcessing && state.phone.is_none() && !state.awaiting_manager;
+        if !waiting || options.is_empty() {
+            state.offered.clear();
+            return;
+        }
+        if let Some(last) = step.effects.iter().rposition(|e| matches!(e, Effect::Say(_))) {
+            step.effects.insert(last + 1, Effect::Offer(options.clone()));
+            state.offered = options.clone();
+        }
     }
 
     fn on_intake(
@@ -232,6 +249,22 @@ impl Dialog {
     }
 
     fn on_client_message(&self, state: &mut DialogState, step: &mut Step, text: String, now: DateTime<Utc>) {
+        if state.opted_out {
+            // Silence, unless the client comes back with their number themselves.
+            if !matches!(self.phones.read(&text, &[]), PhoneInput::Valid(_)) {
+                return;
+            }
+            state.opted_out = false;
+        }
+        if self.script.opt_out.matches(&text) {
+            self.opt_out(state, step, now);
+            return;
+        }
+        // "2" after a numbered list (a channel without buttons) is the second answer offered.
+        let text = match numbered_choice(&text, &state.offered) {
+            Some(picked) => picked.to_string(),
+            None => text,
+        };
         match state.status {
             LeadStatus::New => {}
             LeadStatus::BotProcessing if state.awaiting_manager => {
@@ -400,6 +433,7 @@ impl Dialog {
 
     fn accept_phone(&self, state: &mut DialogState, step: &mut Step, e164: Phone, text: String, now: DateTime<Utc>) {
         state.phone = Some(e164);
+        state.offered.clear();
         state.phone_at = Some(now);
         state.awaiting_manager = true;
         state.outcome = None;
@@ -532,6 +566,24 @@ impl Dialog {
                 };
                 state.outcome = Some(outcome);
                 step.effects.push(Effect::Finished(outcome));
+            }
+        }
+    }
+
+    /// "СТОП": one confirmation, then silence on every channel. A lead still waiting for the
+    /// phone ends as refused; one whose phone is known stays with its manager.
+    fn opt_out(&self, state: &mut DialogState, step: &mut Step, now: DateTime<Utc>) {
+        step.say(state, &self.script.opt_out.confirmation, now);
+        state.opted_out = true;
+        state.offered.clear();
+        match state.status {
+            LeadStatus::New | LeadStatus::BotProcessing if !state.awaiting_manager => {
+                self.finish(state, step, self.on_failure, Outcome::Refused);
+            }
+            // Re-asks and the no-answer window end; the manager's clocks go on.
+            _ => {
+                step.cancel(state, TimerKind::Reask);
+                step.cancel(state, TimerKind::NoAnswer);
             }
         }
     }

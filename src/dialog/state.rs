@@ -75,6 +75,12 @@ pub struct DialogState {
     pub hops: u32,
     #[serde(default)]
     pub tried: Vec<ManagerId>,
+    /// The client asked not to be written to ("СТОП"): nothing is said to them any more.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub opted_out: bool,
+    /// The answers offered with the bot's last question (a reply "2" picks the second).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub offered: Vec<String>,
     pub created_at: DateTime<Utc>,
     pub first_reply_at: Option<DateTime<Utc>>,
     pub phone_at: Option<DateTime<Utc>>,
@@ -101,6 +107,8 @@ impl DialogState {
             accepted: false,
             hops: 0,
             tried: Vec::new(),
+            offered: Vec::new(),
+            opted_out: false,
             created_at: now,
             first_reply_at: None,
             phone_at: None,
@@ -151,6 +159,8 @@ pub enum Event {
 pub enum Effect {
     /// A bot message to the client on the lead's channel.
     Say(String),
+    /// Answers offered with the `Say` just before (buttons, or a numbered list).
+    Offer(Vec<String>),
     ArmTimer {
         kind: TimerKind,
         timer: ArmedTimer,

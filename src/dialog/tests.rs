@@ -739,3 +739,75 @@ fn an_area_code_in_brackets_or_in_the_previous_message() {
     t.client("255-90-14");
     assert_eq!(t.s.phone.as_deref(), Some("+78632559014"));
 }
+
+#[test]
+fn offered_answers_follow_the_phone_request_and_a_number_picks_one() {
+    let mut cfg = Config::load(None).unwrap();
+    cfg.script.texts.phone_request_options = vec!["Часы работы".into(), "Где вы находитесь?".into()];
+    let reader = PhoneReader::new(
+        leadbot_phone::Extractor::new("RU").unwrap(),
+        leadbot_phone::Policy::default(),
+    );
+    let d = Dialog::new(cfg.script, reader, FailureStatus::LowQuality, Handover::none()).unwrap();
+    let mut t = Talk::start(d, None, None);
+    // The offer comes right after the phone request it belongs to.
+    let offer_at = t
+        .last
+        .iter()
+        .position(|e| matches!(e, Effect::Offer(_)))
+        .expect("an offer");
+    assert!(matches!(&t.last[offer_at - 1], Effect::Say(s) if s.starts_with("Оставьте")));
+    assert_eq!(t.s.offered.len(), 2);
+    // "2" on a channel that showed a numbered list is the second answer: the address.
+    let said = t.client("2");
+    assert!(said.iter().any(|s| s.starts_with("Наш адрес")), "{said:?}");
+    // Once the phone is known nothing is offered any more: "1" is just text.
+    t.client("+7 916 123-45-67");
+    assert_eq!(t.s.phone.as_ref().map(|p| p.as_str()), Some("+79161234567"));
+    assert!(t.s.offered.is_empty());
+}
+
+#[test]
+fn stop_is_confirmed_once_and_then_nothing_is_said_even_when_clocks_fire() {
+    let mut t = Talk::start(dialog(), None, Some("Здравствуйте"));
+    assert!(!t.said.is_empty());
+    let said = t.client("СТОП");
+    assert_eq!(said, ["Хорошо, больше не будем вам писать."]);
+    assert!(t.s.opted_out);
+    assert_eq!(t.s.status, LeadStatus::LowQuality);
+    assert_eq!(t.s.outcome, Some(Outcome::Refused));
+    assert!(t.s.timers.is_empty(), "no re-asks, no farewell");
+    let before = t.said.len();
+    t.advance(Duration::hours(3));
+    t.fire_due();
+    assert!(t.client("а сколько стоит?").is_empty());
+    assert!(t.client("стоп").is_empty(), "confirmed once");
+    assert_eq!(t.said.len(), before);
+    // The client comes back with their number themselves: taken.
+    t.client("ладно, 8 916 123-45-67");
+    assert!(!t.s.opted_out);
+    assert_eq!(t.s.phone.as_ref().map(|p| p.as_str()), Some("+79161234567"));
+}
+
+#[test]
+fn stop_after_the_handover_silences_the_bot_but_the_lead_stays_with_its_manager() {
+    let mut t = Talk::start(dialog(), None, Some("8 916 123-45-67"));
+    assert!(t.manager_found());
+    t.event(Event::ManagerAssigned(anna()));
+    assert_eq!(t.s.status, LeadStatus::Assigned);
+    t.client(" Stop! ");
+    assert!(t.s.opted_out);
+    assert_eq!(t.s.status, LeadStatus::Assigned);
+    assert!(t.client("спасибо").is_empty(), "no after-handover reply");
+}
+
+#[test]
+fn opt_out_words_match_alone_in_any_case_only() {
+    let o = crate::config::Script::default_opt_out();
+    assert!(o.matches("СТОП"));
+    assert!(o.matches(" стоп. "));
+    assert!(o.matches("STOP"));
+    assert!(!o.matches("стоп, а сколько стоит?"));
+    assert!(!o.matches("остановка"));
+    assert!(!o.matches(""));
+}

@@ -1,6 +1,7 @@
 //! Domain types shared by every layer: ids and newtypes parsed once, statuses, the records the
 //! doors pass around. No I/O here.
 
+pub mod capabilities;
 mod channel;
 mod deal;
 mod lead;

@@ -23,7 +23,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::actors::{DeliveryHandle, PoolMsg, SupervisorMsg};
+use crate::channels::avito::AvitoInbound;
+use crate::channels::instagram::InstagramInbound;
+use crate::channels::sms::SmsCallbacks;
 use crate::channels::telegram::TelegramInbound;
+use crate::channels::vk::VkInbound;
+use crate::channels::whatsapp::WhatsAppInbound;
 use crate::crm::amocrm::AmoInbound;
 use crate::crm::bitrix24::Bitrix24Inbound;
 use crate::intake::Intake;
@@ -54,6 +59,11 @@ pub struct AppState {
     pub bitrix24: Option<Arc<Bitrix24Inbound>>,
     pub amocrm: Option<Arc<AmoInbound>>,
     pub telegram: Option<Arc<TelegramInbound>>,
+    pub vk: Option<Arc<VkInbound>>,
+    pub whatsapp: Option<Arc<WhatsAppInbound>>,
+    pub instagram: Option<Arc<InstagramInbound>>,
+    pub sms: Option<Arc<SmsCallbacks>>,
+    pub avito: Option<Arc<AvitoInbound>>,
     pub jobs: Option<Arc<JobBoard>>,
 }
 
@@ -165,6 +175,11 @@ fn api_router(state: AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(webhooks::bitrix24))
         .routes(routes!(webhooks::amocrm))
         .routes(routes!(webhooks::telegram))
+        .routes(routes!(webhooks::vk))
+        .routes(routes!(webhooks::whatsapp_verify, webhooks::whatsapp))
+        .routes(routes!(webhooks::instagram_verify, webhooks::instagram))
+        .routes(routes!(webhooks::sms))
+        .routes(routes!(webhooks::avito))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(health::metrics))

@@ -42,6 +42,10 @@ pub enum DeliveryError {
     /// the row is given up and the lead is told, so its dialog takes the fallback.
     #[error("blocked: {0}")]
     Blocked(String),
+    /// The channel does not let leadbot write first to this client (VK 901/902, a Telegram
+    /// chat never opened): like `Blocked`, the lead is told and its dialog takes the fallback.
+    #[error("cannot initiate: {0}")]
+    CannotInitiate(String),
 }
 
 impl DeliveryError {
@@ -52,15 +56,34 @@ impl DeliveryError {
             DeliveryError::Permanent(_) => "failed",
             DeliveryError::Throttled(_) => "throttled",
             DeliveryError::Blocked(_) => "blocked",
+            DeliveryError::CannotInitiate(_) => "cannot_initiate",
         }
     }
 }
 
-/// A bot message as stored in the outbox.
+/// A bot message as stored in the outbox, already fitted to its channel's capabilities (one
+/// dialog message may be several rows, each within the channel's length).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OutboundMessage {
     pub channel: ChannelName,
     pub text: String,
+    /// Answer buttons (only where the channel has them; elsewhere they are in the text).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub buttons: Vec<String>,
+    /// The bot is waiting for the phone: a channel with a native share button shows it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub request_phone: bool,
+}
+
+impl OutboundMessage {
+    pub fn text(channel: ChannelName, text: impl Into<String>) -> OutboundMessage {
+        OutboundMessage {
+            channel,
+            text: text.into(),
+            buttons: vec![],
+            request_phone: false,
+        }
+    }
 }
 
 /// A notification as stored in the outbox.

@@ -3,6 +3,7 @@
 //! actor commits the plan with the state, then tells the pool what the plan says.
 
 use crate::dialog::{DialogState, Effect};
+use crate::domain::capabilities::{fit, Capabilities, Part};
 use crate::domain::{LeadId, LeadStatus, ManagerId, ManagerRef, Outcome};
 use crate::store::{Direction, NewOutbox, TimerChange};
 
@@ -19,6 +20,9 @@ pub struct StepInput<'a> {
     pub before: &'a DialogState,
     pub after: &'a DialogState,
     pub effects: &'a [Effect],
+    /// What the lead's channel (after the step) can carry; `None`: a channel leadbot has no
+    /// adapter for (the rows fail at delivery as before).
+    pub caps: Option<Capabilities>,
 }
 
 /// Everything a step sends or changes besides its state.
@@ -64,16 +68,40 @@ pub fn plan(input: &StepInput<'_>, head_of: &dyn Fn(&ManagerId) -> Option<Manage
     for (i, effect) in effects.iter().enumerate() {
         match effect {
             Effect::Say(text) => {
-                plan.said.push((Direction::Out, text.clone()));
-                plan.outbox.push(NewOutbox {
-                    kind: KIND_MESSAGE.into(),
-                    payload: to_json(&OutboundMessage {
-                        channel: after.channel.clone(),
+                let offered = match effects.get(i + 1) {
+                    Some(Effect::Offer(options)) => options.as_slice(),
+                    _ => &[],
+                };
+                let parts = match &input.caps {
+                    Some(caps) => fit(text, offered, caps),
+                    None => vec![Part {
                         text: text.clone(),
-                    }),
-                    idempotency_key: key(&format!("say{i}")),
-                });
+                        buttons: offered.to_vec(),
+                    }],
+                };
+                // The transcript has what the client read (a numbered list included).
+                let read: Vec<&str> = parts.iter().map(|p| p.text.as_str()).collect();
+                plan.said.push((Direction::Out, read.join("\n")));
+                let request_phone = waiting_for_phone(after);
+                for (j, part) in parts.into_iter().enumerate() {
+                    plan.outbox.push(NewOutbox {
+                        kind: KIND_MESSAGE.into(),
+                        payload: to_json(&OutboundMessage {
+                            channel: after.channel.clone(),
+                            text: part.text,
+                            buttons: part.buttons,
+                            request_phone,
+                        }),
+                        idempotency_key: if j == 0 {
+                            key(&format!("say{i}"))
+                        } else {
+                            key(&format!("say{i}.{j}"))
+                        },
+                    });
+                }
             }
+            // Carried by the `Say` before it.
+            Effect::Offer(_) => {}
             Effect::ArmTimer { kind, timer } => plan.timers.push(TimerChange::Arm {
                 kind: kind.as_str().into(),
                 due_at: timer.due_at,
@@ -114,6 +142,11 @@ pub fn plan(input: &StepInput<'_>, head_of: &dyn Fn(&ManagerId) -> Option<Manage
         }
     }
     plan
+}
+
+/// The bot still asks for the phone after this step.
+fn waiting_for_phone(s: &DialogState) -> bool {
+    s.status == LeadStatus::BotProcessing && s.phone.is_none() && !s.awaiting_manager
 }
 
 /// Our own payload types always serialize; a failure would be a bug, not bad input.
@@ -215,6 +248,7 @@ mod tests {
             before,
             after,
             effects,
+            caps: None,
         }
     }
 
@@ -239,13 +273,60 @@ mod tests {
         assert_eq!(p.outbox[0].kind, KIND_MESSAGE);
         assert_eq!(
             p.outbox[0].payload,
-            json!({"channel": "telegram", "text": "Здравствуйте!"})
+            json!({"channel": "telegram", "text": "Здравствуйте!", "request_phone": true})
         );
         assert_eq!(p.outbox[0].idempotency_key, "lead:7:v3:say0");
         assert!(
             matches!(&p.timers[..], [TimerChange::Arm { kind, due_at, generation: 1 }] if kind == "reask" && *due_at == due)
         );
         assert_eq!(p.finished, None);
+    }
+
+    fn caps(buttons: crate::domain::capabilities::Buttons, max_text_len: usize) -> Capabilities {
+        Capabilities {
+            realtime: true,
+            can_initiate: crate::domain::capabilities::Initiate::Never,
+            free_form_window: None,
+            phone_share: crate::domain::capabilities::PhoneShare::Text,
+            buttons,
+            max_buttons: 10,
+            max_button_label: 20,
+            max_text_len,
+        }
+    }
+
+    #[test]
+    fn a_message_is_fitted_to_its_channel_and_the_transcript_has_what_was_read() {
+        use crate::domain::capabilities::Buttons;
+        let before = state(LeadStatus::New);
+        let after = state(LeadStatus::BotProcessing);
+        let text = "Оставьте номер телефона. Менеджер перезвонит и всё расскажет.";
+        let effects = [
+            Effect::Say(text.into()),
+            Effect::Offer(vec!["Цены".into(), "Адрес".into()]),
+        ];
+        let mut i = input(&before, &after, &effects, false);
+        i.caps = Some(caps(Buttons::Reply, 30));
+        let p = plan(&i, &no_heads);
+        let read: Vec<_> = p
+            .outbox
+            .iter()
+            .map(|o| o.payload["text"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(p.said, vec![(Direction::Out, read.join("\n"))]);
+        let keys: Vec<_> = p.outbox.iter().map(|o| o.idempotency_key.as_str()).collect();
+        assert_eq!(keys, ["lead:7:v3:say0", "lead:7:v3:say0.1", "lead:7:v3:say0.2"]);
+        for o in &p.outbox {
+            assert!(o.payload["text"].as_str().unwrap().chars().count() <= 30, "{o:?}");
+        }
+        assert!(p.outbox[0].payload.get("buttons").is_none());
+        assert_eq!(p.outbox[2].payload["buttons"], json!(["Цены", "Адрес"]));
+        // No buttons on the channel: a numbered list in the (last) text.
+        i.caps = Some(caps(Buttons::None, 1000));
+        let p = plan(&i, &no_heads);
+        assert_eq!(p.outbox.len(), 1);
+        assert_eq!(p.outbox[0].payload["text"], format!("{text}\n\n1. Цены\n2. Адрес"));
+        assert!(p.outbox[0].payload.get("buttons").is_none());
     }
 
     #[test]

@@ -5,8 +5,12 @@
 #![allow(dead_code)]
 
 pub mod fake_amocrm;
+pub mod fake_avito;
 pub mod fake_bitrix24;
+pub mod fake_graph;
+pub mod fake_sms;
 pub mod fake_telegram;
+pub mod fake_vk;
 
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

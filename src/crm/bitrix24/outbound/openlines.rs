@@ -6,13 +6,13 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
-use crate::channels::{Capabilities, Channel};
+use crate::channels::{Buttons, Capabilities, Channel, Initiate, PhoneShare};
 use crate::crm::bitrix24::api::as_u64;
 use crate::crm::bitrix24::card::OPENLINES_CHANNEL;
 use crate::crm::bitrix24::inbound::CRM;
 use crate::crm::bitrix24::{Bitrix24, Bitrix24Error};
 use crate::domain::{LeadId, LeadRecord};
-use crate::outbox::DeliveryError;
+use crate::outbox::{DeliveryError, OutboundMessage};
 
 pub struct OpenLines {
     pub bx: Arc<Bitrix24>,
@@ -84,13 +84,28 @@ impl Channel for OpenLines {
     }
 
     fn capabilities(&self) -> Capabilities {
+        // The lead's open-line chat exists (the lead came from it), so the bot may write into
+        // it at once; messages are plain text here (whatever messenger is behind the line).
         Capabilities {
             realtime: true,
-            can_initiate: true,
+            can_initiate: Initiate::Always,
+            free_form_window: None,
+            phone_share: PhoneShare::Text,
+            buttons: Buttons::None,
+            max_buttons: 0,
+            max_button_label: 0,
+            max_text_len: 4000,
         }
     }
 
-    async fn send(&self, lead: &LeadRecord, text: &str, _key: &str) -> Result<(), DeliveryError> {
+    async fn send(
+        &self,
+        lead: &LeadRecord,
+        msg: &OutboundMessage,
+        _key: &str,
+        _outbox_id: i64,
+    ) -> Result<(), DeliveryError> {
+        let text = msg.text.as_str();
         let chat = link_chat(&self.bx, lead.id, &lead.external_id)
             .await
             .map_err(delivery_error)?;
