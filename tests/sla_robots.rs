@@ -495,6 +495,52 @@ async fn amocrm_a_move_without_required_fields_is_moved_back() {
     app.stop().await;
 }
 
+#[tokio::test]
+async fn the_heads_notice_arrives_by_email_once_even_when_the_server_refused_it_first() {
+    let fake = FakeBitrix24::start().await;
+    let smtp = common::smtp::SmtpSink::start().await;
+    smtp.refuse_next.store(1, std::sync::atomic::Ordering::SeqCst);
+    fake.add_deal(601, "NEW", "7", &Utc::now().to_rfc3339());
+    let s = settings(&fake);
+    let mut r = robots();
+    r.head.name = "Ольга Руководитель".into();
+    r.head.email = Some("rop@example.com".into());
+    let port = smtp.port;
+    let app = TestApp::spawn_on(TestDb::fresh(StoreKind::Postgres), move |c| {
+        c.bitrix24 = Some(s);
+        c.robots = Some(r);
+        c.service.notify.smtp = Some(leadbot::config::SmtpSettings {
+            host: "127.0.0.1".into(),
+            port: Some(port),
+            security: leadbot::config::SmtpSecurity::None,
+            from: "leadbot <robot@example.com>".into(),
+            username: None,
+            password: None,
+        });
+    })
+    .await;
+    assert_eq!(post(&app, event("ONCRMDEALADD", 601, 1)).await, 200);
+    let mail = wait_until("the e-mail to the head", WAIT, || smtp.mails().pop()).await;
+    assert_eq!(mail.to, vec!["<rop@example.com>".to_string()]);
+    let parsed = mailparse::parse_mail(mail.data.as_bytes()).unwrap();
+    use mailparse::MailHeaderMap;
+    assert_eq!(
+        parsed.headers.get_first_value("Subject").unwrap(),
+        "leadbot: Сделка #601"
+    );
+    assert!(parsed
+        .headers
+        .get_first_value("To")
+        .unwrap()
+        .contains("rop@example.com"));
+    let body = parsed.get_body().unwrap();
+    assert!(body.contains("Сделка «Сделка #601»: нет контакта с клиентом"), "{body}");
+    // The first attempt was refused (451) and retried; it is delivered once.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(smtp.mails().len(), 1);
+    app.stop().await;
+}
+
 on_both_stores!(
     an_untouched_deal_gets_the_warning_then_the_task_and_the_heads_notice,
     a_call_before_the_first_threshold_stops_the_clock,
