@@ -234,6 +234,18 @@ impl DealIntake {
         self.tracked.contains(crm)
     }
 
+    /// What the robots last applied about this deal (reconciliation asks before reading the
+    /// CRM again); `None` for a deal they never saw.
+    pub async fn facts(&self, crm: &str, deal_id: &str) -> Result<Option<crate::sla::DealFacts>, IntakeError> {
+        let deal = crate::store::DealRef::new(crm, deal_id);
+        let Some(snap) = self.store.load_deal(&deal).await? else {
+            return Ok(None);
+        };
+        Ok(serde_json::from_value::<crate::sla::DealState>(snap.state)
+            .ok()
+            .and_then(|s| s.facts))
+    }
+
     /// Stores `event` for the deal under `dedupe_key` (a redelivery is a no-op) and wakes it.
     pub async fn push(
         &self,

@@ -496,6 +496,30 @@ async fn amocrm_a_move_without_required_fields_is_moved_back() {
 }
 
 #[tokio::test]
+async fn a_deal_whose_event_was_lost_is_found_by_reconciliation() {
+    let fake = FakeBitrix24::start().await;
+    let mut s = settings(&fake);
+    s.reconcile_every = Duration::from_millis(300);
+    let app = TestApp::spawn_on(TestDb::fresh(StoreKind::Postgres), move |c| {
+        c.bitrix24 = Some(s);
+        c.robots = Some(robots());
+    })
+    .await;
+    // The first pass takes its starting point; the deal comes after, and its event is lost.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    fake.add_deal(505, "NEW", "7", &Utc::now().to_rfc3339());
+    wait_until("the yellow warning of a deal no event announced", WAIT, || {
+        (ours(&fake.deal_comments(505), "Жёлтое") == 1).then_some(())
+    })
+    .await;
+    // Passes after it do not read the deal again (nothing changed since).
+    let reads = fake.calls("crm.deal.get").len();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(fake.calls("crm.deal.get").len(), reads);
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn the_heads_notice_arrives_by_email_once_even_when_the_server_refused_it_first() {
     let fake = FakeBitrix24::start().await;
     let smtp = common::smtp::SmtpSink::start().await;

@@ -41,6 +41,9 @@ pub struct DealFacts {
     pub comments: u32,
     #[serde(default)]
     pub amount: Option<f64>,
+    /// The CRM's last change of the card (reconciliation skips a deal seen since).
+    #[serde(default)]
+    pub modified_at: Option<DateTime<Utc>>,
 }
 
 impl DealFacts {

@@ -42,6 +42,7 @@ fn facts(stage: &str) -> DealFacts {
         tasks: vec![],
         comments: 0,
         amount: None,
+        modified_at: None,
     }
 }
 

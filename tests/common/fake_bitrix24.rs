@@ -233,7 +233,8 @@ impl FakeBitrix24 {
         let card = json!({
             "ID": id.to_string(), "TITLE": format!("Сделка #{id}"), "CATEGORY_ID": "0", "STAGE_ID": stage,
             "ASSIGNED_BY_ID": assigned, "CONTACT_ID": null, "SOURCE_ID": "", "OPPORTUNITY": "0.00",
-            "CURRENCY_ID": "RUB", "DATE_CREATE": created, "MOVED_TIME": created, "COMMENTS": null,
+            "CURRENCY_ID": "RUB", "DATE_CREATE": created, "MOVED_TIME": created, "DATE_MODIFY": created,
+            "COMMENTS": null,
         });
         self.inner.lock().unwrap().deals.insert(id, card);
     }
@@ -473,6 +474,34 @@ impl FakeBitrix24 {
                     .map(|c| apply_select(c, &params["select"]))
                     .collect();
                 Json(json!({"result": items, "total": items.len(), "time": time_block()})).into_response()
+            }
+            "crm.deal.list" => {
+                // `>=DATE_MODIFY` compares times (the portal's own format is ISO 8601 with offset).
+                let f = &params["filter"];
+                let since = f[">=DATE_MODIFY"]
+                    .as_str()
+                    .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+                let mut items: Vec<&Value> = st
+                    .deals
+                    .values()
+                    .filter(|d| {
+                        f.get("CATEGORY_ID")
+                            .is_none_or(|c| text_of(c) == text_of(&d["CATEGORY_ID"]))
+                    })
+                    .filter(|d| {
+                        let m = d["DATE_MODIFY"]
+                            .as_str()
+                            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+                        since.is_none_or(|s| m.is_some_and(|m| m >= s))
+                    })
+                    .collect();
+                items.sort_by_key(|d| d["DATE_MODIFY"].as_str().unwrap_or("").to_string());
+                let page: Vec<Value> = items
+                    .into_iter()
+                    .take(50)
+                    .map(|d| apply_select(d, &params["select"]))
+                    .collect();
+                Json(json!({"result": page, "time": time_block()})).into_response()
             }
             "crm.activity.get" => match st.activities.get(&id_of(&params["id"])) {
                 Some(a) => ok(a.clone()),

@@ -132,6 +132,9 @@ fn facts_of(
         tasks,
         comments,
         amount: lead.price.map(|p| p as f64),
+        modified_at: lead
+            .updated_at
+            .and_then(|t| chrono::DateTime::from_timestamp(t as i64, 0)),
     }
 }
 

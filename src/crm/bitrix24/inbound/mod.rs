@@ -112,9 +112,13 @@ impl Bitrix24Inbound {
 
     /// Starts the event worker and the reconciliation poller.
     pub fn spawn_workers(self: &Arc<Self>) -> Vec<JoinHandle<()>> {
-        vec![
+        let mut tasks = vec![
             tokio::spawn(ingest::run(self.clone())),
             tokio::spawn(reconcile::run(self.clone())),
-        ]
+        ];
+        if let Some(feed) = &self.robots {
+            tasks.push(tokio::spawn(robots::run_deal_reconcile(self.clone(), feed.clone())));
+        }
+        tasks
     }
 }

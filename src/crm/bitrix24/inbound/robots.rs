@@ -150,6 +150,7 @@ async fn facts_of(inb: &Bitrix24Inbound, feed: &RobotFeed, deal_id: &str, deal: 
         tasks,
         comments,
         amount: text(deal, "OPPORTUNITY").parse().ok(),
+        modified_at: parse_time(&text(deal, "DATE_MODIFY")),
     })
 }
 
@@ -206,4 +207,81 @@ pub(super) async fn activity(
         }
     }
     deal_seen(inb, feed, &deal_id, key).await
+}
+
+/// Bitrix24 never re-sends an event the handler missed: deals changed since the last pass
+/// (`DATE_MODIFY`) that the robots have not seen in that version are read again.
+pub async fn run_deal_reconcile(inb: std::sync::Arc<Bitrix24Inbound>, feed: RobotFeed) {
+    loop {
+        match reconcile_deals(&inb, &feed).await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(
+                caught = n,
+                "Bitrix24 deal reconciliation found changes whose events were lost"
+            ),
+            Err(e) => tracing::warn!(error = ?e, "Bitrix24 deal reconciliation failed"),
+        }
+        tokio::time::sleep(inb.bx.settings.reconcile_every).await;
+    }
+}
+
+const DEALS_CURSOR: &str = "bitrix24:robots:deal_modified";
+/// Pages of 50 per pass at most (the rest next time).
+const MAX_PAGES: usize = 20;
+
+async fn reconcile_deals(inb: &Bitrix24Inbound, feed: &RobotFeed) -> Result<usize, Failure> {
+    let store = &inb.bx.store;
+    let from = match store.cursor(DEALS_CURSOR).await? {
+        Some(c) => c,
+        // First pass: from now on (deals nobody touched since are not the robots' business yet).
+        None => {
+            let now = Utc::now().to_rfc3339();
+            store.set_cursor(DEALS_CURSOR, &now).await?;
+            return Ok(0);
+        }
+    };
+    let mut cursor = from.clone();
+    let mut caught = 0;
+    for _ in 0..MAX_PAGES {
+        let mut filter = json!({ ">=DATE_MODIFY": cursor });
+        if let Some(p) = &feed.mapping.pipeline {
+            filter["CATEGORY_ID"] = json!(p);
+        }
+        let page = inb
+            .bx
+            .client
+            .call(
+                "crm.deal.list",
+                json!({"filter": filter, "order": {"DATE_MODIFY": "ASC", "ID": "ASC"}, "select": ["ID", "DATE_MODIFY"], "start": -1}),
+            )
+            .await?;
+        let items = page.as_array().cloned().unwrap_or_default();
+        let mut newest = cursor.clone();
+        for d in &items {
+            let (id, modified) = (text(d, "ID"), text(d, "DATE_MODIFY"));
+            let Some(at) = parse_time(&modified) else { continue };
+            newest = modified.clone();
+            let seen = feed
+                .intake
+                .facts(SOURCE, &id)
+                .await
+                .map_err(|e| Failure::Retry(e.to_string()))?
+                .and_then(|f| f.modified_at)
+                .is_some_and(|m| m >= at);
+            if !seen {
+                caught += 1;
+                deal_seen(inb, feed, &id, &format!("recon:{id}:{}", at.timestamp())).await?;
+            }
+        }
+        let progressed = newest != cursor;
+        cursor = newest;
+        if items.len() < 50 || !progressed {
+            break;
+        }
+    }
+    if cursor != from {
+        store.set_cursor(DEALS_CURSOR, &cursor).await?;
+    }
+    metrics::counter!(crate::telemetry::CRM_RECONCILED, "crm" => "bitrix24").increment(caught as u64);
+    Ok(caught)
 }
