@@ -29,6 +29,14 @@ pub struct ServerSettings {
     /// (meant for a service bound to localhost only).
     #[serde(skip)]
     pub operator_token: Option<String>,
+    /// The console's session cookie carries `Secure` (set it when leadbot is reached over
+    /// HTTPS, e.g. behind a TLS proxy).
+    #[serde(default)]
+    pub secure_cookies: bool,
+    /// How users reach leadbot (`https://leads.example.ru`), for the one-time setup link
+    /// printed on the first start; unset: `http://<listen>`.
+    #[serde(default)]
+    pub public_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -172,6 +180,11 @@ impl ServiceSettings {
                 "server.listen",
                 format!("`{}` is not host:port", self.server.listen),
             );
+        }
+        if let Some(url) = &self.server.public_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                issues.push(file, "server.public_url", format!("`{url}` is not an http(s) URL"));
+            }
         }
         if self.server.max_text_chars == 0 {
             issues.push(file, "server.max_text_chars", "must be at least 1");

@@ -1,6 +1,7 @@
 //! Domain types shared by every layer: ids and newtypes parsed once, statuses, the records the
 //! doors pass around. No I/O here.
 
+pub mod access;
 mod channel;
 mod deal;
 mod lead;
@@ -9,6 +10,7 @@ mod phone;
 mod records;
 pub mod secret;
 
+pub use access::{Principal, Role, User};
 pub use channel::{ChannelName, LEAD_ORIGINS};
 pub use deal::{Claim, DealJob, JobTaker};
 pub use lead::{LeadId, LeadStatus, Outcome};

@@ -1,9 +1,10 @@
 //! The HTTP surface: lead intake, client messages, the operator API, the web chat page,
 //! health and metrics.
 
-mod auth;
+pub mod auth;
 mod channels;
 mod chat;
+pub mod console;
 mod deals;
 mod error;
 mod health;
@@ -28,7 +29,7 @@ use crate::crm::amocrm::AmoInbound;
 use crate::crm::bitrix24::Bitrix24Inbound;
 use crate::intake::Intake;
 use crate::jobs::JobBoard;
-use crate::store::Store;
+use crate::store::{Store, UserStore};
 
 pub use error::ApiError;
 /// The API's request bodies (read by the fuzz targets in `fuzz/`).
@@ -51,6 +52,13 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     pub max_text_chars: usize,
     pub operator_token: Option<Arc<str>>,
+    /// Console users, sessions and API tokens.
+    pub users: Arc<dyn UserStore>,
+    /// Which departments (routing groups) each manager is in, for the head's view.
+    pub departments: Arc<auth::Departments>,
+    /// Session cookies get `Secure` (the console is served over HTTPS).
+    pub secure_cookies: bool,
+    pub console: Arc<console::ConsoleSettings>,
     pub bitrix24: Option<Arc<Bitrix24Inbound>>,
     pub amocrm: Option<Arc<AmoInbound>>,
     pub telegram: Option<Arc<TelegramInbound>>,
@@ -68,6 +76,7 @@ pub fn router(state: AppState) -> Router {
                 async move { axum::Json(doc.as_ref().clone()) }
             }),
         )
+        .merge(console::router())
         .route_layer(axum::middleware::from_fn(track))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
@@ -140,6 +149,14 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 /// Every route with its documentation: one list for both.
 fn api_router(state: AppState) -> OpenApiRouter<AppState> {
     use utoipa::OpenApi;
+    // Settings-level operations: the admin's alone (spec 004).
+    let admin = OpenApiRouter::new()
+        .routes(routes!(deals::dispatch_deal))
+        .routes(routes!(channels::list))
+        .routes(routes!(channels::restart))
+        .routes(routes!(channels::outbox))
+        .routes(routes!(channels::retry))
+        .route_layer(axum::middleware::from_fn(auth::require_admin));
     let operator = OpenApiRouter::new()
         .routes(routes!(leads::list))
         .routes(routes!(leads::get_one))
@@ -147,15 +164,11 @@ fn api_router(state: AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(leads::accept))
         .routes(routes!(leads::close))
         .routes(routes!(managers::list))
-        .routes(routes!(deals::dispatch_deal))
         .routes(routes!(leads::telegram_link))
         .routes(routes!(managers::pause))
         .routes(routes!(managers::unpause))
         .routes(routes!(managers::absence))
-        .routes(routes!(channels::list))
-        .routes(routes!(channels::restart))
-        .routes(routes!(channels::outbox))
-        .routes(routes!(channels::retry))
+        .merge(admin)
         .route_layer(axum::middleware::from_fn_with_state(state, auth::require_operator));
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(leads::create))

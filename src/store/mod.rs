@@ -13,6 +13,7 @@ mod postgres;
 mod sqlite;
 mod stores;
 mod types;
+mod users;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -30,6 +31,7 @@ pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use stores::{Backend, Stores};
 pub use types::*;
+pub use users::{ApiTokenRow, NewUser, SessionRow, UserStore};
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {

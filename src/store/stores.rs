@@ -1,10 +1,10 @@
-//! The store the app runs on, whichever database holds it: the four traits as trait objects
+//! The store the app runs on, whichever database holds it: the five traits as trait objects
 //! (all downstream code sees only those), plus the concrete store for what is not a trait's
 //! business — closing it, and tests' and `migrate-store`'s direct access.
 
 use std::sync::Arc;
 
-use super::{ChatStore, CrmStore, JobStore, Location, PgStore, SqliteStore, Store, StoreResult};
+use super::{ChatStore, CrmStore, JobStore, Location, PgStore, SqliteStore, Store, StoreResult, UserStore};
 
 /// The concrete store behind [`Stores`].
 #[derive(Debug, Clone)]
@@ -19,6 +19,7 @@ pub struct Stores {
     pub crm: Arc<dyn CrmStore>,
     pub chats: Arc<dyn ChatStore>,
     pub jobs: Arc<dyn JobStore>,
+    pub users: Arc<dyn UserStore>,
     pub backend: Backend,
     pub location: Location,
 }
@@ -29,21 +30,23 @@ impl std::fmt::Debug for Stores {
     }
 }
 
-/// One store behind all four traits.
+/// One store behind all five traits.
 struct Traits {
     store: Arc<dyn Store>,
     crm: Arc<dyn CrmStore>,
     chats: Arc<dyn ChatStore>,
     jobs: Arc<dyn JobStore>,
+    users: Arc<dyn UserStore>,
 }
 
-fn traits_of<S: Store + CrmStore + ChatStore + JobStore + Clone>(s: &S) -> Traits {
+fn traits_of<S: Store + CrmStore + ChatStore + JobStore + UserStore + Clone>(s: &S) -> Traits {
     let s = Arc::new(s.clone());
     Traits {
         store: s.clone(),
         crm: s.clone(),
         chats: s.clone(),
-        jobs: s,
+        jobs: s.clone(),
+        users: s,
     }
 }
 
@@ -83,6 +86,7 @@ impl Stores {
             crm,
             chats,
             jobs,
+            users,
         } = match &backend {
             Backend::Postgres(s) => traits_of(s),
             Backend::Sqlite(s) => traits_of(s),
@@ -92,6 +96,7 @@ impl Stores {
             crm,
             chats,
             jobs,
+            users,
             backend,
             location,
         }

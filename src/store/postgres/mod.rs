@@ -14,6 +14,7 @@ mod chats;
 mod crm;
 mod epoch;
 mod jobs;
+mod users;
 
 use super::batch::{self, InboxJob};
 use super::group_commit::GroupCommit;

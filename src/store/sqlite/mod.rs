@@ -34,6 +34,7 @@ mod error;
 mod jobs;
 mod lock;
 pub(super) mod time;
+mod users;
 
 pub use error::{classify, SqliteClass};
 
