@@ -449,7 +449,6 @@ async fn shutdown_signal() {
 }
 
 async fn user_command(config: &Config, action: UserAction) -> anyhow::Result<()> {
-    use leadbot::store::UserStore as _;
     let location = config.service.database.location().map_err(anyhow::Error::msg)?;
     let stores = leadbot::store::Stores::open_beside_service(&location)
         .await

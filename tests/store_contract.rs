@@ -1302,10 +1302,11 @@ fn new_user(name: &str, role: Role, department: Option<&str>, manager: Option<&s
 async fn users_are_unique_and_the_first_one_is_made_once<S: Backend>(s: &S) {
     assert_eq!(s.count_users().await.unwrap(), 0);
     // Two setups at once: exactly one first user.
-    let (a, b) = tokio::join!(
-        s.create_first_user(&new_user("admin", Role::Admin, None, None)),
-        s.create_first_user(&new_user("admin2", Role::Admin, None, None)),
+    let (first, second) = (
+        new_user("admin", Role::Admin, None, None),
+        new_user("admin2", Role::Admin, None, None),
     );
+    let (a, b) = tokio::join!(s.create_first_user(&first), s.create_first_user(&second));
     let made: Vec<_> = [a.unwrap(), b.unwrap()].into_iter().flatten().collect();
     assert_eq!(made.len(), 1, "{made:?}");
     assert_eq!(made[0].role, Role::Admin);

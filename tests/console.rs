@@ -1,0 +1,531 @@
+//! The console and the operator API's roles, through the HTTP surface a browser and a script
+//! use: closed by default (the one-time setup link makes the first admin), sign-in with an
+//! argon2-checked password into a server-side session (HttpOnly, SameSite=Strict, Secure when
+//! configured), CSRF on every form, API tokens acting with their user's role, and a manager
+//! who cannot open another manager's lead (403), in both the console and the API.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{free_port, StoreKind, TestApp};
+use leadbot::domain::{ManagerId, Role};
+use leadbot::http::auth::{hash_password, token_hash};
+use leadbot::store::NewUser;
+use reqwest::redirect::Policy;
+use serde_json::Value;
+
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder().redirect(Policy::none()).build().unwrap()
+}
+
+async fn add_user(app: &TestApp, name: &str, role: Role, department: Option<&str>, manager: Option<&str>) -> i64 {
+    let users = app.running.as_ref().unwrap().stores.users.clone();
+    users
+        .create_user(&NewUser {
+            username: name.into(),
+            password_hash: hash_password(&format!("{name}-password")).unwrap(),
+            role,
+            department: department.map(str::to_string),
+            manager_id: manager.map(|m| ManagerId::parse(m).unwrap()),
+        })
+        .await
+        .unwrap()
+        .unwrap()
+        .id
+}
+
+/// Signs in through the login form; the session cookie (`name=value`) and its attributes.
+async fn login(app: &TestApp, name: &str) -> (String, String) {
+    let resp = browser()
+        .post(format!("{}/console/login", app.base))
+        .form(&[("username", name), ("password", &format!("{name}-password"))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303, "sign-in of {name}");
+    assert_eq!(resp.headers()["location"], "/console");
+    let set = resp.headers()["set-cookie"].to_str().unwrap().to_string();
+    let pair = set.split(';').next().unwrap().to_string();
+    (pair, set)
+}
+
+async fn get(app: &TestApp, cookie: &str, path: &str) -> (u16, String) {
+    let resp = browser()
+        .get(format!("{}{path}", app.base))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
+async fn post_form(app: &TestApp, cookie: &str, path: &str, form: &[(&str, &str)]) -> (u16, String) {
+    let resp = browser()
+        .post(format!("{}{path}", app.base))
+        .header("cookie", cookie)
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
+/// The CSRF token a console page carries in its forms.
+fn csrf_of(html: &str) -> String {
+    let at = html.find("name=\"csrf\" value=\"").expect("a form with a CSRF token") + 19;
+    html[at..].split('"').next().unwrap().to_string()
+}
+
+/// Two leads with phones: round robin gives one to manager 1 and one to manager 2.
+async fn two_assigned_leads(app: &TestApp) -> (i64, i64) {
+    let mut by_manager = std::collections::HashMap::new();
+    for (ext, phone) in [("c1", "+7 918 123-45-67"), ("c2", "+7 918 765-43-21")] {
+        let (id, _) = app.new_lead(ext, None).await;
+        app.say(id, &format!("мой номер {phone}")).await;
+        let lead = app
+            .wait_for(id, Duration::from_secs(10), |l| l["status"] == "assigned")
+            .await;
+        by_manager.insert(lead["manager_id"].as_str().unwrap().to_string(), id);
+    }
+    (by_manager["1"], by_manager["2"])
+}
+
+async fn api(app: &TestApp, token: Option<&str>, method: &str, path: &str) -> (u16, Value) {
+    let url = format!("{}{path}", app.base);
+    let mut req = match method {
+        "GET" => app.http.get(url),
+        _ => app.http.post(url),
+    };
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().await.unwrap();
+    let code = resp.status().as_u16();
+    (code, resp.json().await.unwrap_or(Value::Null))
+}
+
+async fn roles_in_the_api_and_the_console(kind: StoreKind) {
+    let app = TestApp::spawn_in_with(kind, |c| c.service.server.secure_cookies = true).await;
+    let (mine, theirs) = two_assigned_leads(&app).await;
+    let manager = add_user(&app, "anna", Role::Manager, None, Some("1")).await;
+    add_user(&app, "head", Role::Head, Some("sales"), None).await;
+    add_user(&app, "boss", Role::Admin, None, None).await;
+
+    // The operator API never answers anonymously.
+    assert_eq!(api(&app, None, "GET", "/api/v1/leads").await.0, 401);
+    assert_eq!(
+        api(&app, Some("wrong"), "GET", &format!("/api/v1/leads/{mine}"))
+            .await
+            .0,
+        401
+    );
+
+    // An API token acts with its user's role: the manager's own lead, not the other's.
+    let users = app.running.as_ref().unwrap().stores.users.clone();
+    let token = "manager-anna-api-token-0123456789";
+    users
+        .create_api_token(manager, "script", &token_hash(token))
+        .await
+        .unwrap();
+    assert_eq!(
+        api(&app, Some(token), "GET", &format!("/api/v1/leads/{mine}")).await.0,
+        200
+    );
+    let (code, body) = api(&app, Some(token), "GET", &format!("/api/v1/leads/{theirs}")).await;
+    assert_eq!(code, 403, "{body}");
+    assert_eq!(
+        api(&app, Some(token), "POST", &format!("/api/v1/leads/{theirs}/close"))
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        api(&app, Some(token), "POST", &format!("/api/v1/leads/{theirs}/restart"))
+            .await
+            .0,
+        403
+    );
+    let (code, list) = api(&app, Some(token), "GET", "/api/v1/leads").await;
+    assert_eq!(code, 200);
+    let ids: Vec<i64> = list["leads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, [mine]);
+    // Settings are the admin's; the managers list shows only themselves.
+    assert_eq!(api(&app, Some(token), "GET", "/api/v1/channels").await.0, 403);
+    let (_, managers) = api(&app, Some(token), "GET", "/api/v1/managers").await;
+    let shown: Vec<&str> = managers["managers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(shown, ["1"]);
+    assert_eq!(api(&app, Some(token), "POST", "/api/v1/managers/2/pause").await.0, 403);
+    // The operator token stays the admin.
+    let op = common::TEST_OPERATOR_TOKEN;
+    assert_eq!(api(&app, Some(op), "GET", "/api/v1/channels").await.0, 200);
+    assert_eq!(
+        api(&app, Some(op), "GET", &format!("/api/v1/leads/{theirs}")).await.0,
+        200
+    );
+
+    // The console: no session, the sign-in page; a wrong password, 401 and no cookie.
+    let resp = browser().get(format!("{}/console", app.base)).send().await.unwrap();
+    assert_eq!(resp.status(), 303);
+    assert_eq!(resp.headers()["location"], "/console/login");
+    let resp = browser()
+        .post(format!("{}/console/login", app.base))
+        .form(&[("username", "anna"), ("password", "not her password")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    assert!(resp.headers().get("set-cookie").is_none());
+
+    let (anna, attrs) = login(&app, "anna").await;
+    for a in ["HttpOnly", "SameSite=Strict", "Secure", "Path=/console"] {
+        assert!(attrs.contains(a), "{attrs}");
+    }
+    let (code, html) = get(&app, &anna, "/console").await;
+    assert_eq!(code, 200);
+    assert!(html.contains(&format!("href=\"/console/leads/{mine}\"")), "{html}");
+    assert!(!html.contains(&format!("href=\"/console/leads/{theirs}\"")), "{html}");
+    assert_eq!(get(&app, &anna, &format!("/console/leads/{mine}")).await.0, 200);
+    let (code, page) = get(&app, &anna, &format!("/console/leads/{theirs}")).await;
+    assert_eq!(code, 403, "{page}");
+    assert_eq!(
+        get(&app, &anna, &format!("/console/leads/{theirs}/fragment")).await.0,
+        403
+    );
+
+    // Forms need the session's CSRF token.
+    let (_, page) = get(&app, &anna, &format!("/console/leads/{mine}")).await;
+    let csrf = csrf_of(&page);
+    assert_eq!(
+        post_form(&app, &anna, &format!("/console/leads/{mine}/accept"), &[])
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        post_form(
+            &app,
+            &anna,
+            &format!("/console/leads/{mine}/accept"),
+            &[("csrf", "forged")]
+        )
+        .await
+        .0,
+        403
+    );
+    assert_eq!(
+        post_form(
+            &app,
+            &anna,
+            &format!("/console/leads/{theirs}/close"),
+            &[("csrf", &csrf)]
+        )
+        .await
+        .0,
+        403
+    );
+    let (code, _) = post_form(
+        &app,
+        &anna,
+        &format!("/console/leads/{mine}/accept"),
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(code, 303);
+    let (code, _) = post_form(&app, &anna, &format!("/console/leads/{mine}/close"), &[("csrf", &csrf)]).await;
+    assert_eq!(code, 303);
+    app.wait_for(mine, Duration::from_secs(10), |l| l["status"] == "closed")
+        .await;
+    assert_eq!(app.lead(theirs).await["status"], "assigned");
+
+    // The head sees the department; the admin manages users, the manager does not.
+    let (head, _) = login(&app, "head").await;
+    let (_, html) = get(&app, &head, "/console").await;
+    assert!(html.contains(&format!("href=\"/console/leads/{theirs}\"")));
+    assert!(html.contains(&format!("href=\"/console/leads/{mine}\"")));
+    let (_, page) = get(&app, &anna, "/console/users").await;
+    let csrf = csrf_of(&page);
+    let new = [
+        ("csrf", csrf.as_str()),
+        ("username", "igor"),
+        ("password", "igor-password"),
+        ("role", "manager"),
+        ("manager_id", "2"),
+    ];
+    assert_eq!(post_form(&app, &anna, "/console/users", &new).await.0, 403);
+    let (boss, _) = login(&app, "boss").await;
+    let (_, page) = get(&app, &boss, "/console/users").await;
+    let mut new = new;
+    new[0].1 = &csrf_of(&page).leak()[..];
+    assert_eq!(post_form(&app, &boss, "/console/users", &new).await.0, 303);
+    let (igor, _) = login(&app, "igor").await;
+    assert_eq!(get(&app, &igor, &format!("/console/leads/{theirs}")).await.0, 200);
+    assert_eq!(get(&app, &igor, &format!("/console/leads/{mine}")).await.0, 403);
+
+    // Managers: a manager pauses themselves, not another.
+    let (_, page) = get(&app, &anna, "/console/managers").await;
+    assert!(page.contains("data-manager=\"1\"") && !page.contains("data-manager=\"2\""));
+    let csrf = csrf_of(&page);
+    assert_eq!(
+        post_form(&app, &anna, "/console/managers/2/pause", &[("csrf", &csrf)])
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        post_form(&app, &anna, "/console/managers/1/pause", &[("csrf", &csrf)])
+            .await
+            .0,
+        303
+    );
+    let (_, managers) = api(&app, Some(op), "GET", "/api/v1/managers").await;
+    let one = managers["managers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == "1")
+        .unwrap()
+        .clone();
+    assert_eq!(one["paused"], true);
+
+    // An API token made in the console works at once and is shown once.
+    let (_, page) = get(&app, &anna, "/console/users").await;
+    let csrf = csrf_of(&page);
+    let (code, page) = post_form(
+        &app,
+        &anna,
+        "/console/tokens",
+        &[("csrf", &csrf), ("name", "crm robot")],
+    )
+    .await;
+    assert_eq!(code, 200);
+    let at = page.find("id=\"new-token\">").unwrap() + 15;
+    let made = page[at..].split('<').next().unwrap().to_string();
+    assert_eq!(api(&app, Some(&made), "GET", "/api/v1/leads").await.0, 200);
+
+    // Signing out ends the session on the server.
+    let (_, page) = get(&app, &anna, "/console").await;
+    let csrf = csrf_of(&page);
+    assert_eq!(
+        post_form(&app, &anna, "/console/logout", &[("csrf", &csrf)]).await.0,
+        303
+    );
+    assert_eq!(get(&app, &anna, "/console").await.0, 303);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn roles_in_the_api_and_the_console_on_sqlite() {
+    roles_in_the_api_and_the_console(StoreKind::Sqlite).await;
+}
+
+#[tokio::test]
+async fn roles_in_the_api_and_the_console_on_postgres() {
+    roles_in_the_api_and_the_console(StoreKind::Postgres).await;
+}
+
+/// Stuck leads (a parked one, one the bot holds past the no-answer window) are listed first,
+/// the longest stuck on top, and the lead's page says why; the bot's one restarts.
+#[tokio::test]
+async fn stuck_leads_come_first() {
+    let app = TestApp::spawn_in(StoreKind::Sqlite).await;
+    let (calm, _) = app.new_lead("calm", Some("здравствуйте")).await;
+    let (stuck, _) = app.new_lead("stuck", Some("здравствуйте")).await;
+    let (silent, _) = app.new_lead("silent", Some("здравствуйте")).await;
+    let (newest, _) = app.new_lead("newest", Some("здравствуйте")).await;
+    app.wait_for(silent, Duration::from_secs(10), |l| l["status"] == "bot_processing")
+        .await;
+    // The bot has held `silent` for a day with no answer (its last change a day ago).
+    app.raw()
+        .exec(
+            "UPDATE leads SET updated_at = updated_at - 86400000000 WHERE id = $1",
+            &[silent],
+        )
+        .await;
+    app.running
+        .as_ref()
+        .unwrap()
+        .stores
+        .store
+        .park_lead(leadbot::domain::LeadId(stuck), "crash loop")
+        .await
+        .unwrap();
+    add_user(&app, "boss", Role::Admin, None, None).await;
+    let (boss, _) = login(&app, "boss").await;
+    let (code, html) = get(&app, &boss, "/console").await;
+    assert_eq!(code, 200);
+    let pos = |id: i64| html.find(&format!("href=\"/console/leads/{id}\"")).unwrap();
+    assert!(pos(silent) < pos(stuck), "the longest stuck first: {html}");
+    assert!(pos(stuck) < pos(newest) && pos(newest) < pos(calm), "{html}");
+    assert!(html.contains("бот ведёт 1day без ответа"), "{html}");
+    let (_, only) = get(&app, &boss, "/console?status=stuck").await;
+    assert!(only.contains(&format!("/console/leads/{stuck}\"")) && !only.contains(&format!("/console/leads/{calm}\"")));
+    let (_, page) = get(&app, &boss, &format!("/console/leads/{stuck}")).await;
+    assert!(page.contains("crash loop"), "{page}");
+    // Restart from the console: the lead's actor comes back.
+    let csrf = csrf_of(&page);
+    let (code, page) = post_form(
+        &app,
+        &boss,
+        &format!("/console/leads/{silent}/restart"),
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(code, 303, "{page}");
+    let (_, page) = get(&app, &boss, &format!("/console/leads/{silent}")).await;
+    assert!(page.contains("работает"), "{page}");
+    // Filters: channel, phone, age.
+    let (_, none) = get(&app, &boss, "/console?channel=telegram").await;
+    assert!(none.contains("Лидов: 0"), "{none}");
+    let (_, old) = get(&app, &boss, "/console?age=60").await;
+    assert!(old.contains("Лидов: 0"), "{old}");
+    assert_eq!(get(&app, &boss, "/console?age=abc").await.0, 400);
+    app.stop().await;
+}
+
+/// Closed by default, through the real binary: the first start prints a one-time setup link
+/// (never a password), the link makes the first admin and signs them in, and works once.
+#[tokio::test]
+async fn the_first_start_prints_a_one_time_setup_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_leadbot"))
+        .current_dir(dir.path())
+        .env_remove("DATABASE_URL")
+        .env_remove("LEADBOT_CONFIG_DIR")
+        .env_remove("LEADBOT_OPERATOR_TOKEN")
+        .env("RUST_LOG", "info")
+        .env("LEADBOT_LISTEN", format!("127.0.0.1:{port}"))
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(at) = line.find("/console/setup?token=") {
+                let _ = tx.send(line[at..].trim().to_string());
+            }
+        }
+    });
+    let link = rx.recv_timeout(Duration::from_secs(30)).expect("a setup link");
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while reqwest::get(format!("{base}/readyz")).await.is_err() {
+        assert!(Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let token = link.split("token=").nth(1).unwrap().to_string();
+    // Anonymous: the console sends to sign-in, the API says 401, a wrong token is refused.
+    assert_eq!(
+        browser().get(format!("{base}/console")).send().await.unwrap().status(),
+        303
+    );
+    assert_eq!(
+        reqwest::get(format!("{base}/api/v1/leads")).await.unwrap().status(),
+        401
+    );
+    let wrong = browser()
+        .get(format!("{base}/console/setup?token=nope"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 403);
+    let form = browser().get(format!("{base}{link}")).send().await.unwrap();
+    assert_eq!(form.status(), 200);
+    // A short password is refused with the reason; a good one makes the admin.
+    let short = browser()
+        .post(format!("{base}/console/setup"))
+        .form(&[("token", token.as_str()), ("username", "admin"), ("password", "short")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(short.status(), 422);
+    let made = browser()
+        .post(format!("{base}/console/setup"))
+        .form(&[
+            ("token", token.as_str()),
+            ("username", "admin"),
+            ("password", "a long admin password"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(made.status(), 303);
+    let cookie = made.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let console = browser()
+        .get(format!("{base}/console"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(console.status(), 200);
+    // Once only.
+    let again = browser()
+        .post(format!("{base}/console/setup"))
+        .form(&[
+            ("token", token.as_str()),
+            ("username", "eve"),
+            ("password", "another long password"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 403);
+    let _ = child.kill();
+    let _ = child.wait();
+
+    // `leadbot user add` beside the stopped service adds a manager; the password comes
+    // from the environment, never the command line.
+    let out = Command::new(env!("CARGO_BIN_EXE_leadbot"))
+        .current_dir(dir.path())
+        .env_remove("DATABASE_URL")
+        .env_remove("LEADBOT_CONFIG_DIR")
+        .env("LEADBOT_NEW_PASSWORD", "manager password 1")
+        .args(["user", "add", "anna", "--role", "manager", "--manager-id", "1"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(env!("CARGO_BIN_EXE_leadbot"))
+        .current_dir(dir.path())
+        .env_remove("DATABASE_URL")
+        .env_remove("LEADBOT_CONFIG_DIR")
+        .args(["user", "list"])
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        listed.contains("admin\tadmin") && listed.contains("anna\tmanager\t-\t1"),
+        "{listed}"
+    );
+    let refused = Command::new(env!("CARGO_BIN_EXE_leadbot"))
+        .current_dir(dir.path())
+        .env_remove("DATABASE_URL")
+        .env_remove("LEADBOT_CONFIG_DIR")
+        .env("LEADBOT_NEW_PASSWORD", "manager password 1")
+        .args(["user", "add", "olga", "--role", "manager"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("manager id"));
+}
