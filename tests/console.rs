@@ -529,3 +529,192 @@ async fn the_first_start_prints_a_one_time_setup_link() {
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("manager id"));
 }
+
+/// Signs a console user in and returns the cookie and a page's CSRF token.
+async fn session_on(app: &TestApp, name: &str, page: &str) -> (String, String) {
+    let (cookie, _) = login(app, name).await;
+    let (_, html) = get(app, &cookie, page).await;
+    (cookie.clone(), csrf_of(&html))
+}
+
+/// Take over on the web chat: the bot stops answering, the person's reply reaches the
+/// client's side (its transcript, which the web chat shows) with who wrote it.
+#[tokio::test]
+async fn a_taken_over_web_chat_hears_the_person_not_the_bot() {
+    let app = TestApp::spawn_in(StoreKind::Sqlite).await;
+    let (lead, _) = app.new_lead("web-1", Some("здравствуйте, есть доставка?")).await;
+    app.wait_for(lead, Duration::from_secs(10), |l| l["status"] == "bot_processing")
+        .await;
+    add_user(&app, "boss", Role::Admin, None, None).await;
+    let page = format!("/console/leads/{lead}");
+    let (boss, csrf) = session_on(&app, "boss", &page).await;
+    // Before taking over, a reply is refused (the bot holds the conversation).
+    let (code, _) = post_form(
+        &app,
+        &boss,
+        &format!("{page}/reply"),
+        &[("csrf", &csrf), ("text", "рано")],
+    )
+    .await;
+    assert_eq!(code, 409);
+    assert_eq!(
+        post_form(&app, &boss, &format!("{page}/takeover"), &[("csrf", &csrf)])
+            .await
+            .0,
+        303
+    );
+    let (_, html) = get(&app, &boss, &page).await;
+    assert!(html.contains("Разговор ведёт boss"), "{html}");
+    let timers = app.lead(lead).await["timers"].as_array().unwrap().len();
+    assert_eq!(timers, 0, "the bot's clocks stop");
+
+    // The client writes: no bot answer.
+    let replies = app.say(lead, "алло, вы тут?").await;
+    assert!(replies.is_empty(), "the bot stays silent: {replies:?}");
+    let (code, _) = post_form(
+        &app,
+        &boss,
+        &format!("{page}/reply"),
+        &[("csrf", &csrf), ("text", "Да, доставляем по городу бесплатно")],
+    )
+    .await;
+    assert_eq!(code, 303);
+    let (_, t) = app.get(&format!("/api/v1/leads/{lead}/transcript")).await;
+    let lines = t["transcript"].as_array().unwrap();
+    let last = lines.last().unwrap();
+    assert_eq!(last["text"], "Да, доставляем по городу бесплатно");
+    assert_eq!(last["direction"], "out");
+    assert_eq!(last["author"], "boss");
+    assert!(
+        lines
+            .iter()
+            .filter(|l| l["direction"] == "out")
+            .any(|l| l.get("author").is_none()),
+        "the bot's lines have no author"
+    );
+    let (_, html) = get(&app, &boss, &page).await;
+    assert!(html.contains("<span class=\"who\">boss</span>"), "{html}");
+
+    // Low quality ends it; nothing more goes out.
+    assert_eq!(
+        post_form(&app, &boss, &format!("{page}/low-quality"), &[("csrf", &csrf)])
+            .await
+            .0,
+        303
+    );
+    let l = app
+        .wait_for(lead, Duration::from_secs(10), |l| l["status"] == "low_quality")
+        .await;
+    assert_eq!(l["reason"], "marked_by_operator");
+    app.stop().await;
+}
+
+/// Take over on Telegram: the person's reply goes out through the Bot API to the client's chat.
+#[tokio::test]
+async fn a_taken_over_telegram_chat_gets_the_persons_reply() {
+    use common::fake_telegram::{FakeTelegram, TOKEN};
+    const CLIENT: i64 = 123456789;
+    let fake = FakeTelegram::start().await;
+    let mut tg: leadbot::config::TelegramSettings = toml::from_str(&format!(
+        "bot = \"lead_demo_bot\"\napi_base = \"{}\"\n[limits]\nper_chat_per_sec = 20.0\nglobal_per_sec = 100.0\ngroup_per_min = 600.0\n",
+        fake.base
+    ))
+    .unwrap();
+    tg.token = Some(TOKEN.into());
+    tg.webhook_secret = Some("5f0c2d1e_example-secret".into());
+    let app = TestApp::spawn_in_with(StoreKind::Sqlite, move |c| c.telegram = Some(tg)).await;
+    let mut update: Value = serde_json::from_str(
+        &std::fs::read_to_string("tests/fixtures/telegram/update_message_private_text.teloxide.json").unwrap(),
+    )
+    .unwrap();
+    update["update_id"] = 1.into();
+    update["message"]["text"] = "Здравствуйте, сколько стоит доставка?".into();
+    update["message"]["from"]["id"] = CLIENT.into();
+    update["message"]["chat"]["id"] = CLIENT.into();
+    let code = app
+        .http
+        .post(format!("{}/webhooks/telegram/lead_demo_bot", app.base))
+        .header("X-Telegram-Bot-Api-Secret-Token", "5f0c2d1e_example-secret")
+        .json(&update)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(code, 200);
+    let sent = |fake: &FakeTelegram| -> Vec<String> {
+        fake.calls("sendMessage")
+            .into_iter()
+            .filter(|c| c.body["chat_id"] == CLIENT)
+            .map(|c| c.body["text"].as_str().unwrap_or("").to_string())
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let lead = loop {
+        let (_, list) = app.get("/api/v1/leads").await;
+        let found = list["leads"]
+            .as_array()
+            .and_then(|l| l.iter().find(|l| l["source"] == "telegram").cloned());
+        if let Some(l) = found.filter(|_| !sent(&fake).is_empty()) {
+            break l["id"].as_i64().unwrap();
+        }
+        assert!(Instant::now() < deadline, "no telegram lead");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    add_user(&app, "boss", Role::Admin, None, None).await;
+    let page = format!("/console/leads/{lead}");
+    let (boss, csrf) = session_on(&app, "boss", &page).await;
+    assert_eq!(
+        post_form(&app, &boss, &format!("{page}/takeover"), &[("csrf", &csrf)])
+            .await
+            .0,
+        303
+    );
+    let (code, _) = post_form(
+        &app,
+        &boss,
+        &format!("{page}/reply"),
+        &[("csrf", &csrf), ("text", "Добрый день! Доставка 300 ₽")],
+    )
+    .await;
+    assert_eq!(code, 303);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !sent(&fake).iter().any(|t| t == "Добрый день! Доставка 300 ₽") {
+        assert!(
+            Instant::now() < deadline,
+            "the reply never reached Telegram: {:?}",
+            sent(&fake)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    app.stop().await;
+}
+
+/// Reassign from the console: the lead goes to the other manager of the group.
+#[tokio::test]
+async fn a_reassigned_lead_goes_to_the_next_manager() {
+    let app = TestApp::spawn_in(StoreKind::Sqlite).await;
+    let (lead, _) = app.new_lead("r1", None).await;
+    app.say(lead, "мой номер +7 918 123-45-67").await;
+    let first = app
+        .wait_for(lead, Duration::from_secs(10), |l| l["status"] == "assigned")
+        .await["manager_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    add_user(&app, "head", Role::Head, Some("sales"), None).await;
+    let page = format!("/console/leads/{lead}");
+    let (head, csrf) = session_on(&app, "head", &page).await;
+    assert_eq!(
+        post_form(&app, &head, &format!("{page}/reassign"), &[("csrf", &csrf)])
+            .await
+            .0,
+        303
+    );
+    let l = app
+        .wait_for(lead, Duration::from_secs(10), |l| {
+            l["status"] == "assigned" && l["manager_id"].as_str() != Some(first.as_str())
+        })
+        .await;
+    assert!(["1", "2"].contains(&l["manager_id"].as_str().unwrap()));
+    app.stop().await;
+}

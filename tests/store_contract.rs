@@ -154,6 +154,7 @@ fn step(lead: LeadId, expected_version: i64, tag: &str) -> StepCommit {
             reason: Some(tag.to_string()),
         },
         applied_inbox_id: None,
+        author: None,
         transcript: vec![(Direction::Out, format!("{tag} out"))],
         outbox: vec![NewOutbox {
             kind: "message".into(),

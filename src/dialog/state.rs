@@ -75,6 +75,9 @@ pub struct DialogState {
     pub hops: u32,
     #[serde(default)]
     pub tried: Vec<ManagerId>,
+    /// Who took the conversation over (the bot is silent from then on).
+    #[serde(default)]
+    pub taken_over_by: Option<String>,
     pub created_at: DateTime<Utc>,
     pub first_reply_at: Option<DateTime<Utc>>,
     pub phone_at: Option<DateTime<Utc>>,
@@ -101,6 +104,7 @@ impl DialogState {
             accepted: false,
             hops: 0,
             tried: Vec::new(),
+            taken_over_by: None,
             created_at: now,
             first_reply_at: None,
             phone_at: None,
@@ -144,6 +148,18 @@ pub enum Event {
     ChannelJoined {
         channel: ChannelName,
     },
+    /// A person took the conversation over: the bot says nothing more to this client.
+    TakenOver {
+        by: String,
+    },
+    /// The person who took over writes to the client.
+    ManagerWrote {
+        text: String,
+    },
+    /// An operator marked the lead low quality.
+    MarkedLowQuality,
+    /// An operator asks for the next eligible manager.
+    ReassignRequested,
 }
 
 /// What the actor must do after committing the new state.

@@ -739,3 +739,76 @@ fn an_area_code_in_brackets_or_in_the_previous_message() {
     t.client("255-90-14");
     assert_eq!(t.s.phone.as_deref(), Some("+78632559014"));
 }
+
+#[test]
+fn a_taken_over_conversation_silences_the_bot_and_carries_the_persons_words() {
+    let mut t = Talk::start(dialog(), Some("Ольга"), None);
+    assert!(!t.s.timers.is_empty());
+    // Before a takeover, no person's words go out.
+    t.event(Event::ManagerWrote {
+        text: "рано".into()
+    });
+    assert!(!t.said.iter().any(|s| s == "рано"));
+    t.event(Event::TakenOver { by: "olga".into() });
+    assert_eq!(t.s.taken_over_by.as_deref(), Some("olga"));
+    assert!(t.s.timers.is_empty(), "every bot clock stops");
+    assert!(t.client("сколько стоит?").is_empty(), "the bot does not answer");
+    // Hours later: no reask, no no-answer farewell.
+    t.advance(Duration::hours(30));
+    t.fire_due();
+    assert_eq!(t.s.status, LeadStatus::BotProcessing);
+    let before = t.said.len();
+    t.event(Event::ManagerWrote {
+        text: "Добрый день, 300 ₽".into(),
+    });
+    assert_eq!(t.said[before..], ["Добрый день, 300 ₽".to_string()]);
+    // Repeating the takeover changes nothing.
+    assert!(t.event(Event::TakenOver { by: "olga".into() }).is_empty());
+}
+
+#[test]
+fn a_queued_lead_taken_over_leaves_the_queue() {
+    let mut t = Talk::start(dialog(), None, None);
+    t.client("+7 918 123-45-67");
+    t.event(Event::Queued);
+    assert_eq!(t.s.status, LeadStatus::Queued);
+    let effects = t.event(Event::TakenOver { by: "head".into() }).to_vec();
+    assert!(effects.contains(&Effect::LeaveQueue), "{effects:?}");
+    assert!(!t.s.awaiting_manager);
+}
+
+#[test]
+fn marked_low_quality_releases_the_manager_and_finishes() {
+    let mut t = Talk::start(dialog(), None, None);
+    t.client("+7 918 123-45-67");
+    t.event(Event::ManagerAssigned(anna()));
+    let effects = t.event(Event::MarkedLowQuality).to_vec();
+    assert_eq!(t.s.status, LeadStatus::LowQuality);
+    assert_eq!(t.s.outcome, Some(Outcome::MarkedByOperator));
+    assert!(
+        effects.contains(&Effect::ReleaseManager { manager_id: "1".into() }),
+        "{effects:?}"
+    );
+    assert!(effects.contains(&Effect::Finished(Outcome::MarkedByOperator)));
+    // A finished lead is not marked twice.
+    assert!(t.event(Event::MarkedLowQuality).is_empty());
+}
+
+#[test]
+fn a_reassignment_asks_for_another_manager_than_the_ones_tried() {
+    let mut t = Talk::start(dialog(), None, None);
+    t.client("+7 918 123-45-67");
+    t.event(Event::ManagerAssigned(anna()));
+    let effects = t.event(Event::ReassignRequested).to_vec();
+    let exclude = effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::FindManager { exclude, .. } => Some(exclude.clone()),
+            _ => None,
+        })
+        .expect("a new manager is asked for");
+    assert_eq!(exclude, vec![crate::domain::ManagerId::from("1")]);
+    assert!(t.s.awaiting_manager);
+    // A second request while one is pending asks nothing more.
+    assert!(t.event(Event::ReassignRequested).is_empty());
+}

@@ -266,7 +266,22 @@ fn actor_name(a: Option<ActorState>) -> &'static str {
     }
 }
 
-fn live(state: &AppState, v: &LeadView, csrf: &str) -> Markup {
+/// Whether a person took this lead's conversation over (its snapshot says so).
+pub async fn taken_over(state: &AppState, id: LeadId) -> Result<bool, ConsoleError> {
+    Ok(taken_over_by(state, id).await?.is_some())
+}
+
+pub async fn taken_over_by(state: &AppState, id: LeadId) -> Result<Option<String>, ConsoleError> {
+    let (_, snapshot) = state.store.load_lead(id).await?;
+    Ok(snapshot.and_then(|s| {
+        s.state
+            .get("taken_over_by")
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    }))
+}
+
+fn live(state: &AppState, v: &LeadView, csrf: &str, taken_by: Option<&str>) -> Markup {
     let l = &v.lead;
     let id = l.id.0;
     let stuck = stuck_reason(l, state.console.no_answer_window, Utc::now());
@@ -300,12 +315,31 @@ fn live(state: &AppState, v: &LeadView, csrf: &str) -> Markup {
                         button type="submit" { "Принять" }
                     }
                 }
+                @if open && taken_by.is_none() {
+                    form method="post" action={"/console/leads/" (id) "/takeover"} {
+                        (csrf_field(csrf))
+                        button type="submit" { "Взять разговор на себя" }
+                    }
+                }
+                @if l.status == LeadStatus::Assigned {
+                    form method="post" action={"/console/leads/" (id) "/reassign"} {
+                        (csrf_field(csrf))
+                        button type="submit" { "Передать другому" }
+                    }
+                }
                 @if open {
+                    form method="post" action={"/console/leads/" (id) "/low-quality"} {
+                        (csrf_field(csrf))
+                        button type="submit" { "Некачественный" }
+                    }
                     form method="post" action={"/console/leads/" (id) "/close"} {
                         (csrf_field(csrf))
                         button type="submit" { "Закрыть" }
                     }
                 }
+            }
+            @if let Some(by) = taken_by {
+                p.notice #taken { "Разговор ведёт " (by) ": бот молчит." }
             }
             h2 { "Таймеры" }
             @if v.timers.is_empty() { p { "нет" } }
@@ -313,8 +347,12 @@ fn live(state: &AppState, v: &LeadView, csrf: &str) -> Markup {
             h2 { "Переписка" }
             ol.transcript {
                 @for e in &v.transcript {
-                    li class=(e.direction) {
-                        span.who { @if e.direction == "in" { "клиент" } @else { "бот" } }
+                    li class=(if e.author.is_some() { format!("{} person", e.direction) } else { e.direction.clone() }) {
+                        span.who {
+                            @if e.direction == "in" { "клиент" }
+                            @else if let Some(a) = &e.author { (a) }
+                            @else { "бот" }
+                        }
                         span.at { (when(e.at)) }
                         p { (e.text) }
                     }
@@ -326,6 +364,8 @@ fn live(state: &AppState, v: &LeadView, csrf: &str) -> Markup {
 
 pub async fn page_of(state: &AppState, session: &Session, id: i64) -> Result<Markup, ConsoleError> {
     let v = lead_view(state, &session.who, LeadId(id)).await?;
+    let taken_by = taken_over_by(state, v.lead.id).await?;
+    let open = !matches!(v.lead.status, LeadStatus::Closed | LeadStatus::LowQuality);
     Ok(page(
         session,
         &format!("Лид {id}"),
@@ -333,7 +373,16 @@ pub async fn page_of(state: &AppState, session: &Session, id: i64) -> Result<Mar
             p { a href="/console" { "← все лиды" } }
             h1 { "Лид " (id) }
             div data-live={"/console/events?lead=" (id)} {}
-            (live(state, &v, &session.csrf))
+            (live(state, &v, &session.csrf, taken_by.as_deref()))
+            @if taken_by.is_some() && open {
+                form.reply method="post" action={"/console/leads/" (id) "/reply"} {
+                    (csrf_field(&session.csrf))
+                    label { "Ответ клиенту (уйдёт в его канал: " (v.lead.channel.as_str()) ")"
+                        textarea name="text" rows="3" required {}
+                    }
+                    button type="submit" { "Отправить" }
+                }
+            }
         },
     ))
 }
@@ -352,13 +401,17 @@ pub async fn fragment(
     Path(id): Path<i64>,
 ) -> Result<Markup, ConsoleError> {
     let v = lead_view(&state, &session.who, LeadId(id)).await?;
-    Ok(live(&state, &v, &session.csrf))
+    let taken_by = taken_over_by(&state, v.lead.id).await?;
+    Ok(live(&state, &v, &session.csrf, taken_by.as_deref()))
 }
 
 #[derive(Debug, Deserialize)]
 pub struct ActionForm {
     #[serde(default)]
     csrf: String,
+    /// The reply's text (`reply`).
+    #[serde(default)]
+    text: String,
 }
 
 pub async fn action(
@@ -375,6 +428,50 @@ pub async fn action(
         }
         "close" => {
             let _ = operator_event(&state, who, id, "close", InboxPayload::Closed).await?;
+        }
+        "takeover" => {
+            let by = who.name().to_string();
+            let _ = operator_event(&state, who, id, "takeover", InboxPayload::TakeOver { by }).await?;
+        }
+        "reply" => {
+            let text = f.text.trim();
+            if text.is_empty() {
+                return Err(ConsoleError(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "пустое сообщение".into(),
+                ));
+            }
+            if text.chars().count() > state.max_text_chars {
+                return Err(ConsoleError(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("не длиннее {} символов", state.max_text_chars),
+                ));
+            }
+            let lead = state.visible_lead(who, LeadId(id)).await?;
+            if !taken_over(&state, lead.id).await? {
+                return Err(ConsoleError(
+                    StatusCode::CONFLICT,
+                    "сначала возьмите разговор на себя: пока его ведёт бот".into(),
+                ));
+            }
+            let payload = InboxPayload::ManagerMessage {
+                author: who.name().to_string(),
+                text: text.to_string(),
+            };
+            let _ = operator_event(&state, who, id, "reply", payload).await?;
+        }
+        "low-quality" => {
+            let _ = operator_event(&state, who, id, "low-quality", InboxPayload::MarkLowQuality).await?;
+        }
+        "reassign" => {
+            let lead = state.visible_lead(who, LeadId(id)).await?;
+            if lead.status != LeadStatus::Assigned {
+                return Err(ConsoleError(
+                    StatusCode::CONFLICT,
+                    format!("лид {id} не у менеджера: передавать некого"),
+                ));
+            }
+            let _ = operator_event(&state, who, id, "reassign", InboxPayload::Reassign).await?;
         }
         "accept" => {
             let lead = state.visible_lead(who, LeadId(id)).await?;

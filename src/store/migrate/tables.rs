@@ -121,6 +121,7 @@ pub const TABLES: &[Table] = &[
             ("direction", Text),
             ("text", Text),
             ("created_at", Ts),
+            ("author", Text),
         ],
     },
     Table {
