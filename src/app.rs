@@ -216,6 +216,9 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
     };
     let addr = listener.local_addr()?;
     console_setup(&config, opened.users.as_ref(), opened.store.as_ref(), addr).await?;
+    for (key, what) in config.script.placeholders() {
+        tracing::warn!(key = %key, "dialog.toml: {what}");
+    }
     let app = router(state);
     tasks.push(tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {

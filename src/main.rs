@@ -264,7 +264,15 @@ fn main() -> ExitCode {
                 .source
                 .as_ref()
                 .map_or("built-in defaults".to_string(), |d| d.display().to_string());
-            println!("config OK ({from})");
+            let todo = config.script.placeholders();
+            for (key, what) in &todo {
+                eprintln!("dialog.toml: {key}: {what}");
+            }
+            if todo.is_empty() {
+                println!("config OK ({from})");
+            } else {
+                println!("config OK ({from}), {} placeholder answer(s) to fill in", todo.len());
+            }
             ExitCode::SUCCESS
         }
         Command::MigrateStore { from, to, replace } => {

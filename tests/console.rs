@@ -718,3 +718,24 @@ async fn a_reassigned_lead_goes_to_the_next_manager() {
     assert!(["1", "2"].contains(&l["manager_id"].as_str().unwrap()));
     app.stop().await;
 }
+
+/// `check-config` on the shipped config names the placeholder answers still to fill in.
+#[test]
+fn check_config_reports_the_shipped_placeholders() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_leadbot"))
+        .current_dir(dir.path())
+        .env_remove("DATABASE_URL")
+        .env_remove("LEADBOT_CONFIG_DIR")
+        .arg("check-config")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stderr.contains("(address): still the shipped example answer"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("(hours): still the shipped example answer"), "{stderr}");
+    assert!(stdout.contains("2 placeholder answer(s) to fill in"), "{stdout}");
+}

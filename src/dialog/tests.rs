@@ -11,7 +11,11 @@ fn t0() -> DateTime<Utc> {
 }
 
 fn dialog_with(on_failure: FailureStatus) -> Dialog {
-    let cfg = Config::load(None).unwrap();
+    let mut cfg = Config::load(None).unwrap();
+    // As a business that filled in its address and hours.
+    for f in &mut cfg.script.faq {
+        f.placeholder = false;
+    }
     let reader = PhoneReader::new(
         leadbot_phone::Extractor::new("RU").unwrap(),
         leadbot_phone::Policy::default(),
@@ -811,4 +815,26 @@ fn a_reassignment_asks_for_another_manager_than_the_ones_tried() {
     assert!(t.s.awaiting_manager);
     // A second request while one is pending asks nothing more.
     assert!(t.event(Event::ReassignRequested).is_empty());
+}
+
+#[test]
+fn a_placeholder_answer_is_never_told_to_a_client() {
+    // The shipped dialog.toml as is: its address and hours are examples.
+    let cfg = Config::load(None).unwrap();
+    let todo = cfg.script.placeholders();
+    assert_eq!(todo.len(), 2, "{todo:?}");
+    assert!(todo.iter().any(|(k, _)| k.contains("address")) && todo.iter().any(|(k, _)| k.contains("hours")));
+    let reader = PhoneReader::new(
+        leadbot_phone::Extractor::new("RU").unwrap(),
+        leadbot_phone::Policy::default(),
+    );
+    let d = Dialog::new(cfg.script, reader, FailureStatus::LowQuality, Handover::none()).unwrap();
+    let mut t = Talk::start(d, None, None);
+    let said = t.client("А какой у вас адрес?");
+    assert!(!said.iter().any(|s| s.contains("Садовая")), "{said:?}");
+    let said = t.client("сколько стоит?");
+    assert!(
+        said[0].contains("Стоимость"),
+        "the filled-in answers still work: {said:?}"
+    );
 }
