@@ -209,6 +209,8 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         )),
         secure_cookies: svc.server.secure_cookies,
         console: Arc::new(console_settings(&config)),
+        widget_script: Arc::new(crate::http::widget_script(&svc.widget)),
+        widget_origins: Arc::new(svc.widget.allowed_origins.clone()),
         bitrix24: bitrix24_in,
         amocrm: amocrm_in,
         telegram: telegram_in,

@@ -739,3 +739,137 @@ fn check_config_reports_the_shipped_placeholders() {
     assert!(stderr.contains("(hours): still the shipped example answer"), "{stderr}");
     assert!(stdout.contains("2 placeholder answer(s) to fill in"), "{stdout}");
 }
+
+/// The widget: one script branded from `[widget]`, CORS for the configured sites only, and
+/// live replies over SSE (a person's reply after a takeover arrives with its author).
+#[tokio::test]
+async fn the_widget_script_cors_and_live_replies() {
+    let app = TestApp::spawn_in_with(StoreKind::Sqlite, |c| {
+        c.service.widget.name = "Окна Юг".into();
+        c.service.widget.color = "#e11d48".into();
+        c.service.widget.privacy_url = Some("https://okna.example/privacy".into());
+        c.service.widget.allowed_origins = vec!["https://okna.example".into()];
+    })
+    .await;
+    let js = app.http.get(format!("{}/widget.js", app.base)).send().await.unwrap();
+    assert_eq!(js.status(), 200);
+    assert!(js.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/javascript"));
+    let js = js.text().await.unwrap();
+    assert!(js.contains("Окна Юг") && js.contains("#e11d48") && js.contains("https://okna.example/privacy"));
+    assert!(!js.contains("__LEADBOT_WIDGET_CONFIG__"));
+    assert!(!js.contains("100vh"), "no 100vh trap on phones");
+
+    // CORS: the configured site may call the chat API, another may not.
+    let preflight = |origin: &'static str| {
+        let app_base = app.base.clone();
+        async move {
+            reqwest::Client::new()
+                .request(reqwest::Method::OPTIONS, format!("{app_base}/api/v1/leads"))
+                .header("origin", origin)
+                .header("access-control-request-method", "POST")
+                .header("access-control-request-headers", "content-type,idempotency-key")
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let ok = preflight("https://okna.example").await;
+    assert_eq!(ok.headers()["access-control-allow-origin"], "https://okna.example");
+    let other = preflight("https://evil.example").await;
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+
+    // A widget conversation, then live events.
+    let (lead, _) = app.new_lead("w1", Some("здравствуйте")).await;
+    app.wait_for(lead, Duration::from_secs(10), |l| l["status"] == "bot_processing")
+        .await;
+    let token = app.tokens.lock().unwrap()[&lead].clone();
+    let bad = app
+        .http
+        .get(format!("{}/api/v1/leads/{lead}/events?token=nope", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 401);
+    let (_, t) = app.get(&format!("/api/v1/leads/{lead}/transcript")).await;
+    let after = t["transcript"].as_array().unwrap().last().unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let mut stream = app
+        .http
+        .get(format!(
+            "{}/api/v1/leads/{lead}/events?token={token}&after={after}",
+            app.base
+        ))
+        .header("origin", "https://okna.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    assert_eq!(stream.headers()["access-control-allow-origin"], "https://okna.example");
+    assert!(stream.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream"));
+
+    add_user(&app, "boss", Role::Admin, None, None).await;
+    let page = format!("/console/leads/{lead}");
+    let (boss, csrf) = session_on(&app, "boss", &page).await;
+    assert_eq!(
+        post_form(&app, &boss, &format!("{page}/takeover"), &[("csrf", &csrf)])
+            .await
+            .0,
+        303
+    );
+    let (code, _) = post_form(
+        &app,
+        &boss,
+        &format!("{page}/reply"),
+        &[("csrf", &csrf), ("text", "Сейчас посчитаю")],
+    )
+    .await;
+    assert_eq!(code, 303);
+    let mut got = String::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !got.contains("Сейчас посчитаю") {
+        assert!(Instant::now() < deadline, "no live reply: {got}");
+        match tokio::time::timeout(Duration::from_secs(5), stream.chunk()).await {
+            Ok(Ok(Some(bytes))) => got.push_str(&String::from_utf8_lossy(&bytes)),
+            other => panic!("stream ended: {other:?} after {got}"),
+        }
+    }
+    assert!(got.contains("event: message"), "{got}");
+    assert!(got.contains("\"author\":\"boss\""), "{got}");
+    app.stop().await;
+}
+
+/// `[widget]` is checked: a colour, origins without paths, a privacy policy for a site.
+#[test]
+fn widget_settings_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("config")).unwrap();
+    for f in ["dialog.toml", "routing.toml"] {
+        std::fs::copy(format!("config/{f}"), dir.path().join("config").join(f)).unwrap();
+    }
+    let base = std::fs::read_to_string("config/leadbot.toml").unwrap();
+    let cut = base.find("[widget]").unwrap();
+    let bad = format!(
+        "{}[widget]\ncolor = \"red\"\nallowed_origins = [\"https://okna.example/page\"]\n",
+        &base[..cut]
+    );
+    std::fs::write(dir.path().join("config/leadbot.toml"), bad).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_leadbot"))
+        .current_dir(dir.path())
+        .env_remove("DATABASE_URL")
+        .env_remove("LEADBOT_CONFIG_DIR")
+        .arg("check-config")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("widget.color"), "{stderr}");
+    assert!(stderr.contains("widget.allowed_origins[0]"), "{stderr}");
+    assert!(stderr.contains("widget.privacy_url"), "{stderr}");
+}

@@ -21,7 +21,7 @@ pub use routing::{
     ClassifierConfig, GroupConfig, LlmConfig, ManagerConfig, RoutingConfig, RoutingRule, SpecializationRule, Strategy,
 };
 pub use script::{FaqEntry, Reprompts, Script, Texts, Timing};
-pub use service::{DatabaseSettings, FailureStatus, NotifySettings, RuntimeSettings, ServiceSettings};
+pub use service::{DatabaseSettings, FailureStatus, NotifySettings, RuntimeSettings, ServiceSettings, WidgetSettings};
 pub use telegram::{Executor, JobBoardSettings, TelegramLimits, TelegramSettings, TelegramTexts};
 
 /// File names inside the config directory.

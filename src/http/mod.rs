@@ -12,6 +12,7 @@ mod leads;
 mod managers;
 mod openapi;
 mod webhooks;
+mod widget;
 
 use std::sync::Arc;
 
@@ -59,6 +60,10 @@ pub struct AppState {
     /// Session cookies get `Secure` (the console is served over HTTPS).
     pub secure_cookies: bool,
     pub console: Arc<console::ConsoleSettings>,
+    /// `/widget.js` with the `[widget]` branding in it.
+    pub widget_script: Arc<String>,
+    /// Site origins allowed to call the chat API (CORS).
+    pub widget_origins: Arc<Vec<String>>,
     pub bitrix24: Option<Arc<Bitrix24Inbound>>,
     pub amocrm: Option<Arc<AmoInbound>>,
     pub telegram: Option<Arc<TelegramInbound>>,
@@ -66,9 +71,10 @@ pub struct AppState {
 }
 
 pub fn router(state: AppState) -> Router {
+    let cors = widget::cors(&state.widget_origins);
     let (router, doc) = api_router(state.clone()).split_for_parts();
     let doc = std::sync::Arc::new(doc);
-    router
+    let app = router
         .route(
             "/api/openapi.json",
             get(move || {
@@ -92,7 +98,12 @@ pub fn router(state: AppState) -> Router {
         .layer(tower_http::request_id::SetRequestIdLayer::x_request_id(
             tower_http::request_id::MakeRequestUuid,
         ))
-        .with_state(state)
+        .with_state(state);
+    // Outermost, so a site's preflight is answered before routing.
+    match cors {
+        Some(cors) => app.layer(cors),
+        None => app,
+    }
 }
 
 /// The access log: a span per request with its id (`X-Request-Id`, taken from the client or
@@ -140,6 +151,11 @@ async fn track(req: axum::extract::Request, next: axum::middleware::Next) -> axu
     response
 }
 
+/// `/widget.js` for these settings.
+pub fn widget_script(settings: &crate::config::WidgetSettings) -> String {
+    widget::script(settings)
+}
+
 /// The OpenAPI document alone (tests, tooling).
 pub fn openapi() -> utoipa::openapi::OpenApi {
     use utoipa::OpenApi;
@@ -175,6 +191,8 @@ fn api_router(state: AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(leads::post_message))
         .routes(routes!(leads::transcript))
         .routes(routes!(chat::page))
+        .routes(routes!(widget::widget_js))
+        .routes(routes!(widget::events))
         .routes(routes!(webhooks::bitrix24))
         .routes(routes!(webhooks::amocrm))
         .routes(routes!(webhooks::telegram))
