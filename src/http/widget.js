@@ -67,6 +67,7 @@
   var typing = document.createElement("div");
   typing.className = "typing";
   typing.textContent = "печатает…";
+  log.appendChild(typing);
   root.querySelector(".t").textContent = CFG.name || "Чат";
   if (CFG.avatar) root.querySelector("header img").src = CFG.avatar;
   consent.textContent = (CFG.consent || "") + (CFG.privacy_url ? " " : "");
@@ -128,7 +129,6 @@
     if (!opened) {
       opened = true;
       if (CFG.greeting) bubble("out", CFG.greeting);
-      log.appendChild(typing);
       consent.style.display = saved.lead ? "none" : "";
       history().then(listen);
     }
