@@ -204,6 +204,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         max_text_chars: svc.server.max_text_chars,
         operator_token: Some(Arc::from(operator_token.as_str())),
         users: opened.users.clone(),
+        job_store: opened.jobs.clone(),
         departments: Arc::new(crate::http::auth::Departments::new(
             config.routing.managers.iter().map(|m| (m.id.clone(), m.groups.clone())),
         )),

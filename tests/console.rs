@@ -873,3 +873,39 @@ fn widget_settings_are_checked() {
     assert!(stderr.contains("widget.allowed_origins[0]"), "{stderr}");
     assert!(stderr.contains("widget.privacy_url"), "{stderr}");
 }
+
+/// The job board on the managers page: a dispatched deal is listed, open, for the admin.
+#[tokio::test]
+async fn the_job_board_lists_dispatched_deals() {
+    use common::fake_telegram::{FakeTelegram, TOKEN};
+    let fake = FakeTelegram::start().await;
+    let mut tg: leadbot::config::TelegramSettings = toml::from_str(&format!(
+        "bot = \"lead_demo_bot\"\napi_base = \"{}\"\n[limits]\nper_chat_per_sec = 20.0\nglobal_per_sec = 100.0\ngroup_per_min = 600.0\n\
+         [jobs]\ngroup_chat_id = -1001234567890\ntemplate = \"Заказ {{deal_id}}: {{title}}\"\n",
+        fake.base
+    ))
+    .unwrap();
+    tg.token = Some(TOKEN.into());
+    let app = TestApp::spawn_in_with(StoreKind::Sqlite, move |c| c.telegram = Some(tg)).await;
+    let (code, body) = app
+        .post(
+            "/api/v1/deals/D-77/dispatch",
+            serde_json::json!({"title": "Монтаж окна", "client_phone": "+79181234567"}),
+        )
+        .await;
+    assert_eq!(code, 201, "{body}");
+    add_user(&app, "boss", Role::Admin, None, None).await;
+    let (boss, _) = login(&app, "boss").await;
+    let (code, html) = get(&app, &boss, "/console/managers").await;
+    assert_eq!(code, 200);
+    assert!(
+        html.contains("Биржа заказов") && html.contains("D-77") && html.contains("Монтаж окна"),
+        "{html}"
+    );
+    assert!(html.contains("открыт"), "{html}");
+    add_user(&app, "anna", Role::Manager, None, Some("1")).await;
+    let (anna, _) = login(&app, "anna").await;
+    let (_, html) = get(&app, &anna, "/console/managers").await;
+    assert!(!html.contains("D-77"), "a manager does not see the board");
+    app.stop().await;
+}

@@ -1137,6 +1137,18 @@ async fn jobs_are_posted_reposted_and_revealed<S: Backend>(s: &S) {
         s.record_reveal(9_999_999, &taker(1), "button").await.is_err(),
         "a reveal needs its job"
     );
+    // The console's job board: newest first, with who took each and every reveal.
+    let board = s.recent_jobs(10).await.unwrap();
+    assert_eq!(board.iter().map(|j| j.id).collect::<Vec<_>>(), [c.id, b.id, a.id]);
+    assert_eq!(ids(s.recent_jobs(1).await.unwrap()), [c.id]);
+    assert!(board[2].taken_by.is_some());
+    let reveals = s.reveals(a.id).await.unwrap();
+    assert_eq!(reveals.len(), 2);
+    assert_eq!(reveals[0].via, "button");
+    assert_eq!(reveals[0].user_id, taker(1).user_id);
+    assert_eq!(reveals[0].user_name.as_deref(), Some(taker(1).name.as_str()));
+    assert!((Utc::now() - reveals[0].at).num_seconds().abs() < 60);
+    assert!(s.reveals(b.id).await.unwrap().is_empty());
 }
 
 // ---------------------------------------------------------------------------------------------

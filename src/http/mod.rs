@@ -68,6 +68,8 @@ pub struct AppState {
     pub amocrm: Option<Arc<AmoInbound>>,
     pub telegram: Option<Arc<TelegramInbound>>,
     pub jobs: Option<Arc<JobBoard>>,
+    /// The job board's rows (the console lists them).
+    pub job_store: Arc<dyn crate::store::JobStore>,
 }
 
 pub fn router(state: AppState) -> Router {

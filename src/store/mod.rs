@@ -25,7 +25,7 @@ pub use crm::{CrmStore, OAuthTokens, StoredEvent};
 // The records live in the domain; re-exported here for the store's callers.
 pub use crate::domain::{Created, EventKey, InboxPayload, LeadRecord, NewLead};
 pub use error::{StoreError, StoreResult};
-pub use jobs::{JobRow, JobStore};
+pub use jobs::{JobRow, JobStore, RevealRow};
 pub use location::{redact, Location};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;

@@ -14,8 +14,51 @@ use crate::domain::ManagerId;
 use crate::http::managers::{set_absence, set_paused, status_for};
 use crate::http::AppState;
 
+/// The job board's newest jobs with who took each and who revealed the client's phone (the
+/// admin's and the heads' view; a manager has no jobs of their own here).
+async fn job_board(state: &AppState, session: &Session) -> Result<Markup, ConsoleError> {
+    if state.jobs.is_none() || session.who.role == crate::domain::Role::Manager {
+        return Ok(html! {});
+    }
+    let jobs = state.job_store.recent_jobs(50).await?;
+    let mut rows = Vec::with_capacity(jobs.len());
+    for j in jobs {
+        let reveals = state.job_store.reveals(j.id).await?;
+        rows.push((j, reveals));
+    }
+    Ok(html! {
+        h2 { "Биржа заказов" }
+        @if rows.is_empty() { p { "заказов нет" } }
+        @else {
+            table.jobs {
+                thead { tr { th { "Сделка" } th { "Заказ" } th { "Состояние" } th { "Кто открыл телефон" } } }
+                tbody {
+                    @for (j, reveals) in &rows {
+                        tr data-job=(j.id) {
+                            td { (j.deal_id) }
+                            td { (j.deal.as_ref().map_or("—", |d| d.title.as_str())) }
+                            td {
+                                @if let Some(name) = &j.taken_by_name { "взят: " (name) }
+                                @else if j.taken_by.is_some() { "взят" }
+                                @else if j.message_id.is_some() { "открыт, опубликован" }
+                                @else { "открыт, ждёт публикации" }
+                            }
+                            td {
+                                @for r in reveals {
+                                    (r.user_name.as_deref().or(r.login.as_deref()).unwrap_or("?")) " (" (r.via) ", " (r.at.format("%Y-%m-%d %H:%M")) ")" br;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    })
+}
+
 async fn render(state: &AppState, session: &Session) -> Result<Markup, ConsoleError> {
     let status = status_for(state, &session.who).await?;
+    let board = job_board(state, session).await?;
     let csrf = &session.csrf;
     Ok(page(
         session,
@@ -62,6 +105,7 @@ async fn render(state: &AppState, session: &Session) -> Result<Markup, ConsoleEr
                     }
                 }
             }
+            (board)
         },
     ))
 }
