@@ -115,6 +115,7 @@ fn steps_of<S: Store>(
                                     reason: None,
                                 },
                                 applied_inbox_id: inbox,
+                                author: None,
                                 transcript: vec![(Direction::In, "не дам".into()), (Direction::Out, "Понимаю…".into())],
                                 outbox: vec![NewOutbox {
                                     kind: "message".into(),

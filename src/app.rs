@@ -304,6 +304,15 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         metrics,
         max_text_chars: svc.server.max_text_chars,
         operator_token: Some(Arc::from(operator_token.as_str())),
+        users: opened.users.clone(),
+        job_store: opened.jobs.clone(),
+        departments: Arc::new(crate::http::auth::Departments::new(
+            config.routing.managers.iter().map(|m| (m.id.clone(), m.groups.clone())),
+        )),
+        secure_cookies: svc.server.secure_cookies,
+        console: Arc::new(console_settings(&config)),
+        widget_script: Arc::new(crate::http::widget_script(&svc.widget)),
+        widget_origins: Arc::new(svc.widget.allowed_origins.clone()),
         bitrix24: bitrix24_in,
         amocrm: amocrm_in,
         telegram: telegram_in,
@@ -315,6 +324,10 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         jobs,
     };
     let addr = listener.local_addr()?;
+    console_setup(&config, opened.users.as_ref(), opened.store.as_ref(), addr).await?;
+    for (key, what) in config.script.placeholders() {
+        tracing::warn!(key = %key, "dialog.toml: {what}");
+    }
     let app = router(state);
     tasks.push(tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
@@ -371,6 +384,79 @@ async fn operator_token(config: &Config, store: &dyn Store) -> anyhow::Result<St
         tracing::info!("operator API guarded by the generated operator token (LEADBOT_OPERATOR_TOKEN overrides it)");
     }
     Ok(token)
+}
+
+/// What the console shows from the config: the stuck window, CRM card links, hours.
+fn console_settings(config: &Config) -> crate::http::console::ConsoleSettings {
+    let mut crm_cards = vec![];
+    if let Some(bx) = &config.bitrix24 {
+        crm_cards.push((
+            crate::crm::bitrix24::SOURCE.to_string(),
+            format!("https://{}/crm/lead/details/{{id}}/", bx.portal),
+        ));
+    }
+    if let Some(amo) = &config.amocrm {
+        crm_cards.push((
+            crate::crm::amocrm::SOURCE.to_string(),
+            format!("https://{}.{}/leads/detail/{{id}}", amo.subdomain, amo.domain),
+        ));
+    }
+    let hours = config
+        .routing
+        .managers
+        .iter()
+        .filter(|m| !m.hours.is_empty())
+        .map(|m| {
+            let text = m
+                .hours
+                .iter()
+                .map(|(day, periods)| format!("{day} {}", periods.join(", ")))
+                .collect::<Vec<_>>()
+                .join("; ");
+            (m.id.clone(), text)
+        })
+        .collect();
+    crate::http::console::ConsoleSettings {
+        no_answer_window: config.script.timing.no_answer_timeout,
+        crm_cards,
+        hours,
+    }
+}
+
+/// Closed by default: with no console user yet, a one-time setup link is printed (to the
+/// terminal, never into a log line) that makes the first admin; a fresh one each start until
+/// it is used, so a lost link costs a restart, not the deployment.
+async fn console_setup(
+    config: &Config,
+    users: &dyn crate::store::UserStore,
+    store: &dyn Store,
+    addr: std::net::SocketAddr,
+) -> anyhow::Result<()> {
+    if users.count_users().await.context("counting console users")? > 0 {
+        store
+            .replace_generated_secret(crate::http::auth::SETUP_SECRET, "")
+            .await
+            .context("clearing the console setup token")?;
+        return Ok(());
+    }
+    let token = new_token();
+    store
+        .replace_generated_secret(crate::http::auth::SETUP_SECRET, &crate::http::auth::token_hash(&token))
+        .await
+        .context("storing the console setup token")?;
+    let base = config
+        .service
+        .server
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
+    eprintln!(
+        "leadbot: no console user yet. Make the first admin (the link works once):\n\n    {}/console/setup?token={token}\n\n\
+         or run `leadbot user add --role admin <name>`.",
+        base.trim_end_matches('/')
+    );
+    tracing::info!("console has no user yet: the one-time setup link was printed to the terminal");
+    Ok(())
 }
 
 /// 32 random bytes as hex.

@@ -194,7 +194,16 @@ fn validate_payload(p: &InboxPayload) -> Result<(), IntakeError> {
         InboxPayload::Contact { phone, .. } => no_nul("phone", phone)?,
         InboxPayload::ChannelLost { reason } => no_nul("reason", reason)?,
         InboxPayload::Assigned { manager_name, .. } => no_nul("manager_name", manager_name)?,
-        InboxPayload::Accepted | InboxPayload::Closed | InboxPayload::ChannelJoined { .. } => {}
+        InboxPayload::TakeOver { by } => no_nul("by", by)?,
+        InboxPayload::ManagerMessage { author, text } => {
+            no_nul("author", author)?;
+            no_nul("text", text)?;
+        }
+        InboxPayload::Accepted
+        | InboxPayload::Closed
+        | InboxPayload::ChannelJoined { .. }
+        | InboxPayload::MarkLowQuality
+        | InboxPayload::Reassign => {}
     }
     Ok(())
 }

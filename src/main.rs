@@ -55,6 +55,12 @@ enum Command {
         #[arg(long)]
         rotate: bool,
     },
+    /// Console users: `user add` makes one (the password is read from stdin, one line, or
+    /// from LEADBOT_NEW_PASSWORD; never from the command line), `user list` shows them.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
     /// Read messages one per line on stdin; print the phone numbers found as a JSON array per line.
     Phones {
         /// Default country for numbers without a country code.
@@ -80,6 +86,25 @@ enum Command {
         #[arg(long)]
         jsonl: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum UserAction {
+    /// Add a console user.
+    Add {
+        username: String,
+        /// admin, head (head of sales, with --department) or manager (with --manager-id).
+        #[arg(long, default_value = "admin")]
+        role: String,
+        /// A head's department: the routing group whose leads they see.
+        #[arg(long)]
+        department: Option<String>,
+        /// A manager's id, as in routing.toml.
+        #[arg(long)]
+        manager_id: Option<String>,
+    },
+    /// List the console users.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -163,6 +188,23 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::User { action } => {
+            let config = match load_config(cli.config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            let runtime = match tokio::runtime::Runtime::new() {
+                Ok(r) => r,
+                Err(_) => return ExitCode::FAILURE,
+            };
+            match runtime.block_on(user_command(&config, action)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("leadbot user: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::OperatorToken { rotate } => {
             let config = match load_config(cli.config) {
                 Ok(c) => c,
@@ -222,7 +264,15 @@ fn main() -> ExitCode {
                 .source
                 .as_ref()
                 .map_or("built-in defaults".to_string(), |d| d.display().to_string());
-            println!("config OK ({from})");
+            let todo = config.script.placeholders();
+            for (key, what) in &todo {
+                eprintln!("dialog.toml: {key}: {what}");
+            }
+            if todo.is_empty() {
+                println!("config OK ({from})");
+            } else {
+                println!("config OK ({from}), {} placeholder answer(s) to fill in", todo.len());
+            }
             ExitCode::SUCCESS
         }
         Command::MigrateStore { from, to, replace } => {
@@ -404,4 +454,58 @@ async fn shutdown_signal() {
     {
         let _ = ctrl_c.await;
     }
+}
+
+async fn user_command(config: &Config, action: UserAction) -> anyhow::Result<()> {
+    let location = config.service.database.location().map_err(anyhow::Error::msg)?;
+    let stores = leadbot::store::Stores::open_beside_service(&location)
+        .await
+        .map_err(|e| anyhow::anyhow!(leadbot::app::store_failure(&location, &e)))?;
+    let users = stores.users.clone();
+    match action {
+        UserAction::List => {
+            for u in users.list_users().await? {
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    u.username,
+                    u.role,
+                    u.department.as_deref().unwrap_or("-"),
+                    u.manager_id.as_ref().map_or("-", |m| m.as_str())
+                );
+            }
+        }
+        UserAction::Add {
+            username,
+            role,
+            department,
+            manager_id,
+        } => {
+            let role: leadbot::domain::Role = role.parse().map_err(anyhow::Error::msg)?;
+            let password = match std::env::var("LEADBOT_NEW_PASSWORD") {
+                Ok(p) if !p.is_empty() => p,
+                _ => {
+                    eprintln!("password for {username} (one line on stdin):");
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line)?;
+                    line.trim_end_matches(['\r', '\n']).to_string()
+                }
+            };
+            leadbot::http::auth::check_password(&password).map_err(anyhow::Error::msg)?;
+            let hash = leadbot::http::auth::hash_password(&password).map_err(anyhow::Error::msg)?;
+            let new = leadbot::http::console::new_user_of(
+                &username,
+                hash,
+                role,
+                department.as_deref().unwrap_or(""),
+                manager_id.as_deref().unwrap_or(""),
+            )
+            .map_err(anyhow::Error::msg)?;
+            match users.create_user(&new).await? {
+                Some(u) => eprintln!("console user {} ({}) added", u.username, u.role),
+                None => anyhow::bail!("the username `{username}` is taken"),
+            }
+        }
+    }
+    stores.close().await;
+    Ok(())
 }

@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use chrono::Utc;
 use common::{db_url, drop_db, fresh_db_name, RawDb, StoreKind, TestApp, TestDb};
-use leadbot::domain::{DealJob, JobTaker, LeadId};
+use leadbot::domain::{DealJob, JobTaker, LeadId, Role};
 use leadbot::store::{
-    ChatStore, CounterRow, CrmStore, DealCommit, DealRef, DealStore, DealTimerChange, JobStore, NewOutbox, OAuthTokens,
-    SqliteStore, Store, ViolationRow,
+    ChatStore, CounterRow, CrmStore, DealCommit, DealRef, DealStore, DealTimerChange, JobStore, NewOutbox, NewUser,
+    OAuthTokens, SqliteStore, Store, UserStore, ViolationRow,
 };
 use serde_json::json;
 
@@ -44,6 +44,9 @@ const TABLES: &[&str] = &[
     "deal_timers",
     "sla_violations",
     "sla_counters",
+    "console_users",
+    "console_sessions",
+    "console_api_tokens",
 ];
 
 fn migrate_store(from: &str, to: &str, replace: bool) -> std::process::Output {
@@ -175,6 +178,22 @@ async fn fill_the_rest(store: &SqliteStore, lead: LeadId) {
         .set_absent_until("1", chrono::NaiveDate::from_ymd_opt(2027, 1, 9))
         .await
         .unwrap();
+    let user = store
+        .create_user(&NewUser {
+            username: "olga".into(),
+            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA".into(),
+            role: Role::Manager,
+            department: None,
+            manager_id: Some(leadbot::domain::ManagerId::parse("1").unwrap()),
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .create_session("session-hash", user.id, "csrf", Utc::now() + chrono::Duration::hours(1))
+        .await
+        .unwrap();
+    store.create_api_token(user.id, "crm", "token-hash").await.unwrap();
 }
 
 #[tokio::test]

@@ -32,6 +32,7 @@ fn step(lead: LeadId, expected_version: i64, tag: &str, inbox: Option<i64>) -> S
             reason: Some(tag.to_string()),
         },
         applied_inbox_id: inbox,
+        author: None,
         transcript: vec![
             (Direction::In, format!("{tag} in")),
             (Direction::Out, format!("{tag} out")),

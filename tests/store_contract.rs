@@ -12,17 +12,17 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use common::{db_url, drop_db, fresh_db_name};
-use leadbot::domain::{ChannelName, Claim, DealJob, EventKey, JobTaker, LeadId, LeadStatus, ManagerId, Phone};
+use leadbot::domain::{ChannelName, Claim, DealJob, EventKey, JobTaker, LeadId, LeadStatus, ManagerId, Phone, Role};
 use leadbot::store::{
     ChatStore, CounterRow, CrmStore, DealCommit, DealRef, DealStore, DealTimerChange, Direction, InboxPayload,
-    JobStore, NewLead, NewOutbox, OAuthTokens, PgStore, Projection, SqliteStore, StepCommit, Store, StoreError,
-    TimerChange, ViolationRow,
+    JobStore, NewLead, NewOutbox, NewUser, OAuthTokens, PgStore, Projection, SqliteStore, StepCommit, Store,
+    StoreError, TimerChange, UserStore, ViolationRow,
 };
 use serde_json::json;
 
 /// Everything a backend implements.
-trait Backend: Store + CrmStore + ChatStore + JobStore + DealStore + Clone {}
-impl<T: Store + CrmStore + ChatStore + JobStore + DealStore + Clone> Backend for T {}
+trait Backend: Store + CrmStore + ChatStore + JobStore + DealStore + UserStore + Clone {}
+impl<T: Store + CrmStore + ChatStore + JobStore + DealStore + UserStore + Clone> Backend for T {}
 
 // ---------------------------------------------------------------------------------------------
 // The two stores, each on a fresh database.
@@ -119,6 +119,9 @@ contract!(
     chat_updates_links_and_users,
     a_job_has_exactly_one_taker_under_concurrency,
     jobs_are_posted_reposted_and_revealed,
+    users_are_unique_and_the_first_one_is_made_once,
+    sessions_expire_and_end_with_a_new_password,
+    api_tokens_name_their_user_until_revoked,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -155,6 +158,7 @@ fn step(lead: LeadId, expected_version: i64, tag: &str) -> StepCommit {
             reason: Some(tag.to_string()),
         },
         applied_inbox_id: None,
+        author: None,
         transcript: vec![(Direction::Out, format!("{tag} out"))],
         outbox: vec![NewOutbox {
             kind: "message".into(),
@@ -1137,6 +1141,18 @@ async fn jobs_are_posted_reposted_and_revealed<S: Backend>(s: &S) {
         s.record_reveal(9_999_999, &taker(1), "button").await.is_err(),
         "a reveal needs its job"
     );
+    // The console's job board: newest first, with who took each and every reveal.
+    let board = s.recent_jobs(10).await.unwrap();
+    assert_eq!(board.iter().map(|j| j.id).collect::<Vec<_>>(), [c.id, b.id, a.id]);
+    assert_eq!(ids(s.recent_jobs(1).await.unwrap()), [c.id]);
+    assert!(board[2].taken_by.is_some());
+    let reveals = s.reveals(a.id).await.unwrap();
+    assert_eq!(reveals.len(), 2);
+    assert_eq!(reveals[0].via, "button");
+    assert_eq!(reveals[0].user_id, taker(1).user_id);
+    assert_eq!(reveals[0].user_name.as_deref(), Some(taker(1).name.as_str()));
+    assert!((Utc::now() - reveals[0].at).num_seconds().abs() < 60);
+    assert!(s.reveals(b.id).await.unwrap().is_empty());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1468,4 +1484,140 @@ async fn deal_timers_are_claimed_with_a_lease_and_fired_once<S: Backend>(s: &S) 
     s.commit_deal_step(&crash).await.unwrap();
     assert_eq!(s.claim_due_deal_timers(at(0), at(5), 10).await.unwrap().len(), 1);
     assert_eq!(s.claim_due_deal_timers(at(6), at(30), 10).await.unwrap().len(), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// UserStore.
+
+fn new_user(name: &str, role: Role, department: Option<&str>, manager: Option<&str>) -> NewUser {
+    NewUser {
+        username: name.into(),
+        password_hash: format!("$argon2id$hash-of-{name}"),
+        role,
+        department: department.map(str::to_string),
+        manager_id: manager.map(|m| ManagerId::parse(m).unwrap()),
+    }
+}
+
+async fn users_are_unique_and_the_first_one_is_made_once<S: Backend>(s: &S) {
+    assert_eq!(s.count_users().await.unwrap(), 0);
+    // Two setups at once: exactly one first user.
+    let (first, second) = (
+        new_user("admin", Role::Admin, None, None),
+        new_user("admin2", Role::Admin, None, None),
+    );
+    let (a, b) = tokio::join!(s.create_first_user(&first), s.create_first_user(&second));
+    let made: Vec<_> = [a.unwrap(), b.unwrap()].into_iter().flatten().collect();
+    assert_eq!(made.len(), 1, "{made:?}");
+    assert_eq!(made[0].role, Role::Admin);
+    assert!(s
+        .create_first_user(&new_user("late", Role::Admin, None, None))
+        .await
+        .unwrap()
+        .is_none());
+
+    let olga = s
+        .create_user(&new_user("olga", Role::Manager, None, Some("7")))
+        .await
+        .unwrap()
+        .expect("a new name");
+    assert_eq!(olga.manager_id.as_ref().map(|m| m.as_str()), Some("7"));
+    assert!(s
+        .create_user(&new_user("olga", Role::Head, Some("sales"), None))
+        .await
+        .unwrap()
+        .is_none());
+    let head = s
+        .create_user(&new_user("ivan", Role::Head, Some("sales"), None))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(head.department.as_deref(), Some("sales"));
+
+    let (found, hash) = s.user_by_name("olga").await.unwrap().unwrap();
+    assert_eq!(found, olga);
+    assert_eq!(hash, "$argon2id$hash-of-olga");
+    assert!(s.user_by_name("nobody").await.unwrap().is_none());
+    assert_eq!(s.user(head.id).await.unwrap(), Some(head.clone()));
+    assert_eq!(s.count_users().await.unwrap(), 3);
+    let names: Vec<String> = s.list_users().await.unwrap().into_iter().map(|u| u.username).collect();
+    assert_eq!(names.len(), 3);
+    assert_eq!(&names[1..], ["olga", "ivan"]);
+
+    assert!(s.delete_user(head.id).await.unwrap());
+    assert!(!s.delete_user(head.id).await.unwrap());
+    assert!(s.user(head.id).await.unwrap().is_none());
+}
+
+async fn sessions_expire_and_end_with_a_new_password<S: Backend>(s: &S) {
+    let u = s
+        .create_user(&new_user("olga", Role::Manager, None, Some("7")))
+        .await
+        .unwrap()
+        .unwrap();
+    let now = Utc::now();
+    s.create_session("h1", u.id, "csrf-1", now + chrono::Duration::hours(1))
+        .await
+        .unwrap();
+    s.create_session("h2", u.id, "csrf-2", now + chrono::Duration::seconds(1))
+        .await
+        .unwrap();
+    let live = s.session("h1", now).await.unwrap().expect("live session");
+    assert_eq!(live.user, u);
+    assert_eq!(live.csrf, "csrf-1");
+    assert!(
+        (live.expires_at - (now + chrono::Duration::hours(1)))
+            .num_milliseconds()
+            .abs()
+            < 5
+    );
+    assert!(s.session("nope", now).await.unwrap().is_none());
+    // Expired: not answered, and purged.
+    let later = now + chrono::Duration::seconds(2);
+    assert!(s.session("h2", later).await.unwrap().is_none());
+    assert_eq!(s.purge_sessions(later).await.unwrap(), 1);
+    assert!(s.session("h1", later).await.unwrap().is_some());
+    // Logging out ends one session.
+    s.delete_session("h1").await.unwrap();
+    assert!(s.session("h1", now).await.unwrap().is_none());
+    // A new password ends every session of the user.
+    s.create_session("h3", u.id, "c", now + chrono::Duration::hours(1))
+        .await
+        .unwrap();
+    assert!(s.set_password(u.id, "$argon2id$new").await.unwrap());
+    assert!(s.session("h3", now).await.unwrap().is_none());
+    assert_eq!(s.user_by_name("olga").await.unwrap().unwrap().1, "$argon2id$new");
+    assert!(!s.set_password(u.id + 100, "x").await.unwrap());
+    // A deleted user's sessions go with them.
+    s.create_session("h4", u.id, "c", now + chrono::Duration::hours(1))
+        .await
+        .unwrap();
+    assert!(s.delete_user(u.id).await.unwrap());
+    assert!(s.session("h4", now).await.unwrap().is_none());
+}
+
+async fn api_tokens_name_their_user_until_revoked<S: Backend>(s: &S) {
+    let u = s
+        .create_user(&new_user("crm", Role::Head, Some("sales"), None))
+        .await
+        .unwrap()
+        .unwrap();
+    let id = s.create_api_token(u.id, "amo robot", "th1").await.unwrap();
+    let other = s.create_api_token(u.id, "script", "th2").await.unwrap();
+    assert_ne!(id, other);
+    assert_eq!(s.user_by_api_token("th1").await.unwrap(), Some(u.clone()));
+    assert!(s.user_by_api_token("th9").await.unwrap().is_none());
+    let listed = s.api_tokens(u.id).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
+        ["amo robot", "script"]
+    );
+    assert!(listed.iter().all(|t| t.user_id == u.id));
+    assert!(s.revoke_api_token(id).await.unwrap());
+    assert!(!s.revoke_api_token(id).await.unwrap());
+    assert!(s.user_by_api_token("th1").await.unwrap().is_none());
+    // The same hash twice is refused (tokens are unique).
+    assert!(s.create_api_token(u.id, "dup", "th2").await.is_err());
+    assert!(s.delete_user(u.id).await.unwrap());
+    assert!(s.user_by_api_token("th2").await.unwrap().is_none());
 }

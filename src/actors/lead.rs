@@ -45,6 +45,8 @@ pub struct LeadRuntime {
     last_applied: i64,
     last_activity: Instant,
     idle_timer: Option<JoinHandle<Result<(), ractor::MessagingErr<LeadMsg>>>>,
+    /// The person writing in the step being applied (a taken-over conversation).
+    author: Option<String>,
 }
 
 impl Actor for LeadActor {
@@ -74,6 +76,7 @@ impl Actor for LeadActor {
             last_applied,
             last_activity: Instant::now(),
             idle_timer: None,
+            author: None,
         };
         self.arm_idle_check(&myself, &mut rt);
         Ok(rt)
@@ -170,12 +173,21 @@ impl LeadActor {
                         Some(format!("[контакт] {phone}")),
                     ),
                     InboxPayload::ChannelJoined { channel } => (Event::ChannelJoined { channel }, None),
+                    InboxPayload::TakeOver { by } => (Event::TakenOver { by }, None),
+                    InboxPayload::ManagerMessage { author, text } => {
+                        rt.author = Some(author);
+                        (Event::ManagerWrote { text }, None)
+                    }
+                    InboxPayload::MarkLowQuality => (Event::MarkedLowQuality, None),
+                    InboxPayload::Reassign => (Event::ReassignRequested, None),
                     InboxPayload::ChannelLost { reason } => {
                         tracing::warn!(lead_id = %rt.lead.id, reason = %reason, "client channel lost");
                         (Event::ChannelLost, None)
                     }
                 };
-                self.step(rt, event, text_in, Some(item.id), None).await?;
+                let stepped = self.step(rt, event, text_in, Some(item.id), None).await;
+                rt.author = None;
+                stepped?;
                 let lag = (Utc::now() - item.received_at).num_milliseconds().max(0) as f64 / 1000.0;
                 metrics::histogram!(telemetry::INBOX_LAG).record(lag);
                 metrics::histogram!(telemetry::MESSAGE_HANDLING, "kind" => kind)
@@ -420,6 +432,7 @@ fn commit_of(
             reason: state.outcome.map(|o| o.as_str().to_string()),
         },
         applied_inbox_id: inbox_id,
+        author: rt.author.clone(),
         transcript: text_in
             .into_iter()
             .map(|t| (Direction::In, t))

@@ -32,6 +32,7 @@ pub use routing::{
 pub use script::{FaqEntry, OptOut, Reprompts, Script, Texts, Timing};
 pub use service::{
     DatabaseSettings, FailureStatus, NotifySettings, RuntimeSettings, ServiceSettings, SmtpSecurity, SmtpSettings,
+    WidgetSettings,
 };
 pub use sms::{SmsProviderKind, SmsSettings};
 pub use telegram::{Executor, JobBoardSettings, TelegramLimits, TelegramSettings, TelegramTexts};

@@ -169,6 +169,28 @@ pub struct FaqEntry {
     #[serde(default)]
     pub unless: Vec<String>,
     pub answer: String,
+    /// The shipped example answer, not the business's own (an address, opening hours): the bot
+    /// does not use it, and `check-config` reports it until the answer is written and this
+    /// line removed, so no client is told a made-up address.
+    #[serde(default)]
+    pub placeholder: bool,
+}
+
+impl Script {
+    /// What the business still has to fill in: `(key, what)` per placeholder answer.
+    pub fn placeholders(&self) -> Vec<(String, String)> {
+        self.faq
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.placeholder)
+            .map(|(i, f)| {
+                (
+                    format!("faq[{i}] ({})", f.id),
+                    format!("still the shipped example answer: write your own `answer` and remove `placeholder = true` (until then the bot does not answer \"{}\" questions)", f.id),
+                )
+            })
+            .collect()
+    }
 }
 
 impl Script {

@@ -15,6 +15,45 @@ pub struct ServiceSettings {
     pub outcome: OutcomeSettings,
     #[serde(default)]
     pub notify: NotifySettings,
+    #[serde(default)]
+    pub widget: WidgetSettings,
+}
+
+/// `[widget]`: the chat bubble a site adds with one `<script>` (README "Put the chat on your
+/// site"): its look, its greeting, the consent line, and which sites may embed it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WidgetSettings {
+    /// The name in the chat's header.
+    pub name: String,
+    /// The launcher's and the header's colour, `#rrggbb`.
+    pub color: String,
+    /// An avatar image URL for the header (https), or none.
+    pub avatar: Option<String>,
+    /// Shown as the first message when the chat opens (not sent anywhere).
+    pub greeting: String,
+    /// The privacy policy the consent line links to; the widget asks for consent before the
+    /// first message.
+    pub privacy_url: Option<String>,
+    /// The consent line before the first message (the link follows it).
+    pub consent: String,
+    /// Sites allowed to call the chat API from their pages (CORS), e.g.
+    /// `["https://example.ru", "https://www.example.ru"]`; none: only leadbot's own pages.
+    pub allowed_origins: Vec<String>,
+}
+
+impl Default for WidgetSettings {
+    fn default() -> Self {
+        WidgetSettings {
+            name: "Онлайн-консультант".into(),
+            color: "#2563eb".into(),
+            avatar: None,
+            greeting: "Здравствуйте! Напишите ваш вопрос — ответим здесь же.".into(),
+            privacy_url: None,
+            consent: "Отправляя сообщение, вы соглашаетесь на обработку персональных данных".into(),
+            allowed_origins: vec![],
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -29,6 +68,14 @@ pub struct ServerSettings {
     /// (meant for a service bound to localhost only).
     #[serde(skip)]
     pub operator_token: Option<String>,
+    /// The console's session cookie carries `Secure` (set it when leadbot is reached over
+    /// HTTPS, e.g. behind a TLS proxy).
+    #[serde(default)]
+    pub secure_cookies: bool,
+    /// How users reach leadbot (`https://leads.example.ru`), for the one-time setup link
+    /// printed on the first start; unset: `http://<listen>`.
+    #[serde(default)]
+    pub public_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -218,6 +265,46 @@ impl ServiceSettings {
                 file,
                 "server.listen",
                 format!("`{}` is not host:port", self.server.listen),
+            );
+        }
+        if let Some(url) = &self.server.public_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                issues.push(file, "server.public_url", format!("`{url}` is not an http(s) URL"));
+            }
+        }
+        let w = &self.widget;
+        let hex = w.color.len() == 7 && w.color.starts_with('#') && w.color[1..].chars().all(|c| c.is_ascii_hexdigit());
+        if !hex {
+            issues.push(
+                file,
+                "widget.color",
+                format!("`{}` is not a colour like \"#2563eb\"", w.color),
+            );
+        }
+        for (key, url) in [("widget.avatar", &w.avatar), ("widget.privacy_url", &w.privacy_url)] {
+            if let Some(u) = url {
+                if !(u.starts_with("https://") || u.starts_with("http://") || u.starts_with('/')) {
+                    issues.push(file, key, format!("`{u}` is not an http(s) URL or a path"));
+                }
+            }
+        }
+        for (i, o) in w.allowed_origins.iter().enumerate() {
+            let ok = (o.starts_with("https://") || o.starts_with("http://"))
+                && !o.trim_end_matches('/').contains(|c: char| c.is_whitespace())
+                && o.split("://").nth(1).is_some_and(|h| !h.is_empty() && !h.contains('/'));
+            if !ok {
+                issues.push(
+                    file,
+                    format!("widget.allowed_origins[{i}]"),
+                    format!("`{o}` is not an origin like \"https://example.ru\" (scheme and host, no path)"),
+                );
+            }
+        }
+        if !w.allowed_origins.is_empty() && w.privacy_url.is_none() {
+            issues.push(
+                file,
+                "widget.privacy_url",
+                "a widget on a site needs the privacy policy's address for its consent line",
             );
         }
         if self.server.max_text_chars == 0 {

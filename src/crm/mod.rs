@@ -87,6 +87,7 @@ pub fn outcome_text(outcome: Outcome) -> &'static str {
         Outcome::NoChannel => "нет канала, чтобы связаться с клиентом",
         Outcome::NoManager => "нет менеджера, который может взять лид",
         Outcome::CrashLoop => "ошибка обработки лида, нужна ручная проверка",
+        Outcome::MarkedByOperator => "оператор отметил лид как некачественный",
     }
 }
 

@@ -19,8 +19,10 @@ pub(super) struct Faq(Vec<Entry>);
 
 impl Faq {
     pub fn new(entries: &[FaqEntry]) -> Faq {
+        // A placeholder answer is not the business's: the question goes to the manager instead.
         Faq(entries
             .iter()
+            .filter(|e| !e.placeholder)
             .map(|e| Entry {
                 keywords: Phrases::new(&e.keywords),
                 unless: Phrases::new(&e.unless),

@@ -164,6 +164,40 @@ impl Dialog {
                 }
             }
             Event::ChannelJoined { channel } => self.on_channel_joined(&mut state, &mut step, channel, now),
+            Event::TakenOver { by } => self.on_taken_over(&mut state, &mut step, by),
+            Event::ManagerWrote { text } => {
+                // Only a taken-over conversation has a person writing; the bot never speaks
+                // for them, and a finished lead's channel is left alone.
+                if state.taken_over_by.is_some() && !finished(state.status) {
+                    step.say(&mut state, &text, now);
+                }
+            }
+            Event::MarkedLowQuality => {
+                if !finished(state.status) {
+                    if state.status == LeadStatus::Queued {
+                        step.effects.push(Effect::LeaveQueue);
+                    }
+                    if let Some(m) = &state.manager {
+                        step.effects.push(Effect::ReleaseManager {
+                            manager_id: m.id.clone(),
+                        });
+                    }
+                    state.awaiting_manager = false;
+                    self.finish(&mut state, &mut step, LeadStatus::LowQuality, Outcome::MarkedByOperator);
+                }
+            }
+            Event::ReassignRequested => {
+                if let (LeadStatus::Assigned, Some(_)) = (state.status, &state.manager) {
+                    if !state.awaiting_manager {
+                        state.awaiting_manager = true;
+                        step.cancel(&mut state, TimerKind::AcceptDeadline);
+                        step.effects.push(Effect::FindManager {
+                            text: state.recent.iter().cloned().collect::<Vec<_>>().join("\n"),
+                            exclude: state.tried.clone(),
+                        });
+                    }
+                }
+            }
             Event::Closed => {
                 if state.status != LeadStatus::Closed {
                     if state.status == LeadStatus::Queued {
@@ -248,7 +282,36 @@ impl Dialog {
         step.arm(state, TimerKind::NoAnswer, now + self.no_answer_timeout);
     }
 
+    /// A person takes the conversation: every bot clock stops, a queued lead leaves the queue
+    /// (the person has it), an assigned one counts as accepted.
+    fn on_taken_over(&self, state: &mut DialogState, step: &mut Step, by: String) {
+        if finished(state.status) || state.taken_over_by.as_deref() == Some(by.as_str()) {
+            return;
+        }
+        if state.status == LeadStatus::Queued {
+            step.effects.push(Effect::LeaveQueue);
+            state.awaiting_manager = false;
+            state.status = LeadStatus::BotProcessing;
+        }
+        if state.status == LeadStatus::Assigned {
+            state.accepted = true;
+        }
+        if state.status == LeadStatus::New {
+            state.status = LeadStatus::BotProcessing;
+        }
+        state.taken_over_by = Some(by);
+        step.cancel_all(state);
+    }
+
     fn on_client_message(&self, state: &mut DialogState, step: &mut Step, text: String, now: DateTime<Utc>) {
+        if state.taken_over_by.is_some() {
+            // A person answers now; the message is in the transcript for them.
+            state.recent.push_back(text);
+            while state.recent.len() > super::state::RECENT_MESSAGES {
+                state.recent.pop_front();
+            }
+            return;
+        }
         if state.opted_out {
             // Silence, unless the client comes back with their number themselves.
             if !matches!(self.phones.read(&text, &[]), PhoneInput::Valid(_)) {
@@ -622,4 +685,9 @@ fn bot_texts(script: &Script) -> Vec<&str> {
     v.extend(t.reask.iter().map(String::as_str));
     v.extend(script.faq.iter().map(|f| f.answer.as_str()));
     v
+}
+
+/// A lead nobody talks to any more.
+fn finished(status: LeadStatus) -> bool {
+    matches!(status, LeadStatus::Closed | LeadStatus::LowQuality)
 }

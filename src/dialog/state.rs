@@ -81,6 +81,9 @@ pub struct DialogState {
     /// The answers offered with the bot's last question (a reply "2" picks the second).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub offered: Vec<String>,
+    /// Who took the conversation over (the bot is silent from then on).
+    #[serde(default)]
+    pub taken_over_by: Option<String>,
     pub created_at: DateTime<Utc>,
     pub first_reply_at: Option<DateTime<Utc>>,
     pub phone_at: Option<DateTime<Utc>>,
@@ -109,6 +112,7 @@ impl DialogState {
             tried: Vec::new(),
             offered: Vec::new(),
             opted_out: false,
+            taken_over_by: None,
             created_at: now,
             first_reply_at: None,
             phone_at: None,
@@ -152,6 +156,18 @@ pub enum Event {
     ChannelJoined {
         channel: ChannelName,
     },
+    /// A person took the conversation over: the bot says nothing more to this client.
+    TakenOver {
+        by: String,
+    },
+    /// The person who took over writes to the client.
+    ManagerWrote {
+        text: String,
+    },
+    /// An operator marked the lead low quality.
+    MarkedLowQuality,
+    /// An operator asks for the next eligible manager.
+    ReassignRequested,
 }
 
 /// What the actor must do after committing the new state.

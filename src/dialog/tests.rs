@@ -11,7 +11,11 @@ fn t0() -> DateTime<Utc> {
 }
 
 fn dialog_with(on_failure: FailureStatus) -> Dialog {
-    let cfg = Config::load(None).unwrap();
+    let mut cfg = Config::load(None).unwrap();
+    // As a business that filled in its address and hours.
+    for f in &mut cfg.script.faq {
+        f.placeholder = false;
+    }
     let reader = PhoneReader::new(
         leadbot_phone::Extractor::new("RU").unwrap(),
         leadbot_phone::Policy::default(),
@@ -744,6 +748,9 @@ fn an_area_code_in_brackets_or_in_the_previous_message() {
 fn offered_answers_follow_the_phone_request_and_a_number_picks_one() {
     let mut cfg = Config::load(None).unwrap();
     cfg.script.texts.phone_request_options = vec!["Часы работы".into(), "Где вы находитесь?".into()];
+    for f in &mut cfg.script.faq {
+        f.placeholder = false;
+    }
     let reader = PhoneReader::new(
         leadbot_phone::Extractor::new("RU").unwrap(),
         leadbot_phone::Policy::default(),
@@ -810,4 +817,99 @@ fn opt_out_words_match_alone_in_any_case_only() {
     assert!(!o.matches("стоп, а сколько стоит?"));
     assert!(!o.matches("остановка"));
     assert!(!o.matches(""));
+}
+
+#[test]
+fn a_taken_over_conversation_silences_the_bot_and_carries_the_persons_words() {
+    let mut t = Talk::start(dialog(), Some("Ольга"), None);
+    assert!(!t.s.timers.is_empty());
+    // Before a takeover, no person's words go out.
+    t.event(Event::ManagerWrote {
+        text: "рано".into()
+    });
+    assert!(!t.said.iter().any(|s| s == "рано"));
+    t.event(Event::TakenOver { by: "olga".into() });
+    assert_eq!(t.s.taken_over_by.as_deref(), Some("olga"));
+    assert!(t.s.timers.is_empty(), "every bot clock stops");
+    assert!(t.client("сколько стоит?").is_empty(), "the bot does not answer");
+    // Hours later: no reask, no no-answer farewell.
+    t.advance(Duration::hours(30));
+    t.fire_due();
+    assert_eq!(t.s.status, LeadStatus::BotProcessing);
+    let before = t.said.len();
+    t.event(Event::ManagerWrote {
+        text: "Добрый день, 300 ₽".into(),
+    });
+    assert_eq!(t.said[before..], ["Добрый день, 300 ₽".to_string()]);
+    // Repeating the takeover changes nothing.
+    assert!(t.event(Event::TakenOver { by: "olga".into() }).is_empty());
+}
+
+#[test]
+fn a_queued_lead_taken_over_leaves_the_queue() {
+    let mut t = Talk::start(dialog(), None, None);
+    t.client("+7 918 123-45-67");
+    t.event(Event::Queued);
+    assert_eq!(t.s.status, LeadStatus::Queued);
+    let effects = t.event(Event::TakenOver { by: "head".into() }).to_vec();
+    assert!(effects.contains(&Effect::LeaveQueue), "{effects:?}");
+    assert!(!t.s.awaiting_manager);
+}
+
+#[test]
+fn marked_low_quality_releases_the_manager_and_finishes() {
+    let mut t = Talk::start(dialog(), None, None);
+    t.client("+7 918 123-45-67");
+    t.event(Event::ManagerAssigned(anna()));
+    let effects = t.event(Event::MarkedLowQuality).to_vec();
+    assert_eq!(t.s.status, LeadStatus::LowQuality);
+    assert_eq!(t.s.outcome, Some(Outcome::MarkedByOperator));
+    assert!(
+        effects.contains(&Effect::ReleaseManager { manager_id: "1".into() }),
+        "{effects:?}"
+    );
+    assert!(effects.contains(&Effect::Finished(Outcome::MarkedByOperator)));
+    // A finished lead is not marked twice.
+    assert!(t.event(Event::MarkedLowQuality).is_empty());
+}
+
+#[test]
+fn a_reassignment_asks_for_another_manager_than_the_ones_tried() {
+    let mut t = Talk::start(dialog(), None, None);
+    t.client("+7 918 123-45-67");
+    t.event(Event::ManagerAssigned(anna()));
+    let effects = t.event(Event::ReassignRequested).to_vec();
+    let exclude = effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::FindManager { exclude, .. } => Some(exclude.clone()),
+            _ => None,
+        })
+        .expect("a new manager is asked for");
+    assert_eq!(exclude, vec![crate::domain::ManagerId::from("1")]);
+    assert!(t.s.awaiting_manager);
+    // A second request while one is pending asks nothing more.
+    assert!(t.event(Event::ReassignRequested).is_empty());
+}
+
+#[test]
+fn a_placeholder_answer_is_never_told_to_a_client() {
+    // The shipped dialog.toml as is: its address and hours are examples.
+    let cfg = Config::load(None).unwrap();
+    let todo = cfg.script.placeholders();
+    assert_eq!(todo.len(), 2, "{todo:?}");
+    assert!(todo.iter().any(|(k, _)| k.contains("address")) && todo.iter().any(|(k, _)| k.contains("hours")));
+    let reader = PhoneReader::new(
+        leadbot_phone::Extractor::new("RU").unwrap(),
+        leadbot_phone::Policy::default(),
+    );
+    let d = Dialog::new(cfg.script, reader, FailureStatus::LowQuality, Handover::none()).unwrap();
+    let mut t = Talk::start(d, None, None);
+    let said = t.client("А какой у вас адрес?");
+    assert!(!said.iter().any(|s| s.contains("Садовая")), "{said:?}");
+    let said = t.client("сколько стоит?");
+    assert!(
+        said[0].contains("Стоимость"),
+        "the filled-in answers still work: {said:?}"
+    );
 }

@@ -96,6 +96,8 @@ pub enum Outcome {
     NoManager,
     /// The lead's actor kept crashing; parked for a person.
     CrashLoop,
+    /// An operator marked it low quality in the console.
+    MarkedByOperator,
 }
 
 impl Outcome {
@@ -108,6 +110,7 @@ impl Outcome {
             Outcome::NoChannel => "no_channel",
             Outcome::NoManager => "no_manager",
             Outcome::CrashLoop => "crash_loop",
+            Outcome::MarkedByOperator => "marked_by_operator",
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Domain types shared by every layer: ids and newtypes parsed once, statuses, the records the
 //! doors pass around. No I/O here.
 
+pub mod access;
 pub mod capabilities;
 mod channel;
 mod deal;
@@ -10,6 +11,7 @@ mod phone;
 mod records;
 pub mod secret;
 
+pub use access::{Principal, Role, User};
 pub use channel::{ChannelName, LEAD_ORIGINS};
 pub use deal::{Claim, DealJob, JobTaker};
 pub use lead::{LeadId, LeadStatus, Outcome};

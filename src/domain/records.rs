@@ -116,6 +116,19 @@ pub enum InboxPayload {
     ChannelJoined {
         channel: ChannelName,
     },
+    /// A person (`by`, a console user) takes the conversation over: the bot stops talking.
+    TakeOver {
+        by: String,
+    },
+    /// A person who took the conversation over writes to the client on the lead's channel.
+    ManagerMessage {
+        author: String,
+        text: String,
+    },
+    /// An operator judged the lead not worth a manager's time.
+    MarkLowQuality,
+    /// An operator moves the lead to the next eligible manager.
+    Reassign,
 }
 
 impl InboxPayload {
@@ -130,6 +143,10 @@ impl InboxPayload {
             InboxPayload::Contact { .. } => "contact",
             InboxPayload::ChannelLost { .. } => "channel_lost",
             InboxPayload::ChannelJoined { .. } => "channel_joined",
+            InboxPayload::TakeOver { .. } => "take_over",
+            InboxPayload::ManagerMessage { .. } => "manager_message",
+            InboxPayload::MarkLowQuality => "mark_low_quality",
+            InboxPayload::Reassign => "reassign",
         }
     }
 }

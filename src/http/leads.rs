@@ -6,6 +6,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::auth::Operator;
 use super::error::{ApiJson, ApiPath, ApiQuery};
 use super::openapi::ErrorBody;
 use super::{ApiError, AppState};
@@ -275,10 +276,19 @@ pub struct LeadView {
 #[utoipa::path(
     get, path = "/api/v1/leads/{id}", tag = "operator", security(("operator" = [])),
     params(("id" = i64, Path, description = "Lead id")),
-    responses((status = 200, description = "The lead with its actor, timers and transcript", body = Object), (status = 404, description = "No such lead", body = ErrorBody), (status = 400, description = "Bad input", body = ErrorBody), (status = 401, description = "No or wrong credentials", body = ErrorBody))
+    responses((status = 200, description = "The lead with its actor, timers and transcript", body = Object), (status = 404, description = "No such lead", body = ErrorBody), (status = 400, description = "Bad input", body = ErrorBody), (status = 401, description = "No or wrong credentials", body = ErrorBody), (status = 403, description = "Not this principal's lead", body = ErrorBody))
 )]
-pub async fn get_one(State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> Result<Json<LeadView>, ApiError> {
-    let lead = state.store.get_lead(LeadId(id)).await?;
+pub async fn get_one(
+    State(state): State<AppState>,
+    Operator(who): Operator,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<LeadView>, ApiError> {
+    Ok(Json(lead_view(&state, &who, LeadId(id)).await?))
+}
+
+/// A lead with its actor, timers and transcript, if this principal may see it.
+pub async fn lead_view(state: &AppState, who: &crate::domain::Principal, id: LeadId) -> Result<LeadView, ApiError> {
+    let lead = state.visible_lead(who, id).await?;
     let timers = state.store.timers(lead.id).await?;
     let transcript = state.store.transcript(lead.id, 0).await?;
     let actor = match state
@@ -292,24 +302,34 @@ pub async fn get_one(State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -
         Ok(ractor::rpc::CallResult::Success(s)) => Some(s),
         _ => None,
     };
-    Ok(Json(LeadView {
+    Ok(LeadView {
         lead,
         actor,
         timers,
         transcript,
-    }))
+    })
 }
 
 #[utoipa::path(
     post, path = "/api/v1/leads/{id}/restart", tag = "operator", security(("operator" = [])),
     params(("id" = i64, Path, description = "Lead id")),
-    responses((status = 202, description = "Restarted", body = Object), (status = 404, description = "No such lead", body = ErrorBody), (status = 400, description = "Bad input", body = ErrorBody), (status = 401, description = "No or wrong credentials", body = ErrorBody))
+    responses((status = 202, description = "Restarted", body = Object), (status = 404, description = "No such lead", body = ErrorBody), (status = 400, description = "Bad input", body = ErrorBody), (status = 401, description = "No or wrong credentials", body = ErrorBody), (status = 403, description = "Not this principal's lead", body = ErrorBody))
 )]
 pub async fn restart(
     State(state): State<AppState>,
+    Operator(who): Operator,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let lead = state.store.get_lead(LeadId(id)).await?;
+    restart_lead(&state, &who, LeadId(id)).await
+}
+
+/// Restarts a lead's actor (a crash loop, a stuck lead), if this principal may see it.
+pub async fn restart_lead(
+    state: &AppState,
+    who: &crate::domain::Principal,
+    id: LeadId,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let lead = state.visible_lead(who, id).await?;
     let result = state
         .supervisor
         .call(
@@ -342,6 +362,7 @@ pub struct ListQuery {
 )]
 pub async fn list(
     State(state): State<AppState>,
+    Operator(who): Operator,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let status = q
@@ -351,19 +372,23 @@ pub async fn list(
         .transpose()
         .map_err(ApiError::BadRequest)?;
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
-    let leads = state.store.list_leads(status, q.after, limit).await?;
+    let mut leads = state.store.list_leads(status, q.after, limit).await?;
+    // The page's cursor is the last row read, so a filtered page still pages on.
     let next_after = leads.last().map(|l| l.id);
+    let deps = state.departments.clone();
+    leads.retain(|l| who.may_see_lead(l, &|m, d| deps.contains(m, d)));
     Ok(Json(json!({ "leads": leads, "next_after": next_after })))
 }
 
 /// Stores an operator event for the lead and waits (bounded) until the lead applied it.
-async fn operator_event(
+pub async fn operator_event(
     state: &AppState,
+    who: &crate::domain::Principal,
     id: i64,
     what: &str,
     payload: InboxPayload,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let lead = state.store.get_lead(LeadId(id)).await?;
+    let lead = state.visible_lead(who, LeadId(id)).await?;
     let key = EventKey::new("operator", format!("{id}:{what}:{}", random_key()));
     state.intake.push_and_wait(lead.id, &key, &payload).await?;
     let lead = state.store.get_lead(lead.id).await?;
@@ -377,13 +402,14 @@ async fn operator_event(
 #[utoipa::path(
     post, path = "/api/v1/leads/{id}/accept", tag = "operator", security(("operator" = [])),
     params(("id" = i64, Path, description = "Lead id")),
-    responses((status = 202, description = "Accepted", body = Object), (status = 404, description = "No such lead", body = ErrorBody), (status = 409, description = "The lead is not assigned", body = ErrorBody), (status = 400, description = "Bad input", body = ErrorBody), (status = 401, description = "No or wrong credentials", body = ErrorBody))
+    responses((status = 202, description = "Accepted", body = Object), (status = 404, description = "No such lead", body = ErrorBody), (status = 409, description = "The lead is not assigned", body = ErrorBody), (status = 400, description = "Bad input", body = ErrorBody), (status = 401, description = "No or wrong credentials", body = ErrorBody), (status = 403, description = "Not this principal's lead", body = ErrorBody))
 )]
 pub async fn accept(
     State(state): State<AppState>,
+    Operator(who): Operator,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let lead = state.store.get_lead(LeadId(id)).await?;
+    let lead = state.visible_lead(&who, LeadId(id)).await?;
     if lead.status != LeadStatus::Assigned {
         // Only an assigned lead can be accepted by its manager; the bot (or the queue) holds it.
         return Err(ApiError::Conflict(format!(
@@ -391,20 +417,21 @@ pub async fn accept(
             lead.status
         )));
     }
-    operator_event(&state, id, "accept", InboxPayload::Accepted).await
+    operator_event(&state, &who, id, "accept", InboxPayload::Accepted).await
 }
 
 /// The lead is done with: its manager has room again.
 #[utoipa::path(
     post, path = "/api/v1/leads/{id}/close", tag = "operator", security(("operator" = [])),
     params(("id" = i64, Path, description = "Lead id")),
-    responses((status = 202, description = "Closed", body = Object), (status = 404, description = "No such lead", body = ErrorBody), (status = 400, description = "Bad input", body = ErrorBody), (status = 401, description = "No or wrong credentials", body = ErrorBody))
+    responses((status = 202, description = "Closed", body = Object), (status = 404, description = "No such lead", body = ErrorBody), (status = 400, description = "Bad input", body = ErrorBody), (status = 401, description = "No or wrong credentials", body = ErrorBody), (status = 403, description = "Not this principal's lead", body = ErrorBody))
 )]
 pub async fn close(
     State(state): State<AppState>,
+    Operator(who): Operator,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    operator_event(&state, id, "close", InboxPayload::Closed).await
+    operator_event(&state, &who, id, "close", InboxPayload::Closed).await
 }
 
 /// `POST /api/v1/leads/{id}/telegram-link`: a deep link the site or the CRM shows the client;
@@ -412,16 +439,17 @@ pub async fn close(
 #[utoipa::path(
     post, path = "/api/v1/leads/{id}/telegram-link", tag = "operator", security(("operator" = [])),
     params(("id" = i64, Path, description = "Lead id")),
-    responses((status = 200, description = "A deep link", body = Object), (status = 404, description = "No such lead, or Telegram is off", body = ErrorBody), (status = 400, description = "Bad input", body = ErrorBody), (status = 401, description = "No or wrong credentials", body = ErrorBody))
+    responses((status = 200, description = "A deep link", body = Object), (status = 404, description = "No such lead, or Telegram is off", body = ErrorBody), (status = 400, description = "Bad input", body = ErrorBody), (status = 401, description = "No or wrong credentials", body = ErrorBody), (status = 403, description = "Not this principal's lead", body = ErrorBody))
 )]
 pub async fn telegram_link(
     State(state): State<AppState>,
+    Operator(who): Operator,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Some(tg) = &state.telegram else {
         return Err(ApiError::NotFound("Telegram is not configured".into()));
     };
-    let lead = state.store.get_lead(LeadId(id)).await?;
+    let lead = state.visible_lead(&who, LeadId(id)).await?;
     let link = tg.tg.deep_link(lead.id).await?;
     Ok(Json(json!({ "id": lead.id, "link": link })))
 }

@@ -1,9 +1,10 @@
 //! The HTTP surface: lead intake, client messages, the operator API, the web chat page,
 //! health and metrics.
 
-mod auth;
+pub mod auth;
 mod channels;
 mod chat;
+pub mod console;
 mod deals;
 mod error;
 mod health;
@@ -11,6 +12,7 @@ mod leads;
 mod managers;
 mod openapi;
 mod webhooks;
+mod widget;
 
 use std::sync::Arc;
 
@@ -33,7 +35,7 @@ use crate::crm::amocrm::AmoInbound;
 use crate::crm::bitrix24::Bitrix24Inbound;
 use crate::intake::Intake;
 use crate::jobs::JobBoard;
-use crate::store::Store;
+use crate::store::{Store, UserStore};
 
 pub use error::ApiError;
 /// The API's request bodies (read by the fuzz targets in `fuzz/`).
@@ -56,6 +58,17 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     pub max_text_chars: usize,
     pub operator_token: Option<Arc<str>>,
+    /// Console users, sessions and API tokens.
+    pub users: Arc<dyn UserStore>,
+    /// Which departments (routing groups) each manager is in, for the head's view.
+    pub departments: Arc<auth::Departments>,
+    /// Session cookies get `Secure` (the console is served over HTTPS).
+    pub secure_cookies: bool,
+    pub console: Arc<console::ConsoleSettings>,
+    /// `/widget.js` with the `[widget]` branding in it.
+    pub widget_script: Arc<String>,
+    /// Site origins allowed to call the chat API (CORS).
+    pub widget_origins: Arc<Vec<String>>,
     pub bitrix24: Option<Arc<Bitrix24Inbound>>,
     pub amocrm: Option<Arc<AmoInbound>>,
     pub telegram: Option<Arc<TelegramInbound>>,
@@ -65,12 +78,15 @@ pub struct AppState {
     pub sms: Option<Arc<SmsCallbacks>>,
     pub avito: Option<Arc<AvitoInbound>>,
     pub jobs: Option<Arc<JobBoard>>,
+    /// The job board's rows (the console lists them).
+    pub job_store: Arc<dyn crate::store::JobStore>,
 }
 
 pub fn router(state: AppState) -> Router {
+    let cors = widget::cors(&state.widget_origins);
     let (router, doc) = api_router(state.clone()).split_for_parts();
     let doc = std::sync::Arc::new(doc);
-    router
+    let app = router
         .route(
             "/api/openapi.json",
             get(move || {
@@ -78,6 +94,7 @@ pub fn router(state: AppState) -> Router {
                 async move { axum::Json(doc.as_ref().clone()) }
             }),
         )
+        .merge(console::router())
         .route_layer(axum::middleware::from_fn(track))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
@@ -93,7 +110,12 @@ pub fn router(state: AppState) -> Router {
         .layer(tower_http::request_id::SetRequestIdLayer::x_request_id(
             tower_http::request_id::MakeRequestUuid,
         ))
-        .with_state(state)
+        .with_state(state);
+    // Outermost, so a site's preflight is answered before routing.
+    match cors {
+        Some(cors) => app.layer(cors),
+        None => app,
+    }
 }
 
 /// The access log: a span per request with its id (`X-Request-Id`, taken from the client or
@@ -141,6 +163,11 @@ async fn track(req: axum::extract::Request, next: axum::middleware::Next) -> axu
     response
 }
 
+/// `/widget.js` for these settings.
+pub fn widget_script(settings: &crate::config::WidgetSettings) -> String {
+    widget::script(settings)
+}
+
 /// The OpenAPI document alone (tests, tooling).
 pub fn openapi() -> utoipa::openapi::OpenApi {
     use utoipa::OpenApi;
@@ -150,6 +177,14 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 /// Every route with its documentation: one list for both.
 fn api_router(state: AppState) -> OpenApiRouter<AppState> {
     use utoipa::OpenApi;
+    // Settings-level operations: the admin's alone (spec 004).
+    let admin = OpenApiRouter::new()
+        .routes(routes!(deals::dispatch_deal))
+        .routes(routes!(channels::list))
+        .routes(routes!(channels::restart))
+        .routes(routes!(channels::outbox))
+        .routes(routes!(channels::retry))
+        .route_layer(axum::middleware::from_fn(auth::require_admin));
     let operator = OpenApiRouter::new()
         .routes(routes!(leads::list))
         .routes(routes!(leads::get_one))
@@ -157,21 +192,19 @@ fn api_router(state: AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(leads::accept))
         .routes(routes!(leads::close))
         .routes(routes!(managers::list))
-        .routes(routes!(deals::dispatch_deal))
         .routes(routes!(leads::telegram_link))
         .routes(routes!(managers::pause))
         .routes(routes!(managers::unpause))
         .routes(routes!(managers::absence))
-        .routes(routes!(channels::list))
-        .routes(routes!(channels::restart))
-        .routes(routes!(channels::outbox))
-        .routes(routes!(channels::retry))
+        .merge(admin)
         .route_layer(axum::middleware::from_fn_with_state(state, auth::require_operator));
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(leads::create))
         .routes(routes!(leads::post_message))
         .routes(routes!(leads::transcript))
         .routes(routes!(chat::page))
+        .routes(routes!(widget::widget_js))
+        .routes(routes!(widget::events))
         .routes(routes!(webhooks::bitrix24))
         .routes(routes!(webhooks::amocrm))
         .routes(routes!(webhooks::telegram))

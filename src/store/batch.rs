@@ -192,23 +192,25 @@ async fn commit_batch(pool: &PgPool, steps: &[&StepCommit]) -> Result<HashSet<Le
             .await?;
     }
 
-    let lines: Vec<(i64, &str, &str)> = ok
+    let lines: Vec<(i64, &str, &str, Option<&str>)> = ok
         .iter()
         .flat_map(|s| {
-            s.transcript
-                .iter()
-                .map(move |(d, t)| (s.lead.0, d.as_str(), t.as_str()))
+            s.transcript.iter().map(move |(d, t)| {
+                let author = (*d == super::Direction::Out).then_some(s.author.as_deref()).flatten();
+                (s.lead.0, d.as_str(), t.as_str(), author)
+            })
         })
         .collect();
     if !lines.is_empty() {
         sqlx::query(
-            "INSERT INTO transcript (lead_id, direction, text)
-             SELECT lead_id, d, t FROM UNNEST($1::bigint[], $2::text[], $3::text[]) WITH ORDINALITY AS x(lead_id, d, t, n)
+            "INSERT INTO transcript (lead_id, direction, text, author)
+             SELECT lead_id, d, t, a FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS x(lead_id, d, t, a, n)
              ORDER BY n",
         )
         .bind(lines.iter().map(|l| l.0).collect::<Vec<_>>())
         .bind(lines.iter().map(|l| l.1).collect::<Vec<_>>())
         .bind(lines.iter().map(|l| l.2).collect::<Vec<_>>())
+        .bind(lines.iter().map(|l| l.3).collect::<Vec<_>>())
         .execute(&mut *tx)
         .await?;
     }

@@ -19,8 +19,22 @@ pub struct JobRow {
     pub crm_user_id: Option<String>,
 }
 
+/// Who revealed a job's client contact, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevealRow {
+    pub user_id: i64,
+    pub user_name: Option<String>,
+    pub login: Option<String>,
+    pub via: String,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
 #[async_trait]
 pub trait JobStore: Send + Sync + 'static {
+    /// The newest jobs first (the console's job board).
+    async fn recent_jobs(&self, limit: i64) -> StoreResult<Vec<JobRow>>;
+    /// A job's reveals, oldest first.
+    async fn reveals(&self, job_id: i64) -> StoreResult<Vec<RevealRow>>;
     /// The job of a deal, created on first sight (the same deal again returns the same job).
     async fn upsert_job(&self, deal_id: &str, deal: &DealJob, chat_id: i64) -> StoreResult<JobRow>;
     async fn job(&self, id: i64) -> StoreResult<Option<JobRow>>;

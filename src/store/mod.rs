@@ -14,6 +14,7 @@ mod postgres;
 mod sqlite;
 mod stores;
 mod types;
+mod users;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -29,12 +30,13 @@ pub use deals::{
 // The records live in the domain; re-exported here for the store's callers.
 pub use crate::domain::{Created, EventKey, InboxPayload, LeadRecord, NewLead};
 pub use error::{StoreError, StoreResult};
-pub use jobs::{JobRow, JobStore};
+pub use jobs::{JobRow, JobStore, RevealRow};
 pub use location::{redact, Location};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use stores::{Backend, Stores};
 pub use types::*;
+pub use users::{ApiTokenRow, NewUser, SessionRow, UserStore};
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {

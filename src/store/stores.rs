@@ -1,10 +1,10 @@
-//! The store the app runs on, whichever database holds it: the four traits as trait objects
+//! The store the app runs on, whichever database holds it: the five traits as trait objects
 //! (all downstream code sees only those), plus the concrete store for what is not a trait's
 //! business — closing it, and tests' and `migrate-store`'s direct access.
 
 use std::sync::Arc;
 
-use super::{ChatStore, CrmStore, DealStore, JobStore, Location, PgStore, SqliteStore, Store, StoreResult};
+use super::{ChatStore, CrmStore, DealStore, JobStore, Location, PgStore, SqliteStore, Store, StoreResult, UserStore};
 
 /// The concrete store behind [`Stores`].
 #[derive(Debug, Clone)]
@@ -20,6 +20,7 @@ pub struct Stores {
     pub chats: Arc<dyn ChatStore>,
     pub jobs: Arc<dyn JobStore>,
     pub deals: Arc<dyn DealStore>,
+    pub users: Arc<dyn UserStore>,
     pub backend: Backend,
     pub location: Location,
 }
@@ -30,23 +31,25 @@ impl std::fmt::Debug for Stores {
     }
 }
 
-/// One store behind all four traits.
+/// One store behind all five traits.
 struct Traits {
     store: Arc<dyn Store>,
     crm: Arc<dyn CrmStore>,
     chats: Arc<dyn ChatStore>,
     jobs: Arc<dyn JobStore>,
     deals: Arc<dyn DealStore>,
+    users: Arc<dyn UserStore>,
 }
 
-fn traits_of<S: Store + CrmStore + ChatStore + JobStore + DealStore + Clone>(s: &S) -> Traits {
+fn traits_of<S: Store + CrmStore + ChatStore + JobStore + DealStore + UserStore + Clone>(s: &S) -> Traits {
     let s = Arc::new(s.clone());
     Traits {
         store: s.clone(),
         crm: s.clone(),
         chats: s.clone(),
         jobs: s.clone(),
-        deals: s,
+        deals: s.clone(),
+        users: s,
     }
 }
 
@@ -87,6 +90,7 @@ impl Stores {
             chats,
             jobs,
             deals,
+            users,
         } = match &backend {
             Backend::Postgres(s) => traits_of(s),
             Backend::Sqlite(s) => traits_of(s),
@@ -97,6 +101,7 @@ impl Stores {
             chats,
             jobs,
             deals,
+            users,
             backend,
             location,
         }

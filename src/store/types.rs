@@ -89,6 +89,9 @@ pub struct StepCommit {
     /// The inbox row this step applied (marked applied with it).
     pub applied_inbox_id: Option<i64>,
     pub transcript: Vec<(Direction, String)>,
+    /// Who wrote this step's outgoing lines: a person who took the conversation over;
+    /// `None`: the bot.
+    pub author: Option<String>,
     pub outbox: Vec<NewOutbox>,
     pub timers: Vec<TimerChange>,
 }
@@ -132,6 +135,9 @@ pub struct TranscriptEntry {
     pub direction: String,
     pub text: String,
     pub at: DateTime<Utc>,
+    /// Who wrote an outgoing line when it was a person (a console user), not the bot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

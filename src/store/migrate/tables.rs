@@ -123,6 +123,7 @@ pub const TABLES: &[Table] = &[
             ("direction", Text),
             ("text", Text),
             ("created_at", Ts),
+            ("author", Text),
         ],
     },
     Table {
@@ -335,6 +336,44 @@ pub const TABLES: &[Table] = &[
             ("manager", Text),
             ("amount", F64),
             ("at", Ts),
+        ],
+    },
+    Table {
+        name: "console_users",
+        serial: true,
+        order: "id",
+        columns: &[
+            ("id", I64),
+            ("username", Text),
+            ("password_hash", Text),
+            ("role", Text),
+            ("department", Text),
+            ("manager_id", Text),
+            ("created_at", Ts),
+        ],
+    },
+    Table {
+        name: "console_sessions",
+        serial: false,
+        order: "token_hash",
+        columns: &[
+            ("token_hash", Text),
+            ("user_id", I64),
+            ("csrf", Text),
+            ("created_at", Ts),
+            ("expires_at", Ts),
+        ],
+    },
+    Table {
+        name: "console_api_tokens",
+        serial: true,
+        order: "id",
+        columns: &[
+            ("id", I64),
+            ("token_hash", Text),
+            ("user_id", I64),
+            ("name", Text),
+            ("created_at", Ts),
         ],
     },
 ];

@@ -15,6 +15,7 @@ mod crm;
 mod deals;
 mod epoch;
 mod jobs;
+mod users;
 
 use super::batch::{self, InboxJob};
 use super::group_commit::GroupCommit;
@@ -524,7 +525,7 @@ impl Store for PgStore {
 
     async fn transcript(&self, lead: LeadId, after_id: i64) -> StoreResult<Vec<TranscriptEntry>> {
         let rows = sqlx::query(
-            "SELECT id, direction, text, created_at FROM transcript WHERE lead_id = $1 AND id > $2 ORDER BY id",
+            "SELECT id, direction, text, created_at, author FROM transcript WHERE lead_id = $1 AND id > $2 ORDER BY id",
         )
         .bind(lead.0)
         .bind(after_id)
@@ -537,6 +538,7 @@ impl Store for PgStore {
                     direction: r.try_get(1)?,
                     text: r.try_get(2)?,
                     at: r.try_get(3)?,
+                    author: r.try_get(4)?,
                 })
             })
             .collect()

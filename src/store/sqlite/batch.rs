@@ -216,15 +216,18 @@ async fn commit_batch(pool: &SqlitePool, steps: &[&StepCommit]) -> Result<HashSe
     let lines: Vec<Value> = ok
         .iter()
         .flat_map(|s| {
-            s.transcript
-                .iter()
-                .map(move |(d, t)| json!({"lead": s.lead.0, "d": d.as_str(), "t": t}))
+            s.transcript.iter().map(move |(d, t)| {
+                let author = (*d == crate::store::Direction::Out)
+                    .then_some(s.author.as_deref())
+                    .flatten();
+                json!({"lead": s.lead.0, "d": d.as_str(), "t": t, "a": author})
+            })
         })
         .collect();
     if !lines.is_empty() {
         sqlx::query(
-            "INSERT INTO transcript (lead_id, direction, text, created_at)
-             SELECT value ->> 'lead', value ->> 'd', value ->> 't', $2 FROM json_each($1) ORDER BY key",
+            "INSERT INTO transcript (lead_id, direction, text, created_at, author)
+             SELECT value ->> 'lead', value ->> 'd', value ->> 't', $2, value ->> 'a' FROM json_each($1) ORDER BY key",
         )
         .bind(Value::Array(lines))
         .bind(now)

@@ -62,6 +62,33 @@ impl JobStore for SqliteStore {
         job_from_row(&row)
     }
 
+    async fn recent_jobs(&self, limit: i64) -> StoreResult<Vec<JobRow>> {
+        let rows = sqlx::query(&format!("SELECT {JOB_COLUMNS} FROM jobs ORDER BY id DESC LIMIT $1"))
+            .bind(limit)
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter().map(job_from_row).collect()
+    }
+
+    async fn reveals(&self, job_id: i64) -> StoreResult<Vec<crate::store::RevealRow>> {
+        let rows =
+            sqlx::query("SELECT user_id, user_name, login, via, at FROM job_reveals WHERE job_id = $1 ORDER BY id")
+                .bind(job_id)
+                .fetch_all(&self.read)
+                .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(crate::store::RevealRow {
+                    user_id: r.try_get(0)?,
+                    user_name: r.try_get(1)?,
+                    login: r.try_get(2)?,
+                    via: r.try_get(3)?,
+                    at: super::time::from_micros(r.try_get(4)?)?,
+                })
+            })
+            .collect()
+    }
+
     async fn job(&self, id: i64) -> StoreResult<Option<JobRow>> {
         let row = sqlx::query(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1"))
             .bind(id)

@@ -35,6 +35,7 @@ mod error;
 mod jobs;
 mod lock;
 pub(super) mod time;
+mod users;
 
 pub use error::{classify, SqliteClass};
 
@@ -675,7 +676,7 @@ impl Store for SqliteStore {
 
     async fn transcript(&self, lead: LeadId, after_id: i64) -> StoreResult<Vec<TranscriptEntry>> {
         let rows = sqlx::query(
-            "SELECT id, direction, text, created_at FROM transcript WHERE lead_id = $1 AND id > $2 ORDER BY id",
+            "SELECT id, direction, text, created_at, author FROM transcript WHERE lead_id = $1 AND id > $2 ORDER BY id",
         )
         .bind(lead.0)
         .bind(after_id)
@@ -688,6 +689,7 @@ impl Store for SqliteStore {
                     direction: r.try_get(1)?,
                     text: r.try_get(2)?,
                     at: from_micros(r.try_get(3)?)?,
+                    author: r.try_get(4)?,
                 })
             })
             .collect()
