@@ -80,6 +80,57 @@ pub struct DealParts {
     pub tracked: Vec<String>,
 }
 
+/// The SLA robots' side of a runtime, started.
+pub struct DealRuntime {
+    pub intake: crate::intake::DealIntake,
+    pub supervisor: ActorRef<DealSupervisorMsg>,
+    pub tasks: Vec<JoinHandle<()>>,
+}
+
+/// Starts the deal supervisor, its timer service and its recovery scan (part of
+/// [`Runtime::start`]; on its own for the robots' benchmark).
+pub async fn start_deals(
+    d: DealParts,
+    settings: &RuntimeSettings,
+    outbox_wake: Arc<Notify>,
+    webhook_notices: bool,
+) -> anyhow::Result<DealRuntime> {
+    let deal_timer_wake = Arc::new(Notify::new());
+    let deps = Arc::new(deal::DealDeps {
+        store: d.store.clone(),
+        robots: d.robots,
+        outbox_wake,
+        timer_wake: deal_timer_wake.clone(),
+        passivate_after: settings.passivate_after,
+        webhook_notices,
+    });
+    let (sup, _) = Actor::spawn(None, deal_supervisor::DealSupervisor, deps)
+        .await
+        .map_err(|e| anyhow::anyhow!("starting the deal supervisor: {e}"))?;
+    let tasks = vec![
+        tokio::spawn({
+            let sup = sup.clone();
+            timers::run_timer_service(
+                timers::DealTimers(d.store.clone()),
+                move |t| sup.cast(DealSupervisorMsg::Timer(t)).is_ok(),
+                deal_timer_wake,
+                settings.timer_poll,
+            )
+        }),
+        tokio::spawn(deal_supervisor::run_deal_recovery_scan(
+            d.store.clone(),
+            sup.clone(),
+            settings.recovery_scan,
+        )),
+    ];
+    let intake = crate::intake::DealIntake::new(d.store, Arc::new(sup.clone()), d.tracked);
+    Ok(DealRuntime {
+        intake,
+        supervisor: sup,
+        tasks,
+    })
+}
+
 /// Everything the runtime is started with.
 pub struct RuntimeParts {
     pub deps: LeadDeps,
@@ -181,34 +232,9 @@ impl Runtime {
         ];
         let (deal_intake, deal_supervisor) = match deals {
             Some(d) => {
-                let deal_timer_wake = Arc::new(Notify::new());
-                let deps = Arc::new(deal::DealDeps {
-                    store: d.store.clone(),
-                    robots: d.robots,
-                    outbox_wake: deal_outbox_wake,
-                    timer_wake: deal_timer_wake.clone(),
-                    passivate_after: settings.passivate_after,
-                    webhook_notices,
-                });
-                let (sup, _) = Actor::spawn(None, deal_supervisor::DealSupervisor, deps)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("starting the deal supervisor: {e}"))?;
-                tasks.push(tokio::spawn({
-                    let sup = sup.clone();
-                    timers::run_timer_service(
-                        timers::DealTimers(d.store.clone()),
-                        move |t| sup.cast(DealSupervisorMsg::Timer(t)).is_ok(),
-                        deal_timer_wake,
-                        settings.timer_poll,
-                    )
-                }));
-                tasks.push(tokio::spawn(deal_supervisor::run_deal_recovery_scan(
-                    d.store.clone(),
-                    sup.clone(),
-                    settings.recovery_scan,
-                )));
-                let intake = crate::intake::DealIntake::new(d.store, Arc::new(sup.clone()), d.tracked);
-                (Some(intake), Some(sup))
+                let deal = start_deals(d, &settings, deal_outbox_wake, webhook_notices).await?;
+                tasks.extend(deal.tasks);
+                (Some(deal.intake), Some(deal.supervisor))
             }
             None => (None, None),
         };
