@@ -27,8 +27,12 @@ end = "23:59:59"
 "Неразобранное" = "NEW"
 "Квалификация" = "PREPARATION"
 "Квалифицирован" = "PREPAYMENT_INVOICE"
+"Назначено" = "EXECUTING"
+"Срыв визита" = "FINAL_INVOICE"
+"Успешно" = "WON"
 [crm.bitrix24.fields]
 visit_at = "UF_CRM_VISIT_AT"
+return = "UF_CRM_RETURN"
 # Bitrix24 deals have no tags: a list field holds them.
 tags = "UF_CRM_TAGS"
 [crm.amocrm]
@@ -37,9 +41,13 @@ pipeline = "9621099"
 "Неразобранное" = "76789301"
 "Квалификация" = "76789302"
 "Квалифицирован" = "76789303"
+"Назначено" = "76789304"
+"Срыв визита" = "76789305"
+"Успешно" = "142"
 [crm.amocrm.fields]
 source = "735703"
 visit_at = "735704"
+return = "735700"
 
 [[robot]]
 id = "first_contact_tag"
@@ -68,6 +76,30 @@ actions = [
   { notify_head = "Сделка «{deal}»: нет контакта с клиентом {elapsed}" },
   "violation",
 ]
+
+[[robot]]
+id = "visit_confirm_task"
+on = "field_date"
+field = "visit_at"
+stages = ["Назначено"]
+after = "-24h"
+actions = [{ task = { title = "Подтвердить визит", due_in = "20h" } }]
+
+[[robot]]
+id = "visit_no_show"
+on = "field_date"
+field = "visit_at"
+stages = ["Назначено"]
+after = "2s"
+actions = [{ move = "Срыв визита" }]
+
+[[robot]]
+id = "return_after_no_show"
+on = "entered_stage"
+stages = ["Назначено", "Успешно"]
+once = true
+when = { was_in = "Срыв визита" }
+actions = [{ set_field = { field = "return", value = "Да" } }, { count = { counter = "returns" } }]
 
 [[robot]]
 id = "qualified_required_fields"
@@ -492,6 +524,59 @@ async fn amocrm_a_move_without_required_fields_is_moved_back() {
         note.ends_with("не заполнены ФИО, телефон, источник, комментарий, задача"),
         "{note}"
     );
+    app.stop().await;
+}
+
+/// Waits until the robots' state of the deal (PostgreSQL) is in this stage.
+async fn robots_see(app: &TestApp, deal: u64, stage: &str) {
+    let sql = format!(
+        "SELECT count(*) FROM deals WHERE deal_id = '{deal}' AND state->'visit'->>'stage' = '{stage}'"
+    );
+    let start = Instant::now();
+    while app.raw().i64(&sql, &[]).await == 0 {
+        assert!(start.elapsed() < WAIT, "the robots never saw deal {deal} in «{stage}»");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_visit_gets_its_confirmation_task_a_no_show_is_moved_and_a_return_counts_once() {
+    let fake = FakeBitrix24::start().await;
+    let now = Utc::now();
+    // A visit tomorrow at this time (+3 s): the confirmation task is due in 3 s.
+    fake.add_deal(510, "EXECUTING", "7", &now.to_rfc3339());
+    fake.inner.lock().unwrap().deals.get_mut(&510).unwrap()["UF_CRM_VISIT_AT"] =
+        json!((now + chrono::Duration::hours(24) + chrono::Duration::seconds(3)).to_rfc3339());
+    // A visit that is just now: its no-show move is due in 2 s.
+    fake.add_deal(511, "EXECUTING", "7", &now.to_rfc3339());
+    fake.inner.lock().unwrap().deals.get_mut(&511).unwrap()["UF_CRM_VISIT_AT"] = json!(now.to_rfc3339());
+    let app = spawn(TestDb::fresh(StoreKind::Postgres), &fake).await;
+    assert_eq!(post(&app, event("ONCRMDEALADD", 510, 1)).await, 200);
+    assert_eq!(post(&app, event("ONCRMDEALADD", 511, 1)).await, 200);
+
+    let task = wait_until("the confirmation task", WAIT, || fake.deal_todos(510, "Подтвердить визит").pop()).await;
+    assert_eq!(task["RESPONSIBLE_ID"], "7");
+    wait_until("the no-show move", WAIT, || (fake.deal(511)["STAGE_ID"] == "FINAL_INVOICE").then_some(())).await;
+    assert_eq!(fake.deal(510)["STAGE_ID"], "EXECUTING", "the other visit is not due");
+
+    // The move echoes back; then the manager books the client again: a return.
+    assert_eq!(post(&app, event("ONCRMDEALUPDATE", 511, 2)).await, 200);
+    robots_see(&app, 511, "Срыв визита").await;
+    fake.inner.lock().unwrap().deals.get_mut(&511).unwrap()["STAGE_ID"] = json!("EXECUTING");
+    assert_eq!(post(&app, event("ONCRMDEALUPDATE", 511, 3)).await, 200);
+    wait_until("«Возврат = Да»", WAIT, || (fake.deal(511)["UF_CRM_RETURN"] == "Да").then_some(())).await;
+    // Another no-show and return of the same deal is not a second return.
+    fake.inner.lock().unwrap().deals.get_mut(&511).unwrap()["STAGE_ID"] = json!("FINAL_INVOICE");
+    assert_eq!(post(&app, event("ONCRMDEALUPDATE", 511, 4)).await, 200);
+    robots_see(&app, 511, "Срыв визита").await;
+    fake.inner.lock().unwrap().deals.get_mut(&511).unwrap()["STAGE_ID"] = json!("WON");
+    assert_eq!(post(&app, event("ONCRMDEALUPDATE", 511, 5)).await, 200);
+    robots_see(&app, 511, "Успешно").await;
+    let returns = app
+        .raw()
+        .i64("SELECT count(*) FROM sla_counters WHERE counter = 'returns' AND deal_id = '511'", &[])
+        .await;
+    assert_eq!(returns, 1);
     app.stop().await;
 }
 
