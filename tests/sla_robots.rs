@@ -529,9 +529,7 @@ async fn amocrm_a_move_without_required_fields_is_moved_back() {
 
 /// Waits until the robots' state of the deal (PostgreSQL) is in this stage.
 async fn robots_see(app: &TestApp, deal: u64, stage: &str) {
-    let sql = format!(
-        "SELECT count(*) FROM deals WHERE deal_id = '{deal}' AND state->'visit'->>'stage' = '{stage}'"
-    );
+    let sql = format!("SELECT count(*) FROM deals WHERE deal_id = '{deal}' AND state->'visit'->>'stage' = '{stage}'");
     let start = Instant::now();
     while app.raw().i64(&sql, &[]).await == 0 {
         assert!(start.elapsed() < WAIT, "the robots never saw deal {deal} in «{stage}»");
@@ -554,9 +552,15 @@ async fn a_visit_gets_its_confirmation_task_a_no_show_is_moved_and_a_return_coun
     assert_eq!(post(&app, event("ONCRMDEALADD", 510, 1)).await, 200);
     assert_eq!(post(&app, event("ONCRMDEALADD", 511, 1)).await, 200);
 
-    let task = wait_until("the confirmation task", WAIT, || fake.deal_todos(510, "Подтвердить визит").pop()).await;
+    let task = wait_until("the confirmation task", WAIT, || {
+        fake.deal_todos(510, "Подтвердить визит").pop()
+    })
+    .await;
     assert_eq!(task["RESPONSIBLE_ID"], "7");
-    wait_until("the no-show move", WAIT, || (fake.deal(511)["STAGE_ID"] == "FINAL_INVOICE").then_some(())).await;
+    wait_until("the no-show move", WAIT, || {
+        (fake.deal(511)["STAGE_ID"] == "FINAL_INVOICE").then_some(())
+    })
+    .await;
     assert_eq!(fake.deal(510)["STAGE_ID"], "EXECUTING", "the other visit is not due");
 
     // The move echoes back; then the manager books the client again: a return.
@@ -564,7 +568,10 @@ async fn a_visit_gets_its_confirmation_task_a_no_show_is_moved_and_a_return_coun
     robots_see(&app, 511, "Срыв визита").await;
     fake.inner.lock().unwrap().deals.get_mut(&511).unwrap()["STAGE_ID"] = json!("EXECUTING");
     assert_eq!(post(&app, event("ONCRMDEALUPDATE", 511, 3)).await, 200);
-    wait_until("«Возврат = Да»", WAIT, || (fake.deal(511)["UF_CRM_RETURN"] == "Да").then_some(())).await;
+    wait_until("«Возврат = Да»", WAIT, || {
+        (fake.deal(511)["UF_CRM_RETURN"] == "Да").then_some(())
+    })
+    .await;
     // Another no-show and return of the same deal is not a second return.
     fake.inner.lock().unwrap().deals.get_mut(&511).unwrap()["STAGE_ID"] = json!("FINAL_INVOICE");
     assert_eq!(post(&app, event("ONCRMDEALUPDATE", 511, 4)).await, 200);
@@ -574,7 +581,10 @@ async fn a_visit_gets_its_confirmation_task_a_no_show_is_moved_and_a_return_coun
     robots_see(&app, 511, "Успешно").await;
     let returns = app
         .raw()
-        .i64("SELECT count(*) FROM sla_counters WHERE counter = 'returns' AND deal_id = '511'", &[])
+        .i64(
+            "SELECT count(*) FROM sla_counters WHERE counter = 'returns' AND deal_id = '511'",
+            &[],
+        )
         .await;
     assert_eq!(returns, 1);
     app.stop().await;
