@@ -132,153 +132,16 @@ impl Config {
             routing_text.as_deref(),
             Some("LEADBOT_ROUTING__"),
         );
-        let bitrix24_path = dir.map(|d| d.join(BITRIX24_FILE)).filter(|p| p.exists());
-        let bitrix24 = bitrix24_path.as_ref().and_then(|path| {
-            let file = path.display().to_string();
-            match std::fs::read_to_string(path) {
-                Ok(text) => issues
-                    .parse_layered_env::<Bitrix24Settings>(&file, "", Some(&text), Some("LEADBOT_BITRIX24__"))
-                    .map(|mut b| {
-                        b.apply_env();
-                        b.validate(&file, &mut issues);
-                        b
-                    }),
-                Err(e) => {
-                    issues.push(&file, "-", format!("cannot read: {e}"));
-                    None
-                }
-            }
-        });
-        let amocrm_path = dir.map(|d| d.join(AMOCRM_FILE)).filter(|p| p.exists());
-        let amocrm = amocrm_path.as_ref().and_then(|path| {
-            let file = path.display().to_string();
-            match std::fs::read_to_string(path) {
-                Ok(text) => issues
-                    .parse_layered_env::<AmoCrmSettings>(&file, "", Some(&text), Some("LEADBOT_AMOCRM__"))
-                    .map(|mut a| {
-                        a.apply_env();
-                        a.validate(&file, &mut issues);
-                        a
-                    }),
-                Err(e) => {
-                    issues.push(&file, "-", format!("cannot read: {e}"));
-                    None
-                }
-            }
-        });
-        let telegram_path = dir.map(|d| d.join(TELEGRAM_FILE)).filter(|p| p.exists());
-        let telegram = telegram_path.as_ref().and_then(|path| {
-            let file = path.display().to_string();
-            match std::fs::read_to_string(path) {
-                Ok(text) => issues
-                    .parse_layered_env::<TelegramSettings>(&file, "", Some(&text), Some("LEADBOT_TELEGRAM__"))
-                    .map(|mut t| {
-                        t.apply_env();
-                        t.validate(&file, &mut issues);
-                        t
-                    }),
-                Err(e) => {
-                    issues.push(&file, "-", format!("cannot read: {e}"));
-                    None
-                }
-            }
-        });
-        let robots_path = dir.map(|d| d.join(ROBOTS_FILE)).filter(|p| p.exists());
-        let robots = robots_path.as_ref().and_then(|path| {
-            let file = path.display().to_string();
-            match std::fs::read_to_string(path) {
-                Ok(text) => RobotsSettings::parse(&file, &text, &mut issues),
-                Err(e) => {
-                    issues.push(&file, "-", format!("cannot read: {e}"));
-                    None
-                }
-            }
-        });
-        let vk_path = dir.map(|d| d.join(VK_FILE)).filter(|p| p.exists());
-        let vk = vk_path.as_ref().and_then(|path| {
-            let file = path.display().to_string();
-            match std::fs::read_to_string(path) {
-                Ok(text) => issues
-                    .parse_layered_env::<VkSettings>(&file, "", Some(&text), Some("LEADBOT_VK__"))
-                    .map(|mut v| {
-                        v.apply_env();
-                        v.validate(&file, &mut issues);
-                        v
-                    }),
-                Err(e) => {
-                    issues.push(&file, "-", format!("cannot read: {e}"));
-                    None
-                }
-            }
-        });
-        let whatsapp_path = dir.map(|d| d.join(WHATSAPP_FILE)).filter(|p| p.exists());
-        let whatsapp = whatsapp_path.as_ref().and_then(|path| {
-            let file = path.display().to_string();
-            match std::fs::read_to_string(path) {
-                Ok(text) => issues
-                    .parse_layered_env::<WhatsAppSettings>(&file, "", Some(&text), Some("LEADBOT_WHATSAPP__"))
-                    .map(|mut w| {
-                        w.apply_env();
-                        w.validate(&file, &mut issues);
-                        w
-                    }),
-                Err(e) => {
-                    issues.push(&file, "-", format!("cannot read: {e}"));
-                    None
-                }
-            }
-        });
-        let instagram_path = dir.map(|d| d.join(INSTAGRAM_FILE)).filter(|p| p.exists());
-        let instagram = instagram_path.as_ref().and_then(|path| {
-            let file = path.display().to_string();
-            match std::fs::read_to_string(path) {
-                Ok(text) => issues
-                    .parse_layered_env::<InstagramSettings>(&file, "", Some(&text), Some("LEADBOT_INSTAGRAM__"))
-                    .map(|mut i| {
-                        i.apply_env();
-                        i.validate(&file, &mut issues);
-                        i
-                    }),
-                Err(e) => {
-                    issues.push(&file, "-", format!("cannot read: {e}"));
-                    None
-                }
-            }
-        });
-        let sms_path = dir.map(|d| d.join(SMS_FILE)).filter(|p| p.exists());
-        let sms = sms_path.as_ref().and_then(|path| {
-            let file = path.display().to_string();
-            match std::fs::read_to_string(path) {
-                Ok(text) => issues
-                    .parse_layered_env::<SmsSettings>(&file, "", Some(&text), Some("LEADBOT_SMS__"))
-                    .map(|mut s| {
-                        s.apply_env();
-                        s.validate(&file, &mut issues);
-                        s
-                    }),
-                Err(e) => {
-                    issues.push(&file, "-", format!("cannot read: {e}"));
-                    None
-                }
-            }
-        });
-        let avito_path = dir.map(|d| d.join(AVITO_FILE)).filter(|p| p.exists());
-        let avito = avito_path.as_ref().and_then(|path| {
-            let file = path.display().to_string();
-            match std::fs::read_to_string(path) {
-                Ok(text) => issues
-                    .parse_layered_env::<AvitoSettings>(&file, "", Some(&text), Some("LEADBOT_AVITO__"))
-                    .map(|mut a| {
-                        a.apply_env();
-                        a.validate(&file, &mut issues);
-                        a
-                    }),
-                Err(e) => {
-                    issues.push(&file, "-", format!("cannot read: {e}"));
-                    None
-                }
-            }
-        });
+        let bitrix24 = optional::<Bitrix24Settings>(dir, BITRIX24_FILE, "LEADBOT_BITRIX24__", &mut issues);
+        let amocrm = optional::<AmoCrmSettings>(dir, AMOCRM_FILE, "LEADBOT_AMOCRM__", &mut issues);
+        let telegram = optional::<TelegramSettings>(dir, TELEGRAM_FILE, "LEADBOT_TELEGRAM__", &mut issues);
+        let robots = read_optional(dir, ROBOTS_FILE, &mut issues)
+            .and_then(|(file, text)| RobotsSettings::parse(&file, &text, &mut issues));
+        let vk = optional::<VkSettings>(dir, VK_FILE, "LEADBOT_VK__", &mut issues);
+        let whatsapp = optional::<WhatsAppSettings>(dir, WHATSAPP_FILE, "LEADBOT_WHATSAPP__", &mut issues);
+        let instagram = optional::<InstagramSettings>(dir, INSTAGRAM_FILE, "LEADBOT_INSTAGRAM__", &mut issues);
+        let sms = optional::<SmsSettings>(dir, SMS_FILE, "LEADBOT_SMS__", &mut issues);
+        let avito = optional::<AvitoSettings>(dir, AVITO_FILE, "LEADBOT_AVITO__", &mut issues);
         // Each file that parsed is validated even when another did not: report everything at once.
         let mut service = service;
         if let Some(service) = service.as_mut() {
@@ -428,4 +291,63 @@ mod tests {
             "the rest comes from the default"
         );
     }
+}
+
+/// An optional file of the config directory: the text of `name` when it exists, with the path
+/// it was read from; an unreadable one is an issue.
+fn read_optional(dir: Option<&Path>, name: &str, issues: &mut ConfigIssues) -> Option<(String, String)> {
+    let path = dir.map(|d| d.join(name)).filter(|p| p.exists())?;
+    let file = path.display().to_string();
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Some((file, text)),
+        Err(e) => {
+            issues.push(&file, "-", format!("cannot read: {e}"));
+            None
+        }
+    }
+}
+
+/// An integration's settings file: parsed with its environment overrides, secrets taken from
+/// the environment, then checked.
+trait IntegrationFile: serde::de::DeserializeOwned {
+    fn apply_env(&mut self);
+    fn validate(&self, file: &str, issues: &mut ConfigIssues);
+}
+
+macro_rules! integration_file {
+    ($($t:ty),* $(,)?) => {$(
+        impl IntegrationFile for $t {
+            fn apply_env(&mut self) {
+                <$t>::apply_env(self)
+            }
+            fn validate(&self, file: &str, issues: &mut ConfigIssues) {
+                <$t>::validate(self, file, issues)
+            }
+        }
+    )*};
+}
+
+integration_file!(
+    Bitrix24Settings,
+    AmoCrmSettings,
+    TelegramSettings,
+    VkSettings,
+    WhatsAppSettings,
+    InstagramSettings,
+    SmsSettings,
+    AvitoSettings,
+);
+
+/// Present = the integration is on (example files in `config/examples/`).
+fn optional<T: IntegrationFile>(
+    dir: Option<&Path>,
+    name: &str,
+    env_prefix: &str,
+    issues: &mut ConfigIssues,
+) -> Option<T> {
+    let (file, text) = read_optional(dir, name, issues)?;
+    let mut settings = issues.parse_layered_env::<T>(&file, "", Some(&text), Some(env_prefix))?;
+    settings.apply_env();
+    settings.validate(&file, issues);
+    Some(settings)
 }
