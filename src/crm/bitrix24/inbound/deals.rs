@@ -12,12 +12,18 @@ fn text(v: &Value, key: &str) -> String {
     v.get(key).and_then(Value::as_str).unwrap_or("").trim().to_string()
 }
 
-pub(super) async fn deal_changed(inb: &Bitrix24Inbound, deal_id: &str) -> Result<(), Failure> {
+/// Whether deal events matter to the job board (a dispatch stage and a board configured).
+pub(super) fn dispatching(inb: &Bitrix24Inbound) -> bool {
+    inb.bx.settings.dispatch.is_some() && inb.deals.is_some()
+}
+
+/// `deal` is the card as `crm.deal.get` answered (read once per event for every consumer).
+pub(super) async fn deal_changed(inb: &Bitrix24Inbound, deal_id: &str, deal: &Value) -> Result<(), Failure> {
     let bx = &inb.bx;
     let (Some(dispatch), Some(jobs)) = (&bx.settings.dispatch, &inb.deals) else {
         return Ok(()); // not used without a job board
     };
-    let deal = bx.client.call("crm.deal.get", json!({"id": deal_id})).await?;
+    let deal = deal.clone();
     if text(&deal, "STAGE_ID") != dispatch.stage_id {
         return Ok(());
     }

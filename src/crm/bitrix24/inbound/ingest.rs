@@ -76,15 +76,7 @@ async fn process_due(inb: &Bitrix24Inbound) -> Result<usize, StoreError> {
             "ONAPPINSTALL" => Ok(()),
             "ONIMBOTV2MESSAGEADD" | "ONIMBOTMESSAGEADD" => chat_message(inb, ev).await,
             "ONCRMDEALADD" | "ONCRMDEALUPDATE" | "ONCRMDEALMOVETOCATEGORY" => {
-                match super::deals::deal_changed(inb, &ev.entity_id).await {
-                    Ok(()) => match &inb.robots {
-                        Some(feed) => {
-                            super::robots::deal_seen(inb, feed, &ev.entity_id, &format!("ev:{}", ev.id)).await
-                        }
-                        None => Ok(()),
-                    },
-                    Err(e) => Err(e),
-                }
+                deal_event(inb, &ev.entity_id, &format!("ev:{}", ev.id)).await
             }
             "ONCRMACTIVITYADD" | "ONCRMACTIVITYUPDATE" => match &inb.robots {
                 Some(feed) => {
@@ -101,6 +93,19 @@ async fn process_due(inb: &Bitrix24Inbound) -> Result<usize, StoreError> {
         finish(inb, ev, result).await?;
     }
     Ok(n)
+}
+
+/// A deal event: the card is read once, for the job board and the robots alike.
+async fn deal_event(inb: &Bitrix24Inbound, deal_id: &str, key: &str) -> Result<(), Failure> {
+    if !super::deals::dispatching(inb) && inb.robots.is_none() {
+        return Ok(());
+    }
+    let deal = inb.bx.client.call("crm.deal.get", json!({ "id": deal_id })).await?;
+    super::deals::deal_changed(inb, deal_id, &deal).await?;
+    match &inb.robots {
+        Some(feed) => super::robots::card_seen(inb, feed, deal_id, &deal, key).await,
+        None => Ok(()),
+    }
 }
 
 async fn finish(inb: &Bitrix24Inbound, ev: &StoredEvent, result: Result<(), Failure>) -> Result<(), StoreError> {

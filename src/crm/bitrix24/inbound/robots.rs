@@ -34,17 +34,27 @@ fn text(v: &Value, key: &str) -> String {
     }
 }
 
-/// A deal event: the card as it is now goes to the robots.
+/// A deal the robots should look at again: read it, then as [`card_seen`].
 pub(super) async fn deal_seen(
     inb: &Bitrix24Inbound,
     feed: &RobotFeed,
     deal_id: &str,
     key: &str,
 ) -> Result<(), Failure> {
-    let bx = &inb.bx;
-    let deal = bx.client.call("crm.deal.get", json!({ "id": deal_id })).await?;
+    let deal = inb.bx.client.call("crm.deal.get", json!({ "id": deal_id })).await?;
+    card_seen(inb, feed, deal_id, &deal, key).await
+}
+
+/// A deal's card as it is now goes to the robots (`deal`: the `crm.deal.get` answer).
+pub(super) async fn card_seen(
+    inb: &Bitrix24Inbound,
+    feed: &RobotFeed,
+    deal_id: &str,
+    deal: &Value,
+    key: &str,
+) -> Result<(), Failure> {
     if let Some(pipeline) = &feed.mapping.pipeline {
-        let category = match text(&deal, "CATEGORY_ID") {
+        let category = match text(deal, "CATEGORY_ID") {
             c if c.is_empty() => "0".to_string(),
             c => c,
         };
@@ -52,7 +62,7 @@ pub(super) async fn deal_seen(
             return Ok(()); // another pipeline: not tracked
         }
     }
-    let facts = facts_of(inb, feed, deal_id, &deal).await?;
+    let facts = facts_of(inb, feed, deal_id, deal).await?;
     feed.intake
         .push(
             SOURCE,
