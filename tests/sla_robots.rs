@@ -336,6 +336,11 @@ const AMO_ACCOUNT: u64 = 32427762;
 const SALES: u64 = 9621099;
 const S_NEW: u64 = 76789301;
 const S_QUALIFIED: u64 = 76789303;
+const S_BOOKED: u64 = 76789304;
+const S_NO_SHOW: u64 = 76789305;
+/// The visit date and «Возврат» fields of the test mapping (`[crm.amocrm.fields]`).
+const F_VISIT_AT: u64 = 735704;
+const F_RETURN: u64 = 735700;
 
 async fn amo_app(fake: &FakeAmo) -> TestApp {
     // A sales pipeline of its own; the first-contact pipeline (the bot's) is another one.
@@ -343,7 +348,7 @@ async fn amo_app(fake: &FakeAmo) -> TestApp {
         .lock()
         .unwrap()
         .pipelines
-        .push((SALES, vec![S_NEW, 76789302, S_QUALIFIED]));
+        .push((SALES, vec![S_NEW, 76789302, S_QUALIFIED, S_BOOKED, S_NO_SHOW, 142]));
     let mut s: AmoCrmSettings = toml::from_str(&format!(
         r#"
 subdomain = "etesttask"
@@ -527,6 +532,94 @@ async fn amocrm_a_move_without_required_fields_is_moved_back() {
     app.stop().await;
 }
 
+/// Sets an amoCRM lead's custom field the way amoCRM returns it (a date field is a unix time).
+fn amo_set_field(fake: &FakeAmo, id: u64, field: u64, value: Value) {
+    let mut g = fake.inner.lock().unwrap();
+    let lead = g.leads.get_mut(&id).unwrap();
+    let mut current = lead["custom_fields_values"].as_array().cloned().unwrap_or_default();
+    current.retain(|f| f["field_id"] != json!(field));
+    current.push(
+        json!({"field_id": field, "field_name": "Поле", "field_type": "date_time", "values": [{"value": value}]}),
+    );
+    lead["custom_fields_values"] = json!(current);
+}
+
+fn amo_field(fake: &FakeAmo, id: u64, field: u64) -> Option<Value> {
+    fake.lead(id)["custom_fields_values"]
+        .as_array()?
+        .iter()
+        .find(|f| f["field_id"] == json!(field))
+        .map(|f| f["values"][0]["value"].clone())
+}
+
+fn amo_set_status(fake: &FakeAmo, id: u64, status: u64) {
+    fake.inner.lock().unwrap().leads.get_mut(&id).unwrap()["status_id"] = json!(status);
+}
+
+#[tokio::test]
+async fn amocrm_a_visit_gets_its_confirmation_task_a_no_show_is_moved_and_a_return_counts_once() {
+    let fake = FakeAmo::start().await;
+    let now = Utc::now().timestamp();
+    // A visit tomorrow at this time (+3 s): the confirmation task is due in 3 s.
+    fake.add_lead_in(720, SALES, S_BOOKED, Some("Анна"), None, &[]);
+    amo_set_field(&fake, 720, F_VISIT_AT, json!(now + 24 * 3600 + 3));
+    // A visit that is just now: its no-show move is due in 2 s.
+    fake.add_lead_in(721, SALES, S_BOOKED, Some("Олег"), None, &[]);
+    amo_set_field(&fake, 721, F_VISIT_AT, json!(now));
+    let app = amo_app(&fake).await;
+    assert_eq!(amo_post(&app, amo_leads("add", 720, S_BOOKED)).await, 200);
+    assert_eq!(amo_post(&app, amo_leads("add", 721, S_BOOKED)).await, 200);
+
+    let task = wait_until("the confirmation task", WAIT, || {
+        let g = fake.inner.lock().unwrap();
+        g.tasks
+            .iter()
+            .find(|t| t["entity_id"] == json!(720) && t["text"] == json!("Подтвердить визит"))
+            .cloned()
+    })
+    .await;
+    assert_eq!(task["responsible_user_id"], json!(10000698), "{task}");
+    assert_eq!(task["entity_type"], json!("leads"), "{task}");
+    wait_until("the no-show move", WAIT, || {
+        (fake.lead(721)["status_id"] == json!(S_NO_SHOW)).then_some(())
+    })
+    .await;
+    assert_eq!(
+        fake.lead(720)["status_id"],
+        json!(S_BOOKED),
+        "the other visit is not due"
+    );
+
+    // The move echoes back; then the manager books the client again: a return.
+    assert_eq!(amo_post(&app, amo_leads("status", 721, S_NO_SHOW)).await, 200);
+    robots_see(&app, 721, "Срыв визита").await;
+    amo_set_status(&fake, 721, S_BOOKED);
+    assert_eq!(amo_post(&app, amo_leads("status", 721, S_BOOKED)).await, 200);
+    wait_until("«Возврат = Да»", WAIT, || {
+        (amo_field(&fake, 721, F_RETURN) == Some(json!("Да"))).then_some(())
+    })
+    .await;
+    // Another no-show and return of the same lead is not a second return.
+    amo_set_status(&fake, 721, S_NO_SHOW);
+    assert_eq!(amo_post(&app, amo_leads("status", 721, S_NO_SHOW)).await, 200);
+    robots_see(&app, 721, "Срыв визита").await;
+    amo_set_status(&fake, 721, 142);
+    assert_eq!(amo_post(&app, amo_leads("status", 721, 142)).await, 200);
+    robots_see(&app, 721, "Успешно").await;
+    let returns = app
+        .raw()
+        .i64(
+            "SELECT count(*) FROM sla_counters WHERE counter = 'returns' AND deal_id = '721'",
+            &[],
+        )
+        .await;
+    assert_eq!(returns, 1);
+    // One confirmation task, however many webhooks the lead had.
+    let tasks = amo_tasks(&fake, 720, "Подтвердить визит");
+    assert_eq!(tasks, 1);
+    app.stop().await;
+}
+
 /// Waits until the robots' state of the deal (PostgreSQL) is in this stage.
 async fn robots_see(app: &TestApp, deal: u64, stage: &str) {
     let sql = format!("SELECT count(*) FROM deals WHERE deal_id = '{deal}' AND state->'visit'->>'stage' = '{stage}'");
@@ -657,6 +750,77 @@ async fn the_heads_notice_arrives_by_email_once_even_when_the_server_refused_it_
     // The first attempt was refused (451) and retried; it is delivered once.
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(smtp.mails().len(), 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn notices_reach_the_manager_and_the_head_in_telegram_once_even_after_a_429() {
+    let fake = FakeBitrix24::start().await;
+    let tg = common::fake_telegram::FakeTelegram::start().await;
+    // Telegram's flood control answers the first notice with 429 and a retry_after.
+    tg.fail_next(
+        "sendMessage",
+        429,
+        json!({"ok": false, "error_code": 429, "description": "Too Many Requests: retry after 1",
+               "parameters": {"retry_after": 1}}),
+    );
+    fake.add_deal(603, "NEW", "7", &Utc::now().to_rfc3339());
+    let extra = r#"
+[[robot]]
+id = "first_contact_manager"
+on = "entered_stage"
+stages = ["Неразобранное"]
+after = "3s"
+when = { no_touch = true }
+actions = [{ notify_manager = "Сделка «{deal}»: свяжитесь с клиентом" }]
+
+[head]
+name = "Ольга Руководитель"
+telegram_chat_id = 777000
+
+[managers."bitrix24:7"]
+name = "Иван Менеджер"
+telegram_chat_id = 777007
+"#;
+    let mut issues = ConfigIssues::default();
+    let r = RobotsSettings::parse("robots.toml", &format!("{ROBOTS}{extra}"), &mut issues).unwrap();
+    assert!(issues.is_empty(), "{issues}");
+    let s = settings(&fake);
+    let mut t: leadbot::config::TelegramSettings =
+        toml::from_str(&format!("bot = \"lead_demo_bot\"\napi_base = \"{}\"\n", tg.base)).unwrap();
+    t.token = Some(common::fake_telegram::TOKEN.into());
+    t.webhook_secret = Some("tg-secret-0123456789".into());
+    let app = TestApp::spawn_on(TestDb::fresh(StoreKind::Postgres), move |c| {
+        c.bitrix24 = Some(s);
+        c.robots = Some(r);
+        c.telegram = Some(t);
+    })
+    .await;
+    assert_eq!(post(&app, event("ONCRMDEALADD", 603, 1)).await, 200);
+    let to = |chat: i64| -> Vec<String> {
+        tg.calls("sendMessage")
+            .into_iter()
+            .filter(|c| c.body["chat_id"] == json!(chat))
+            .filter_map(|c| c.body["text"].as_str().map(str::to_string))
+            .collect()
+    };
+    let manager = wait_until("the manager's notice", WAIT, || to(777007).pop()).await;
+    assert!(
+        manager.starts_with("Сделка «Сделка #603»: свяжитесь с клиентом"),
+        "{manager}"
+    );
+    assert!(manager.contains("bitrix24 · сделка 603"), "{manager}");
+    let head = wait_until("the head's notice", WAIT, || to(777000).pop()).await;
+    assert!(head.contains("нет контакта с клиентом"), "{head}");
+    // One refused attempt, then one delivery each: nothing twice.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        to(777007).len() + to(777000).len(),
+        3,
+        "{:?} {:?}",
+        to(777007),
+        to(777000)
+    );
     app.stop().await;
 }
 
