@@ -340,6 +340,16 @@ fn check_online(config: &Config) -> Result<(), ExitCode> {
             .map(|d| d.join(name).display().to_string())
             .unwrap_or_else(|| name.into())
     };
+    // The robots' stage and field ids of a CRM, when robots.toml maps that CRM.
+    let robots_map = |crm: &str| config.robots.as_ref().and_then(|r| r.crm.get(crm));
+    // One CRM's answers: its own file's problems, and robots.toml's when the robots map it.
+    type Checked = anyhow::Result<(Vec<String>, Option<anyhow::Result<Vec<String>>>)>;
+    fn split(r: Checked) -> (anyhow::Result<Vec<String>>, Option<anyhow::Result<Vec<String>>>) {
+        match r {
+            Ok((own, robots)) => (Ok(own), robots),
+            Err(e) => (Err(e), None),
+        }
+    }
     let mut failed = false;
     let mut report = |file: String, crm: &str, result: anyhow::Result<Vec<String>>| match result {
         Ok(problems) => {
@@ -359,9 +369,17 @@ fn check_online(config: &Config) -> Result<(), ExitCode> {
             let location = config.service.database.location().map_err(anyhow::Error::msg)?;
             let stores = leadbot::store::Stores::lazy(&location)?;
             let bx = leadbot::crm::bitrix24::Bitrix24::new(settings, stores.crm.clone())?;
-            anyhow::Ok(bx.check_statuses().await?)
+            let robots = match robots_map("bitrix24") {
+                Some(map) => Some(bx.check_robot_mapping(map).await.map_err(anyhow::Error::from)),
+                None => None,
+            };
+            anyhow::Ok((bx.check_statuses().await?, robots))
         });
+        let (result, robots) = split(result);
         report(file_of(leadbot::config::BITRIX24_FILE), "Bitrix24", result);
+        if let Some(r) = robots {
+            report(file_of(leadbot::config::ROBOTS_FILE), "Bitrix24", r);
+        }
     }
     if let Some(settings) = config.amocrm.clone() {
         let result = runtime.block_on(async {
@@ -369,9 +387,17 @@ fn check_online(config: &Config) -> Result<(), ExitCode> {
             let location = config.service.database.location().map_err(anyhow::Error::msg)?;
             let stores = leadbot::store::Stores::lazy(&location)?;
             let acc = leadbot::crm::amocrm::AmoCrmAccount::new(settings, stores.crm.clone())?;
-            anyhow::Ok(acc.check_pipelines().await?)
+            let robots = match robots_map("amocrm") {
+                Some(map) => Some(acc.check_robot_mapping(map).await.map_err(anyhow::Error::from)),
+                None => None,
+            };
+            anyhow::Ok((acc.check_pipelines().await?, robots))
         });
+        let (result, robots) = split(result);
         report(file_of(leadbot::config::AMOCRM_FILE), "amoCRM", result);
+        if let Some(r) = robots {
+            report(file_of(leadbot::config::ROBOTS_FILE), "amoCRM", r);
+        }
     }
     if failed {
         Err(ExitCode::from(2))

@@ -824,6 +824,70 @@ telegram_chat_id = 777007
     app.stop().await;
 }
 
+/// `check-config --online` with robots.toml: the robots' stage and field ids of each CRM are
+/// checked against the portal / account (a typo would otherwise be robots that never fire).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_config_online_checks_the_robots_stages_and_fields_on_both_crms() {
+    let bx = FakeBitrix24::start().await;
+    let amo = FakeAmo::start().await;
+    amo.inner
+        .lock()
+        .unwrap()
+        .pipelines
+        .push((SALES, vec![S_NEW, 76789302, S_QUALIFIED, S_BOOKED, S_NO_SHOW, 142]));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bitrix24.toml"),
+        "portal = \"some-domain.bitrix24.com\"\nmember_id = \"a223c6b3710f85df22e9377d6c4f7553\"\n[statuses]\nbot_processing = \"NEW\"\nassigned = \"CONVERTED\"\nlow_quality = \"JUNK\"\nneeds_review = \"NEW\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("amocrm.toml"),
+        format!(
+            "subdomain = \"etesttask\"\naccount_id = {AMO_ACCOUNT}\nbase_url = \"{}\"\n[pipeline]\nid = {}\ntake_statuses = [{}]\nbot_processing = {}\nassigned = {}\nlow_quality = 143\nneeds_review = {}\n",
+            amo.base,
+            common::fake_amocrm::PIPELINE,
+            common::fake_amocrm::NEW,
+            common::fake_amocrm::BOT,
+            common::fake_amocrm::ASSIGNED,
+            common::fake_amocrm::REVIEW,
+        ),
+    )
+    .unwrap();
+    let run = |robots: &str| {
+        std::fs::write(dir.path().join("robots.toml"), robots).unwrap();
+        std::process::Command::new(env!("CARGO_BIN_EXE_leadbot"))
+            .args(["check-config", "--online", "--config", dir.path().to_str().unwrap()])
+            .env("LEADBOT_BITRIX24_WEBHOOK_URL", bx.webhook_url())
+            .env("LEADBOT_BITRIX24_APP_TOKEN", TOKEN)
+            .env("LEADBOT_AMOCRM_WEBHOOK_SECRET", AMO_SECRET)
+            .env("LEADBOT_AMOCRM_TOKEN", common::fake_amocrm::TOKEN)
+            .output()
+            .unwrap()
+    };
+    let ok = run(ROBOTS);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert_eq!(bx.calls("crm.deal.fields").len(), 1);
+
+    let typos = ROBOTS
+        .replace("\"Назначено\" = \"EXECUTING\"", "\"Назначено\" = \"EXECUTNG\"")
+        .replace("visit_at = \"UF_CRM_VISIT_AT\"", "visit_at = \"UF_CRM_VISITAT\"")
+        .replace("\"Срыв визита\" = \"76789305\"", "\"Срыв визита\" = \"76789399\"")
+        .replace("return = \"735700\"", "return = \"735799\"");
+    let bad = run(&typos);
+    assert_eq!(bad.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    for want in [
+        "robots.toml:crm.bitrix24.stages.Назначено: deal category 0 has no stage `EXECUTNG`",
+        "robots.toml:crm.bitrix24.fields.visit_at: deals have no field `UF_CRM_VISITAT`",
+        "robots.toml:crm.amocrm.stages.Срыв визита: pipeline 9621099 has no status `76789399`",
+        "robots.toml:crm.amocrm.fields.return: the account has no lead field `735799`",
+    ] {
+        assert!(err.contains(want), "missing «{want}» in:\n{err}");
+    }
+    assert_eq!(err.lines().count(), 4, "{err}");
+}
+
 on_both_stores!(
     an_untouched_deal_gets_the_warning_then_the_task_and_the_heads_notice,
     a_call_before_the_first_threshold_stops_the_clock,

@@ -544,11 +544,43 @@ impl FakeBitrix24 {
                 ));
                 ok(json!(12345))
             }
-            "crm.status.list" => ok(serde_json::from_str::<Value>(include_str!(
-                "../fixtures/bitrix24/crm.status.list-STATUS-response.excerpt.json"
-            ))
-            .unwrap()["result"]
-                .clone()),
+            "crm.status.list" => {
+                let stages = params["filter"]["ENTITY_ID"] == "DEAL_STAGE";
+                let fixture = if stages {
+                    include_str!("../fixtures/bitrix24/crm.status.list-DEAL_STAGE-response.json")
+                } else {
+                    include_str!("../fixtures/bitrix24/crm.status.list-STATUS-response.excerpt.json")
+                };
+                ok(serde_json::from_str::<Value>(fixture).unwrap()["result"].clone())
+            }
+            // Synthesized in the documented shape (field name → description): the standard
+            // deal fields and the user fields the tests map.
+            "crm.deal.fields" => {
+                let mut fields = serde_json::Map::new();
+                for (name, kind) in [
+                    ("ID", "integer"),
+                    ("TITLE", "string"),
+                    ("CATEGORY_ID", "crm_category"),
+                    ("STAGE_ID", "crm_status"),
+                    ("ASSIGNED_BY_ID", "user"),
+                    ("CONTACT_ID", "crm_contact"),
+                    ("OPPORTUNITY", "double"),
+                    ("COMMENTS", "string"),
+                    ("DATE_CREATE", "datetime"),
+                    ("DATE_MODIFY", "datetime"),
+                    ("UF_CRM_VISIT_AT", "datetime"),
+                    ("UF_CRM_RETURN", "string"),
+                    ("UF_CRM_TAGS", "enumeration"),
+                ] {
+                    fields.insert(
+                        name.into(),
+                        json!({"type": kind, "isRequired": false, "isReadOnly": name == "ID",
+                               "isImmutable": false, "isMultiple": name == "UF_CRM_TAGS",
+                               "isDynamic": name.starts_with("UF_"), "title": name}),
+                    );
+                }
+                ok(Value::Object(fields))
+            }
             "imopenlines.crm.chat.getLastId" => {
                 let id = id_of(&params["CRM_ENTITY"]);
                 ok(st

@@ -192,4 +192,72 @@ impl AmoCrmAccount {
         }
         Ok(problems)
     }
+
+    /// `check-config --online` for the SLA robots' mapping: the tracked pipeline exists, every
+    /// mapped stage is one of its statuses and every mapped field is a lead field.
+    pub async fn check_robot_mapping(&self, map: &crate::config::CrmMapping) -> Result<Vec<String>, AmoError> {
+        let mut problems = vec![];
+        if let Some(pipeline) = map.pipeline.as_deref() {
+            let Ok(pipeline) = pipeline.trim().parse::<u64>() else {
+                return Ok(vec![format!("crm.amocrm.pipeline: `{pipeline}` is not a pipeline id")]);
+            };
+            let answer = self
+                .client
+                .get("/api/v4/leads/pipelines", &[])
+                .await?
+                .unwrap_or_default();
+            let pipelines = answer
+                .pointer("/_embedded/pipelines")
+                .and_then(|p| p.as_array())
+                .cloned()
+                .unwrap_or_default();
+            match pipelines
+                .iter()
+                .find(|p| p.get("id").and_then(api::as_u64) == Some(pipeline))
+            {
+                None => problems.push(format!("crm.amocrm.pipeline: the account has no pipeline {pipeline}")),
+                Some(p) => {
+                    let statuses: Vec<u64> = p
+                        .pointer("/_embedded/statuses")
+                        .and_then(|s| s.as_array())
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|s| s.get("id").and_then(api::as_u64))
+                        .collect();
+                    for (name, id) in &map.stages {
+                        let found = id.trim().parse::<u64>().is_ok_and(|id| statuses.contains(&id));
+                        if !found {
+                            problems.push(format!(
+                                "crm.amocrm.stages.{name}: pipeline {pipeline} has no status `{id}` (it has: {})",
+                                statuses.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        if !map.fields.is_empty() {
+            let answer = self
+                .client
+                .get("/api/v4/leads/custom_fields", &[("limit".into(), "250".into())])
+                .await?
+                .unwrap_or_default();
+            let known: Vec<u64> = answer
+                .pointer("/_embedded/custom_fields")
+                .and_then(|f| f.as_array())
+                .into_iter()
+                .flatten()
+                .filter_map(|f| f.get("id").and_then(api::as_u64))
+                .collect();
+            for (name, id) in &map.fields {
+                let found = id.trim().parse::<u64>().is_ok_and(|id| known.contains(&id));
+                if !found {
+                    problems.push(format!(
+                        "crm.amocrm.fields.{name}: the account has no lead field `{id}`"
+                    ));
+                }
+            }
+        }
+        Ok(problems)
+    }
 }

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use crate::config::{Bitrix24Auth, Bitrix24Settings};
+use crate::config::{Bitrix24Auth, Bitrix24Settings, CrmMapping};
 use crate::store::CrmStore;
 pub use api::{Bitrix24Client, Bitrix24Error, Endpoint, TokenStore};
 pub use card::{Card, OPENLINES_CHANNEL, SOURCE};
@@ -109,6 +109,52 @@ impl Bitrix24 {
                     "{key}: the portal has no lead status `{id}` (it has: {})",
                     known.join(", ")
                 ));
+            }
+        }
+        Ok(problems)
+    }
+
+    /// `check-config --online` for the SLA robots' mapping: every mapped stage exists in the
+    /// tracked deal category (`crm.status.list`, `DEAL_STAGE` or `DEAL_STAGE_{category}`) and
+    /// every mapped field exists on deals (`crm.deal.fields`). A typo here would otherwise only
+    /// show as robots that never fire or actions the portal refuses.
+    pub async fn check_robot_mapping(&self, map: &CrmMapping) -> Result<Vec<String>, Bitrix24Error> {
+        let category = map.pipeline.as_deref().unwrap_or("0").trim();
+        let entity = match category {
+            "" | "0" => "DEAL_STAGE".to_string(),
+            c => format!("DEAL_STAGE_{c}"),
+        };
+        let mut problems = vec![];
+        if !map.stages.is_empty() {
+            let result = self
+                .client
+                .call(
+                    "crm.status.list",
+                    json!({"order": {"SORT": "ASC"}, "filter": {"ENTITY_ID": entity}}),
+                )
+                .await?;
+            let known: Vec<String> = result
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|i| i.get("STATUS_ID").and_then(|s| s.as_str()).map(str::to_string))
+                .collect();
+            for (name, id) in &map.stages {
+                if !known.contains(id) {
+                    problems.push(format!(
+                        "crm.bitrix24.stages.{name}: deal category {category} has no stage `{id}` (it has: {})",
+                        known.join(", ")
+                    ));
+                }
+            }
+        }
+        if !map.fields.is_empty() {
+            let result = self.client.call("crm.deal.fields", json!({})).await?;
+            let known = result.as_object().cloned().unwrap_or_default();
+            for (name, id) in &map.fields {
+                if !known.contains_key(id) {
+                    problems.push(format!("crm.bitrix24.fields.{name}: deals have no field `{id}`"));
+                }
             }
         }
         Ok(problems)
