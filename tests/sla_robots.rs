@@ -824,6 +824,49 @@ telegram_chat_id = 777007
     app.stop().await;
 }
 
+#[tokio::test]
+async fn a_manager_without_a_chat_or_email_is_told_by_a_bitrix24_notification_once() {
+    let fake = FakeBitrix24::start().await;
+    fake.add_deal(604, "NEW", "7", &Utc::now().to_rfc3339());
+    let extra = r#"
+[[robot]]
+id = "first_contact_manager"
+on = "entered_stage"
+stages = ["Неразобранное"]
+after = "2s"
+when = { no_touch = true }
+actions = [{ notify_manager = "Сделка «{deal}»: свяжитесь с клиентом" }]
+"#;
+    let mut issues = ConfigIssues::default();
+    let r = RobotsSettings::parse("robots.toml", &format!("{ROBOTS}{extra}"), &mut issues).unwrap();
+    let s = settings(&fake);
+    let app = TestApp::spawn_on(TestDb::fresh(StoreKind::Postgres), move |c| {
+        c.bitrix24 = Some(s);
+        c.robots = Some(r);
+    })
+    .await;
+    assert_eq!(post(&app, event("ONCRMDEALADD", 604, 1)).await, 200);
+    let note = wait_until("the Bitrix24 notification", WAIT, || {
+        fake.inner.lock().unwrap().notifications.first().cloned()
+    })
+    .await;
+    assert_eq!(note.0, "7");
+    assert_eq!(note.1, "Сделка «Сделка #604»: свяжитесь с клиентом");
+    let tagged = fake.calls("im.notify.system.add");
+    assert!(
+        tagged[0].params["TAG"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("leadbot:")),
+        "{:?}",
+        tagged[0].params
+    );
+    // An echo of the deal changes nothing: one notification.
+    assert_eq!(post(&app, event("ONCRMDEALUPDATE", 604, 2)).await, 200);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(fake.inner.lock().unwrap().notifications.len(), 1);
+    app.stop().await;
+}
+
 /// `check-config --online` with robots.toml: the robots' stage and field ids of each CRM are
 /// checked against the portal / account (a typo would otherwise be robots that never fire).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

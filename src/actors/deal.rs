@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::RobotsSettings;
 use crate::outbox::{DealActionRow, NoticeVia, SlaNotice, KIND_DEAL_ACTION, KIND_SLA_NOTICE};
-use crate::sla::{self, DealEvent, DealState, Effect, Recipient};
+use crate::sla::{self, CrmAction, DealEvent, DealState, Effect, Recipient};
 use crate::store::{
     CounterRow, DealCommit, DealRef, DealStore, DealTimerChange, DueDealTimer, NewOutbox, StoreError, ViolationRow,
 };
@@ -212,8 +212,37 @@ impl DealActor {
                 }
                 Effect::Notify { key, robot, to, text } => {
                     let rows = notice_rows(&self.deps, &rt.deal, &title, &key, &robot, &to, &text)?;
-                    if rows.is_empty() {
-                        tracing::warn!(deal = %rt.deal, robot = %robot, "a robot's notice has nobody to reach (no telegram_chat_id or email in robots.toml): {text}");
+                    let personal = match &to {
+                        Recipient::Head => self.deps.robots.head.reachable(),
+                        Recipient::Manager(Some(user)) => self
+                            .deps
+                            .robots
+                            .manager(&rt.deal.crm, user)
+                            .is_some_and(|p| p.reachable()),
+                        Recipient::Manager(None) => false,
+                    };
+                    match (&to, personal) {
+                        // A manager robots.toml has no chat or e-mail for is told in the CRM
+                        // itself (besides the operator's webhook, which is no person).
+                        (Recipient::Manager(Some(user)), false) => {
+                            let row = DealActionRow {
+                                crm: rt.deal.crm.clone(),
+                                deal_id: rt.deal.deal_id.clone(),
+                                action: CrmAction::NotifyUser {
+                                    user: user.clone(),
+                                    text: text.clone(),
+                                },
+                            };
+                            commit.outbox.push(NewOutbox {
+                                kind: KIND_DEAL_ACTION.into(),
+                                payload: serde_json::to_value(&row).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                                idempotency_key: format!("{key}:crm"),
+                            });
+                        }
+                        (_, false) if rows.is_empty() => {
+                            tracing::warn!(deal = %rt.deal, robot = %robot, "a robot's notice has nobody to reach (no telegram_chat_id or email in robots.toml, and no responsible): {text}");
+                        }
+                        _ => {}
                     }
                     commit.outbox.extend(rows);
                 }

@@ -39,6 +39,13 @@ pub enum CrmAction {
         field: String,
         value: String,
     },
+    /// A notice to a manager through the CRM itself (Bitrix24's notifications, an amoCRM
+    /// note), for a manager robots.toml gives no Telegram chat or e-mail. The rules never emit
+    /// it; the runtime does, so that a notice is not lost for want of a contact.
+    NotifyUser {
+        user: String,
+        text: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -287,10 +294,15 @@ fn missing(facts: &DealFacts, names: &[String]) -> Vec<String> {
     names.iter().filter(|n| !facts.has_field(n)).cloned().collect()
 }
 
+/// A touch this much before the clock started still stops it: CRMs stamp calls and notes in
+/// whole seconds (amoCRM's `created_at`) and on their own clock, so a call made in the same
+/// second as the deal entered the stage can carry an earlier time than the entry we saw.
+const TOUCH_SLACK: chrono::Duration = chrono::Duration::seconds(2);
+
 fn holds(robot: &Robot, st: &DealState, inst: &Instance) -> bool {
     let Some(facts) = &st.facts else { return false };
     let w = &robot.when;
-    if w.no_touch && st.last_touch_at.is_some_and(|t| t >= inst.start) {
+    if w.no_touch && st.last_touch_at.is_some_and(|t| t + TOUCH_SLACK >= inst.start) {
         return false;
     }
     let counts = [

@@ -188,6 +188,23 @@ fn an_untouched_new_deal_gets_the_yellow_tag_at_15_minutes_and_the_urgent_task_a
 }
 
 #[test]
+fn a_call_stamped_in_whole_seconds_in_the_second_the_deal_arrived_stops_the_clock() {
+    // The deal was seen at 10:00:00.700; amoCRM stamps the call made right then 10:00:00.
+    let mut d = Deal::new();
+    let seen = t0() + Duration::milliseconds(700);
+    d.see(facts("Неразобранное"), seen);
+    d.touch(TouchKind::Call, false, t0());
+    let fx = d.run_until(t0() + Duration::hours(2));
+    assert!(crm(&fx).is_empty(), "{fx:?}");
+    // A call well before the stay began is no contact in it.
+    let mut d = Deal::new();
+    d.see(facts("Неразобранное"), seen);
+    d.touch(TouchKind::Call, false, t0() - Duration::minutes(5));
+    let fx = d.run_until(t0() + Duration::minutes(16));
+    assert!(!crm(&fx).is_empty(), "{fx:?}");
+}
+
+#[test]
 fn a_call_before_15_minutes_stops_the_clock() {
     let mut d = Deal::new();
     d.see(facts("Неразобранное"), t0());

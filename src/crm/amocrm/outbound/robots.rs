@@ -24,37 +24,10 @@ pub async fn apply(acc: &AmoCrmAccount, map: &CrmMapping, row: &DealActionRow) -
             acc.client.patch(&path, &body).await.map_err(delivery_error)?;
             Ok(())
         }
-        CrmAction::Comment { text } => {
-            let text = format!("{COMMENT_MARK}{text}");
-            let q = vec![
-                ("filter[entity_id][]".to_string(), id.to_string()),
-                ("filter[note_type]".to_string(), "common".to_string()),
-                ("limit".to_string(), "250".to_string()),
-            ];
-            let existing = acc
-                .client
-                .get("/api/v4/leads/notes", &q)
-                .await
-                .map_err(delivery_error)?;
-            let there = existing
-                .as_ref()
-                .and_then(|a| a.pointer("/_embedded/notes"))
-                .and_then(Value::as_array)
-                .is_some_and(|notes| {
-                    notes
-                        .iter()
-                        .any(|n| n.pointer("/params/text").and_then(Value::as_str) == Some(text.as_str()))
-                });
-            if there {
-                return Ok(());
-            }
-            let body = json!([{"entity_id": id, "note_type": "common", "params": {"text": text}}]);
-            acc.client
-                .post("/api/v4/leads/notes", &body)
-                .await
-                .map_err(delivery_error)?;
-            Ok(())
-        }
+        CrmAction::Comment { text } => note(acc, id, text).await,
+        // amoCRM has no notifications API for users: the notice is a note on the lead, which
+        // the responsible sees in the card's feed.
+        CrmAction::NotifyUser { text, .. } => note(acc, id, &format!("Уведомление менеджеру: {text}")).await,
         CrmAction::Task {
             title,
             due,
@@ -116,4 +89,37 @@ pub async fn apply(acc: &AmoCrmAccount, map: &CrmMapping, row: &DealActionRow) -
             Ok(())
         }
     }
+}
+
+/// A note on the lead, unless the same note is there already (a retry after a lost answer).
+async fn note(acc: &AmoCrmAccount, id: u64, text: &str) -> Result<(), DeliveryError> {
+    let text = format!("{COMMENT_MARK}{text}");
+    let q = vec![
+        ("filter[entity_id][]".to_string(), id.to_string()),
+        ("filter[note_type]".to_string(), "common".to_string()),
+        ("limit".to_string(), "250".to_string()),
+    ];
+    let existing = acc
+        .client
+        .get("/api/v4/leads/notes", &q)
+        .await
+        .map_err(delivery_error)?;
+    let there = existing
+        .as_ref()
+        .and_then(|a| a.pointer("/_embedded/notes"))
+        .and_then(Value::as_array)
+        .is_some_and(|notes| {
+            notes
+                .iter()
+                .any(|n| n.pointer("/params/text").and_then(Value::as_str) == Some(text.as_str()))
+        });
+    if there {
+        return Ok(());
+    }
+    let body = json!([{"entity_id": id, "note_type": "common", "params": {"text": text}}]);
+    acc.client
+        .post("/api/v4/leads/notes", &body)
+        .await
+        .map_err(delivery_error)?;
+    Ok(())
 }

@@ -2,6 +2,7 @@
 //! comment or a to-do that is already on the deal (a retry after a lost answer) is not added
 //! again; a stage or field is set, not toggled. Bitrix24 deals have no tags: a tag goes into
 //! the deal's `tags` list field when robots.toml maps one, else it is written as a comment.
+//! A notice for a manager without a Telegram chat or e-mail is a Bitrix24 notification.
 
 use serde_json::{json, Value};
 
@@ -14,7 +15,7 @@ use crate::sla::CrmAction;
 
 const OWNER_DEAL: u64 = 2;
 
-pub async fn apply(bx: &Bitrix24, map: &CrmMapping, row: &DealActionRow) -> Result<(), DeliveryError> {
+pub async fn apply(bx: &Bitrix24, map: &CrmMapping, row: &DealActionRow, key: &str) -> Result<(), DeliveryError> {
     let id = &row.deal_id;
     match &row.action {
         CrmAction::Comment { text } => comment(bx, id, text).await,
@@ -88,6 +89,18 @@ pub async fn apply(bx: &Bitrix24, map: &CrmMapping, row: &DealActionRow) -> Resu
                 )));
             };
             update(bx, id, json!({ uf: value })).await
+        }
+        // TAG: a notification with the same tag replaces the earlier one, so a retry after a
+        // lost answer shows one notification, not two.
+        CrmAction::NotifyUser { user, text } => {
+            bx.client
+                .call(
+                    "im.notify.system.add",
+                    json!({"USER_ID": user, "MESSAGE": text, "TAG": format!("leadbot:{key}")}),
+                )
+                .await
+                .map_err(delivery_error)?;
+            Ok(())
         }
     }
 }

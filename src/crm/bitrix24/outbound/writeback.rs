@@ -170,12 +170,12 @@ impl Crm for Bitrix24Crm {
         Ok(())
     }
 
-    async fn deal_action(&self, row: &crate::outbox::DealActionRow, _key: &str) -> Result<(), DeliveryError> {
+    async fn deal_action(&self, row: &crate::outbox::DealActionRow, key: &str) -> Result<(), DeliveryError> {
         let Some(map) = &self.robots else {
             return Err(DeliveryError::Permanent(
                 "a robot action for Bitrix24, but robots.toml does not map it".into(),
             ));
         };
-        super::robots::apply(&self.bx, map, row).await
+        super::robots::apply(&self.bx, map, row, key).await
     }
 }
