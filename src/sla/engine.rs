@@ -191,6 +191,7 @@ fn schedule(book: &RobotBook, st: &mut DealState, now: DateTime<Utc>, effects: &
             }
         }
     }
+    prune_daily(book, st, now);
     let stale: Vec<String> = st.armed.keys().filter(|k| !wanted.contains_key(*k)).cloned().collect();
     for key in stale {
         st.armed.remove(&key);
@@ -202,6 +203,22 @@ fn schedule(book: &RobotBook, st: &mut DealState, now: DateTime<Utc>, effects: &
             effects.push(Effect::Arm { key, at });
         }
     }
+}
+
+/// Forgets the days a time-of-day robot fired on, once they are past any look-back (a
+/// `time_of_day` instance only looks at the last 24 h): a deal that lives for months would
+/// otherwise carry one entry per day in its snapshot.
+fn prune_daily(book: &RobotBook, st: &mut DealState, now: DateTime<Utc>) {
+    let horizon = (now - Duration::days(3)).with_timezone(&book.time_zone).date_naive();
+    st.fired.retain(|key| {
+        let Some((_, day)) = key.rsplit_once("|day") else {
+            return true;
+        };
+        match chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d") {
+            Ok(d) => d >= horizon,
+            Err(_) => true,
+        }
+    });
 }
 
 fn in_stages(robot: &Robot, st: &DealState) -> bool {

@@ -527,3 +527,33 @@ fn every_action_key_is_unique_and_stable() {
     assert_eq!(unique.len(), keys.len());
     assert!(keys.iter().all(|k| k.starts_with("bitrix24:21|")));
 }
+
+#[test]
+fn a_daily_robot_fires_once_a_day_and_its_record_of_past_days_stays_small() {
+    let spec: RobotSpec = toml::from_str(
+        r#"
+id = "stale_reminder"
+on = "time_of_day"
+at = "18:00"
+stages = ["Квалификация"]
+actions = [{ comment = "Сделка ждёт в «{stage}»" }]
+"#,
+    )
+    .unwrap();
+    let mut d = Deal::new();
+    d.book.robots = vec![Robot::try_from(spec).unwrap()];
+    d.see(facts("Квалификация"), t0());
+    let mut comments = 0;
+    // Thirty days, the clock moving every six hours.
+    for step in 1..=120 {
+        let now = t0() + Duration::hours(6 * step);
+        comments += crm(&d.run_until(now)).len();
+        // The deal is seen again now and then (a webhook): no second comment on the same day.
+        if step % 3 == 0 {
+            comments += crm(&d.see(facts("Квалификация"), now)).len();
+        }
+    }
+    assert_eq!(comments, 30);
+    let daily = d.st.fired.iter().filter(|k| k.contains("|day")).count();
+    assert!(daily <= 4, "{:?}", d.st.fired);
+}
