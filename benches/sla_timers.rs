@@ -82,6 +82,7 @@ async fn main() -> anyhow::Result<()> {
             comments: 0,
             amount: None,
             modified_at: None,
+            crm_required_missing: vec![],
         };
         let id = format!("b{i}");
         let mut st = DealState::new("bitrix24", &id);

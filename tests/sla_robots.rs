@@ -105,7 +105,7 @@ actions = [{ set_field = { field = "return", value = "Да" } }, { count = { cou
 id = "qualified_required_fields"
 on = "entered_stage"
 stages = ["Квалифицирован"]
-when = { missing_fields = ["name", "phone", "source", "comment", "task"] }
+when = { missing_fields = ["name", "phone", "source", "comment", "task", "crm_required"] }
 actions = ["move_back", { comment = "Сделку нельзя перевести в «Квалифицирован»: не заполнены {missing}" }, "violation"]
 "#;
 
@@ -508,6 +508,12 @@ async fn amocrm_a_call_note_stops_the_clock() {
 async fn amocrm_a_move_without_required_fields_is_moved_back() {
     let fake = FakeAmo::start().await;
     fake.add_lead_in(702, SALES, S_NEW, None, None, &[]);
+    // amoCRM itself requires field 735701 in «Квалифицирован» (enforced only in its interface).
+    fake.inner
+        .lock()
+        .unwrap()
+        .required_fields
+        .push((735701, SALES, S_QUALIFIED));
     let app = amo_app(&fake).await;
     assert_eq!(amo_post(&app, amo_leads("add", 702, S_NEW)).await, 200);
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -526,7 +532,7 @@ async fn amocrm_a_move_without_required_fields_is_moved_back() {
     })
     .await;
     assert!(
-        note.ends_with("не заполнены ФИО, телефон, источник, комментарий, задача"),
+        note.ends_with("не заполнены ФИО, телефон, источник, комментарий, задача, field 735701"),
         "{note}"
     );
     app.stop().await;

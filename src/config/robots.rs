@@ -84,8 +84,9 @@ pub struct RobotsSettings {
     pub crm: BTreeMap<String, CrmMapping>,
 }
 
-/// Fields every CRM adapter fills without a mapping.
-const BUILT_IN_FIELDS: &[&str] = &["name", "phone", "comment", "task"];
+/// Fields every CRM adapter fills without a mapping (`crm_required`: the CRM's own required
+/// fields of the stage, which need no mapping either).
+const BUILT_IN_FIELDS: &[&str] = &["name", "phone", "comment", "task", crate::sla::CRM_REQUIRED];
 
 const KNOWN_CRMS: &[&str] = &["bitrix24", "amocrm"];
 

@@ -44,6 +44,12 @@ pub struct DealFacts {
     /// The CRM's last change of the card (reconciliation skips a deal seen since).
     #[serde(default)]
     pub modified_at: Option<DateTime<Utc>>,
+    /// Fields the CRM itself requires in the deal's current stage and the card lacks, by the
+    /// CRM's own field names (amoCRM's `required_statuses`): the CRM enforces them only on moves
+    /// made in its interface, so the robots' `missing_fields = ["crm_required"]` enforces them
+    /// on every move.
+    #[serde(default)]
+    pub crm_required_missing: Vec<String>,
 }
 
 impl DealFacts {

@@ -306,9 +306,21 @@ fn instances(book: &RobotBook, robot: &Robot, st: &DealState, now: DateTime<Utc>
     }
 }
 
-/// The fields of `names` the deal lacks.
+/// The fields of `names` the deal lacks (`crm_required`: those the CRM requires in the stage).
 fn missing(facts: &DealFacts, names: &[String]) -> Vec<String> {
-    names.iter().filter(|n| !facts.has_field(n)).cloned().collect()
+    let mut out: Vec<String> = Vec::new();
+    for n in names {
+        if n == super::rules::CRM_REQUIRED {
+            for f in &facts.crm_required_missing {
+                if !out.contains(f) {
+                    out.push(f.clone());
+                }
+            }
+        } else if !facts.has_field(n) && !out.contains(n) {
+            out.push(n.clone());
+        }
+    }
+    out
 }
 
 /// A touch this much before the clock started still stops it: CRMs stamp calls and notes in

@@ -12,4 +12,4 @@ mod tests;
 pub use calendar::WorkCalendar;
 pub use deal::{DealEvent, DealFacts, DealState, DealTask, StageVisit, TouchKind};
 pub use engine::{step, CrmAction, Effect, Recipient, Violation};
-pub use rules::{Action, Conditions, Robot, RobotBook, RobotSpec, Trigger, FIELD_NAMES};
+pub use rules::{Action, Conditions, Robot, RobotBook, RobotSpec, Trigger, CRM_REQUIRED, FIELD_NAMES};

@@ -225,7 +225,10 @@ impl TryFrom<RobotSpec> for Robot {
 }
 
 /// Logical field names the engine knows without a CRM mapping.
-pub const FIELD_NAMES: &[&str] = &["name", "phone", "source", "comment", "task", "visit_at"];
+pub const FIELD_NAMES: &[&str] = &["name", "phone", "source", "comment", "task", "visit_at", CRM_REQUIRED];
+
+/// In `missing_fields`: the fields the CRM itself requires in the deal's stage.
+pub const CRM_REQUIRED: &str = "crm_required";
 
 /// Field names of the config that read in Russian map to the logical ones.
 pub fn field_label(name: &str) -> &str {

@@ -43,6 +43,7 @@ fn facts(stage: &str) -> DealFacts {
         comments: 0,
         amount: None,
         modified_at: None,
+        crm_required_missing: vec![],
     }
 }
 

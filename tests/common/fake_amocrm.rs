@@ -53,6 +53,9 @@ pub struct Inner {
     /// (pipeline id, its status ids).
     pub pipelines: Vec<(u64, Vec<u64>)>,
     pub lead_fields: Vec<u64>,
+    /// Lead fields amoCRM requires in a status: (field id, pipeline id, status id), shown as
+    /// the field's `required_statuses`.
+    pub required_fields: Vec<(u64, u64, u64)>,
     /// More than this many requests in any one second → 429.
     pub rate_limit: usize,
     pub blocked: bool,
@@ -187,6 +190,7 @@ impl FakeAmo {
                 (DEALS_PIPELINE, vec![76789239, LOOKING, 142, LOST]),
             ],
             lead_fields: vec![735700, 735701, 735703, 735704],
+            required_fields: vec![],
             rate_limit: 7,
             blocked: false,
             access_tokens: [TOKEN.to_string()].into_iter().collect(),
@@ -445,11 +449,19 @@ async fn pipelines(State(fake): State<FakeAmo>) -> Response {
 }
 
 async fn custom_fields(State(fake): State<FakeAmo>) -> Response {
-    let items = fake
-        .lock()
+    let g = fake.lock();
+    let items = g
         .lead_fields
         .iter()
-        .map(|id| json!({"id": id, "name": format!("field {id}"), "type": "text"}))
+        .map(|id| {
+            let required: Vec<Value> = g
+                .required_fields
+                .iter()
+                .filter(|(f, _, _)| f == id)
+                .map(|(_, p, s)| json!({"pipeline_id": p, "status_id": s}))
+                .collect();
+            json!({"id": id, "name": format!("field {id}"), "type": "text", "required_statuses": required})
+        })
         .collect();
     hal("custom_fields", items)
 }
@@ -645,6 +657,7 @@ fn clone_inner(g: &Inner) -> Inner {
         requests: vec![],
         pipelines: g.pipelines.clone(),
         lead_fields: vec![],
+        required_fields: vec![],
         rate_limit: 0,
         blocked: false,
         access_tokens: HashSet::new(),

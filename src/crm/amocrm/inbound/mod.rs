@@ -55,6 +55,9 @@ pub struct AmoInbound {
     deals: Option<Arc<dyn DealDispatch>>,
     /// The SLA robots' feed, when robots.toml maps this account.
     robots: Option<crate::crm::robots::RobotFeed>,
+    /// The account's lead fields that amoCRM requires in some statuses, read at most every
+    /// few minutes (see robots::required_fields).
+    required: tokio::sync::Mutex<Option<robots::RequiredFields>>,
     wake: Notify,
 }
 
@@ -72,6 +75,7 @@ impl AmoInbound {
             leads,
             deals,
             robots,
+            required: tokio::sync::Mutex::new(None),
             wake: Notify::new(),
         })
     }

@@ -42,10 +42,11 @@ pub(super) async fn observe(
         let leads = fetch_leads(&inb.acc, &ids).await?;
         let tasks = open_tasks(inb, &ids).await?;
         let notes = comment_counts(inb, &ids).await?;
-        Ok::<_, Failure>((leads, tasks, notes))
+        let required = required_fields(inb).await?;
+        Ok::<_, Failure>((leads, tasks, notes, required))
     }
     .await;
-    let (leads, tasks, notes) = match fetched {
+    let (leads, tasks, notes, required) = match fetched {
         Ok(f) => f,
         Err(e) => {
             for ev in events {
@@ -65,13 +66,14 @@ pub(super) async fn observe(
             None => Ok(()),
             Some((lead, _)) if pipeline.is_some_and(|p| p != lead.pipeline_id) => Ok(()),
             Some((lead, contact)) => {
-                let facts = facts_of(
+                let mut facts = facts_of(
                     feed,
                     lead,
                     contact.as_ref(),
                     tasks.get(&id).cloned().unwrap_or_default(),
                     notes.get(&id).copied().unwrap_or(0),
                 );
+                facts.crm_required_missing = required.missing(lead);
                 feed.intake
                     .push(
                         SOURCE,
@@ -135,6 +137,121 @@ fn facts_of(
         modified_at: lead
             .updated_at
             .and_then(|t| chrono::DateTime::from_timestamp(t as i64, 0)),
+        crm_required_missing: Vec::new(),
+    }
+}
+
+/// How long the account's field definitions are trusted: an administrator who makes a field
+/// required sees the robots enforce it within minutes, and a burst of events costs one read.
+const REQUIRED_FIELDS_TTL: Duration = Duration::from_secs(300);
+
+/// The lead fields amoCRM itself requires in some statuses (`required_statuses` of
+/// `GET /api/v4/leads/custom_fields`). amoCRM enforces them only on moves made in its
+/// interface; the robots enforce them on API and automation moves too.
+/// A required field: (field id, field name, the (pipeline id, status id) pairs it is required in).
+type RequiredField = (u64, String, Vec<(u64, u64)>);
+
+#[derive(Debug, Clone, Default)]
+pub struct RequiredFields {
+    read_at: Option<std::time::Instant>,
+    fields: Vec<RequiredField>,
+}
+
+impl RequiredFields {
+    /// The names of the fields required in the lead's status that it leaves empty.
+    pub fn missing(&self, lead: &AmoLead) -> Vec<String> {
+        self.fields
+            .iter()
+            .filter(|(_, _, at)| at.contains(&(lead.pipeline_id, lead.status_id)))
+            .filter(|(id, _, _)| {
+                !lead
+                    .fields
+                    .iter()
+                    .any(|(f, values)| f == id && values.iter().any(|v| !v.trim().is_empty()))
+            })
+            .map(|(_, name, _)| name.clone())
+            .collect()
+    }
+
+    fn parse(answer: Option<&Value>) -> Vec<RequiredField> {
+        embedded(answer, "custom_fields")
+            .iter()
+            .filter_map(|f| {
+                let id = f.get("id").and_then(as_u64)?;
+                let at: Vec<(u64, u64)> = f
+                    .get("required_statuses")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|r| {
+                        Some((
+                            r.get("pipeline_id").and_then(as_u64)?,
+                            r.get("status_id").and_then(as_u64)?,
+                        ))
+                    })
+                    .collect();
+                if at.is_empty() {
+                    return None;
+                }
+                let name = f.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
+                Some((
+                    id,
+                    if name.is_empty() {
+                        format!("поле {id}")
+                    } else {
+                        name
+                    },
+                    at,
+                ))
+            })
+            .collect()
+    }
+}
+
+/// The cached required fields, read again when older than the TTL (all pages of the account's
+/// lead fields). A failed read keeps the last known set rather than failing the events.
+async fn required_fields(inb: &AmoInbound) -> Result<RequiredFields, Failure> {
+    let mut cached = inb.required.lock().await;
+    if let Some(c) = cached.as_ref() {
+        if c.read_at.is_some_and(|t| t.elapsed() < REQUIRED_FIELDS_TTL) {
+            return Ok(c.clone());
+        }
+    }
+    let mut fields = Vec::new();
+    let mut page = 1;
+    let read = loop {
+        let q = vec![
+            ("limit".to_string(), PAGE.to_string()),
+            ("page".to_string(), page.to_string()),
+        ];
+        match inb.acc.client.get("/api/v4/leads/custom_fields", &q).await {
+            Ok(answer) => {
+                let n = embedded(answer.as_ref(), "custom_fields").len();
+                fields.extend(RequiredFields::parse(answer.as_ref()));
+                if n < PAGE {
+                    break Ok(());
+                }
+                page += 1;
+            }
+            Err(e) => break Err(e),
+        }
+    };
+    match read {
+        Ok(()) => {
+            let fresh = RequiredFields {
+                read_at: Some(std::time::Instant::now()),
+                fields,
+            };
+            *cached = Some(fresh.clone());
+            Ok(fresh)
+        }
+        Err(e) => match cached.as_ref() {
+            Some(c) => {
+                tracing::warn!(error = ?e, "amoCRM lead fields could not be read again; the robots keep the last known required fields");
+                Ok(c.clone())
+            }
+            None => Err(Failure::from(e)),
+        },
     }
 }
 

@@ -161,6 +161,9 @@ async fn facts_of(inb: &Bitrix24Inbound, feed: &RobotFeed, deal_id: &str, deal: 
         comments,
         amount: text(deal, "OPPORTUNITY").parse().ok(),
         modified_at: parse_time(&text(deal, "DATE_MODIFY")),
+        // Bitrix24's REST API does not expose its per-stage required fields (only a global
+        // `isRequired`, which its interface enforces on every save anyway).
+        crm_required_missing: Vec::new(),
     })
 }
 
