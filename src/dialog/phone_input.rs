@@ -126,6 +126,7 @@ pub(super) fn is_correction(text: &str) -> bool {
         "исправ",
         "перепут",
         "актуальн",
+        "поправ",
     ];
     // Whole stems: "верн" is "верный"/"вернее", not "вернусь".
     const WHOLE: &[&str] = &["верн", "точн"];

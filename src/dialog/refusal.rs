@@ -10,7 +10,18 @@ use crate::keywords::{KeywordSet, Words};
 fn is_negation(w: &str) -> bool {
     matches!(
         w,
-        "не" | "нет" | "ни" | "неа" | "нее" | "нету" | "никак" | "никогда" | "ничего" | "незачем"
+        "не" | "нет"
+            | "ни"
+            | "неа"
+            | "нее"
+            | "нету"
+            | "никак"
+            | "никогда"
+            | "ничего"
+            | "незачем"
+            | "никаких"
+            | "никакого"
+            | "никакой"
     )
 }
 
@@ -133,6 +144,8 @@ fn is_refusal_word(w: &str) -> bool {
         "передумал",
         "неинтересно",
         "спамер",
+        "обойдетесь",
+        "обойдешься",
     ];
     PREFIX.iter().any(|p| w.starts_with(p))
         || matches!(w, "нафиг" | "нахер" | "нахрен" | "нахуй" | "фиг" | "хрен" | "шиш")
@@ -225,6 +238,27 @@ impl RefusalRules {
         if bare && after_request {
             return true;
         }
+        // "никаких телефонов", "номер вам ни к чему", "незачем вам мой телефон".
+        let none_of = |x: &str| matches!(x, "никаких" | "никакого" | "никакой" | "незачем");
+        if has_number
+            && (w.windows(2).any(|p| none_of(&p[0]) && is_number_word(&p[1]))
+                || w.windows(3).any(|p| p[0] == "ни" && p[1] == "к" && p[2] == "чему")
+                || w.iter().any(|x| x == "незачем"))
+        {
+            return true;
+        }
+        // "мне это не интересно", "не интересует"; "удалите мою заявку".
+        if w.windows(2)
+            .any(|p| is_negation(&p[0]) && (p[1].starts_with("интересн") || p[1] == "интересует"))
+            || w.windows(3).any(|p| {
+                p[0].starts_with("удалит")
+                    && p[1..]
+                        .iter()
+                        .any(|x| is_number_word(x) || x.starts_with("заявк") || x.starts_with("данны"))
+            })
+        {
+            return true;
+        }
         // "без номера", "давайте без звонков".
         if w.windows(2)
             .any(|p| p[0] == "без" && (is_number_word(&p[1]) || p[1].starts_with("звонк")))
@@ -277,10 +311,15 @@ impl RefusalRules {
 
 /// "пошли вы", "иди ты", "идите к чёрту": a send-off, not an invitation to walk.
 fn rude_send_off(w: &[String]) -> bool {
-    w.windows(2).any(|p| {
-        matches!(
-            p[0].as_str(),
-            "пошел" | "пошла" | "пошли" | "иди" | "идите" | "катись" | "катитесь"
-        ) && matches!(p[1].as_str(), "вы" | "ты" | "вон" | "на" | "к" | "нафиг" | "лесом")
-    })
+    // "к черту ваш номер", "в жопу ваши звонки".
+    let to_hell = w
+        .windows(2)
+        .any(|p| (p[0] == "к" && p[1] == "черту") || (p[0] == "в" && matches!(p[1].as_str(), "жопу" | "топку")));
+    to_hell
+        || w.windows(2).any(|p| {
+            matches!(
+                p[0].as_str(),
+                "пошел" | "пошла" | "пошли" | "иди" | "идите" | "катись" | "катитесь"
+            ) && matches!(p[1].as_str(), "вы" | "ты" | "вон" | "на" | "к" | "нафиг" | "лесом")
+        })
 }

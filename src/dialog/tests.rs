@@ -913,3 +913,136 @@ fn a_placeholder_answer_is_never_told_to_a_client() {
         "the filled-in answers still work: {said:?}"
     );
 }
+
+// ---- issue 19, second round: phrasings written before they were run ----
+
+#[test]
+fn refusals_in_other_words_polite_and_rude() {
+    for text in [
+        "Обойдусь без звонков, спасибо",
+        "телефон оставлять не стану",
+        "вам мой номер ни к чему",
+        "номер? нет уж",
+        "я не собираюсь вам ничего давать",
+        "Хватит названивать!",
+        "идите лесом со своими звонками",
+        "не беспокойте меня больше",
+        "Номер не дам принципиально",
+        "никаких телефонов, только переписка",
+        "мне это не интересно, удалите мою заявку",
+        "зачем вам мой телефон? не дам",
+        "неа, обойдетесь",
+        "к черту ваш номер",
+        "да отъебитесь вы уже",
+        "спам не нужен, не пишите сюда",
+        "по телефону общаться не хочу",
+        "Не надо мне звонить, я сам наберу",
+    ] {
+        let mut t = Talk::start(dialog(), None, None);
+        let said = t.client(text);
+        assert!(
+            refused_first_time(&t, &said),
+            "{text:?} was not read as a refusal: {said:?}"
+        );
+    }
+}
+
+#[test]
+fn replies_with_a_no_that_are_not_refusals() {
+    for text in [
+        "нет, подождите, сейчас найду номер",
+        "не звонили ещё? жду",
+        "номер не помню наизусть, щас гляну",
+        "не могли бы вы позвонить после 18?",
+        "нет, не дорого, просто уточняю",
+        "без проблем, записывайте",
+        "не, ну я не против созвониться",
+        "нет-нет, всё в порядке, сейчас напишу",
+    ] {
+        let mut t = Talk::start(dialog(), None, None);
+        let said = t.client(text);
+        assert_eq!(t.s.refusals, 0, "{text:?} was read as a refusal: {said:?}");
+    }
+}
+
+#[test]
+fn a_rude_refusal_with_a_question_answers_the_question() {
+    let mut t = Talk::start(dialog(), None, None);
+    let said = t.client("отстаньте с номером. где вы находитесь?");
+    assert!(said.iter().any(|s| s.contains("Садовая")), "{said:?}");
+    assert!(refused_first_time(&t, &said), "{said:?}");
+}
+
+#[test]
+fn corrections_in_other_words() {
+    for (text, new) in [
+        ("перепутала цифры, верный 8 916 204 77 13", "+79162047713"),
+        ("поправка: 8 928 555 10 10", "+79285551010"),
+        ("Нет, правильный номер 8 903 111 22 33", "+79031112233"),
+        ("не этот номер, а 8 961 330 77 85", "+79613307785"),
+    ] {
+        let mut t = Talk::start(dialog(), None, None);
+        t.client("8 916 204 77 31");
+        t.event(Event::ManagerAssigned(anna()));
+        t.client(text);
+        assert_eq!(t.s.phone.as_deref(), Some(new), "{text:?}");
+        assert_eq!(
+            corrected(&t.last),
+            Some(("+79162047731".into(), new.into())),
+            "{text:?}"
+        );
+    }
+}
+
+#[test]
+fn the_clients_number_after_a_quoted_business_or_toll_free_one() {
+    let mut t = Talk::start(dialog(), None, None);
+    t.client("на сайте у вас 8 (863) 201-44-50, дозвониться не могу");
+    assert!(t.s.phone.is_none());
+    t.client("8 800 100 20 30 тоже молчит");
+    assert!(t.s.phone.is_none());
+    t.client("я вам пишу с 8 926 511 38 40, наберите");
+    assert_eq!(t.s.phone.as_deref(), Some("+79265113840"));
+}
+
+#[test]
+fn a_dictated_number_split_with_commas_and_a_remark() {
+    let mut t = Talk::start(dialog(), None, None);
+    t.client("8, 926,");
+    t.client("щас, секунду");
+    t.client("511, 38, 40");
+    assert_eq!(t.s.phone.as_deref(), Some("+79265113840"));
+    let mut t = Talk::start(dialog(), None, None);
+    t.client("89");
+    t.client("26 511 38 40");
+    assert_eq!(t.s.phone.as_deref(), Some("+79265113840"));
+}
+
+#[test]
+fn faq_false_matches_in_other_words() {
+    for text in [
+        "почему никто не перезвонил?",
+        "стоит ли оно того?",
+        "я живу на Ценовой улице",
+        "а стоит ли ждать скидок?",
+    ] {
+        let mut t = Talk::start(dialog(), None, None);
+        let said = t.client(text);
+        assert!(!said.iter().any(|s| s.contains("Стоимость")), "{text:?}: {said:?}");
+    }
+    for text in ["почём у вас кухни?", "сколько будет стоить установка?", "какая цена?"]
+    {
+        let mut t = Talk::start(dialog(), None, None);
+        let said = t.client(text);
+        assert!(said.iter().any(|s| s.contains("Стоимость")), "{text:?}: {said:?}");
+    }
+    for text in [
+        "а вы где территориально находитесь?",
+        "подскажите ваш адрес",
+        "как к вам проехать?",
+    ] {
+        let mut t = Talk::start(dialog(), None, None);
+        let said = t.client(text);
+        assert!(said.iter().any(|s| s.contains("Садовая")), "{text:?}: {said:?}");
+    }
+}

@@ -85,7 +85,10 @@ pub fn run_cli_with(
             break;
         }
         // Chat exports are not always valid UTF-8; a bad byte must not stop the run.
-        let line = String::from_utf8_lossy(&buf);
+        let line = match std::str::from_utf8(&buf) {
+            Ok(s) => std::borrow::Cow::Borrowed(s),
+            Err(_) => String::from_utf8_lossy(&buf),
+        };
         let line = line.trim_end_matches(['\n', '\r']);
         let value = if opts.jsonl {
             read_jsonl(&reader, line, &city_context, explain)
@@ -121,18 +124,33 @@ pub fn run_cli_with(
             }
             serde_json::Value::from(found)
         } else {
-            serde_json::Value::from(
-                extractor
-                    .find(line)
-                    .iter()
-                    .map(|n| n.e164().to_string())
-                    .collect::<Vec<_>>(),
-            )
+            // The plain reading is the hot path of `leadbot phones`: written straight out, an
+            // E.164 string needs no JSON escaping.
+            write_e164_list(
+                &mut output,
+                extractor.find_matches(line).iter().map(|m| m.number.e164()),
+            )?;
+            continue;
         };
         serde_json::to_writer(&mut output, &value)?;
         output.write_all(b"\n")?;
     }
     output.flush()
+}
+
+/// `["+79181234567","+74952331890"]` and a newline; E.164 is '+' and digits only.
+fn write_e164_list<'a>(output: &mut impl Write, numbers: impl Iterator<Item = &'a str>) -> io::Result<()> {
+    output.write_all(b"[")?;
+    for (i, n) in numbers.enumerate() {
+        debug_assert!(n.bytes().all(|b| b == b'+' || b.is_ascii_digit()));
+        if i > 0 {
+            output.write_all(b",")?;
+        }
+        output.write_all(b"\"")?;
+        output.write_all(n.as_bytes())?;
+        output.write_all(b"\"")?;
+    }
+    output.write_all(b"]\n")
 }
 
 /// One `--jsonl` line: the client's numbers as the dialog would take them, or an error

@@ -162,6 +162,13 @@ const OTHER_PREFIX: &[&str] = &[
     "контракт",
     "спецификаци",
     "уведомлени",
+    "запрос",
+    "кейс",
+    "брон",
+    "жалоб",
+    "идентификатор",
+    "регистрац",
+    "протокол",
 ];
 const PHONE_EXACT: &[&str] = &["т", "тел", "tel", "тг", "tg", "wa", "ph", "моб", "сот", "мт"];
 const PHONE_PREFIX: &[&str] = &[
@@ -221,14 +228,26 @@ const PHONE_PREFIX: &[&str] = &[
     "cell",
 ];
 
+/// `word.strip_prefix(prefix)`, with the first two bytes compared inline first: most words
+/// share no first letter with a given prefix, and a library call per prefix was the
+/// extractor's largest cost after lexing.
+#[inline]
+fn after_prefix<'w>(word: &'w str, prefix: &str) -> Option<&'w str> {
+    let (w, p) = (word.as_bytes(), prefix.as_bytes());
+    if p.len() > w.len() || p.first() != w.first() || p.get(1).is_some_and(|b| Some(b) != w.get(1)) {
+        return None;
+    }
+    word.strip_prefix(prefix)
+}
+
 fn classify_word(w: &str) -> Hint {
     let other_prefix = OTHER_PREFIX
         .iter()
-        .any(|p| w.strip_prefix(p).is_some_and(|rest| !is_verb_rest(rest)));
+        .any(|p| after_prefix(w, p).is_some_and(|rest| !is_verb_rest(rest)));
     if OTHER_EXACT.contains(&w) || other_prefix {
         // "номер заказа" is an order: the nearest word decides, so "заказа" wins here.
         Hint::Other
-    } else if PHONE_EXACT.contains(&w) || PHONE_PREFIX.iter().any(|p| w.starts_with(p)) {
+    } else if PHONE_EXACT.contains(&w) || PHONE_PREFIX.iter().any(|p| after_prefix(w, p).is_some()) {
         Hint::Phone
     } else {
         Hint::None
@@ -236,7 +255,7 @@ fn classify_word(w: &str) -> Hint {
 }
 
 fn is_word_char(c: char) -> bool {
-    c.is_alphanumeric() || matches!(c, '/' | '-' | '№' | '#')
+    crate::scan::is_letter_or_digit(c) || matches!(c, '/' | '-' | '№' | '#')
 }
 
 /// Whether the text between a word and what follows it ends the clause:
@@ -257,11 +276,21 @@ fn breaks_clause(gap: &str, word: &str) -> bool {
 /// "код домофона не работает 8918..." mention an order and a code, and
 /// then give a phone.
 pub(crate) fn hint_before(before: &str) -> Hint {
+    // One word buffer per thread: this runs for every run of digits of every message.
+    thread_local! {
+        static WORD: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    }
+    WORD.with(|w| match w.try_borrow_mut() {
+        Ok(mut word) => hint_before_with(before, &mut word),
+        Err(_) => hint_before_with(before, &mut String::new()),
+    })
+}
+
+fn hint_before_with(before: &str, word: &mut String) -> Hint {
     let mut seen = 0;
     let mut adjacent = true;
     // What the skipped designators and possessives say on their own ("мой", "номер").
     let mut fallback = Hint::None;
-    let mut word = String::new();
     let mut pos = before.len();
     loop {
         let head = &before[..pos];
@@ -282,16 +311,25 @@ pub(crate) fn hint_before(before: &str) -> Hint {
         let token = &head[word_start..word_end];
         pos = word_start;
         word.clear();
-        word.extend(
+        crate::scan::push_folded(
+            word,
             token
-                .trim_matches(|c: char| !c.is_alphanumeric() && !matches!(c, '/' | '№' | '#'))
-                .trim_matches('/')
-                .chars()
-                .flat_map(char::to_lowercase)
-                .map(|c| if c == 'ё' { 'е' } else { c }),
+                .trim_matches(|c: char| !crate::scan::is_letter_or_digit(c) && !matches!(c, '/' | '№' | '#'))
+                .trim_matches('/'),
         );
-        if adjacent && breaks_clause(gap, &word) {
+        if adjacent && breaks_clause(gap, word) {
             adjacent = false;
+        }
+        // "SR-9161112233", "INC-…": a system's code glued to the digits by a dash.
+        if adjacent
+            && seen == 0
+            && gap.is_empty()
+            && token.ends_with(['-', '_'])
+            && (2..=5).contains(&word.len())
+            && word.bytes().all(|b| b.is_ascii_alphabetic())
+            && classify_word(word) != Hint::Phone
+        {
+            return Hint::Other;
         }
         if word.is_empty() || word.chars().all(|c| c.is_ascii_digit()) {
             continue;
@@ -305,12 +343,12 @@ pub(crate) fn hint_before(before: &str) -> Hint {
             continue;
         }
         seen += 1;
-        if adjacent && (is_designator(&word) || is_filler(&word)) {
+        if adjacent && (is_designator(word) || is_filler(word)) {
             if fallback == Hint::None {
-                fallback = classify_word(&word);
+                fallback = classify_word(word);
             }
         } else {
-            match classify_word(&word) {
+            match classify_word(word) {
                 Hint::Other if adjacent => return Hint::Other,
                 // A word about another number, not introducing this one: it
                 // is not about this number either way.
@@ -330,7 +368,9 @@ pub(crate) fn hint_before(before: &str) -> Hint {
 /// Whether the text right after a run of digits makes it an amount or a
 /// quantity ("89181234567 руб", "1 250 000 ₽").
 pub(crate) fn is_amount_after(after: &str) -> bool {
-    let t = after.trim_start().to_lowercase();
+    // Units are short: the next few characters decide.
+    let t = after.trim_start();
+    let t = t.char_indices().nth(12).map_or(t, |(i, _)| &t[..i]).to_lowercase();
     const UNITS: &[&str] = &[
         "руб",
         "р.",
@@ -387,16 +427,26 @@ pub(crate) fn owner_before(before: &str) -> Owner {
     let clause = &before[clause_start..];
     // A clause that is only the number's separator ("…, 8 918 …") leaves the
     // owner of the previous clause undecided: look no further.
-    for (n, w) in clause
-        .split(|c: char| !c.is_alphabetic())
+    let words: Vec<String> = clause
+        .split(|c: char| !crate::scan::is_letter(c))
         .rev()
         .filter(|w| !w.is_empty())
-        .enumerate()
-    {
+        .take(6)
+        .map(|w| {
+            let mut folded = String::with_capacity(w.len());
+            crate::scan::push_folded(&mut folded, w);
+            folded
+        })
+        .collect();
+    // "я вам писала с 8 928 …": the number the client writes or calls from is theirs, even
+    // with "вам" in between ("ваш менеджер звонил с …" has no "я" and stays the business's).
+    if words.first().is_some_and(|w| w == "с" || w == "со") && words.iter().any(|w| w == "я") {
+        return Owner::Client;
+    }
+    for (n, w) in words.iter().enumerate() {
         if n >= 6 {
             break;
         }
-        let w = w.to_lowercase().replace('ё', "е");
         if w.starts_with("ваш") || matches!(w.as_str(), "вас" | "вам" | "вами" | "сайте" | "сайт" | "сайта")
         {
             return Owner::Business;
@@ -430,7 +480,28 @@ pub(crate) fn is_id_after(after: &str) -> bool {
         return dated || (digits.len() == 4 && !after_digits.starts_with("до"));
     }
     const STATUS: &[&str] = &["статус", "не отслежива", "отслежива", "зарегистрир", "в обработке"];
-    STATUS.iter().any(|w| lower.starts_with(w))
+    STATUS.iter().any(|w| lower.starts_with(w)) || named_after(&lower)
+}
+
+/// "9161112233 — номер вашей заявки", "… это номер заказа": the words after the number say
+/// which other number it is ("номер", possessives, then an other-number word).
+fn named_after(lower: &str) -> bool {
+    let clause = lower.split([',', ';', '.', '!', '?', '\n']).next().unwrap_or("");
+    let mut words = clause.split(|c: char| !c.is_alphabetic()).filter(|w| !w.is_empty());
+    let mut w = words.next();
+    if w == Some("это") {
+        w = words.next();
+    }
+    if !w.is_some_and(is_designator) {
+        return false;
+    }
+    for w in words.take(3) {
+        if is_filler(w) {
+            continue;
+        }
+        return classify_word(w) == Hint::Other;
+    }
+    false
 }
 
 #[cfg(test)]
@@ -480,6 +551,14 @@ mod tests {
         assert!(is_id_after(" от 3 ноября"));
         assert!(!is_id_after(" от 9 до 18"));
         assert!(!is_id_after(" Анна"));
+        assert!(is_id_after(" — номер вашей заявки?"));
+        assert!(is_id_after(" это номер заказа"));
+        assert!(!is_id_after(" — номер для связи"));
+        assert!(!is_id_after(" — мой номер"));
+        assert_eq!(hint_before("SR-"), Hint::Other);
+        assert_eq!(hint_before("tel-"), Hint::Phone);
+        assert_eq!(owner_before("я вам писала с "), Owner::Client);
+        assert_eq!(owner_before("ваш менеджер звонил с "), Owner::Business);
     }
 
     #[test]

@@ -62,6 +62,57 @@ impl Scan {
     }
 }
 
+/// `char::is_alphabetic`, answered for ASCII and Russian letters without the Unicode tables
+/// (the same answer; the table lookup was a quarter of the extractor's time).
+#[inline]
+pub(crate) fn is_letter(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_alphabetic();
+    }
+    if ('\u{0410}'..='\u{044F}').contains(&c) || c == 'ё' || c == 'Ё' {
+        return true;
+    }
+    c.is_alphabetic()
+}
+
+/// `char::is_alphanumeric` the same way.
+#[inline]
+pub(crate) fn is_letter_or_digit(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_alphanumeric();
+    }
+    if ('\u{0410}'..='\u{044F}').contains(&c) || c == 'ё' || c == 'Ё' {
+        return true;
+    }
+    c.is_alphanumeric()
+}
+
+/// Appends `s` lowercased, with ё folded to е, as every word list here is written; ASCII and
+/// Russian letters without the Unicode tables.
+pub(crate) fn push_folded(out: &mut String, s: &str) {
+    for c in s.chars() {
+        match c {
+            'A'..='Z' => out.push(c.to_ascii_lowercase()),
+            'А'..='Я' => out.push(char::from_u32(c as u32 + 0x20).unwrap_or(c)),
+            'Ё' | 'ё' => out.push('е'),
+            _ if c.is_ascii() || ('а'..='я').contains(&c) => out.push(c),
+            _ => out.extend(c.to_lowercase().map(|c| if c == 'ё' { 'е' } else { c })),
+        }
+    }
+}
+
+/// The first character `push_folded` would append for `c`.
+#[inline]
+pub(crate) fn fold_char(c: char) -> char {
+    match c {
+        'A'..='Z' => c.to_ascii_lowercase(),
+        'А'..='Я' => char::from_u32(c as u32 + 0x20).unwrap_or(c),
+        'Ё' | 'ё' => 'е',
+        _ if c.is_ascii() || ('а'..='я').contains(&c) => c,
+        _ => c.to_lowercase().next().map_or(c, |c| if c == 'ё' { 'е' } else { c }),
+    }
+}
+
 fn is_o(c: char) -> bool {
     matches!(c, 'O' | 'o' | 'О' | 'о')
 }
@@ -309,7 +360,9 @@ impl<'a> Lexer<'a> {
         let closes_long_run = prev_digit && self.chunk_digits() >= 8;
         let glued_both = (prev_digit && (next_digit || digit_follows(&self.text[end..])))
             || (next_digit && self.out.groups.len() > self.chunk_start && self.last_group_ends_near(start))
-            || closes_long_run;
+            || closes_long_run
+            // A group of its own between digit groups: "89l6 ЗЗЗ 2l 2l".
+            || (between_digits && self.chunk_digits() >= 3);
         if glued_both
             && n_chars <= 3
             && w.chars().all(|c| is_o(c) || lookalike(c).is_some())
@@ -322,12 +375,19 @@ impl<'a> Lexer<'a> {
             self.push_digits(start..end, digits.into_iter());
             return;
         }
+        // Not a numeral, no filler inside a run, no "плюс": the word only ends the run.
+        let mut first = w.chars().map(fold_char);
+        let (a, b) = (first.next(), first.next());
+        let numeral_possible = matches!((a, b), (Some(a), Some(b)) if words::may_start_numeral(a, b));
+        let filler_possible = self.out.groups.len() > self.chunk_start && self.numerals.is_empty();
+        let plus_possible = matches!(a, Some('п' | 'p'));
+        if !(numeral_possible || filler_possible || plus_possible) {
+            self.hard_break(start, true);
+            self.last_word_end = Some(end);
+            return;
+        }
         self.word.clear();
-        self.word.extend(
-            w.chars()
-                .flat_map(char::to_lowercase)
-                .map(|c| if c == 'ё' { 'е' } else { c }),
-        );
+        push_folded(&mut self.word, w);
         if let Some((v, c)) = words::numeral(&self.word) {
             if self.numerals.is_empty() {
                 // Close a digit group the numeral would otherwise glue to.
@@ -441,10 +501,10 @@ impl<'a> Lexer<'a> {
                 self.push_digits(i..i + c.len_utf8(), std::iter::once(d));
             } else if c == '|' && self.glued_digits_around(i, i + 1) {
                 self.push_digits(i..i + 1, std::iter::once(b'1'));
-            } else if c.is_alphabetic() {
+            } else if is_letter(c) {
                 let mut end = i + c.len_utf8();
                 while let Some(&(j, d)) = it.peek() {
-                    if !d.is_alphabetic() {
+                    if !is_letter(d) {
                         break;
                     }
                     end = j + d.len_utf8();
@@ -481,16 +541,16 @@ fn digit_follows(rest: &str) -> bool {
 fn digits_resume(rest: &str) -> bool {
     let mut word = String::new();
     for c in rest.chars() {
-        if c.is_alphabetic() {
-            word.extend(c.to_lowercase());
+        if is_letter(c) {
+            let mut b = [0; 4];
+            push_folded(&mut word, c.encode_utf8(&mut b));
             continue;
         }
         if !word.is_empty() {
-            let w = word.replace('ё', "е");
-            if words::numeral(&w).is_some() {
+            if words::numeral(&word).is_some() {
                 return true;
             }
-            if !is_dictation_filler(&w) {
+            if !is_dictation_filler(&word) {
                 return false;
             }
             word.clear();
@@ -629,6 +689,61 @@ fn mark_amounts(scan: &mut Scan) {
             g.not_phone = true;
         }
     }
+}
+
+/// A cheap upper bound on the digits one scan of `text` could produce: whether it reaches
+/// `min`. Digits of any script and "|" count one each, a short word of O's and lookalikes
+/// ("Оо", "lI") as many as it has letters, and any numeral word ("девятьсот") makes it
+/// reachable at once. The lexer reads digits from nothing else, so a line below the bound
+/// holds no number (a phone has at least 7 digits) and is not lexed at all.
+pub(crate) fn may_reach_digits(text: &str, min: usize) -> bool {
+    // Most lines with a number have its digits in ASCII: counted bytewise, no decoding.
+    if text.bytes().filter(u8::is_ascii_digit).count() >= min {
+        return true;
+    }
+    let mut digits = 0usize;
+    let mut folded = String::new();
+    // The word being read: its start, letters, and whether all are O's or lookalikes.
+    let mut word: Option<(usize, usize, bool)> = None;
+    let mut close = |word: &mut Option<(usize, usize, bool)>, end: usize, digits: &mut usize| -> bool {
+        let Some((start, n, lookalikes)) = word.take() else {
+            return false;
+        };
+        if lookalikes && n <= 4 {
+            *digits += n;
+        }
+        // Numerals are 3 to 12 letters long ("два", "восемнадцать").
+        (3..=12).contains(&n)
+            && {
+                let mut c = text[start..].chars().map(fold_char);
+                matches!((c.next(), c.next()), (Some(a), Some(b)) if words::may_start_numeral(a, b))
+            }
+            && {
+                folded.clear();
+                push_folded(&mut folded, &text[start..end]);
+                words::numeral(&folded).is_some()
+            }
+    };
+    for (i, c) in text.char_indices() {
+        if is_letter(c) {
+            let l = is_o(c) || lookalike(c).is_some();
+            word = Some(match word {
+                Some((start, n, all)) => (start, n + 1, all && l),
+                None => (i, 1, l),
+            });
+            continue;
+        }
+        if close(&mut word, i, &mut digits) {
+            return true;
+        }
+        if c == '|' || digit_value(c).is_some() {
+            digits += 1;
+            if digits >= min {
+                return true;
+            }
+        }
+    }
+    close(&mut word, text.len(), &mut digits) || digits >= min
 }
 
 pub(crate) fn scan(text: &str) -> Scan {

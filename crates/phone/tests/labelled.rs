@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use leadbot_phone::{named_region, ClientContext, Extractor};
+use leadbot_phone::{named_region, ClientContext, ClientReader, Extractor};
 
 struct Example {
     text: String,
@@ -157,6 +157,32 @@ fn families_set() {
                     .collect()
             })
             .unwrap_or_default()
+    });
+    assert_eq!(exact, data.len(), "exact matches");
+    assert_eq!(fp, 0, "false positives on negatives");
+}
+
+/// The second hand-written set (tools/gen_blind.py), written before any of it was run, read
+/// through `ClientReader` exactly as the dialog reads a message: the bot's format example and
+/// the line's business numbers excluded, the line's earlier messages as context.
+#[test]
+fn blind_set() {
+    let data = load(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/phones-blind.jsonl"));
+    assert_eq!(data.len(), 88);
+    let (exact, fp) = evaluate_with("blind set", &data, |e, ex| {
+        let mut reader = ClientReader::new(e.clone());
+        reader.context.exclude_found_in(e, "например: +7 900 123-45-67");
+        for n in &ex.exclude {
+            let n = n.parse().expect("e164 in exclude");
+            reader.context.exclude(&n);
+        }
+        let previous: Vec<&str> = ex.previous.iter().map(String::as_str).collect();
+        reader
+            .read(&ex.text, &previous)
+            .found
+            .iter()
+            .map(|n| n.e164().to_string())
+            .collect()
     });
     assert_eq!(exact, data.len(), "exact matches");
     assert_eq!(fp, 0, "false positives on negatives");

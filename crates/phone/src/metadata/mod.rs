@@ -8,7 +8,7 @@ mod data;
 
 use std::sync::{LazyLock, OnceLock};
 
-use regex::Regex;
+use regex::RegexSet;
 
 pub(crate) use crate::kind::NumberKind as RawKind;
 use crate::kind::NumberKind;
@@ -22,33 +22,44 @@ pub(crate) struct RawRegion {
     pub types: &'static [(RawKind, &'static str)],
 }
 
+/// A region's patterns as one set: the general pattern first, then each type's, so one
+/// pass over a number tells which of them it matches (a pattern per call cost most of the
+/// extractor's time).
 struct Compiled {
-    general: Option<Regex>,
-    types: Vec<(NumberKind, Regex)>,
+    set: RegexSet,
+    kinds: Vec<NumberKind>,
 }
 
-static COMPILED: LazyLock<Vec<OnceLock<Compiled>>> =
+static COMPILED: LazyLock<Vec<OnceLock<Option<Compiled>>>> =
     LazyLock::new(|| (0..data::REGIONS.len()).map(|_| OnceLock::new()).collect());
 
-fn anchored(pattern: &str) -> Option<Regex> {
-    // The generated patterns are tested to compile (tests/metadata.rs); a
-    // pattern that does not is treated as "matches nothing" rather than a panic.
-    Regex::new(&format!("^(?:{pattern})$")).ok()
+/// Anchored, and with ASCII `\d`: the numbers are ASCII by now, and a Unicode `\d` made
+/// the automata (and the process start) many times larger.
+fn anchored_pattern(pattern: &str) -> String {
+    format!("(?-u)^(?:{pattern})$")
+}
+
+#[cfg(test)]
+fn anchored(pattern: &str) -> Option<regex::Regex> {
+    regex::Regex::new(&anchored_pattern(pattern)).ok()
 }
 
 fn compiled(idx: usize) -> Option<&'static Compiled> {
     let cell = COMPILED.get(idx)?;
     let raw = data::REGIONS.get(idx)?;
-    Some(cell.get_or_init(|| {
-        Compiled {
-            general: anchored(raw.general),
-            types: raw
-                .types
-                .iter()
-                .filter_map(|(k, p)| anchored(p).map(|re| (*k, re)))
-                .collect(),
-        }
-    }))
+    cell.get_or_init(|| {
+        // The generated patterns are tested to compile (every_generated_pattern_compiles); a
+        // set that does not is treated as "matches nothing" rather than a panic.
+        let patterns = std::iter::once(raw.general)
+            .chain(raw.types.iter().map(|(_, p)| *p))
+            .map(anchored_pattern);
+        let set = RegexSet::new(patterns).ok()?;
+        Some(Compiled {
+            set,
+            kinds: raw.types.iter().map(|(k, _)| *k).collect(),
+        })
+    })
+    .as_ref()
 }
 
 /// Index of a region in the tables, by its ISO code (case-insensitive).
@@ -95,18 +106,18 @@ pub(crate) fn classify(idx: usize, nsn: &str) -> Option<NumberKind> {
         return None;
     }
     let c = compiled(idx)?;
-    if let Some(g) = &c.general {
-        if !g.is_match(nsn) {
-            return None;
-        }
+    let matched = c.set.matches(nsn);
+    if !matched.matched(0) {
+        return None;
     }
     let mut fixed = false;
     let mut mobile = false;
-    for (kind, re) in &c.types {
+    for (i, kind) in c.kinds.iter().enumerate() {
+        let hit = matched.matched(i + 1);
         match kind {
-            NumberKind::FixedLine => fixed |= re.is_match(nsn),
-            NumberKind::Mobile => mobile |= re.is_match(nsn),
-            other if re.is_match(nsn) => return Some(*other),
+            NumberKind::FixedLine => fixed |= hit,
+            NumberKind::Mobile => mobile |= hit,
+            other if hit => return Some(*other),
             _ => {}
         }
     }
