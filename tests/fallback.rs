@@ -72,7 +72,7 @@ async fn ad_lead(app: &TestApp, ext: &str) -> i64 {
     let (code, body) = app
         .post(
             "/api/v1/leads",
-            json!({"source": "ads", "external_id": ext, "channel": "ads", "name": "Ирина", "phone": "+79161234567"}),
+            json!({"source": "ads", "external_id": ext, "channel": "avito", "name": "Ирина", "phone": "+79161234567"}),
         )
         .await;
     assert_eq!(code, 201, "{body}");
@@ -145,7 +145,7 @@ async fn an_ad_lead_gets_an_sms_with_a_link_and_continues_in_telegram_as_one_lea
         "the card's number waits for the client: {lead:#}"
     );
     let said = lines(&lead);
-    assert!(said.iter().any(|l| l.contains("ads: канал не подключён")), "{said:?}");
+    assert!(said.iter().any(|l| l.contains("avito: канал не подключён")), "{said:?}");
     assert!(said.iter().any(|l| l == text), "the SMS is in the transcript: {said:?}");
     assert!(lead["timers"]
         .as_array()
@@ -185,27 +185,16 @@ async fn an_ad_lead_gets_an_sms_with_a_link_and_continues_in_telegram_as_one_lea
     tokio::time::sleep(Duration::from_millis(2000)).await;
     assert_eq!(sms.sent().len(), 1);
     let m = app.metrics().await;
-    assert_eq!(
+    let steps = |channel: &str, reason: &str| {
         m.value(
             "leadbot_fallback_steps_total",
-            &[("channel", "sms"), ("reason", "sent")]
-        ),
-        1.0
-    );
-    assert_eq!(
-        m.value(
-            "leadbot_fallback_steps_total",
-            &[("channel", "ads"), ("reason", "no_adapter")]
-        ),
-        1.0
-    );
-    assert_eq!(
-        m.value(
-            "leadbot_fallback_steps_total",
-            &[("channel", "telegram"), ("reason", "answered")]
-        ),
-        1.0
-    );
+            &[("channel", channel), ("reason", reason)],
+        )
+    };
+    // (The recorder is the process's: the other tests of this file count too.)
+    assert!(steps("sms", "sent") >= 1.0);
+    assert!(steps("avito", "no_adapter") >= 1.0);
+    assert_eq!(steps("telegram", "answered"), 1.0, "only this test answers in Telegram");
     app.stop().await;
 }
 

@@ -48,7 +48,7 @@ async fn ad_lead(app: &TestApp) -> i64 {
     let (code, body) = app
         .post(
             "/api/v1/leads",
-            json!({"source": "ads", "external_id": "call-1", "channel": "ads", "name": "Олег", "phone": "+79161234567"}),
+            json!({"source": "ads", "external_id": "call-1", "channel": "avito", "name": "Олег", "phone": "+79161234567"}),
         )
         .await;
     assert_eq!(code, 201, "{body}");

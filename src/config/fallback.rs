@@ -138,11 +138,7 @@ impl FallbackSettings {
                     issues.push(file, format!("fallback.{source}[{i}].channel"), "is empty");
                 }
                 if s.wait.is_zero() {
-                    issues.push(
-                        file,
-                        format!("fallback.{source}[{i}].wait"),
-                        "must be longer than zero",
-                    );
+                    issues.push(file, format!("fallback.{source}[{i}].wait"), "must be longer than zero");
                 }
             }
         }
