@@ -17,6 +17,7 @@ use crate::channels::instagram::{Instagram, InstagramInbound};
 use crate::channels::sms::{Sms, SmsCallbacks};
 use crate::channels::telegram::{ButtonPresses, Telegram, TelegramInbound};
 use crate::channels::vk::{Vk, VkInbound};
+use crate::channels::voice::{Voice, VoiceWebhooks};
 use crate::channels::whatsapp::{WhatsApp, WhatsAppInbound};
 use crate::channels::Channels;
 use crate::config::Config;
@@ -171,6 +172,14 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         }
         None => None,
     };
+    let voice = match &config.voice {
+        Some(settings) => {
+            let voice = Voice::new(settings.clone()).context("building the voice provider client")?;
+            channels.register(voice.clone());
+            Some(voice)
+        }
+        None => None,
+    };
     let avito = match &config.avito {
         Some(settings) => {
             let avito = Avito::new(settings.clone(), opened.chats.clone()).context("building the Avito client")?;
@@ -219,6 +228,12 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
             timer_wake: Arc::new(Notify::new()),
             runtime: svc.runtime.clone(),
             routing,
+            fallback: config.fallback.as_ref().map(|f| {
+                Arc::new(crate::actors::FallbackDeps {
+                    rules: f.rules(),
+                    telegram: telegram.clone(),
+                })
+            }),
         },
         notifier,
         notify: svc.notify.clone(),
@@ -274,6 +289,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
     let whatsapp_in = whatsapp.map(|wa| WhatsAppInbound::new(wa, intake.clone()));
     let instagram_in = instagram.map(|ig| InstagramInbound::new(ig, intake.clone()));
     let avito_in = avito.map(|a| AvitoInbound::new(a, intake.clone()));
+    let voice_in = voice.map(|v| Arc::new(VoiceWebhooks::new(v.settings.clone(), intake.clone())));
     let sms_in = sms.map(|sms| {
         let secret = sms.settings.callback_secret.clone().unwrap_or_default();
         SmsCallbacks::new(sms.provider.clone(), secret, intake.clone())
@@ -321,6 +337,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         instagram: instagram_in,
         sms: sms_in,
         avito: avito_in,
+        voice: voice_in,
         jobs,
     };
     let addr = listener.local_addr()?;

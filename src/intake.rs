@@ -191,8 +191,9 @@ fn validate_payload(p: &InboxPayload) -> Result<(), IntakeError> {
             }
         }
         InboxPayload::Message { text } => no_nul("text", text)?,
+        InboxPayload::CallAnswered { digits, .. } => no_nul("digits", digits)?,
         InboxPayload::Contact { phone, .. } => no_nul("phone", phone)?,
-        InboxPayload::ChannelLost { reason } => no_nul("reason", reason)?,
+        InboxPayload::ChannelLost { reason, .. } => no_nul("reason", reason)?,
         InboxPayload::Assigned { manager_name, .. } => no_nul("manager_name", manager_name)?,
         InboxPayload::TakeOver { by } => no_nul("by", by)?,
         InboxPayload::ManagerMessage { author, text } => {

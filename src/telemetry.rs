@@ -39,6 +39,7 @@ pub const CRM_LIMITER_WAIT: &str = "leadbot_crm_limiter_wait_seconds";
 pub const CRM_RECONCILED: &str = "leadbot_crm_reconciliation_catches_total";
 pub const CRM_EVENTS: &str = "leadbot_crm_events_total";
 pub const CHANNEL_STATUSES: &str = "leadbot_channel_delivery_statuses_total";
+pub const FALLBACK_STEPS: &str = "leadbot_fallback_steps_total";
 /// 1 while a CRM has blocked the account (amoCRM's 403 page) and calls are paused.
 pub const CRM_BLOCKED: &str = "leadbot_crm_blocked";
 /// Webhook and API requests refused before anything was stored, by door and a fixed reason.
@@ -216,6 +217,11 @@ const FAMILIES: &[(&str, Family, &str)] = &[
         CHANNEL_STATUSES,
         Family::Counter,
         "Delivery statuses a channel reported for sent messages, by channel and status.",
+    ),
+    (
+        FALLBACK_STEPS,
+        Family::Counter,
+        "Fallback chain steps taken or passed over, by channel and reason.",
     ),
     (
         CRM_BLOCKED,

@@ -109,6 +109,7 @@ contract!(
     timer_changes_fold_per_kind_and_claims_hold_a_lease,
     outbox_rows_go_out_in_order_per_lead_and_kind,
     outbox_rows_are_given_up_listed_and_requeued,
+    messages_of_a_channel_are_counted_since_a_moment,
     a_parked_lead_needs_review_and_its_timers_are_gone,
     leads_are_listed_found_and_counted,
     routing_state_survives_a_restart,
@@ -693,6 +694,51 @@ async fn outbox_rows_are_given_up_listed_and_requeued<S: Backend>(s: &S) {
         "fresh attempts"
     );
     assert_eq!(s.outbox_failed_count().await.unwrap(), 0);
+}
+
+/// The per-day caps of SMS and calls: every lead's messages to one channel since a moment,
+/// rows given up not counted.
+async fn messages_of_a_channel_are_counted_since_a_moment<S: Backend>(s: &S) {
+    let since = Utc::now() - chrono::Duration::seconds(1);
+    for (i, ext) in ["c1", "c2"].into_iter().enumerate() {
+        let l = lead(s, ext).await;
+        let mut st = step(l, 0, ext);
+        st.outbox = ["sms", "sms", "voice", "telegram"]
+            .into_iter()
+            .enumerate()
+            .map(|(j, ch)| NewOutbox {
+                kind: "message".into(),
+                payload: json!({"channel": ch, "text": "t"}),
+                idempotency_key: format!("count:{i}:{j}"),
+            })
+            .collect();
+        st.outbox.push(NewOutbox {
+            kind: "notification".into(),
+            payload: json!({"channel": "sms"}),
+            idempotency_key: format!("count:{i}:n"),
+        });
+        s.commit_step(&st).await.unwrap();
+    }
+    assert_eq!(s.messages_since("sms", since).await.unwrap(), 4);
+    assert_eq!(s.messages_since("voice", since).await.unwrap(), 2);
+    assert_eq!(s.messages_since("vk", since).await.unwrap(), 0);
+    assert_eq!(
+        s.messages_since("sms", at(60)).await.unwrap(),
+        0,
+        "none after a later moment"
+    );
+    let claimed = s.claim_outbox(Utc::now(), at(60), 100).await.unwrap();
+    let first_sms = claimed
+        .iter()
+        .find(|r| r.payload["channel"] == "sms" && r.kind == "message")
+        .unwrap()
+        .id;
+    s.outbox_failed(first_sms, "refused").await.unwrap();
+    assert_eq!(
+        s.messages_since("sms", since).await.unwrap(),
+        3,
+        "a given-up SMS is not billed"
+    );
 }
 
 async fn a_parked_lead_needs_review_and_its_timers_are_gone<S: Backend>(s: &S) {

@@ -704,8 +704,14 @@ async fn deliver_and_record(sink: &Sink, shared: &Shared, item: OutboxItem) -> F
         Err(DeliveryError::Blocked(reason) | DeliveryError::CannotInitiate(reason)) => {
             tracing::warn!(outbox_id = item.id, lead_id = ?item.lead, reason = %reason, "the client cannot be reached on this channel");
             if let Some(lead) = item.lead {
-                let key = EventKey::new("channel-status", format!("lost:{lead}"));
-                let payload = InboxPayload::ChannelLost { reason: reason.clone() };
+                // One event per lead and channel: a fallback step's own channel failing later
+                // is news too.
+                let channel = item.payload.get("channel").and_then(|c| c.as_str()).unwrap_or("");
+                let key = EventKey::new("channel-status", format!("lost:{lead}:{channel}"));
+                let payload = InboxPayload::ChannelLost {
+                    reason: reason.clone(),
+                    channel: (!channel.is_empty()).then(|| crate::domain::ChannelName::new(channel)),
+                };
                 if let Err(e) = shared.intake.push(lead, &key, &payload).await {
                     tracing::error!(lead_id = %lead, error = %e, "could not record a lost channel");
                 }

@@ -12,16 +12,21 @@ use tokio::task::JoinHandle;
 use super::manager_pool::AssignOutcome;
 use super::manager_pool::PoolMsg;
 use super::LeadDeps;
+use crate::dialog::fallback::{self, FallbackState, FbEffect, FbEvent, Reach, World};
 use crate::dialog::{DialogState, Effect, Event, TimerKind};
-use crate::domain::{InboxPayload, LeadId, LeadRecord, ManagerId, ManagerRef, Outcome};
+use crate::domain::capabilities::{fit, Initiate};
+use crate::domain::{ChannelName, InboxPayload, LeadId, LeadRecord, LeadStatus, ManagerId, ManagerRef, Outcome};
 use crate::outbox::plan::{self, Plan, StepInput};
+use crate::outbox::{OutboundMessage, KIND_MESSAGE};
 use crate::routing::{Priority, Request};
-use crate::store::{Direction, DueTimer, Projection, StepCommit, StoreError, TimerChange};
+use crate::store::{Direction, DueTimer, NewOutbox, Projection, StepCommit, StoreError, TimerChange};
 use crate::telemetry;
 
 /// How long the lead waits for the manager pool.
 const POOL_TIMEOUT: Duration = Duration::from_secs(5);
 const INBOX_BATCH: i64 = 100;
+/// The durable timer of the fallback chain (the dialog's own kinds are [`TimerKind`]).
+const FALLBACK_TIMER: &str = "fallback";
 
 pub enum LeadMsg {
     /// Apply every inbox row not yet applied; `done` is answered after the commit.
@@ -47,6 +52,8 @@ pub struct LeadRuntime {
     idle_timer: Option<JoinHandle<Result<(), ractor::MessagingErr<LeadMsg>>>>,
     /// The person writing in the step being applied (a taken-over conversation).
     author: Option<String>,
+    /// The fallback chain's progress (kept in the snapshot beside the dialog's state).
+    fallback: FallbackState,
 }
 
 impl Actor for LeadActor {
@@ -56,14 +63,20 @@ impl Actor for LeadActor {
 
     async fn pre_start(&self, myself: ActorRef<LeadMsg>, id: LeadId) -> Result<LeadRuntime, ActorProcessingErr> {
         let (lead, snapshot) = self.deps.store.load_lead(id).await?;
-        let (state, version, last_applied) = match snapshot {
-            Some(s) => {
+        let (state, fallback, version, last_applied) = match snapshot {
+            Some(mut s) => {
+                let fallback = match s.state.as_object_mut().and_then(|o| o.remove("fallback")) {
+                    Some(f) => serde_json::from_value(f)
+                        .map_err(|e| StoreError::Corrupt(format!("lead {id} snapshot (fallback): {e}")))?,
+                    None => FallbackState::default(),
+                };
                 let state: DialogState = serde_json::from_value(s.state)
                     .map_err(|e| StoreError::Corrupt(format!("lead {id} snapshot: {e}")))?;
-                (state, s.version, s.last_applied_inbox_id)
+                (state, fallback, s.version, s.last_applied_inbox_id)
             }
             None => (
                 DialogState::new(id, &lead.channel, lead.name.clone(), lead.created_at),
+                FallbackState::default(),
                 0,
                 0,
             ),
@@ -77,6 +90,7 @@ impl Actor for LeadActor {
             last_activity: Instant::now(),
             idle_timer: None,
             author: None,
+            fallback,
         };
         self.arm_idle_check(&myself, &mut rt);
         Ok(rt)
@@ -143,15 +157,86 @@ impl LeadActor {
             for item in items {
                 let started = Instant::now();
                 let kind = item.payload.kind();
+                let chain = self.has_chain(rt);
+                let running = rt.fallback.running();
+                let mut fb = None;
                 let (event, text_in) = match item.payload {
-                    InboxPayload::Intake { phone, text } => (
-                        Event::Intake {
-                            phone,
-                            text: text.clone(),
-                            channel_can_talk: self.deps.channels.can_talk(&rt.lead.channel),
-                        },
-                        text.filter(|t| !t.trim().is_empty()),
-                    ),
+                    InboxPayload::Intake { phone, text } => {
+                        let text_in = text.clone().filter(|t| !t.trim().is_empty());
+                        // A lead of a source with a chain that the bot cannot talk to on its
+                        // own channel (it cannot write first and the client has not written):
+                        // the chain reaches it; the card's number is where SMS and calls go.
+                        if chain && !self.can_open(&rt.lead.channel, text_in.is_some()) {
+                            let start = FbEvent::Start {
+                                source: rt.lead.source.clone(),
+                                lead_channel: rt.lead.channel.to_string(),
+                            };
+                            self.step_with(rt, vec![], vec![start], text_in, Some(item.id), None)
+                                .await?;
+                            continue;
+                        }
+                        (
+                            Event::Intake {
+                                phone,
+                                text,
+                                channel_can_talk: self.deps.channels.can_talk(&rt.lead.channel),
+                            },
+                            text_in,
+                        )
+                    }
+                    // The client answers a lead the chain is reaching on the lead's own channel
+                    // (or its web chat): the dialog opens there and takes the message.
+                    InboxPayload::Message { text } if running && rt.state.status == LeadStatus::New => {
+                        let channel = rt.lead.channel.clone();
+                        let stepped = self
+                            .step_with(
+                                rt,
+                                vec![
+                                    Event::ChannelJoined {
+                                        channel: channel.clone(),
+                                    },
+                                    Event::ClientMessage { text: text.clone() },
+                                ],
+                                vec![FbEvent::Answered {
+                                    channel: channel.to_string(),
+                                }],
+                                Some(text),
+                                Some(item.id),
+                                None,
+                            )
+                            .await;
+                        stepped?;
+                        continue;
+                    }
+                    InboxPayload::ChannelLost { reason, channel } if chain || running => {
+                        let channel = channel.unwrap_or_else(|| rt.state.channel.clone()).to_string();
+                        tracing::warn!(lead_id = %rt.lead.id, reason = %reason, channel = %channel, "client channel lost");
+                        let waiting = rt.state.status == LeadStatus::BotProcessing
+                            && !rt.state.awaiting_manager
+                            && rt.state.phone.is_none()
+                            && rt.state.taken_over_by.is_none();
+                        let lost = FbEvent::ChannelLost {
+                            channel: channel.clone(),
+                        };
+                        if running {
+                            // A step's channel failed: the next step at once.
+                            self.step_with(rt, vec![], vec![lost], None, Some(item.id), None)
+                                .await?;
+                            continue;
+                        }
+                        if chain && !rt.fallback.started && waiting && channel == rt.state.channel.as_str() {
+                            // The dialog's chat is gone before the phone: the chain takes over.
+                            let start = FbEvent::Start {
+                                source: rt.lead.source.clone(),
+                                lead_channel: channel,
+                            };
+                            self.step_with(rt, vec![], vec![lost, start], None, Some(item.id), None)
+                                .await?;
+                            continue;
+                        }
+                        // Not the chain's business: the dialog decides as before.
+                        (Event::ChannelLost, None)
+                    }
                     InboxPayload::Message { text } => (Event::ClientMessage { text: text.clone() }, Some(text)),
                     InboxPayload::Assigned {
                         manager_id,
@@ -172,7 +257,50 @@ impl LeadActor {
                         },
                         Some(format!("[контакт] {phone}")),
                     ),
-                    InboxPayload::ChannelJoined { channel } => (Event::ChannelJoined { channel }, None),
+                    // A key pressed in the automated call: the manager's key hands the lead over
+                    // with the number from its card (the one that was called).
+                    InboxPayload::CallAnswered { digits, manager } => {
+                        let said = format!(
+                            "[звонок] нажато: {}",
+                            if digits.is_empty() {
+                                "ничего"
+                            } else {
+                                digits.as_str()
+                            }
+                        );
+                        let phone = rt.lead.phone.as_ref().map(|p| p.as_str().to_string());
+                        let (mut events, mut fb_events) = (vec![], vec![]);
+                        if let (true, Some(phone)) = (manager, phone) {
+                            let s = &rt.state;
+                            match s.status {
+                                LeadStatus::New => events.push(Event::Intake {
+                                    phone: Some(phone),
+                                    text: None,
+                                    channel_can_talk: false,
+                                }),
+                                LeadStatus::BotProcessing if s.phone.is_none() && !s.awaiting_manager => {
+                                    events.push(Event::ContactShared { phone, verified: true })
+                                }
+                                _ => {}
+                            }
+                            if running {
+                                fb_events.push(FbEvent::Answered {
+                                    channel: fallback::VOICE.into(),
+                                });
+                            }
+                        }
+                        self.step_with(rt, events, fb_events, Some(said), Some(item.id), None)
+                            .await?;
+                        continue;
+                    }
+                    InboxPayload::ChannelJoined { channel } => {
+                        if running {
+                            fb = Some(FbEvent::Answered {
+                                channel: channel.to_string(),
+                            });
+                        }
+                        (Event::ChannelJoined { channel }, None)
+                    }
                     InboxPayload::TakeOver { by } => (Event::TakenOver { by }, None),
                     InboxPayload::ManagerMessage { author, text } => {
                         rt.author = Some(author);
@@ -180,12 +308,14 @@ impl LeadActor {
                     }
                     InboxPayload::MarkLowQuality => (Event::MarkedLowQuality, None),
                     InboxPayload::Reassign => (Event::ReassignRequested, None),
-                    InboxPayload::ChannelLost { reason } => {
+                    InboxPayload::ChannelLost { reason, .. } => {
                         tracing::warn!(lead_id = %rt.lead.id, reason = %reason, "client channel lost");
                         (Event::ChannelLost, None)
                     }
                 };
-                let stepped = self.step(rt, event, text_in, Some(item.id), None).await;
+                let stepped = self
+                    .step_with(rt, vec![event], fb.into_iter().collect(), text_in, Some(item.id), None)
+                    .await;
                 rt.author = None;
                 stepped?;
                 let lag = (Utc::now() - item.received_at).num_milliseconds().max(0) as f64 / 1000.0;
@@ -197,6 +327,13 @@ impl LeadActor {
     }
 
     async fn apply_timer(&self, rt: &mut LeadRuntime, timer: DueTimer) -> Result<(), ActorProcessingErr> {
+        if timer.kind == FALLBACK_TIMER {
+            let event = FbEvent::TimerFired {
+                generation: timer.generation as u64,
+            };
+            let fired = Some((FALLBACK_TIMER.to_string(), timer.generation));
+            return self.step_with(rt, vec![], vec![event], None, None, fired).await;
+        }
         let Some(kind) = TimerKind::parse(&timer.kind) else {
             tracing::warn!(lead_id = %rt.lead.id, kind = %timer.kind, "unknown timer kind, dropped");
             return Ok(());
@@ -208,7 +345,8 @@ impl LeadActor {
             kind,
             generation: timer.generation as u64,
         };
-        self.step(rt, event, None, None, Some((kind, timer.generation))).await?;
+        let fired = Some((kind.as_str().to_string(), timer.generation));
+        self.step_with(rt, vec![event], vec![], None, None, fired).await?;
         metrics::histogram!(telemetry::MESSAGE_HANDLING, "kind" => "timer").record(started.elapsed().as_secs_f64());
         Ok(())
     }
@@ -217,20 +355,33 @@ impl LeadActor {
     /// turns the decision into rows, one commit stores it all, then the pool and delivery hear.
     /// `fired`: the timer being handled, deleted in the same transaction.
     /// Every log line of the step carries the lead's id (its span).
+    /// `events` go to the dialog in order, `fb` to the fallback chain after them.
     #[tracing::instrument(name = "lead_step", level = "info", skip_all, fields(lead_id = %rt.lead.id, version = rt.version + 1))]
-    async fn step(
+    async fn step_with(
         &self,
         rt: &mut LeadRuntime,
-        event: Event,
+        events: Vec<Event>,
+        fb: Vec<FbEvent>,
         text_in: Option<String>,
         inbox_id: Option<i64>,
-        fired: Option<(TimerKind, i64)>,
+        fired: Option<(String, i64)>,
     ) -> Result<(), ActorProcessingErr> {
         let now = Utc::now();
         let before = rt.state.clone();
-        let (state, effects, picked) = self.decide(rt, event, now).await?;
+        let mut state = rt.state.clone();
+        let mut effects = Vec::new();
+        let mut picked = None;
+        for event in events {
+            let (next, more, p) = self.decide(rt, state, event, now).await?;
+            state = next;
+            effects.extend(more);
+            picked = picked.or(p);
+        }
+        let (fb_state, fb_fx) = self
+            .run_fallback(rt, &before, &mut state, &mut effects, &mut picked, fb, now)
+            .await?;
         let version = rt.version + 1;
-        let plan = plan::plan(
+        let mut plan = plan::plan(
             &StepInput {
                 lead: rt.lead.id,
                 version,
@@ -242,7 +393,10 @@ impl LeadActor {
             },
             &|id| self.deps.routing.roster.head_of(id).map(|h| h.as_ref()),
         );
-        let commit = commit_of(rt, &state, &plan, text_in, inbox_id, fired)?;
+        if !fb_fx.is_empty() {
+            self.plan_fallback(rt, version, &fb_fx, &mut plan).await?;
+        }
+        let commit = commit_of(rt, &state, &fb_state, &plan, text_in, inbox_id, fired)?;
         if let Err(e) = self.deps.store.commit_step(&commit).await {
             // The pool already counted the manager it picked for this step; the step is redone
             // after the restart and picks again, so give the slot back or it leaks until restart.
@@ -255,7 +409,186 @@ impl LeadActor {
         if let Some(id) = inbox_id {
             rt.last_applied = id;
         }
+        rt.fallback = fb_state;
+        for e in &fb_fx {
+            if let FbEffect::Note { channel, reason, .. } = e {
+                metrics::counter!(telemetry::FALLBACK_STEPS, "channel" => channel.clone(), "reason" => reason.as_str())
+                    .increment(1);
+                tracing::info!(lead_id = %rt.lead.id, channel = %channel, reason = reason.as_str(), "fallback step");
+            }
+        }
         self.after_commit(rt, &before, state, plan, &commit, now);
+        Ok(())
+    }
+
+    fn has_chain(&self, rt: &LeadRuntime) -> bool {
+        self.deps
+            .fallback
+            .as_ref()
+            .is_some_and(|f| f.rules.has_chain(&rt.lead.source))
+    }
+
+    /// Whether the bot can open a dialog on `channel` by itself (or the client wrote there).
+    fn can_open(&self, channel: &str, client_wrote: bool) -> bool {
+        match self.deps.channels.capabilities(channel) {
+            Some(caps) => caps.realtime && (client_wrote || caps.can_initiate != Initiate::Never),
+            None => false,
+        }
+    }
+
+    /// Whether `channel` can reach this lead's client now.
+    fn reach(&self, lead: &LeadRecord, channel: &str) -> Reach {
+        let Some(caps) = self.deps.channels.capabilities(channel) else {
+            return Reach::NoAdapter;
+        };
+        if matches!(channel, fallback::SMS | fallback::VOICE) {
+            return if lead.phone.is_some() {
+                Reach::Yes
+            } else {
+                Reach::NoPhone
+            };
+        }
+        match caps.can_initiate {
+            Initiate::Never => Reach::CannotInitiate,
+            Initiate::TemplateOnly | Initiate::Always => Reach::Yes,
+        }
+    }
+
+    /// The chain's step: its events, and what the dialog's step means for it (the client said
+    /// "СТОП", a person took over, the lead was closed). A chain that ran out ends the lead
+    /// "no channel" through the dialog.
+    #[allow(clippy::too_many_arguments)]
+    async fn run_fallback(
+        &self,
+        rt: &LeadRuntime,
+        before: &DialogState,
+        state: &mut DialogState,
+        effects: &mut Vec<Effect>,
+        picked: &mut Option<ManagerId>,
+        mut events: Vec<FbEvent>,
+        now: DateTime<Utc>,
+    ) -> Result<(FallbackState, Vec<FbEffect>), ActorProcessingErr> {
+        let mut fb_state = rt.fallback.clone();
+        let Some(deps) = &self.deps.fallback else {
+            return Ok((fb_state, vec![]));
+        };
+        if fb_state.running() || events.iter().any(|e| matches!(e, FbEvent::Start { .. })) {
+            if state.opted_out && !before.opted_out {
+                // "СТОП" as the answer: the chain ends as opted out, not as answered.
+                events.retain(|e| !matches!(e, FbEvent::Answered { .. }));
+                events.push(FbEvent::OptedOut);
+            } else if state.taken_over_by.is_some()
+                || matches!(
+                    state.status,
+                    LeadStatus::Closed | LeadStatus::LowQuality | LeadStatus::Assigned
+                )
+                || state.awaiting_manager
+            {
+                events.push(FbEvent::Answered {
+                    channel: state.channel.to_string(),
+                });
+            }
+        }
+        if events.is_empty() {
+            return Ok((fb_state, vec![]));
+        }
+        let (mut sms_today, mut calls_today) = (0, 0);
+        if deps.rules.has_day_caps() {
+            let since = deps.rules.day_start(now);
+            sms_today = self.deps.store.messages_since(fallback::SMS, since).await? as u32;
+            calls_today = self.deps.store.messages_since(fallback::VOICE, since).await? as u32;
+        }
+        let mut all = Vec::new();
+        for event in events {
+            // The world is looked at per event and not held across an await (not `Send`).
+            let (next, fx) = {
+                let reach = |ch: &str| self.reach(&rt.lead, ch);
+                let world = World {
+                    reach: &reach,
+                    sms_today,
+                    calls_today,
+                };
+                deps.rules.step(fb_state, event, &world, now)
+            };
+            fb_state = next;
+            if fx.contains(&FbEffect::Exhausted) {
+                // Nothing reached the client: the dialog ends the lead as it did before chains.
+                let event = if state.status == LeadStatus::New {
+                    Event::Intake {
+                        phone: None,
+                        text: None,
+                        channel_can_talk: false,
+                    }
+                } else {
+                    Event::ChannelLost
+                };
+                let (next, more, p) = self.decide(rt, state.clone(), event, now).await?;
+                *state = next;
+                effects.extend(more);
+                *picked = picked.clone().or(p);
+            }
+            all.extend(fx);
+        }
+        if fb_state.running() && state.status == LeadStatus::BotProcessing {
+            // The chain has the lead's clocks now: the dialog's re-asks would go to the lost chat.
+            for kind in [TimerKind::Reask, TimerKind::NoAnswer] {
+                if state.timers.remove(&kind).is_some() {
+                    effects.push(Effect::CancelTimer(kind));
+                }
+            }
+        }
+        Ok((fb_state, all))
+    }
+
+    /// The chain's effects as rows: its messages and calls in the outbox (fitted to their
+    /// channel, `{link}` made a Telegram deep link bound to this lead), its timer, its notes
+    /// and what it sent in the transcript.
+    async fn plan_fallback(
+        &self,
+        rt: &LeadRuntime,
+        version: i64,
+        fx: &[FbEffect],
+        plan: &mut Plan,
+    ) -> Result<(), ActorProcessingErr> {
+        let lead = rt.lead.id;
+        for (i, e) in fx.iter().enumerate() {
+            match e {
+                FbEffect::Send { channel, text, .. } => {
+                    let text = if text.contains("{link}") {
+                        let link = match self.deps.fallback.as_ref().and_then(|f| f.telegram.as_ref()) {
+                            Some(tg) => tg.deep_link(lead).await?,
+                            None => String::new(),
+                        };
+                        text.replace("{link}", &link)
+                    } else {
+                        text.clone()
+                    };
+                    let parts = match self.deps.channels.capabilities(channel) {
+                        Some(caps) => fit(&text, &[], &caps).into_iter().map(|p| p.text).collect(),
+                        None => vec![text.clone()],
+                    };
+                    plan.said.push((Direction::Out, parts.join("\n")));
+                    for (j, part) in parts.into_iter().enumerate() {
+                        let msg = OutboundMessage::text(ChannelName::new(channel), &part);
+                        plan.outbox.push(NewOutbox {
+                            kind: KIND_MESSAGE.into(),
+                            payload: serde_json::to_value(&msg)?,
+                            idempotency_key: format!("lead:{lead}:v{version}:fb{i}.{j}"),
+                        });
+                    }
+                }
+                FbEffect::Arm { due_at, generation } => plan.timers.push(TimerChange::Arm {
+                    kind: FALLBACK_TIMER.into(),
+                    due_at: *due_at,
+                    generation: *generation as i64,
+                }),
+                FbEffect::Cancel => plan.timers.push(TimerChange::Cancel {
+                    kind: FALLBACK_TIMER.into(),
+                }),
+                FbEffect::Note { text, .. } => plan.said.push((Direction::Out, text.clone())),
+                FbEffect::Exhausted => {}
+            }
+        }
         Ok(())
     }
 
@@ -265,10 +598,11 @@ impl LeadActor {
     async fn decide(
         &self,
         rt: &LeadRuntime,
+        state: DialogState,
         event: Event,
         now: DateTime<Utc>,
     ) -> Result<(DialogState, Vec<Effect>, Option<ManagerId>), ActorProcessingErr> {
-        let (mut state, mut effects) = self.deps.dialog.step(rt.state.clone(), event, now);
+        let (mut state, mut effects) = self.deps.dialog.step(state, event, now);
         let mut picked = None;
         if let Some((text, exclude)) = effects.iter().find_map(|e| match e {
             Effect::FindManager { text, exclude } => Some((text.clone(), exclude.clone())),
@@ -407,27 +741,36 @@ impl LeadActor {
 fn commit_of(
     rt: &LeadRuntime,
     state: &DialogState,
+    fallback: &FallbackState,
     plan: &Plan,
     text_in: Option<String>,
     inbox_id: Option<i64>,
-    fired: Option<(TimerKind, i64)>,
+    fired: Option<(String, i64)>,
 ) -> Result<StepCommit, serde_json::Error> {
     let mut timers = Vec::with_capacity(plan.timers.len() + 1);
     if let Some((kind, generation)) = fired {
-        timers.push(TimerChange::Fired {
-            kind: kind.as_str().into(),
-            generation,
-        });
+        timers.push(TimerChange::Fired { kind, generation });
     }
     timers.extend(plan.timers.iter().cloned());
+    let mut snapshot = serde_json::to_value(state)?;
+    if fallback.started {
+        if let Some(o) = snapshot.as_object_mut() {
+            o.insert("fallback".into(), serde_json::to_value(fallback)?);
+        }
+    }
     Ok(StepCommit {
         lead: rt.lead.id,
         expected_version: rt.version,
-        state: serde_json::to_value(state)?,
+        state: snapshot,
         projection: Projection {
             channel: state.channel.clone(),
             status: state.status,
-            phone: state.phone.clone(),
+            // While a chain reaches the client, the card's number (where its SMS and calls go)
+            // stays on the lead until the dialog has one of its own.
+            phone: state
+                .phone
+                .clone()
+                .or_else(|| fallback.started.then(|| rt.lead.phone.clone()).flatten()),
             manager_id: state.manager.as_ref().map(|m| m.id.clone()),
             reason: state.outcome.map(|o| o.as_str().to_string()),
         },

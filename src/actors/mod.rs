@@ -52,6 +52,15 @@ pub struct LeadDeps {
     pub timer_wake: Arc<Notify>,
     pub runtime: RuntimeSettings,
     pub routing: Arc<RoutingDeps>,
+    /// The fallback chains (fallback.toml); `None`: a lead without a chat ends "no channel".
+    pub fallback: Option<Arc<FallbackDeps>>,
+}
+
+/// What the fallback chain needs besides its rules: the Telegram bot, whose deep links bound to
+/// the lead go into the SMS.
+pub struct FallbackDeps {
+    pub rules: crate::dialog::fallback::FallbackRules,
+    pub telegram: Option<Arc<crate::channels::telegram::Telegram>>,
 }
 
 /// What a lead needs to ask for a manager: the rules, the classifier, the roster (heads).

@@ -11,6 +11,7 @@ pub mod meta;
 pub mod sms;
 pub mod telegram;
 pub mod vk;
+pub mod voice;
 pub mod webchat;
 pub mod whatsapp;
 

@@ -5,6 +5,7 @@ mod amocrm;
 mod avito;
 mod bitrix24;
 mod duration;
+mod fallback;
 mod instagram;
 mod issues;
 mod robots;
@@ -14,6 +15,7 @@ mod service;
 mod sms;
 mod telegram;
 mod vk;
+mod voice;
 mod whatsapp;
 
 use std::path::{Path, PathBuf};
@@ -23,6 +25,7 @@ pub use avito::AvitoSettings;
 pub use bitrix24::{
     Bitrix24Auth, Bitrix24Limits, Bitrix24Settings, Bitrix24Statuses, DispatchSettings, OpenLinesSettings,
 };
+pub use fallback::{CapsSettings, FallbackSettings, QuietHoursSettings, StepSettings};
 pub use instagram::InstagramSettings;
 pub use issues::{ConfigIssue, ConfigIssues};
 pub use robots::{CrmMapping, Recipient, RobotsSettings};
@@ -37,6 +40,7 @@ pub use service::{
 pub use sms::{SmsProviderKind, SmsSettings};
 pub use telegram::{Executor, JobBoardSettings, TelegramLimits, TelegramSettings, TelegramTexts};
 pub use vk::VkSettings;
+pub use voice::{VoiceProviderKind, VoiceSettings};
 pub use whatsapp::{WhatsAppSettings, WhatsAppTemplate};
 
 /// File names inside the config directory.
@@ -61,6 +65,10 @@ pub const INSTAGRAM_FILE: &str = "instagram.toml";
 pub const SMS_FILE: &str = "sms.toml";
 /// Optional: present = Avito Messenger is on (example in `config/examples/`).
 pub const AVITO_FILE: &str = "avito.toml";
+/// Optional: present = leads without a usable chat are reached along a fallback chain.
+pub const FALLBACK_FILE: &str = "fallback.toml";
+/// Optional: present = automated calls can be placed (example in `config/examples/`).
+pub const VOICE_FILE: &str = "voice.toml";
 
 /// The defaults shipped in the repository, compiled in so the binary runs from anywhere.
 const EMBEDDED: [(&str, &str); 3] = [
@@ -84,6 +92,8 @@ pub struct Config {
     pub instagram: Option<InstagramSettings>,
     pub sms: Option<SmsSettings>,
     pub avito: Option<AvitoSettings>,
+    pub fallback: Option<FallbackSettings>,
+    pub voice: Option<VoiceSettings>,
     /// Where the files came from (a directory, or `None` for the compiled-in defaults).
     pub source: Option<PathBuf>,
 }
@@ -142,6 +152,8 @@ impl Config {
         let instagram = optional::<InstagramSettings>(dir, INSTAGRAM_FILE, "LEADBOT_INSTAGRAM__", &mut issues);
         let sms = optional::<SmsSettings>(dir, SMS_FILE, "LEADBOT_SMS__", &mut issues);
         let avito = optional::<AvitoSettings>(dir, AVITO_FILE, "LEADBOT_AVITO__", &mut issues);
+        let fallback = optional::<FallbackSettings>(dir, FALLBACK_FILE, "LEADBOT_FALLBACK__", &mut issues);
+        let voice = optional::<VoiceSettings>(dir, VOICE_FILE, "LEADBOT_VOICE__", &mut issues);
         // Each file that parsed is validated even when another did not: report everything at once.
         let mut service = service;
         if let Some(service) = service.as_mut() {
@@ -173,6 +185,8 @@ impl Config {
                 instagram,
                 sms,
                 avito,
+                fallback,
+                voice,
                 source: dir.map(Path::to_path_buf),
             })
         } else {
@@ -336,6 +350,8 @@ integration_file!(
     InstagramSettings,
     SmsSettings,
     AvitoSettings,
+    FallbackSettings,
+    VoiceSettings,
 );
 
 /// Present = the integration is on (example files in `config/examples/`).

@@ -1,6 +1,7 @@
 //! The conversation: a pure state machine `(state, event, now) -> (state, effects)` driven by the
 //! script in `config/dialog.toml`. The lead's actor persists the state and executes the effects.
 
+pub mod fallback;
 mod faq;
 mod machine;
 mod phone_input;

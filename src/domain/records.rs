@@ -111,6 +111,9 @@ pub enum InboxPayload {
     /// The client's channel cannot reach them any more (blocked the bot, ...).
     ChannelLost {
         reason: String,
+        /// The channel that failed (absent in rows older than the fallback chain: the lead's).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        channel: Option<ChannelName>,
     },
     /// The client opened a chat for this lead (a Telegram deep link).
     ChannelJoined {
@@ -129,6 +132,11 @@ pub enum InboxPayload {
     MarkLowQuality,
     /// An operator moves the lead to the next eligible manager.
     Reassign,
+    /// The client answered an automated call with keys (`manager`: the key that asks for one).
+    CallAnswered {
+        digits: String,
+        manager: bool,
+    },
 }
 
 impl InboxPayload {
@@ -147,6 +155,7 @@ impl InboxPayload {
             InboxPayload::ManagerMessage { .. } => "manager_message",
             InboxPayload::MarkLowQuality => "mark_low_quality",
             InboxPayload::Reassign => "reassign",
+            InboxPayload::CallAnswered { .. } => "call_answered",
         }
     }
 }

@@ -30,6 +30,7 @@ use crate::channels::instagram::InstagramInbound;
 use crate::channels::sms::SmsCallbacks;
 use crate::channels::telegram::TelegramInbound;
 use crate::channels::vk::VkInbound;
+use crate::channels::voice::VoiceWebhooks;
 use crate::channels::whatsapp::WhatsAppInbound;
 use crate::crm::amocrm::AmoInbound;
 use crate::crm::bitrix24::Bitrix24Inbound;
@@ -77,6 +78,7 @@ pub struct AppState {
     pub instagram: Option<Arc<InstagramInbound>>,
     pub sms: Option<Arc<SmsCallbacks>>,
     pub avito: Option<Arc<AvitoInbound>>,
+    pub voice: Option<Arc<VoiceWebhooks>>,
     pub jobs: Option<Arc<JobBoard>>,
     /// The job board's rows (the console lists them).
     pub job_store: Arc<dyn crate::store::JobStore>,
@@ -213,6 +215,8 @@ fn api_router(state: AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(webhooks::instagram_verify, webhooks::instagram))
         .routes(routes!(webhooks::sms))
         .routes(routes!(webhooks::avito))
+        .routes(routes!(webhooks::voice_twilio))
+        .routes(routes!(webhooks::voice_zvonobot_get, webhooks::voice_zvonobot))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(health::metrics))

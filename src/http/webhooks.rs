@@ -13,6 +13,7 @@ use crate::channels::instagram::IgReject;
 use crate::channels::sms::SmsReject;
 use crate::channels::telegram::UpdateError;
 use crate::channels::vk::VkReject;
+use crate::channels::voice::VoiceReject;
 use crate::channels::whatsapp::WaReject;
 use crate::crm::amocrm::{ReceiveError as AmoReceiveError, Webhook};
 use crate::crm::bitrix24::{Event, ReceiveError, Received};
@@ -362,4 +363,82 @@ pub async fn avito(
         }
         Err(e) => Err(ApiError::Unavailable(e.to_string())),
     }
+}
+
+fn voice_rejected(e: VoiceReject) -> ApiError {
+    match e {
+        VoiceReject::Forbidden => {
+            telemetry::refused("voice", "wrong_signature");
+            ApiError::Forbidden("wrong signature or secret".into())
+        }
+        e @ VoiceReject::Malformed(_) => {
+            telemetry::refused("voice", "malformed");
+            ApiError::BadRequest(e.to_string())
+        }
+        e => ApiError::Unavailable(e.to_string()),
+    }
+}
+
+/// `POST /webhooks/voice/twilio?lead=&row=`: the key pressed in a Twilio call (`<Gather>`'s
+/// action), checked against `X-Twilio-Signature` over the public URL and the form before
+/// anything is stored (wrong → 403); answered with TwiML.
+#[utoipa::path(
+    post, path = "/webhooks/voice/twilio", tag = "webhooks",
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "Twilio's Gather action (Digits, CallSid, …)"),
+    responses((status = 200, description = "TwiML", body = String, content_type = "text/xml"), (status = 400, description = "Not a keypress", body = ErrorBody), (status = 403, description = "Wrong signature", body = ErrorBody), (status = 404, description = "Voice is off", body = ErrorBody))
+)]
+pub async fn voice_twilio(
+    State(state): State<AppState>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<([(axum::http::HeaderName, &'static str); 1], String), ApiError> {
+    let Some(voice) = &state.voice else {
+        return Err(ApiError::NotFound("voice calls are not configured".into()));
+    };
+    let signature = headers
+        .get("x-twilio-signature")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
+    let twiml = voice.twilio(path, signature, &body).await.map_err(voice_rejected)?;
+    Ok(([(CONTENT_TYPE, "text/xml")], twiml))
+}
+
+/// `POST /webhooks/voice/zvonobot/{secret}?lead=&row=`: the key pressed in a Zvonobot call.
+/// Zvonobot signs nothing, so the secret in the URL is checked (wrong → 403, nothing stored).
+#[utoipa::path(
+    post, path = "/webhooks/voice/zvonobot/{secret}", tag = "webhooks",
+    params(("secret" = String, Path, description = "LEADBOT_VOICE_WEBHOOK_SECRET")),
+    request_body(content = String, description = "Zvonobot's keypress webhook (its parameters)"),
+    responses((status = 200, description = "Taken", body = String), (status = 400, description = "Not a keypress", body = ErrorBody), (status = 403, description = "Wrong secret", body = ErrorBody), (status = 404, description = "Voice is off", body = ErrorBody))
+)]
+pub async fn voice_zvonobot(
+    State(state): State<AppState>,
+    ApiPath(secret): ApiPath<String>,
+    uri: axum::http::Uri,
+    body: Bytes,
+) -> Result<&'static str, ApiError> {
+    let Some(voice) = &state.voice else {
+        return Err(ApiError::NotFound("voice calls are not configured".into()));
+    };
+    voice
+        .zvonobot(&secret, uri.query().unwrap_or(""), &body)
+        .await
+        .map_err(voice_rejected)
+}
+
+/// `GET /webhooks/voice/zvonobot/{secret}?lead=&row=`: the same keypress, for a Zvonobot
+/// account that calls its webhooks with GET.
+#[utoipa::path(
+    get, path = "/webhooks/voice/zvonobot/{secret}", tag = "webhooks",
+    params(("secret" = String, Path, description = "LEADBOT_VOICE_WEBHOOK_SECRET")),
+    responses((status = 200, description = "Taken", body = String), (status = 400, description = "Not a keypress", body = ErrorBody), (status = 403, description = "Wrong secret", body = ErrorBody), (status = 404, description = "Voice is off", body = ErrorBody))
+)]
+pub async fn voice_zvonobot_get(
+    State(state): State<AppState>,
+    ApiPath(secret): ApiPath<String>,
+    uri: axum::http::Uri,
+) -> Result<&'static str, ApiError> {
+    voice_zvonobot(State(state), ApiPath(secret), uri, Bytes::new()).await
 }

@@ -89,6 +89,9 @@ pub trait Store: Send + Sync + 'static {
     async fn outbox_pending(&self) -> StoreResult<i64>;
     /// Rows given up (kept with their last error for the operator).
     async fn outbox_failed_count(&self) -> StoreResult<i64>;
+    /// Bot messages to `channel` (every lead's) created since `since` and not given up: what
+    /// the per-day caps of SMS and calls count.
+    async fn messages_since(&self, channel: &str, since: DateTime<Utc>) -> StoreResult<i64>;
     /// Rows with this status (`pending`, `sent`, `failed`) after `after_id`, oldest first.
     async fn outbox_rows(&self, status: &str, after_id: i64, limit: i64) -> StoreResult<Vec<OutboxRow>>;
     /// An operator sends a given-up row again (fresh attempts, due now); `false` if it is not failed.

@@ -11,6 +11,7 @@ pub mod fake_graph;
 pub mod fake_sms;
 pub mod fake_telegram;
 pub mod fake_vk;
+pub mod fake_voice;
 pub mod smtp;
 
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};

@@ -114,8 +114,9 @@ impl VkInbound {
                     if let Some(lead) = self.vk.chats.lead_of_chat(&self.vk.bot(), user).await? {
                         let payload = InboxPayload::ChannelLost {
                             reason: "the client denied the community's messages (VK)".into(),
+                            channel: Some(ChannelName::new(CHANNEL)),
                         };
-                        let key = EventKey::new("channel-status", format!("lost:{lead}"));
+                        let key = EventKey::new("channel-status", format!("lost:{lead}:{CHANNEL}"));
                         self.intake.push(lead, &key, &payload).await?;
                     }
                 }

@@ -399,6 +399,18 @@ impl Store for PgStore {
         Ok(row.try_get(0)?)
     }
 
+    async fn messages_since(&self, channel: &str, since: DateTime<Utc>) -> StoreResult<i64> {
+        let row = sqlx::query(
+            "SELECT count(*) FROM outbox
+             WHERE kind = 'message' AND payload->>'channel' = $1 AND created_at >= $2 AND status <> 'failed'",
+        )
+        .bind(channel)
+        .bind(since)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get(0)?)
+    }
+
     async fn outbox_rows(&self, status: &str, after_id: i64, limit: i64) -> StoreResult<Vec<OutboxRow>> {
         let rows = sqlx::query(
             "SELECT id, lead_id, kind, status, attempts, last_error, next_attempt_at, created_at

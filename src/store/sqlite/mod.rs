@@ -505,6 +505,19 @@ impl Store for SqliteStore {
         Ok(row.try_get(0)?)
     }
 
+    async fn messages_since(&self, channel: &str, since: DateTime<Utc>) -> StoreResult<i64> {
+        let row = sqlx::query(
+            "SELECT count(*) FROM outbox
+             WHERE kind = 'message' AND json_extract(payload, '$.channel') = $1 AND created_at >= $2
+               AND status <> 'failed'",
+        )
+        .bind(channel)
+        .bind(micros(since))
+        .fetch_one(&self.read)
+        .await?;
+        Ok(row.try_get(0)?)
+    }
+
     async fn outbox_rows(&self, status: &str, after_id: i64, limit: i64) -> StoreResult<Vec<OutboxRow>> {
         let rows = sqlx::query(
             "SELECT id, lead_id, kind, status, attempts, last_error, next_attempt_at, created_at

@@ -189,8 +189,11 @@ impl TelegramInbound {
 
     /// The lead's chat cannot be reached: its dialog takes the fallback.
     async fn channel_lost(&self, lead: LeadId, reason: &str) -> Result<(), UpdateError> {
-        let payload = InboxPayload::ChannelLost { reason: reason.into() };
-        let key = EventKey::new("channel-status", format!("lost:{lead}"));
+        let payload = InboxPayload::ChannelLost {
+            reason: reason.into(),
+            channel: Some(ChannelName::new(CHANNEL)),
+        };
+        let key = EventKey::new("channel-status", format!("lost:{lead}:{CHANNEL}"));
         self.intake.push(lead, &key, &payload).await?;
         Ok(())
     }
