@@ -44,6 +44,7 @@ const TABLES: &[&str] = &[
     "deal_timers",
     "sla_violations",
     "sla_counters",
+    "report_sends",
     "console_users",
     "console_sessions",
     "console_api_tokens",
