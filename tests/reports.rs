@@ -493,6 +493,8 @@ async fn csv_and_xlsx_from_the_api_equal_the_json(kind: StoreKind) {
         "/api/v1/reports/weekly?from=2026-12-07&to=2026-11-30",
         "/api/v1/reports/weekly?from=2024-01-01&to=2026-01-01",
         "/api/v1/reports/weekly?unknown=1",
+        "/api/v1/reports/weekly?from=262142-12-30",
+        "/api/v1/reports/monthly?to=0000-01-01",
     ] {
         let (status, _, body) = get_bytes(&app, bad, Some(token)).await;
         assert_eq!(status, 400, "{bad}: {}", String::from_utf8_lossy(&body));
@@ -533,6 +535,46 @@ async fn csv_and_xlsx_from_the_api_equal_the_json(kind: StoreKind) {
     // The route is in the OpenAPI document.
     let (_, doc) = app.get("/api/openapi.json").await;
     assert!(doc["paths"]["/api/v1/reports/{kind}"]["get"].is_object());
+    app.stop().await;
+}
+
+/// The per-channel gauges: computed at start (and every minute) from today's leads.
+#[tokio::test]
+async fn per_channel_figures_are_metrics() {
+    let db = TestDb::fresh(StoreKind::Sqlite);
+    let mut app = TestApp::spawn_on(db.clone(), |_| {}).await;
+    let (lead, _) = app.new_lead("metrics-1", Some("Здравствуйте, сколько стоит?")).await;
+    app.say(lead, "мой номер +7 916 123-45-67").await;
+    let status = app.lead(lead).await["status"].as_str().unwrap().to_string();
+    let handed = if ["queued", "assigned", "closed"].contains(&status.as_str()) {
+        1.0
+    } else {
+        0.0
+    };
+    app.shutdown().await;
+    let app = TestApp::spawn_on(db.clone(), |_| {}).await;
+    let start = Instant::now();
+    loop {
+        let m = app.metrics().await;
+        if m.value("leadbot_channel_leads", &[("channel", "webchat")]) == 1.0 {
+            assert_eq!(m.value("leadbot_channel_phone_ratio", &[("channel", "webchat")]), 1.0);
+            assert_eq!(
+                m.value("leadbot_channel_handed_ratio", &[("channel", "webchat")]),
+                handed,
+                "{status}"
+            );
+            assert!(
+                m.value(
+                    "leadbot_channel_time_to_phone_median_seconds",
+                    &[("channel", "webchat")]
+                ) >= 0.0
+            );
+            assert!(m.value("leadbot_channel_reply_sla_ratio", &[("channel", "webchat")]) > 0.0);
+            break;
+        }
+        assert!(start.elapsed() < WAIT, "no per-channel gauges: {}", m.0);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     app.stop().await;
 }
 

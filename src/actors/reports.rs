@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use chrono_tz::Tz;
 use tokio::sync::Notify;
 
@@ -99,7 +99,14 @@ impl ReportService {
         to: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Period, PeriodError> {
-        let date = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| PeriodError::BadDate(s.to_string()));
+        let date = |s: &str| {
+            NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .ok()
+                // Years a sales report can be about (and no calendar arithmetic near the end of
+                // chrono's range).
+                .filter(|d| (1970..=9999).contains(&d.year()))
+                .ok_or_else(|| PeriodError::BadDate(s.to_string()))
+        };
         let tz = self.time_zone;
         let period = match (from.map(date).transpose()?, to.map(date).transpose()?) {
             (Some(f), Some(t)) => Period::days(tz, f, t).ok_or(PeriodError::Empty)?,
