@@ -217,6 +217,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
 
     // The runtime, and with it the intake port.
     let routing = Arc::new(routing_deps(&config)?);
+    let outbox_wake = Arc::new(Notify::new());
     let runtime = Runtime::start(RuntimeParts {
         roster: routing.roster.clone(),
         deps: LeadDeps {
@@ -224,7 +225,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
             dialog: build_dialog(&config)?,
             channels,
             crms,
-            outbox_wake: Arc::new(Notify::new()),
+            outbox_wake: outbox_wake.clone(),
             timer_wake: Arc::new(Notify::new()),
             runtime: svc.runtime.clone(),
             routing,
@@ -310,6 +311,20 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         inbound
     });
 
+    // The reports: on demand always; the scheduled ones with reports.toml.
+    let reports = Arc::new(crate::actors::reports::ReportService::new(
+        opened.reports.clone(),
+        &config,
+        Some(outbox_wake.clone()),
+    ));
+    tasks.push(tokio::spawn(
+        reports.clone().run_metrics(std::time::Duration::from_secs(60)),
+    ));
+    if reports.has_schedule() {
+        tracing::info!(time_zone = %reports.time_zone(), "scheduled reports on");
+        tasks.push(tokio::spawn(reports.clone().run()));
+    }
+
     let operator_token = operator_token(&config, store.as_ref()).await?;
     let state = AppState {
         store,
@@ -339,6 +354,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         avito: avito_in,
         voice: voice_in,
         jobs,
+        reports,
     };
     let addr = listener.local_addr()?;
     console_setup(&config, opened.users.as_ref(), opened.store.as_ref(), addr).await?;

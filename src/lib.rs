@@ -15,6 +15,7 @@ pub mod keywords;
 pub mod llm;
 pub mod notify;
 pub mod outbox;
+pub mod reports;
 pub mod routing;
 pub mod sla;
 pub mod store;

@@ -61,6 +61,23 @@ enum Command {
         #[command(subcommand)]
         action: UserAction,
     },
+    /// A report for the head of sales over any period (the same numbers as the scheduled
+    /// ones): end_of_day, weekly, monthly or channels. Days are in the account's time zone
+    /// (robots.toml); the period is [from, to); without them, the current one.
+    Report {
+        kind: String,
+        /// First day, YYYY-MM-DD.
+        #[arg(long)]
+        from: Option<String>,
+        /// The day after the last one, YYYY-MM-DD.
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long, default_value = "json", value_parser = ["json", "csv", "xlsx"])]
+        format: String,
+        /// Write to this file instead of stdout.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
     /// Read messages one per line on stdin; print the phone numbers found as a JSON array per line.
     Phones {
         /// Default country for numbers without a country code.
@@ -274,6 +291,53 @@ fn main() -> ExitCode {
                 println!("config OK ({from}), {} placeholder answer(s) to fill in", todo.len());
             }
             ExitCode::SUCCESS
+        }
+        Command::Report {
+            kind,
+            from,
+            to,
+            format,
+            output,
+        } => {
+            let config = match load_config(cli.config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            let Some(kind) = leadbot::reports::ReportKind::parse(&kind) else {
+                eprintln!("leadbot report: unknown report `{kind}` (end_of_day, weekly, monthly, channels)");
+                return ExitCode::from(2);
+            };
+            let format = leadbot::reports::Format::parse(&format).unwrap_or(leadbot::reports::Format::Json);
+            let runtime = match tokio::runtime::Runtime::new() {
+                Ok(r) => r,
+                Err(_) => return ExitCode::FAILURE,
+            };
+            match runtime.block_on(report_command(&config, kind, from, to, format)) {
+                Ok(bytes) => {
+                    let written = match &output {
+                        Some(path) => std::fs::write(path, &bytes).with_context(|| path.display().to_string()),
+                        None => {
+                            use std::io::Write;
+                            io::stdout().write_all(&bytes).context("stdout")
+                        }
+                    };
+                    match written {
+                        Ok(()) => ExitCode::SUCCESS,
+                        Err(e) => {
+                            eprintln!("leadbot report: {e:#}");
+                            ExitCode::FAILURE
+                        }
+                    }
+                }
+                Err(ReportCmdError::Period(e)) => {
+                    eprintln!("leadbot report: {e}");
+                    ExitCode::from(2)
+                }
+                Err(ReportCmdError::Other(e)) => {
+                    eprintln!("leadbot report: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
         }
         Command::MigrateStore { from, to, replace } => {
             let runtime = match tokio::runtime::Runtime::new() {
@@ -534,4 +598,36 @@ async fn user_command(config: &Config, action: UserAction) -> anyhow::Result<()>
     }
     stores.close().await;
     Ok(())
+}
+
+enum ReportCmdError {
+    Period(leadbot::actors::reports::PeriodError),
+    Other(anyhow::Error),
+}
+
+/// `leadbot report`: the same service the API and the schedule use, on the configured store.
+async fn report_command(
+    config: &Config,
+    kind: leadbot::reports::ReportKind,
+    from: Option<String>,
+    to: Option<String>,
+    format: leadbot::reports::Format,
+) -> Result<Vec<u8>, ReportCmdError> {
+    let other = |e: anyhow::Error| ReportCmdError::Other(e);
+    let location = config
+        .service
+        .database
+        .location()
+        .map_err(|e| other(anyhow::anyhow!(e)))?;
+    let stores = leadbot::store::Stores::open_beside_service(&location)
+        .await
+        .map_err(|e| other(anyhow::anyhow!(leadbot::app::store_failure(&location, &e))))?;
+    let service = leadbot::actors::reports::ReportService::new(stores.reports.clone(), config, None);
+    let now = chrono::Utc::now();
+    let period = service
+        .period(kind, from.as_deref(), to.as_deref(), now)
+        .map_err(ReportCmdError::Period)?;
+    let report = service.report(kind, &period, now).await.map_err(|e| other(e.into()))?;
+    stores.close().await;
+    leadbot::reports::render::render(&report, format).map_err(|e| other(e.into()))
 }

@@ -50,6 +50,14 @@ pub const DEAL_ACTORS_ACTIVE: &str = "leadbot_deal_actors_active";
 pub const DEALS_TRACKED: &str = "leadbot_deals_tracked";
 pub const SLA_TIMER_LAG: &str = "leadbot_sla_timer_lag_seconds";
 pub const SLA_VIOLATIONS: &str = "leadbot_sla_violations_total";
+/// Per-channel figures of today's leads (the account's local day), as the reports compute them.
+pub const CHANNEL_LEADS: &str = "leadbot_channel_leads";
+pub const CHANNEL_PHONE_RATIO: &str = "leadbot_channel_phone_ratio";
+pub const CHANNEL_HANDED_RATIO: &str = "leadbot_channel_handed_ratio";
+pub const CHANNEL_TIME_TO_PHONE: &str = "leadbot_channel_time_to_phone_median_seconds";
+pub const CHANNEL_REPLY_SLA_RATIO: &str = "leadbot_channel_reply_sla_ratio";
+pub const CHANNEL_REPLY_P95: &str = "leadbot_channel_reply_p95_seconds";
+pub const REPORTS_QUEUED: &str = "leadbot_reports_queued_total";
 
 /// What kind of value a family holds, for its `# TYPE` and its buckets.
 #[derive(Clone, Copy)]
@@ -232,6 +240,41 @@ const FAMILIES: &[(&str, Family, &str)] = &[
         REQUESTS_REFUSED,
         Family::Counter,
         "Webhook and API requests refused before anything was stored, by door and reason.",
+    ),
+    (
+        CHANNEL_LEADS,
+        Family::Gauge,
+        "Leads created today (the account's local day), by channel.",
+    ),
+    (
+        CHANNEL_PHONE_RATIO,
+        Family::Gauge,
+        "Share of today's leads with a phone, by channel (0-1).",
+    ),
+    (
+        CHANNEL_HANDED_RATIO,
+        Family::Gauge,
+        "Share of today's leads handed to a manager, by channel (0-1).",
+    ),
+    (
+        CHANNEL_TIME_TO_PHONE,
+        Family::Gauge,
+        "Median time from a lead created today to the client giving the phone, by channel.",
+    ),
+    (
+        CHANNEL_REPLY_SLA_RATIO,
+        Family::Gauge,
+        "Share of today's client messages the bot answered within the reply SLA, by channel (0-1).",
+    ),
+    (
+        CHANNEL_REPLY_P95,
+        Family::Gauge,
+        "95th percentile of the bot's reply time to today's client messages, by channel.",
+    ),
+    (
+        REPORTS_QUEUED,
+        Family::Counter,
+        "Scheduled reports queued for delivery, by report and way (one per period and recipient).",
     ),
     (BUILD_INFO, Family::Gauge, "Always 1; the labels say which build runs."),
 ];

@@ -44,6 +44,7 @@ const TABLES: &[&str] = &[
     "deal_timers",
     "sla_violations",
     "sla_counters",
+    "report_sends",
     "console_users",
     "console_sessions",
     "console_api_tokens",
@@ -194,6 +195,19 @@ async fn fill_the_rest(store: &SqliteStore, lead: LeadId) {
         .await
         .unwrap();
     store.create_api_token(user.id, "crm", "token-hash").await.unwrap();
+    leadbot::store::ReportStore::record_report_send(
+        store,
+        &leadbot::domain::ReportSend {
+            key: "end_of_day|2026-12-02|head|mail".into(),
+            kind: "end_of_day".into(),
+            period_from: Utc::now() - chrono::Duration::hours(19),
+            period_to: Utc::now() + chrono::Duration::hours(5),
+            recipient: "head".into(),
+        },
+        &[],
+    )
+    .await
+    .unwrap();
 }
 
 #[tokio::test]

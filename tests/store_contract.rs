@@ -15,14 +15,14 @@ use common::{db_url, drop_db, fresh_db_name};
 use leadbot::domain::{ChannelName, Claim, DealJob, EventKey, JobTaker, LeadId, LeadStatus, ManagerId, Phone, Role};
 use leadbot::store::{
     ChatStore, CounterRow, CrmStore, DealCommit, DealRef, DealStore, DealTimerChange, Direction, InboxPayload,
-    JobStore, NewLead, NewOutbox, NewUser, OAuthTokens, PgStore, Projection, SqliteStore, StepCommit, Store,
-    StoreError, TimerChange, UserStore, ViolationRow,
+    JobStore, NewLead, NewOutbox, NewUser, OAuthTokens, PgStore, Projection, ReportStore, SqliteStore, StepCommit,
+    Store, StoreError, TimerChange, UserStore, ViolationRow,
 };
 use serde_json::json;
 
 /// Everything a backend implements.
-trait Backend: Store + CrmStore + ChatStore + JobStore + DealStore + UserStore + Clone {}
-impl<T: Store + CrmStore + ChatStore + JobStore + DealStore + UserStore + Clone> Backend for T {}
+trait Backend: Store + CrmStore + ChatStore + JobStore + DealStore + UserStore + ReportStore + Clone {}
+impl<T: Store + CrmStore + ChatStore + JobStore + DealStore + UserStore + ReportStore + Clone> Backend for T {}
 
 // ---------------------------------------------------------------------------------------------
 // The two stores, each on a fresh database.
@@ -123,6 +123,8 @@ contract!(
     users_are_unique_and_the_first_one_is_made_once,
     sessions_expire_and_end_with_a_new_password,
     api_tokens_name_their_user_until_revoked,
+    reports_read_a_periods_rows,
+    a_scheduled_report_is_recorded_once_with_its_outbox_row,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -1666,4 +1668,111 @@ async fn api_tokens_name_their_user_until_revoked<S: Backend>(s: &S) {
     assert!(s.create_api_token(u.id, "dup", "th2").await.is_err());
     assert!(s.delete_user(u.id).await.unwrap());
     assert!(s.user_by_api_token("th2").await.unwrap().is_none());
+}
+
+// ---- Reports -----------------------------------------------------------------------------------
+
+async fn reports_read_a_periods_rows<S: Backend>(s: &S) {
+    let a = lead(s, "rep-a").await;
+    let b = lead(s, "rep-b").await;
+    let mut first = step(a, 0, "r1");
+    first.outbox.clear();
+    first.transcript = vec![
+        (Direction::In, "привет".into()),
+        (Direction::Out, "здравствуйте".into()),
+    ];
+    s.commit_step(&first).await.unwrap();
+    let mut by_person = step(a, 1, "r2");
+    by_person.outbox.clear();
+    by_person.author = Some("anna".into());
+    by_person.transcript = vec![(Direction::Out, "менеджер на связи".into())];
+    by_person.projection.phone = Some(Phone::parse("+79161234567").unwrap());
+    by_person.projection.status = LeadStatus::Assigned;
+    s.commit_step(&by_person).await.unwrap();
+    let leads = s.report_leads(at(-60), at(60)).await.unwrap();
+    assert_eq!(leads.iter().map(|l| l.id).collect::<Vec<_>>(), vec![a.0, b.0]);
+    let la = &leads[0];
+    assert_eq!(la.channel, "webchat");
+    assert_eq!(la.status, "assigned");
+    assert_eq!(la.phone.as_deref(), Some("+79161234567"));
+    let tail: Vec<(bool, bool, &str)> = la.lines[la.lines.len() - 3..]
+        .iter()
+        .map(|l| (l.inbound, l.by_person, l.text.as_str()))
+        .collect();
+    assert_eq!(
+        tail,
+        vec![
+            (true, false, "привет"),
+            (false, false, "здравствуйте"),
+            (false, true, "менеджер на связи")
+        ]
+    );
+    assert!(la.lines.windows(2).all(|w| w[0].at <= w[1].at));
+    assert!(leads[1].lines.iter().all(|l| l.text != "привет"));
+    assert!(s.report_leads(at(60), at(120)).await.unwrap().is_empty());
+
+    let d = DealRef::new("bitrix24", "77");
+    let mut deal = deal_step(&d, 0, None);
+    deal.state = json!({"crm": "bitrix24", "deal_id": "77"});
+    deal.violations = vec![ViolationRow {
+        key: "bitrix24:77|v".into(),
+        crm: "bitrix24".into(),
+        deal_id: "77".into(),
+        robot: "deal_speed_36h".into(),
+        manager: Some("7".into()),
+        stage: Some("Квалификация".into()),
+        started_at: at(-3600),
+        due_at: at(-10),
+        detected_at: at(-5),
+    }];
+    deal.counters = vec![CounterRow {
+        key: "bitrix24:77|c".into(),
+        crm: "bitrix24".into(),
+        deal_id: "77".into(),
+        counter: "repeat_revenue".into(),
+        manager: Some("7".into()),
+        amount: 1_500_000.5,
+        at: at(-5),
+    }];
+    s.commit_deal_step(&deal).await.unwrap();
+    let deals = s.report_deals().await.unwrap();
+    assert_eq!(deals.len(), 1);
+    assert_eq!(deals[0].state, json!({"crm": "bitrix24", "deal_id": "77"}));
+    let vs = s.report_violations(at(-60), at(60)).await.unwrap();
+    assert_eq!(vs.len(), 1);
+    assert_eq!(
+        (vs[0].robot.as_str(), vs[0].manager.as_deref()),
+        ("deal_speed_36h", Some("7"))
+    );
+    assert_eq!(vs[0].started_at.timestamp(), at(-3600).timestamp());
+    assert!(s.report_violations(at(0), at(60)).await.unwrap().is_empty());
+    let cs = s.report_counters(at(-60), at(60)).await.unwrap();
+    assert_eq!((cs[0].counter.as_str(), cs[0].amount), ("repeat_revenue", 1_500_000.5));
+    assert!(s.report_counters(at(0), at(60)).await.unwrap().is_empty());
+}
+
+async fn a_scheduled_report_is_recorded_once_with_its_outbox_row<S: Backend>(s: &S) {
+    let send = leadbot::domain::ReportSend {
+        key: "end_of_day|2026-12-02|head|mail".into(),
+        kind: "end_of_day".into(),
+        period_from: at(-3600),
+        period_to: at(3600),
+        recipient: "head".into(),
+    };
+    assert!(!s.report_send_exists(&send.key).await.unwrap());
+    assert!(s
+        .record_report_send(&send, &[outbox("report", "report:first")])
+        .await
+        .unwrap());
+    // The same key again (a restart, a second instance): nothing written, not even its row.
+    assert!(!s
+        .record_report_send(&send, &[outbox("report", "report:second")])
+        .await
+        .unwrap());
+    assert!(s.report_send_exists(&send.key).await.unwrap());
+    let keys = pending_keys(s).await;
+    assert_eq!(
+        keys.iter().filter(|k| k.starts_with("report:")).collect::<Vec<_>>(),
+        vec!["report:first"]
+    );
 }

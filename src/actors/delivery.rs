@@ -26,7 +26,7 @@ use crate::intake::Intake;
 use crate::notify::Notifier;
 use crate::outbox::{
     CrmRow, DealActionRow, DealUpdate, DeliveryError, Notification, OutboundMessage, SlaNotice, KIND_CRM, KIND_DEAL,
-    KIND_DEAL_ACTION, KIND_MESSAGE, KIND_NOTIFICATION, KIND_SLA_NOTICE,
+    KIND_DEAL_ACTION, KIND_MESSAGE, KIND_NOTIFICATION, KIND_REPORT, KIND_SLA_NOTICE,
 };
 use crate::store::{OutboxItem, Store, StoreResult};
 use crate::telemetry;
@@ -280,7 +280,7 @@ async fn sink_of(store: &Arc<dyn Store>, item: &OutboxItem) -> Result<String, Si
             let d: DealActionRow = serde_json::from_value(item.payload.clone()).map_err(bad)?;
             Ok(crm_sink(&d.crm))
         }
-        KIND_SLA_NOTICE => Ok("notifier".into()),
+        KIND_SLA_NOTICE | KIND_REPORT => Ok("notifier".into()),
         other => Err(SinkOf::Unknown(format!("unknown outbox kind `{other}`"))),
     }
 }
@@ -294,6 +294,7 @@ fn kind_label(kind: &str) -> &'static str {
         KIND_DEAL => KIND_DEAL,
         KIND_DEAL_ACTION => KIND_DEAL_ACTION,
         KIND_SLA_NOTICE => KIND_SLA_NOTICE,
+        KIND_REPORT => KIND_REPORT,
         _ => "other",
     }
 }
@@ -772,6 +773,10 @@ async fn deliver(sink: &Sink, shared: &Shared, item: &OutboxItem) -> Result<(), 
         (Sink::Notifier(notifier), KIND_SLA_NOTICE) => {
             let n: SlaNotice = serde_json::from_value(item.payload.clone()).map_err(bad)?;
             notifier.send_notice(&n, &item.idempotency_key).await
+        }
+        (Sink::Notifier(notifier), KIND_REPORT) => {
+            let r: crate::outbox::ReportDelivery = serde_json::from_value(item.payload.clone()).map_err(bad)?;
+            notifier.send_report(&r, &item.idempotency_key).await
         }
         (_, kind) => Err(DeliveryError::Permanent(format!("a {kind} row reached the wrong sink"))),
     }

@@ -12,6 +12,7 @@ mod delivery;
 mod lead;
 mod manager_pool;
 mod recovery;
+pub mod reports;
 mod supervisor;
 mod timers;
 

@@ -8,6 +8,7 @@ mod duration;
 mod fallback;
 mod instagram;
 mod issues;
+mod reports;
 mod robots;
 mod routing;
 mod script;
@@ -28,6 +29,7 @@ pub use bitrix24::{
 pub use fallback::{CapsSettings, FallbackSettings, QuietHoursSettings, StepSettings};
 pub use instagram::InstagramSettings;
 pub use issues::{ConfigIssue, ConfigIssues};
+pub use reports::{ReportsSettings, ScheduleSpec};
 pub use robots::{CrmMapping, Recipient, RobotsSettings};
 pub use routing::{
     ClassifierConfig, GroupConfig, LlmConfig, ManagerConfig, RoutingConfig, RoutingRule, SpecializationRule, Strategy,
@@ -55,6 +57,8 @@ pub const AMOCRM_FILE: &str = "amocrm.toml";
 pub const TELEGRAM_FILE: &str = "telegram.toml";
 /// Optional: present = the SLA robots run for the connected CRMs mapped in it.
 pub const ROBOTS_FILE: &str = "robots.toml";
+/// Optional: present = the scheduled reports for the head of sales are sent (needs robots.toml).
+pub const REPORTS_FILE: &str = "reports.toml";
 /// Optional: present = the VK community's messages are on (example in `config/examples/`).
 pub const VK_FILE: &str = "vk.toml";
 /// Optional: present = the WhatsApp Business number is on (example in `config/examples/`).
@@ -87,6 +91,7 @@ pub struct Config {
     pub amocrm: Option<AmoCrmSettings>,
     pub telegram: Option<TelegramSettings>,
     pub robots: Option<RobotsSettings>,
+    pub reports: Option<ReportsSettings>,
     pub vk: Option<VkSettings>,
     pub whatsapp: Option<WhatsAppSettings>,
     pub instagram: Option<InstagramSettings>,
@@ -147,6 +152,10 @@ impl Config {
         let telegram = optional::<TelegramSettings>(dir, TELEGRAM_FILE, "LEADBOT_TELEGRAM__", &mut issues);
         let robots = read_optional(dir, ROBOTS_FILE, &mut issues)
             .and_then(|(file, text)| RobotsSettings::parse(&file, &text, &mut issues));
+        let reports = optional::<ReportsSettings>(dir, REPORTS_FILE, "LEADBOT_REPORTS__", &mut issues);
+        if let Some(r) = &reports {
+            check_report_recipients(r, robots.as_ref(), &mut issues);
+        }
         let vk = optional::<VkSettings>(dir, VK_FILE, "LEADBOT_VK__", &mut issues);
         let whatsapp = optional::<WhatsAppSettings>(dir, WHATSAPP_FILE, "LEADBOT_WHATSAPP__", &mut issues);
         let instagram = optional::<InstagramSettings>(dir, INSTAGRAM_FILE, "LEADBOT_INSTAGRAM__", &mut issues);
@@ -180,6 +189,7 @@ impl Config {
                 amocrm,
                 telegram,
                 robots,
+                reports,
                 vk,
                 whatsapp,
                 instagram,
@@ -352,7 +362,32 @@ integration_file!(
     AvitoSettings,
     FallbackSettings,
     VoiceSettings,
+    ReportsSettings,
 );
+
+/// The scheduled reports' people are those of robots.toml.
+fn check_report_recipients(r: &ReportsSettings, robots: Option<&RobotsSettings>, issues: &mut ConfigIssues) {
+    let Some(robots) = robots else {
+        issues.push(
+            REPORTS_FILE,
+            "-",
+            "the scheduled reports need robots.toml (its time zone, [head] and [managers])",
+        );
+        return;
+    };
+    for (slot, to) in r.slots() {
+        for who in &to {
+            let known = who == "head" || robots.managers.contains_key(who);
+            if !known {
+                issues.push(
+                    REPORTS_FILE,
+                    format!("{}.to", slot.kind),
+                    format!("`{who}` is not under [managers] in robots.toml"),
+                );
+            }
+        }
+    }
+}
 
 /// Present = the integration is on (example files in `config/examples/`).
 fn optional<T: IntegrationFile>(

@@ -9,6 +9,7 @@ mod lead;
 mod manager;
 mod phone;
 mod records;
+mod report;
 pub mod secret;
 
 pub use access::{Principal, Role, User};
@@ -18,3 +19,4 @@ pub use lead::{LeadId, LeadStatus, Outcome};
 pub use manager::{ManagerId, ManagerRef};
 pub use phone::Phone;
 pub use records::{Created, EventKey, InboxPayload, LeadRecord, NewLead};
+pub use report::{ReportCounter, ReportDeal, ReportLead, ReportLine, ReportSend, ReportViolation};

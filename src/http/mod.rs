@@ -11,6 +11,7 @@ mod health;
 mod leads;
 mod managers;
 mod openapi;
+mod reports;
 mod webhooks;
 mod widget;
 
@@ -82,6 +83,8 @@ pub struct AppState {
     pub jobs: Option<Arc<JobBoard>>,
     /// The job board's rows (the console lists them).
     pub job_store: Arc<dyn crate::store::JobStore>,
+    /// The reports for the head of sales (on demand; the same as the scheduled ones).
+    pub reports: Arc<crate::actors::reports::ReportService>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -198,6 +201,7 @@ fn api_router(state: AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(managers::pause))
         .routes(routes!(managers::unpause))
         .routes(routes!(managers::absence))
+        .routes(routes!(reports::get_report))
         .merge(admin)
         .route_layer(axum::middleware::from_fn_with_state(state, auth::require_operator));
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use lettre::message::{header::ContentType, Mailbox};
+use lettre::message::{header::ContentType, Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
@@ -53,6 +53,31 @@ impl Mailer {
             .builder(to, to_name, subject, idempotency_key)?
             .header(ContentType::TEXT_PLAIN)
             .body(body.to_string())
+            .map_err(|e| DeliveryError::Permanent(format!("e-mail: {e}")))?;
+        self.deliver(message).await
+    }
+
+    /// An HTML message with one attached file (a report).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn send_with_attachment(
+        &self,
+        to: &str,
+        to_name: &str,
+        subject: &str,
+        html: &str,
+        file_name: &str,
+        content_type: &str,
+        bytes: Vec<u8>,
+        idempotency_key: &str,
+    ) -> Result<(), DeliveryError> {
+        let ct = ContentType::parse(content_type)
+            .map_err(|e| DeliveryError::Permanent(format!("content type `{content_type}`: {e}")))?;
+        let body = MultiPart::mixed()
+            .singlepart(SinglePart::html(html.to_string()))
+            .singlepart(Attachment::new(file_name.to_string()).body(bytes, ct));
+        let message = self
+            .builder(to, to_name, subject, idempotency_key)?
+            .multipart(body)
             .map_err(|e| DeliveryError::Permanent(format!("e-mail: {e}")))?;
         self.deliver(message).await
     }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::channels::telegram::api::BotApi;
 use crate::config::NotifySettings;
 pub use crate::outbox::Notification;
-use crate::outbox::{DeliveryError, NoticeVia, SlaNotice};
+use crate::outbox::{DeliveryError, NoticeVia, ReportDelivery, SlaNotice};
 pub use mail::Mailer;
 
 #[derive(Clone)]
@@ -107,6 +107,51 @@ impl Notifier {
                 Some(url) => self.post(url, n, idempotency_key).await,
                 None => Err(DeliveryError::Permanent(
                     "a webhook notice, but notify.webhook_url is not set".into(),
+                )),
+            },
+        }
+    }
+
+    /// One scheduled report, the way its row says.
+    pub async fn send_report(&self, r: &ReportDelivery, idempotency_key: &str) -> Result<(), DeliveryError> {
+        use base64::Engine as _;
+        tracing::info!(report = %r.report, period = %r.period, recipient = %r.recipient, via = ?r.via, "report");
+        let file = base64::engine::general_purpose::STANDARD
+            .decode(&r.file)
+            .map_err(|e| DeliveryError::Permanent(format!("report file: {e}")))?;
+        match &r.via {
+            NoticeVia::Telegram { chat_id } => {
+                let api = self.telegram.as_ref().ok_or_else(|| {
+                    DeliveryError::Permanent("a Telegram report, but no Telegram bot is configured".into())
+                })?;
+                // The file goes with the text as its caption (one message, so a retry after a
+                // lost answer repeats at most this one); a caption is at most 1024 characters.
+                let caption: String = r.text.chars().take(1000).collect();
+                api.send_document_once(*chat_id, &r.file_name, &r.content_type, &file, &caption)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.into_delivery())
+            }
+            NoticeVia::Email { to } => {
+                let mail = self.mail.as_ref().ok_or_else(|| {
+                    DeliveryError::Permanent("an e-mail report, but [notify.smtp] is not configured".into())
+                })?;
+                mail.send_with_attachment(
+                    to,
+                    &r.recipient_name,
+                    &r.subject,
+                    &r.html,
+                    &r.file_name,
+                    &r.content_type,
+                    file,
+                    idempotency_key,
+                )
+                .await
+            }
+            NoticeVia::Webhook => match &self.webhook_url {
+                Some(url) => self.post(url, r, idempotency_key).await,
+                None => Err(DeliveryError::Permanent(
+                    "a webhook report, but notify.webhook_url is not set".into(),
                 )),
             },
         }

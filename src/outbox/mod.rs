@@ -25,6 +25,8 @@ pub const KIND_DEAL: &str = "deal";
 pub const KIND_DEAL_ACTION: &str = "deal_action";
 /// An SLA robot's notice to a manager or the head of sales, one row per way to reach them.
 pub const KIND_SLA_NOTICE: &str = "sla_notice";
+/// A scheduled report to one person by one way (the notifier).
+pub const KIND_REPORT: &str = "report";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DeliveryError {
@@ -181,6 +183,26 @@ pub struct SlaNotice {
     pub recipient_name: String,
     pub robot: String,
     pub text: String,
+    #[serde(flatten)]
+    pub via: NoticeVia,
+}
+
+/// A `report` row: a rendered report for one person, one way (e-mail: the HTML body and the
+/// file attached; Telegram: the short text and the file).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportDelivery {
+    pub report: String,
+    pub period: String,
+    /// `head` or a manager as `crm:user id`.
+    pub recipient: String,
+    pub recipient_name: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    pub file_name: String,
+    pub content_type: String,
+    /// The file, base64.
+    pub file: String,
     #[serde(flatten)]
     pub via: NoticeVia,
 }

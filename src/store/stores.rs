@@ -4,7 +4,10 @@
 
 use std::sync::Arc;
 
-use super::{ChatStore, CrmStore, DealStore, JobStore, Location, PgStore, SqliteStore, Store, StoreResult, UserStore};
+use super::{
+    ChatStore, CrmStore, DealStore, JobStore, Location, PgStore, ReportStore, SqliteStore, Store, StoreResult,
+    UserStore,
+};
 
 /// The concrete store behind [`Stores`].
 #[derive(Debug, Clone)]
@@ -21,6 +24,7 @@ pub struct Stores {
     pub jobs: Arc<dyn JobStore>,
     pub deals: Arc<dyn DealStore>,
     pub users: Arc<dyn UserStore>,
+    pub reports: Arc<dyn ReportStore>,
     pub backend: Backend,
     pub location: Location,
 }
@@ -39,9 +43,12 @@ struct Traits {
     jobs: Arc<dyn JobStore>,
     deals: Arc<dyn DealStore>,
     users: Arc<dyn UserStore>,
+    reports: Arc<dyn ReportStore>,
 }
 
-fn traits_of<S: Store + CrmStore + ChatStore + JobStore + DealStore + UserStore + Clone>(s: &S) -> Traits {
+fn traits_of<S: Store + CrmStore + ChatStore + JobStore + DealStore + UserStore + ReportStore + Clone>(
+    s: &S,
+) -> Traits {
     let s = Arc::new(s.clone());
     Traits {
         store: s.clone(),
@@ -49,7 +56,8 @@ fn traits_of<S: Store + CrmStore + ChatStore + JobStore + DealStore + UserStore 
         chats: s.clone(),
         jobs: s.clone(),
         deals: s.clone(),
-        users: s,
+        users: s.clone(),
+        reports: s,
     }
 }
 
@@ -91,6 +99,7 @@ impl Stores {
             jobs,
             deals,
             users,
+            reports,
         } = match &backend {
             Backend::Postgres(s) => traits_of(s),
             Backend::Sqlite(s) => traits_of(s),
@@ -102,6 +111,7 @@ impl Stores {
             jobs,
             deals,
             users,
+            reports,
             backend,
             location,
         }

@@ -13,6 +13,9 @@
 //! - `getUpdates` → an array of the updates queued with [`FakeTelegram::push_update`] from
 //!   `offset` on (long polling: waits up to `timeout` for one); `deleteWebhook`, `setWebhook`
 //!   → `true`; `getMe` → the bot's `User`;
+//! - `sendDocument` (multipart/form-data, as a file upload must be) → a `Message` with its
+//!   `document`; the file is kept (`documents`); 400 `there is no document in the request`,
+//!   `chat_id is empty`, `message caption is too long` (> 1024);
 //! - any other method → 404 `{"ok":false,"error_code":404,"description":"Not Found"}`.
 
 #![allow(dead_code)]
@@ -50,6 +53,107 @@ pub struct Inner {
     pub updates: VecDeque<Value>,
     /// Every answer that was not `ok` (method, HTTP status, description).
     pub refused: Vec<(String, u16, String)>,
+    /// Files uploaded with `sendDocument`.
+    pub documents: Vec<Document>,
+}
+
+/// A file the bot sent.
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub chat_id: i64,
+    pub file_name: String,
+    pub content_type: String,
+    pub caption: String,
+    pub bytes: Vec<u8>,
+}
+
+/// One part of a multipart/form-data body: (name, filename, content type, bytes).
+type Part = (String, Option<String>, String, Vec<u8>);
+
+/// The parts of a multipart/form-data body.
+fn multipart(content_type: &str, raw: &[u8]) -> Option<Vec<Part>> {
+    let boundary = content_type
+        .split(';')
+        .map(str::trim)
+        .find_map(|p| p.strip_prefix("boundary="))?
+        .trim_matches('"');
+    let delim = format!("--{boundary}");
+    let find = |hay: &[u8], needle: &[u8], from: usize| {
+        hay.get(from..)?
+            .windows(needle.len())
+            .position(|w| w == needle)
+            .map(|p| p + from)
+    };
+    let mut parts = Vec::new();
+    let mut pos = find(raw, delim.as_bytes(), 0)? + delim.len();
+    loop {
+        if raw.get(pos..pos + 2) == Some(b"--") {
+            return Some(parts);
+        }
+        pos += 2; // CRLF after the delimiter
+        let head_end = find(raw, b"\r\n\r\n", pos)?;
+        let head = std::str::from_utf8(&raw[pos..head_end]).ok()?;
+        let body_start = head_end + 4;
+        let next = find(raw, format!("\r\n{delim}").as_bytes(), body_start)?;
+        let mut name = String::new();
+        let mut filename = None;
+        let mut ctype = String::new();
+        for line in head.split("\r\n") {
+            let lower = line.to_ascii_lowercase();
+            if lower.starts_with("content-disposition:") {
+                for p in line.split(';').map(str::trim) {
+                    if let Some(v) = p.strip_prefix("name=") {
+                        name = v.trim_matches('"').to_string();
+                    } else if let Some(v) = p.strip_prefix("filename=") {
+                        filename = Some(v.trim_matches('"').to_string());
+                    }
+                }
+            } else if lower.starts_with("content-type:") {
+                ctype = line[13..].trim().to_string();
+            }
+        }
+        parts.push((name, filename, ctype, raw[body_start..next].to_vec()));
+        pos = next + 2 + delim.len();
+    }
+}
+
+fn send_document(st: &mut Inner, parts: &[Part]) -> Result<Value, (u16, Value)> {
+    let text_of = |n: &str| {
+        parts
+            .iter()
+            .find(|p| p.0 == n)
+            .map(|p| String::from_utf8_lossy(&p.3).to_string())
+    };
+    let chat = text_of("chat_id")
+        .and_then(|c| c.trim().parse::<i64>().ok())
+        .ok_or_else(|| bad_request("chat_id is empty"))?;
+    let caption = text_of("caption").unwrap_or_default();
+    if caption.chars().count() > 1024 {
+        return Err(bad_request("message caption is too long"));
+    }
+    let Some((_, Some(file_name), ctype, bytes)) = parts.iter().find(|p| p.0 == "document" && p.1.is_some()) else {
+        return Err(bad_request("there is no document in the request"));
+    };
+    st.next_message_id += 1;
+    let id = st.next_message_id;
+    st.documents.push(Document {
+        chat_id: chat,
+        file_name: file_name.clone(),
+        content_type: ctype.clone(),
+        caption: caption.clone(),
+        bytes: bytes.clone(),
+    });
+    let mut m = message(id, chat, "", &Value::Null);
+    if let Some(o) = m.as_object_mut() {
+        o.remove("text");
+        o.insert("caption".into(), json!(caption));
+        o.insert(
+            "document".into(),
+            json!({"file_name": file_name, "mime_type": ctype, "file_id": format!("doc-{id}"),
+                   "file_unique_id": format!("u-{id}"), "file_size": bytes.len()}),
+        );
+    }
+    Ok(m)
 }
 
 #[derive(Clone, Default)]
@@ -103,6 +207,10 @@ impl FakeTelegram {
             .filter(|c| c.method == method)
             .cloned()
             .collect()
+    }
+
+    pub fn documents(&self) -> Vec<Document> {
+        self.inner.lock().unwrap().documents.clone()
     }
 
     pub fn refused(&self) -> Vec<(String, u16, String)> {
@@ -255,13 +363,60 @@ fn answer(st: &mut Inner, method: &str, body: &Value) -> Result<Value, (u16, Val
     }
 }
 
-async fn handle(State(fake): State<FakeTelegram>, Path((bot, method)): Path<(String, String)>, raw: Bytes) -> Response {
+async fn handle(
+    State(fake): State<FakeTelegram>,
+    Path((bot, method)): Path<(String, String)>,
+    headers: axum::http::HeaderMap,
+    raw: Bytes,
+) -> Response {
     if bot != format!("bot{TOKEN}") {
         return (
             StatusCode::UNAUTHORIZED,
             Json(json!({"ok": false, "error_code": 401, "description": "Unauthorized"})),
         )
             .into_response();
+    }
+    let content_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    if content_type.starts_with("multipart/form-data") {
+        let lower = method.to_ascii_lowercase();
+        let parts = multipart(&content_type, &raw).unwrap_or_default();
+        let summary: serde_json::Map<String, Value> = parts
+            .iter()
+            .map(|(n, f, c, b)| {
+                let v = match f {
+                    Some(f) => json!({"file_name": f, "content_type": c, "size": b.len()}),
+                    None => json!(String::from_utf8_lossy(b)),
+                };
+                (n.clone(), v)
+            })
+            .collect();
+        let mut st = fake.inner.lock().unwrap();
+        st.calls.push(Call {
+            at: Instant::now(),
+            method: method.clone(),
+            body: Value::Object(summary),
+        });
+        if let Some(pos) = st.failures.iter().position(|(m, _, _)| *m == method) {
+            if let Some((_, status, err)) = st.failures.remove(pos) {
+                return (StatusCode::from_u16(status).unwrap(), Json(err)).into_response();
+            }
+        }
+        let result = match lower.as_str() {
+            "senddocument" => send_document(&mut st, &parts),
+            _ => Err(error(404, "Not Found")),
+        };
+        return match result {
+            Ok(result) => Json(json!({"ok": true, "result": result})).into_response(),
+            Err((status, err)) => {
+                st.refused
+                    .push((method, status, err["description"].as_str().unwrap_or("").to_string()));
+                (StatusCode::from_u16(status).unwrap(), Json(err)).into_response()
+            }
+        };
     }
     let body: Value = if raw.is_empty() {
         json!({})

@@ -339,6 +339,20 @@ pub const TABLES: &[Table] = &[
         ],
     },
     Table {
+        name: "report_sends",
+        serial: true,
+        order: "id",
+        columns: &[
+            ("id", I64),
+            ("key", Text),
+            ("kind", Text),
+            ("period_from", Ts),
+            ("period_to", Ts),
+            ("recipient", Text),
+            ("created_at", Ts),
+        ],
+    },
+    Table {
         name: "console_users",
         serial: true,
         order: "id",

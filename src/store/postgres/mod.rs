@@ -15,6 +15,7 @@ mod crm;
 mod deals;
 mod epoch;
 mod jobs;
+mod reports;
 mod users;
 
 use super::batch::{self, InboxJob};

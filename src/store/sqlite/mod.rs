@@ -34,6 +34,7 @@ mod deals;
 mod error;
 mod jobs;
 mod lock;
+mod reports;
 pub(super) mod time;
 mod users;
 
