@@ -48,12 +48,27 @@ pub struct ReportsSettings {
     /// A report missed for longer than this (the service was down) is not sent late.
     #[serde(default, with = "super::duration::option")]
     pub catch_up: Option<std::time::Duration>,
-    #[serde(default)]
-    pub end_of_day: Option<ScheduleSpec>,
-    #[serde(default)]
-    pub weekly: Option<ScheduleSpec>,
-    #[serde(default)]
-    pub monthly: Option<ScheduleSpec>,
+    /// One table, or several (`[[end_of_day]]`) with their own times for different people:
+    /// the head of sales at 19:00, a team lead at 18:00.
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub end_of_day: Vec<ScheduleSpec>,
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub weekly: Vec<ScheduleSpec>,
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub monthly: Vec<ScheduleSpec>,
+}
+
+/// `[end_of_day]` (one schedule) or `[[end_of_day]]` (several). Read by shape rather than
+/// as an untagged enum, so that a typo keeps its own message ("unknown field `tо`").
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<ScheduleSpec>, D::Error> {
+    use serde::de::Error;
+    match toml::Value::deserialize(d)? {
+        toml::Value::Array(items) => items
+            .into_iter()
+            .map(|v| v.try_into::<ScheduleSpec>().map_err(D::Error::custom))
+            .collect(),
+        v => v.try_into::<ScheduleSpec>().map(|s| vec![s]).map_err(D::Error::custom),
+    }
 }
 
 fn weekday(s: &str) -> Option<Weekday> {
@@ -63,12 +78,16 @@ fn weekday(s: &str) -> Option<Weekday> {
 impl ReportsSettings {
     pub fn apply_env(&mut self) {}
 
-    fn specs(&self) -> [(ReportKind, &'static str, Option<&ScheduleSpec>); 3] {
-        [
-            (ReportKind::EndOfDay, "end_of_day", self.end_of_day.as_ref()),
-            (ReportKind::Weekly, "weekly", self.weekly.as_ref()),
-            (ReportKind::Monthly, "monthly", self.monthly.as_ref()),
-        ]
+    fn specs(&self) -> Vec<(ReportKind, &'static str, Option<&ScheduleSpec>)> {
+        let kinds = [
+            (ReportKind::EndOfDay, "end_of_day", &self.end_of_day),
+            (ReportKind::Weekly, "weekly", &self.weekly),
+            (ReportKind::Monthly, "monthly", &self.monthly),
+        ];
+        kinds
+            .into_iter()
+            .flat_map(|(kind, name, specs)| specs.iter().map(move |s| (kind, name, Some(s))))
+            .collect()
     }
 
     pub fn validate(&self, file: &str, issues: &mut ConfigIssues) {
@@ -178,5 +197,21 @@ mod tests {
         assert!(all.contains("`anna`"), "{all}");
         assert!(all.contains("monthly.day"), "{all}");
         assert!(all.contains("conversion_alert_below_pct"), "{all}");
+    }
+
+    #[test]
+    fn a_report_can_go_to_different_people_at_different_times() {
+        let (s, issues) = parse(
+            "[[end_of_day]]\nat = \"19:00\"\nto = [\"head\"]\n[[end_of_day]]\nat = \"18:00\"\nto = [\"bitrix24:7\"]\n[weekly]\nat = \"09:00\"\nweekday = \"mon\"\n",
+        );
+        assert!(issues.is_empty(), "{issues}");
+        let slots = s.slots();
+        assert_eq!(slots.len(), 3);
+        let eod: Vec<_> = slots.iter().filter(|(s, _)| s.kind == ReportKind::EndOfDay).collect();
+        assert_eq!(eod[0].0.at, NaiveTime::from_hms_opt(19, 0, 0).unwrap());
+        assert_eq!(eod[1].0.at, NaiveTime::from_hms_opt(18, 0, 0).unwrap());
+        assert_eq!(eod[1].1, vec!["bitrix24:7".to_string()]);
+        let typo = toml::from_str::<ReportsSettings>("[[end_of_day]]\nat = \"19:00\"\ntoo = [\"head\"]\n");
+        assert!(typo.unwrap_err().to_string().contains("unknown field `too`"));
     }
 }
