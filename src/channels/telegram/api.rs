@@ -149,32 +149,7 @@ impl BotApi {
             .await
             // The URL carries the bot token: never let it into an error (logs, outbox.last_error).
             .map_err(reqwest::Error::without_url)?;
-        let status = resp.status().as_u16();
-        let text = resp.text().await.map_err(reqwest::Error::without_url)?;
-        let v: Value = serde_json::from_str(&text).map_err(|_| {
-            if status >= 500 {
-                TgError::Server(status)
-            } else {
-                TgError::Decode(text.chars().take(200).collect())
-            }
-        })?;
-        if v.get("ok").and_then(Value::as_bool) == Some(true) {
-            return Ok(v.get("result").cloned().unwrap_or(Value::Null));
-        }
-        let description = v.get("description").and_then(Value::as_str).unwrap_or("").to_string();
-        let params = v.get("parameters");
-        if let Some(secs) = params.and_then(|p| p.get("retry_after")).and_then(Value::as_u64) {
-            return Err(TgError::RetryAfter(secs));
-        }
-        if let Some(id) = params.and_then(|p| p.get("migrate_to_chat_id")).and_then(Value::as_i64) {
-            return Err(TgError::Migrated(id));
-        }
-        Err(match status {
-            403 => TgError::Forbidden(description),
-            429 => TgError::RetryAfter(1),
-            s if s >= 500 => TgError::Server(s),
-            _ => TgError::BadRequest(description),
-        })
+        answer(resp).await
     }
 
     pub async fn send_message(&self, chat_id: i64, text: &str, reply_markup: Option<Value>) -> Result<Value, TgError> {
@@ -232,7 +207,7 @@ impl BotApi {
     }
 
     /// Uploads a file to a chat (`sendDocument`, multipart), once: a 429 comes back to the
-    /// caller, like `send_message_once`.
+    /// caller and pauses the chat, like `send_message_once`.
     pub async fn send_document_once(
         &self,
         chat_id: i64,
@@ -242,69 +217,63 @@ impl BotApi {
         caption: &str,
     ) -> Result<Value, TgError> {
         self.pace(chat_id).await;
-        let boundary = format!("leadbot-{:016x}", rand::random::<u64>());
-        let mut body: Vec<u8> = Vec::with_capacity(bytes.len() + 512);
-        let field = |body: &mut Vec<u8>, name: &str, value: &str| {
-            body.extend_from_slice(
-                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
-                    .as_bytes(),
-            );
-        };
-        field(&mut body, "chat_id", &chat_id.to_string());
+        let file = reqwest::multipart::Part::bytes(bytes.to_vec())
+            .file_name(file_name.to_string())
+            .mime_str(content_type)
+            .map_err(|_| TgError::BadRequest(format!("`{content_type}` is not a content type")))?;
+        let mut form = reqwest::multipart::Form::new()
+            .text("chat_id", chat_id.to_string())
+            .part("document", file);
         if !caption.is_empty() {
-            field(&mut body, "caption", caption);
+            form = form.text("caption", caption.to_string());
         }
-        let safe_name: String = file_name
-            .chars()
-            .map(|c| {
-                if c == '"' || c == '\\' || c.is_control() {
-                    '_'
-                } else {
-                    c
-                }
-            })
-            .collect();
-        body.extend_from_slice(
-            format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"document\"; filename=\"{safe_name}\"\r\nContent-Type: {content_type}\r\n\r\n"
-            )
-            .as_bytes(),
-        );
-        body.extend_from_slice(bytes);
-        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-        let resp = self
+        let res = match self
             .http
             .post(format!("{}/sendDocument", self.base))
-            .header("Content-Type", format!("multipart/form-data; boundary={boundary}"))
-            .body(body)
+            .multipart(form)
             .send()
             .await
-            .map_err(reqwest::Error::without_url)?;
-        let status = resp.status().as_u16();
-        let text = resp.text().await.map_err(reqwest::Error::without_url)?;
-        let v: Value = serde_json::from_str(&text).map_err(|_| {
-            if status >= 500 {
-                TgError::Server(status)
-            } else {
-                TgError::Decode(text.chars().take(200).collect())
-            }
-        })?;
-        if v.get("ok").and_then(Value::as_bool) == Some(true) {
-            return Ok(v.get("result").cloned().unwrap_or(Value::Null));
-        }
-        let description = v.get("description").and_then(Value::as_str).unwrap_or("").to_string();
-        if let Some(secs) = v.pointer("/parameters/retry_after").and_then(Value::as_u64) {
-            let until = Instant::now() + Duration::from_secs(secs);
+        {
+            Ok(resp) => answer(resp).await,
+            Err(e) => Err(e.without_url().into()),
+        };
+        if let Err(TgError::RetryAfter(secs)) = &res {
+            let until = Instant::now() + Duration::from_secs(*secs);
             self.pacer.lock().await.pause(chat_id, until);
-            return Err(TgError::RetryAfter(secs));
         }
-        Err(match status {
-            403 => TgError::Forbidden(description),
-            429 => TgError::RetryAfter(1),
-            s if s >= 500 => TgError::Server(s),
-            _ => TgError::BadRequest(description),
-        })
+        res
     }
+}
+
+/// A Bot API answer: `result` when `ok`, else the error it names (flood control's
+/// `retry_after`, a group's `migrate_to_chat_id`, a blocked bot, a server error).
+async fn answer(resp: reqwest::Response) -> Result<Value, TgError> {
+    let status = resp.status().as_u16();
+    let text = resp.text().await.map_err(reqwest::Error::without_url)?;
+    let v: Value = serde_json::from_str(&text).map_err(|_| {
+        if status >= 500 {
+            TgError::Server(status)
+        } else {
+            TgError::Decode(text.chars().take(200).collect())
+        }
+    })?;
+    if v.get("ok").and_then(Value::as_bool) == Some(true) {
+        return Ok(v.get("result").cloned().unwrap_or(Value::Null));
+    }
+    let description = v.get("description").and_then(Value::as_str).unwrap_or("").to_string();
+    let params = v.get("parameters");
+    if let Some(secs) = params.and_then(|p| p.get("retry_after")).and_then(Value::as_u64) {
+        return Err(TgError::RetryAfter(secs));
+    }
+    if let Some(id) = params.and_then(|p| p.get("migrate_to_chat_id")).and_then(Value::as_i64) {
+        return Err(TgError::Migrated(id));
+    }
+    Err(match status {
+        403 => TgError::Forbidden(description),
+        429 => TgError::RetryAfter(1),
+        s if s >= 500 => TgError::Server(s),
+        _ => TgError::BadRequest(description),
+    })
 }
 
 #[cfg(test)]
