@@ -14,6 +14,7 @@ pub mod api;
 pub mod card;
 pub mod inbound;
 pub mod outbound;
+pub mod schema;
 
 use std::sync::Arc;
 
@@ -96,27 +97,10 @@ impl AmoCrmAccount {
 
     /// `check-config --online`: the configured pipeline, statuses and fields exist.
     pub async fn check_pipelines(&self) -> Result<Vec<String>, AmoError> {
-        let answer = self
-            .client
-            .get("/api/v4/leads/pipelines", &[])
+        let pipelines: Vec<(u64, Vec<u64>)> = schema::pipelines(&self.client)
             .await?
-            .unwrap_or_default();
-        let pipelines: Vec<(u64, Vec<u64>)> = answer
-            .pointer("/_embedded/pipelines")
-            .and_then(|p| p.as_array())
             .into_iter()
-            .flatten()
-            .filter_map(|p| {
-                let id = p.get("id").and_then(api::as_u64)?;
-                let statuses = p
-                    .pointer("/_embedded/statuses")
-                    .and_then(|s| s.as_array())
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|s| s.get("id").and_then(api::as_u64))
-                    .collect();
-                Some((id, statuses))
-            })
+            .map(|p| (p.id, p.statuses))
             .collect();
         let mut problems = vec![];
         let p = &self.settings.pipeline;
@@ -172,18 +156,7 @@ impl AmoCrmAccount {
             );
         }
         if !wanted.is_empty() {
-            let answer = self
-                .client
-                .get("/api/v4/leads/custom_fields", &[("limit".into(), "250".into())])
-                .await?
-                .unwrap_or_default();
-            let known: Vec<u64> = answer
-                .pointer("/_embedded/custom_fields")
-                .and_then(|f| f.as_array())
-                .into_iter()
-                .flatten()
-                .filter_map(|f| f.get("id").and_then(api::as_u64))
-                .collect();
+            let known: Vec<u64> = schema::lead_fields(&self.client).await?.iter().map(|f| f.id).collect();
             for (key, id) in wanted {
                 if !known.contains(&id) {
                     problems.push(format!("{key}: the account has no lead field {id}"));
@@ -201,29 +174,11 @@ impl AmoCrmAccount {
             let Ok(pipeline) = pipeline.trim().parse::<u64>() else {
                 return Ok(vec![format!("crm.amocrm.pipeline: `{pipeline}` is not a pipeline id")]);
             };
-            let answer = self
-                .client
-                .get("/api/v4/leads/pipelines", &[])
-                .await?
-                .unwrap_or_default();
-            let pipelines = answer
-                .pointer("/_embedded/pipelines")
-                .and_then(|p| p.as_array())
-                .cloned()
-                .unwrap_or_default();
-            match pipelines
-                .iter()
-                .find(|p| p.get("id").and_then(api::as_u64) == Some(pipeline))
-            {
+            let pipelines = schema::pipelines(&self.client).await?;
+            match pipelines.iter().find(|p| p.id == pipeline) {
                 None => problems.push(format!("crm.amocrm.pipeline: the account has no pipeline {pipeline}")),
                 Some(p) => {
-                    let statuses: Vec<u64> = p
-                        .pointer("/_embedded/statuses")
-                        .and_then(|s| s.as_array())
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|s| s.get("id").and_then(api::as_u64))
-                        .collect();
+                    let statuses = &p.statuses;
                     for (name, id) in &map.stages {
                         let found = id.trim().parse::<u64>().is_ok_and(|id| statuses.contains(&id));
                         if !found {
@@ -237,18 +192,7 @@ impl AmoCrmAccount {
             }
         }
         if !map.fields.is_empty() {
-            let answer = self
-                .client
-                .get("/api/v4/leads/custom_fields", &[("limit".into(), "250".into())])
-                .await?
-                .unwrap_or_default();
-            let known: Vec<u64> = answer
-                .pointer("/_embedded/custom_fields")
-                .and_then(|f| f.as_array())
-                .into_iter()
-                .flatten()
-                .filter_map(|f| f.get("id").and_then(api::as_u64))
-                .collect();
+            let known: Vec<u64> = schema::lead_fields(&self.client).await?.iter().map(|f| f.id).collect();
             for (name, id) in &map.fields {
                 let found = id.trim().parse::<u64>().is_ok_and(|id| known.contains(&id));
                 if !found {

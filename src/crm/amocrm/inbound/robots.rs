@@ -14,6 +14,7 @@ use super::ingest::{embedded, fetch_leads};
 use super::AmoInbound;
 use crate::crm::amocrm::api::as_u64;
 use crate::crm::amocrm::card::{AmoContact, AmoLead, SOURCE};
+use crate::crm::amocrm::schema::{self, LeadField};
 use crate::crm::failure::Failure;
 use crate::crm::robots::{is_ours, parse_time, rfc3339, stage_name, RobotFeed};
 use crate::sla::{DealEvent, DealFacts, DealTask, TouchKind};
@@ -148,13 +149,13 @@ const REQUIRED_FIELDS_TTL: Duration = Duration::from_secs(300);
 /// The lead fields amoCRM itself requires in some statuses (`required_statuses` of
 /// `GET /api/v4/leads/custom_fields`). amoCRM enforces them only on moves made in its
 /// interface; the robots enforce them on API and automation moves too.
-/// A required field: (field id, field name, the (pipeline id, status id) pairs it is required in).
-type RequiredField = (u64, String, Vec<(u64, u64)>);
-
+/// The lead fields amoCRM itself requires in some statuses (`required_statuses` of the
+/// account's lead fields). amoCRM enforces them only on moves made in its interface; the robots
+/// enforce them on API and automation moves too.
 #[derive(Debug, Clone, Default)]
 pub struct RequiredFields {
     read_at: Option<std::time::Instant>,
-    fields: Vec<RequiredField>,
+    fields: Vec<LeadField>,
 }
 
 impl RequiredFields {
@@ -162,54 +163,26 @@ impl RequiredFields {
     pub fn missing(&self, lead: &AmoLead) -> Vec<String> {
         self.fields
             .iter()
-            .filter(|(_, _, at)| at.contains(&(lead.pipeline_id, lead.status_id)))
-            .filter(|(id, _, _)| {
+            .filter(|f| f.required_in.contains(&(lead.pipeline_id, lead.status_id)))
+            .filter(|f| {
                 !lead
                     .fields
                     .iter()
-                    .any(|(f, values)| f == id && values.iter().any(|v| !v.trim().is_empty()))
+                    .any(|(id, values)| *id == f.id && values.iter().any(|v| !v.trim().is_empty()))
             })
-            .map(|(_, name, _)| name.clone())
-            .collect()
-    }
-
-    fn parse(answer: Option<&Value>) -> Vec<RequiredField> {
-        embedded(answer, "custom_fields")
-            .iter()
-            .filter_map(|f| {
-                let id = f.get("id").and_then(as_u64)?;
-                let at: Vec<(u64, u64)> = f
-                    .get("required_statuses")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|r| {
-                        Some((
-                            r.get("pipeline_id").and_then(as_u64)?,
-                            r.get("status_id").and_then(as_u64)?,
-                        ))
-                    })
-                    .collect();
-                if at.is_empty() {
-                    return None;
+            .map(|f| {
+                if f.name.is_empty() {
+                    format!("поле {}", f.id)
+                } else {
+                    f.name.clone()
                 }
-                let name = f.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
-                Some((
-                    id,
-                    if name.is_empty() {
-                        format!("поле {id}")
-                    } else {
-                        name
-                    },
-                    at,
-                ))
             })
             .collect()
     }
 }
 
-/// The cached required fields, read again when older than the TTL (all pages of the account's
-/// lead fields). A failed read keeps the last known set rather than failing the events.
+/// The cached required fields, read again when older than the TTL. A failed read keeps the
+/// last known set rather than failing the events.
 async fn required_fields(inb: &AmoInbound) -> Result<RequiredFields, Failure> {
     let mut cached = inb.required.lock().await;
     if let Some(c) = cached.as_ref() {
@@ -217,30 +190,11 @@ async fn required_fields(inb: &AmoInbound) -> Result<RequiredFields, Failure> {
             return Ok(c.clone());
         }
     }
-    let mut fields = Vec::new();
-    let mut page = 1;
-    let read = loop {
-        let q = vec![
-            ("limit".to_string(), PAGE.to_string()),
-            ("page".to_string(), page.to_string()),
-        ];
-        match inb.acc.client.get("/api/v4/leads/custom_fields", &q).await {
-            Ok(answer) => {
-                let n = embedded(answer.as_ref(), "custom_fields").len();
-                fields.extend(RequiredFields::parse(answer.as_ref()));
-                if n < PAGE {
-                    break Ok(());
-                }
-                page += 1;
-            }
-            Err(e) => break Err(e),
-        }
-    };
-    match read {
-        Ok(()) => {
+    match schema::lead_fields(&inb.acc.client).await {
+        Ok(all) => {
             let fresh = RequiredFields {
                 read_at: Some(std::time::Instant::now()),
-                fields,
+                fields: all.into_iter().filter(|f| !f.required_in.is_empty()).collect(),
             };
             *cached = Some(fresh.clone());
             Ok(fresh)
