@@ -110,8 +110,13 @@ actions = ["move_back", { comment = "Сделку нельзя перевест�
 "#;
 
 fn robots() -> RobotsSettings {
+    robots_with("")
+}
+
+/// The test robots with more robots or people appended.
+fn robots_with(extra: &str) -> RobotsSettings {
     let mut issues = ConfigIssues::default();
-    let r = RobotsSettings::parse("robots.toml", ROBOTS, &mut issues);
+    let r = RobotsSettings::parse("robots.toml", &format!("{ROBOTS}{extra}"), &mut issues);
     assert!(issues.is_empty(), "{issues}");
     r.unwrap()
 }
@@ -788,9 +793,7 @@ telegram_chat_id = 777000
 name = "Иван Менеджер"
 telegram_chat_id = 777007
 "#;
-    let mut issues = ConfigIssues::default();
-    let r = RobotsSettings::parse("robots.toml", &format!("{ROBOTS}{extra}"), &mut issues).unwrap();
-    assert!(issues.is_empty(), "{issues}");
+    let r = robots_with(extra);
     let s = settings(&fake);
     let mut t: leadbot::config::TelegramSettings =
         toml::from_str(&format!("bot = \"lead_demo_bot\"\napi_base = \"{}\"\n", tg.base)).unwrap();
@@ -843,8 +846,7 @@ after = "2s"
 when = { no_touch = true }
 actions = [{ notify_manager = "Сделка «{deal}»: свяжитесь с клиентом" }]
 "#;
-    let mut issues = ConfigIssues::default();
-    let r = RobotsSettings::parse("robots.toml", &format!("{ROBOTS}{extra}"), &mut issues).unwrap();
+    let r = robots_with(extra);
     let s = settings(&fake);
     let app = TestApp::spawn_on(TestDb::fresh(StoreKind::Postgres), move |c| {
         c.bitrix24 = Some(s);

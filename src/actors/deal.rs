@@ -11,7 +11,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
-use crate::config::RobotsSettings;
+use crate::config::{self, RobotsSettings};
 use crate::outbox::{DealActionRow, NoticeVia, SlaNotice, KIND_DEAL_ACTION, KIND_SLA_NOTICE};
 use crate::sla::{self, CrmAction, DealEvent, DealState, Effect, Recipient};
 use crate::store::{
@@ -212,15 +212,9 @@ impl DealActor {
                 }
                 Effect::Notify { key, robot, to, text } => {
                     let rows = notice_rows(&self.deps, &rt.deal, &title, &key, &robot, &to, &text)?;
-                    let personal = match &to {
-                        Recipient::Head => self.deps.robots.head.reachable(),
-                        Recipient::Manager(Some(user)) => self
-                            .deps
-                            .robots
-                            .manager(&rt.deal.crm, user)
-                            .is_some_and(|p| p.reachable()),
-                        Recipient::Manager(None) => false,
-                    };
+                    let personal = person(&self.deps.robots, &rt.deal, &to)
+                        .1
+                        .is_some_and(|p| p.reachable());
                     match (&to, personal) {
                         // A manager robots.toml has no chat or e-mail for is told in the CRM
                         // itself (besides the operator's webhook, which is no person).
@@ -306,6 +300,15 @@ fn robot_label(robots: &RobotsSettings, id: &str) -> String {
     }
 }
 
+/// Whom a notice is for: its recipient label and their contacts in robots.toml, if any.
+fn person<'a>(robots: &'a RobotsSettings, deal: &DealRef, to: &Recipient) -> (String, Option<&'a config::Recipient>) {
+    match to {
+        Recipient::Head => ("head".to_string(), Some(&robots.head)),
+        Recipient::Manager(Some(id)) => (id.clone(), robots.manager(&deal.crm, id)),
+        Recipient::Manager(None) => ("nobody".to_string(), None),
+    }
+}
+
 /// One outbox row per way of reaching the notice's person.
 fn notice_rows(
     deps: &DealDeps,
@@ -317,11 +320,7 @@ fn notice_rows(
     text: &str,
 ) -> Result<Vec<NewOutbox>, StoreError> {
     let robots = &deps.robots;
-    let (recipient, person) = match to {
-        Recipient::Head => ("head".to_string(), Some(&robots.head)),
-        Recipient::Manager(Some(id)) => (id.clone(), robots.manager(&deal.crm, id)),
-        Recipient::Manager(None) => ("nobody".to_string(), None),
-    };
+    let (recipient, person) = person(robots, deal, to);
     let mut vias = Vec::new();
     if let Some(p) = person {
         vias.extend(
