@@ -3,6 +3,8 @@
 
 pub mod actors;
 pub mod app;
+pub mod booking;
+pub mod calendar;
 pub mod channels;
 pub mod config;
 pub mod crm;

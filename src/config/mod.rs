@@ -4,6 +4,7 @@
 mod amocrm;
 mod avito;
 mod bitrix24;
+mod booking;
 mod duration;
 mod fallback;
 mod instagram;
@@ -25,6 +26,9 @@ pub use amocrm::{AmoChannels, AmoCrmAuth, AmoCrmSettings, AmoDispatch, AmoLimits
 pub use avito::AvitoSettings;
 pub use bitrix24::{
     Bitrix24Auth, Bitrix24Limits, Bitrix24Settings, Bitrix24Statuses, DispatchSettings, OpenLinesSettings,
+};
+pub use booking::{
+    BookingResource, BookingService, BookingSettings, BookingTexts, GoogleCalendarSettings, IntentSettings,
 };
 pub use fallback::{CapsSettings, FallbackSettings, QuietHoursSettings, StepSettings};
 pub use instagram::InstagramSettings;
@@ -73,6 +77,8 @@ pub const AVITO_FILE: &str = "avito.toml";
 pub const FALLBACK_FILE: &str = "fallback.toml";
 /// Optional: present = automated calls can be placed (example in `config/examples/`).
 pub const VOICE_FILE: &str = "voice.toml";
+/// Optional: present = the bot books visits (services, staff, slots; example in `config/examples/`).
+pub const BOOKING_FILE: &str = "booking.toml";
 
 /// The defaults shipped in the repository, compiled in so the binary runs from anywhere.
 const EMBEDDED: [(&str, &str); 3] = [
@@ -99,6 +105,7 @@ pub struct Config {
     pub avito: Option<AvitoSettings>,
     pub fallback: Option<FallbackSettings>,
     pub voice: Option<VoiceSettings>,
+    pub booking: Option<BookingSettings>,
     /// Where the files came from (a directory, or `None` for the compiled-in defaults).
     pub source: Option<PathBuf>,
 }
@@ -163,6 +170,7 @@ impl Config {
         let avito = optional::<AvitoSettings>(dir, AVITO_FILE, "LEADBOT_AVITO__", &mut issues);
         let fallback = optional::<FallbackSettings>(dir, FALLBACK_FILE, "LEADBOT_FALLBACK__", &mut issues);
         let voice = optional::<VoiceSettings>(dir, VOICE_FILE, "LEADBOT_VOICE__", &mut issues);
+        let booking = optional::<BookingSettings>(dir, BOOKING_FILE, "LEADBOT_BOOKING__", &mut issues);
         // Each file that parsed is validated even when another did not: report everything at once.
         let mut service = service;
         if let Some(service) = service.as_mut() {
@@ -197,6 +205,7 @@ impl Config {
                 avito,
                 fallback,
                 voice,
+                booking,
                 source: dir.map(Path::to_path_buf),
             })
         } else {
@@ -363,6 +372,7 @@ integration_file!(
     FallbackSettings,
     VoiceSettings,
     ReportsSettings,
+    BookingSettings,
 );
 
 /// The scheduled reports' people are those of robots.toml.

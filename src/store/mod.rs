@@ -2,6 +2,7 @@
 
 mod batch;
 mod batch_results;
+mod bookings;
 mod chats;
 mod crm;
 mod deals;
@@ -22,6 +23,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::{LeadId, LeadStatus};
 
+pub use bookings::{BookOutcome, BookingRow, BookingStore, BusyRow, ClientHistory, CsatSummary, NewBooking, NewCsat};
 pub use chats::ChatStore;
 pub use crm::{CrmStore, OAuthTokens, StoredEvent};
 pub use deals::{
