@@ -1,0 +1,442 @@
+//! Days: "сегодня", "завтра", "через 3 дня", "в пятницу", "в следующую
+//! среду", "в выходные", "в будни", "на следующей неделе", "15.12",
+//! "15 декабря", "31-го", "на 5 число".
+//!
+//! Matching and resolving are separate: the matchers record what was said
+//! (`DayItem`), and `resolve` turns it into dates once the whole message is
+//! read, because "в пятницу на следующей неделе" and "в субботу утром" need
+//! the other parts (the week, the time) to pick the right day.
+
+use std::collections::BTreeSet;
+
+use chrono::{Datelike, Days, Months, NaiveDate, Weekday};
+
+use crate::times::is_ordinal_tail;
+use crate::tokens::Toks;
+use crate::words;
+
+/// How far "по субботам" and "в будни" reach: the dialog offers the
+/// nearest free slots, two weeks of candidates is plenty.
+pub(crate) const RECURRING_DAYS: u64 = 14;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Modifier {
+    /// No word, "эту", "ближайшую": the next such day.
+    Plain,
+    /// "следующую", "будущую": in the next calendar week (Monday–Sunday).
+    Next,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DayItem {
+    /// Today plus N days: "сегодня", "завтра", "через 3 дня".
+    Offset(u64),
+    /// "через месяц".
+    OffsetMonths(u32),
+    Weekday {
+        day: Weekday,
+        modifier: Modifier,
+        recurring: bool,
+    },
+    Weekend {
+        modifier: Modifier,
+        recurring: bool,
+    },
+    Workdays,
+    /// "на этой неделе" (Plain) / "на следующей неделе" (Next).
+    Week(Modifier),
+    /// A calendar date; without a year, its next occurrence.
+    Date {
+        d: u32,
+        m: u32,
+        y: Option<i32>,
+    },
+    /// "31-го", "на 5 число": the next month that has that day.
+    DayOfMonth(u32),
+}
+
+impl DayItem {
+    fn is_calendar(&self) -> bool {
+        matches!(self, DayItem::Date { .. } | DayItem::DayOfMonth(_))
+    }
+}
+
+/// Whether a word names a day, so a bare hour after it is a time ("завтра 10").
+pub(crate) fn is_day_word(w: &str) -> bool {
+    relative_word(w).is_some() || words::weekday(w).is_some()
+}
+
+fn relative_word(w: &str) -> Option<u64> {
+    if w.starts_with("сегодня") || matches!(w, "седня" | "сення" | "сегодн") {
+        Some(0)
+    } else if w.starts_with("послезавтр") {
+        Some(2)
+    } else if w.starts_with("завтра") || matches!(w, "завтро" | "зафтра" | "завтр") {
+        Some(1)
+    } else {
+        None
+    }
+}
+
+pub(crate) fn match_at(t: &Toks, i: usize) -> Option<(DayItem, usize)> {
+    relative(t, i)
+        .or_else(|| after(t, i))
+        .or_else(|| named(t, i))
+        .or_else(|| numeric_date(t, i))
+        .or_else(|| day_of_month(t, i))
+}
+
+/// "сегодня", "завтра", "послезавтра", "после завтра".
+fn relative(t: &Toks, i: usize) -> Option<(DayItem, usize)> {
+    let w = t.word(i)?;
+    if w == "после" && t.word(i + 1).is_some_and(|n| relative_word(n) == Some(1)) {
+        return Some((DayItem::Offset(2), 2));
+    }
+    relative_word(w).map(|n| (DayItem::Offset(n), 1))
+}
+
+/// "через 3 дня", "через неделю", "через пару недель", "через месяц".
+/// "через день" is the day after tomorrow: it skips one day.
+fn after(t: &Toks, i: usize) -> Option<(DayItem, usize)> {
+    if !t.is_word(i, &["через", "спустя"]) {
+        return None;
+    }
+    let j = i + 1;
+    let (amount, used) = if let Some((n, digits)) = t.num(j) {
+        if digits > 3 {
+            return None;
+        }
+        (Some(n), 1)
+    } else if let Some(w) = t.word(j) {
+        if words::is_one(w) {
+            (Some(1), 1)
+        } else if let Some(n) = words::cardinal(w) {
+            (Some(n), 1)
+        } else {
+            (None, 0)
+        }
+    } else {
+        return None;
+    };
+    let unit = t.word(j + used)?;
+    let n = u64::from(amount.unwrap_or(1));
+    let item = match unit {
+        "день" if amount.is_none() => DayItem::Offset(2),
+        "день" | "дня" | "дней" | "денек" | "денька" | "деньков" => DayItem::Offset(n),
+        u if u.starts_with("недел") => DayItem::Offset(n * 7),
+        "месяц" | "месяца" | "месяцев" | "месяцок" => {
+            DayItem::OffsetMonths(u32::try_from(n).ok()?)
+        }
+        _ => return None,
+    };
+    match item {
+        DayItem::Offset(d) if d > 366 => None,
+        DayItem::OffsetMonths(m) if m > 12 => None,
+        item => Some((item, used + 2)),
+    }
+}
+
+/// Weekdays, weekends, weekdays-as-a-group and weeks, with the preposition
+/// and "этот"/"следующий" before them.
+fn named(t: &Toks, i: usize) -> Option<(DayItem, usize)> {
+    let mut k = i;
+    let prep = t
+        .word(k)
+        .filter(|w| matches!(*w, "в" | "во" | "на" | "к" | "ко" | "по" | "до" | "с" | "со" | "за"));
+    if prep.is_some() {
+        k += 1;
+    }
+    let mut modifier = None;
+    if let Some(w) = t.word(k) {
+        if w.starts_with("следующ") || w == "след" || w.starts_with("будущ") {
+            modifier = Some(Modifier::Next);
+        } else if matches!(w, "эту" | "этот" | "эта" | "это" | "этой" | "эти" | "этих" | "этом")
+            || w.starts_with("ближайш")
+            || w.starts_with("текущ")
+        {
+            modifier = Some(Modifier::Plain);
+        }
+        if modifier.is_some() {
+            k += 1;
+            if t.glued_sym(k, &['.']) {
+                k += 1;
+            }
+        }
+    }
+    let w = t.word(k)?;
+    let recurring_prep = prep == Some("по");
+    let m = modifier.unwrap_or(Modifier::Plain);
+    let item = if let Some((day, plural)) = words::weekday(w) {
+        // "до пятницы" / "с понедельника" name a bound, still the day itself.
+        DayItem::Weekday {
+            day,
+            modifier: m,
+            recurring: plural || recurring_prep,
+        }
+    } else if matches!(
+        w,
+        "выходные" | "выходных" | "выходным" | "выходными" | "уикенд" | "викенд" | "уикэнд"
+    ) {
+        DayItem::Weekend {
+            modifier: m,
+            recurring: recurring_prep,
+        }
+    } else if w.starts_with("будн") {
+        DayItem::Workdays
+    } else if matches!(w, "рабочие" | "рабочий" | "рабочим" | "рабочих")
+        && t.word(k + 1).is_some_and(|d| d.starts_with("дн") || d == "день")
+    {
+        return Some((DayItem::Workdays, k + 2 - i));
+    } else if matches!(w, "неделе" | "неделю" | "неделя" | "недели") {
+        // "на неделе" alone means this week; "в неделю" (a rate) does not count.
+        if modifier.is_none() && prep != Some("на") {
+            return None;
+        }
+        DayItem::Week(m)
+    } else {
+        return None;
+    };
+    Some((item, k + 1 - i))
+}
+
+/// "15.12", "15.12.2026", "15.12.26", "15/12", "1.05".
+fn numeric_date(t: &Toks, i: usize) -> Option<(DayItem, usize)> {
+    let (d, dd) = t.num(i)?;
+    if dd > 2 || t.preceded_by_digits(i) {
+        return None;
+    }
+    let sep = t.sym(i + 1).filter(|c| *c == '.' || *c == '/')?;
+    if !t.glued(i + 1) || !t.glued(i + 2) {
+        return None;
+    }
+    let (m, md) = t.num(i + 2)?;
+    // "1.5 часа" is not the first of May: with a dot, the month has two digits.
+    if md > 2 || (sep == '.' && md != 2) {
+        return None;
+    }
+    let mut n = 3;
+    let mut y = None;
+    if t.glued_sym(i + 3, &[sep]) && t.glued(i + 4) {
+        if let Some((yv, yd)) = t.num(i + 4) {
+            y = match yd {
+                2 => Some(2000 + yv as i32),
+                4 if (2000..=2100).contains(&yv) => Some(yv as i32),
+                _ => return None,
+            };
+            n = 5;
+        }
+    }
+    if t.continues_digits(i + n) || t.num(i + n).is_some_and(|_| t.glued(i + n)) {
+        return None;
+    }
+    if t.word(i + n).is_some_and(words::is_counted_thing) {
+        return None;
+    }
+    if t.sym(i + n).is_some_and(words::is_counted_symbol) {
+        return None;
+    }
+    valid_day_month(d, m)?;
+    Some((DayItem::Date { d, m, y }, n))
+}
+
+fn valid_day_month(d: u32, m: u32) -> Option<()> {
+    // 2024 is a leap year, so 29.02 passes here and is placed by `resolve`.
+    NaiveDate::from_ymd_opt(2024, m, d).map(|_| ())
+}
+
+/// A day number written as a number or ordinal words, with an optional
+/// "-го"/"-е" tail: returns the day and the next position.
+fn day_number(t: &Toks, i: usize) -> Option<(u32, usize)> {
+    if let Some((d, digits)) = t.num(i) {
+        if digits > 2 || t.preceded_by_digits(i) || !(1..=31).contains(&d) {
+            return None;
+        }
+        let mut k = i + 1;
+        if t.glued_sym(k, &['-']) && t.word(k + 1).is_some_and(is_ordinal_tail) {
+            k += 2;
+        } else if t.glued(k) && t.word(k).is_some_and(is_ordinal_tail) {
+            k += 1;
+        }
+        return Some((d, k));
+    }
+    let w = t.word(i)?;
+    // "двадцать пятого", "тридцать первого".
+    if let Some(tens @ (20 | 30)) = words::cardinal(w) {
+        let unit = t.word(i + 1).and_then(words::ordinal).filter(|u| *u < 10)?;
+        return Some((tens + unit, i + 2));
+    }
+    let d = words::ordinal(w)?;
+    Some((d, i + 1))
+}
+
+/// "15 декабря", "1 января 2027", "первого января", "31-го", "на 5 число",
+/// "5-е".
+fn day_of_month(t: &Toks, i: usize) -> Option<(DayItem, usize)> {
+    let (d, k) = day_number(t, i)?;
+    if !(1..=31).contains(&d) {
+        return None;
+    }
+    let had_tail = k > i + 1 && t.num(i).is_some();
+    if let Some(m) = t.word(k).and_then(words::month) {
+        valid_day_month(d, m)?;
+        let mut n = k + 1;
+        let mut y = None;
+        if let Some((yv, 4)) = t.num(n) {
+            if (2000..=2100).contains(&yv) {
+                y = Some(yv as i32);
+                n += 1;
+                if t.word(n).is_some_and(|w| w == "г" || w.starts_with("год")) {
+                    n += 1;
+                }
+            }
+        }
+        return Some((DayItem::Date { d, m, y }, n - i));
+    }
+    if t.word(k).is_some_and(|w| w.starts_with("числ")) {
+        return Some((DayItem::DayOfMonth(d), k + 1 - i));
+    }
+    // "31-го" alone; ordinal words alone ("первого") are too vague.
+    if had_tail {
+        if t.word(k).is_some_and(words::is_counted_thing) {
+            return None;
+        }
+        return Some((DayItem::DayOfMonth(d), k - i));
+    }
+    None
+}
+
+fn add_days(d: NaiveDate, n: u64) -> Option<NaiveDate> {
+    d.checked_add_days(Days::new(n))
+}
+
+/// Monday of the week `today` is in, plus 7 for the next one.
+fn week_start(today: NaiveDate, modifier: Modifier) -> Option<NaiveDate> {
+    let monday = today.checked_sub_days(Days::new(u64::from(today.weekday().num_days_from_monday())))?;
+    match modifier {
+        Modifier::Plain => Some(monday),
+        Modifier::Next => add_days(monday, 7),
+    }
+}
+
+fn next_weekday(from: NaiveDate, day: Weekday) -> Option<NaiveDate> {
+    let ahead = (7 + day.num_days_from_monday() - from.weekday().num_days_from_monday()) % 7;
+    add_days(from, u64::from(ahead))
+}
+
+/// Dates of a span [from, from + len) whose weekday passes `keep`.
+fn span(from: NaiveDate, len: u64, keep: impl Fn(Weekday) -> bool) -> Vec<NaiveDate> {
+    (0..len)
+        .filter_map(|k| add_days(from, k))
+        .filter(|d| keep(d.weekday()))
+        .collect()
+}
+
+fn is_weekend(d: Weekday) -> bool {
+    matches!(d, Weekday::Sat | Weekday::Sun)
+}
+
+/// The next occurrence of a day and month on or after today (29.02 waits
+/// for a leap year); with a year, exactly that date.
+fn calendar_date(d: u32, m: u32, y: Option<i32>, today: NaiveDate) -> Option<NaiveDate> {
+    if let Some(y) = y {
+        return NaiveDate::from_ymd_opt(y, m, d);
+    }
+    (today.year()..=today.year() + 8)
+        .filter_map(|y| NaiveDate::from_ymd_opt(y, m, d))
+        .find(|x| *x >= today)
+}
+
+/// The next month (this one included) that has day `d`, on or after today.
+fn month_day(d: u32, today: NaiveDate) -> Option<NaiveDate> {
+    let first = today.with_day(1)?;
+    (0..=12)
+        .filter_map(|k| first.checked_add_months(Months::new(k)))
+        .filter_map(|f| f.with_day(d))
+        .find(|x| *x >= today)
+}
+
+/// Turns what was said into dates. `today_counts` says whether today can be
+/// "the next Saturday" (the wished time is still ahead); it does not affect
+/// "сегодня" or calendar dates, which name today explicitly.
+pub(crate) fn resolve(items: &[DayItem], today: NaiveDate, today_counts: bool) -> Option<Vec<NaiveDate>> {
+    let first = if today_counts { today } else { add_days(today, 1)? };
+    // A calendar date says which day; a weekday beside it only describes it
+    // ("в пятницу 18.12").
+    let calendar = items.iter().any(DayItem::is_calendar);
+    let week = items.iter().find_map(|x| match x {
+        DayItem::Week(m) => Some(*m),
+        _ => None,
+    });
+    let has_days_in_week = items
+        .iter()
+        .any(|x| matches!(x, DayItem::Weekday { .. } | DayItem::Workdays | DayItem::Weekend { .. }));
+    let week_days = |m: Modifier| -> Vec<NaiveDate> {
+        week_start(today, m)
+            .map(|s| span(s, 7, |_| true))
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|d| *d >= first)
+            .collect()
+    };
+    let mut out = BTreeSet::new();
+    for item in items {
+        let dates: Vec<NaiveDate> = match *item {
+            DayItem::Offset(n) => add_days(today, n).into_iter().collect(),
+            DayItem::OffsetMonths(n) => today.checked_add_months(Months::new(n)).into_iter().collect(),
+            DayItem::Date { d, m, y } => calendar_date(d, m, y, today).into_iter().collect(),
+            DayItem::DayOfMonth(d) => month_day(d, today).into_iter().collect(),
+            _ if calendar => continue,
+            DayItem::Weekday {
+                day,
+                modifier,
+                recurring,
+            } => {
+                let in_week: Vec<NaiveDate> = week
+                    .map(|w| week_days(w).into_iter().filter(|d| d.weekday() == day).collect())
+                    .unwrap_or_default();
+                if !in_week.is_empty() {
+                    in_week
+                } else if recurring {
+                    span(first, RECURRING_DAYS, |d| d == day)
+                } else if modifier == Modifier::Next {
+                    week_start(today, Modifier::Next)
+                        .and_then(|s| next_weekday(s, day))
+                        .into_iter()
+                        .collect()
+                } else {
+                    next_weekday(first, day).into_iter().collect()
+                }
+            }
+            DayItem::Weekend { modifier, recurring } => {
+                if recurring {
+                    span(first, RECURRING_DAYS, is_weekend)
+                } else {
+                    let start = match (week, modifier) {
+                        (Some(Modifier::Next), _) | (_, Modifier::Next) => week_start(today, Modifier::Next),
+                        _ => Some(first),
+                    };
+                    match start {
+                        // From `start`, the weekend in progress or the next one.
+                        Some(s) if s.weekday() == Weekday::Sun => vec![s],
+                        Some(s) => next_weekday(s, Weekday::Sat)
+                            .map(|sat| [Some(sat), add_days(sat, 1)].into_iter().flatten().collect())
+                            .unwrap_or_default(),
+                        None => vec![],
+                    }
+                }
+            }
+            DayItem::Workdays => match week {
+                Some(w) => week_days(w).into_iter().filter(|d| !is_weekend(d.weekday())).collect(),
+                None => span(first, RECURRING_DAYS, |d| !is_weekend(d)),
+            },
+            DayItem::Week(m) if !has_days_in_week => week_days(m),
+            DayItem::Week(_) => continue,
+        };
+        out.extend(dates);
+    }
+    if out.is_empty() {
+        None
+    } else {
+        Some(out.into_iter().collect())
+    }
+}
