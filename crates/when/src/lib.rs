@@ -13,7 +13,7 @@ mod tokens;
 mod windows;
 mod words;
 
-use chrono::{DateTime, NaiveDate, NaiveTime, Timelike, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 
 /// The time of day a client asked for.
@@ -46,7 +46,7 @@ pub struct When {
 /// first window from `windows` is today if the time is still ahead, else
 /// tomorrow, and a later "в субботу" can still add the day (see `merge`).
 pub fn parse(text: &str, now: DateTime<Utc>, tz: chrono_tz::Tz) -> Option<When> {
-    let local = now.with_timezone(&tz).naive_local();
+    let local = local_time(now, tz)?;
     let toks = tokens::tokenize(text);
     let t = tokens::Toks(&toks);
     let mut day_items = Vec::new();
@@ -67,7 +67,7 @@ pub fn parse(text: &str, now: DateTime<Utc>, tz: chrono_tz::Tz) -> Option<When> 
         Some(times::Resolved::Moment(d)) => {
             // "через 2 часа": computed on the UTC clock so a DST change in
             // between is honoured, then read on the client's wall clock.
-            let at = now.checked_add_signed(d)?.with_timezone(&tz).naive_local();
+            let at = local_time(now.checked_add_signed(d)?, tz)?;
             let at = at.with_second(0)?.with_nanosecond(0)?;
             return Some(When {
                 days: Some(vec![at.date()]),
@@ -82,6 +82,14 @@ pub fn parse(text: &str, now: DateTime<Utc>, tz: chrono_tz::Tz) -> Option<When> 
         return None;
     }
     Some(When { days, time })
+}
+
+/// The client's wall clock at `now`; `None` only at the very ends of
+/// chrono's range, where `with_timezone` would panic.
+pub(crate) fn local_time(now: DateTime<Utc>, tz: chrono_tz::Tz) -> Option<NaiveDateTime> {
+    use chrono::{Offset, TimeZone};
+    let utc = now.naive_utc();
+    utc.checked_add_offset(tz.offset_from_utc_datetime(&utc).fix())
 }
 
 /// The latest a day-only wish can still mean today: the end of "вечером".

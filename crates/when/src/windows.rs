@@ -4,7 +4,7 @@
 //! client's zone, so a DST change in the horizon moves the UTC windows by
 //! the hour it should, and the day of the change is 23 or 25 hours long.
 
-use chrono::{DateTime, Days, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Days, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone, Utc};
 use chrono_tz::Tz;
 
 use crate::{TimeWish, When};
@@ -21,6 +21,10 @@ enum Fold {
 /// of what the client said. In the spring gap the time is moved forward by
 /// the gap ("02:30" on the change night is 03:30 summer time).
 fn instant(tz: Tz, local: NaiveDateTime, fold: Fold) -> Option<DateTime<Utc>> {
+    // chrono panics converting times at the very ends of its range.
+    if !(-262_000..=262_000).contains(&local.year()) {
+        return None;
+    }
     match tz.from_local_datetime(&local) {
         LocalResult::Single(x) => Some(x.with_timezone(&Utc)),
         LocalResult::Ambiguous(a, b) => {
@@ -51,7 +55,9 @@ fn midnight_after(tz: Tz, day: NaiveDate) -> Option<DateTime<Utc>> {
 impl When {
     /// The local windows as UTC instants [start, end), within `horizon_days` from now, clipped to after `now`. days None → every day from today; time None → the whole day; At(t) → a zero-length window [t, t].
     pub fn windows(&self, now: DateTime<Utc>, tz: Tz, horizon_days: u32) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
-        let today = now.with_timezone(&tz).date_naive();
+        let Some(today) = crate::local_time(now, tz).map(|l| l.date()) else {
+            return Vec::new();
+        };
         let Some(horizon) = now.checked_add_signed(chrono::Duration::days(i64::from(horizon_days))) else {
             return Vec::new();
         };
