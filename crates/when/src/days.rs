@@ -43,6 +43,10 @@ pub(crate) enum DayItem {
         recurring: bool,
     },
     Workdays,
+    /// "с понедельника по среду": every day from the one to the other.
+    WeekdayRange(Weekday, Weekday),
+    /// "кроме понедельника", "не в пятницу": a day to leave out.
+    Except(Weekday),
     /// "на этой неделе" (Plain) / "на следующей неделе" (Next).
     Week(Modifier),
     /// A calendar date; without a year, its next occurrence.
@@ -81,6 +85,7 @@ fn relative_word(w: &str) -> Option<u64> {
 pub(crate) fn match_at(t: &Toks, i: usize) -> Option<(DayItem, usize)> {
     relative(t, i)
         .or_else(|| after(t, i))
+        .or_else(|| except(t, i))
         .or_else(|| named(t, i))
         .or_else(|| numeric_date(t, i))
         .or_else(|| day_of_month(t, i))
@@ -136,6 +141,22 @@ fn after(t: &Toks, i: usize) -> Option<(DayItem, usize)> {
     }
 }
 
+/// "кроме понедельника", "кроме выходных", "не в пятницу", "только не в пн".
+fn except(t: &Toks, i: usize) -> Option<(DayItem, usize)> {
+    if !t.is_word(i, &["кроме", "не", "исключая"]) {
+        return None;
+    }
+    // "не" only right before "в/во <day>": "не смогу в пятницу" is too loose.
+    if t.is_word(i, &["не"]) && !t.is_word(i + 1, &["в", "во"]) {
+        return None;
+    }
+    match named(t, i + 1)? {
+        (DayItem::Weekday { day, .. }, n) => Some((DayItem::Except(day), n + 1)),
+        (DayItem::Weekend { .. }, n) => Some((DayItem::Workdays, n + 1)),
+        _ => None,
+    }
+}
+
 /// Weekdays, weekends, weekdays-as-a-group and weeks, with the preposition
 /// and "этот"/"следующий" before them.
 fn named(t: &Toks, i: usize) -> Option<(DayItem, usize)> {
@@ -167,6 +188,11 @@ fn named(t: &Toks, i: usize) -> Option<(DayItem, usize)> {
     let recurring_prep = prep == Some("по");
     let m = modifier.unwrap_or(Modifier::Plain);
     let item = if let Some((day, plural)) = words::weekday(w) {
+        if matches!(prep, Some("с" | "со")) && t.is_word(k + 1, &["по", "до"]) {
+            if let Some((last, _)) = t.word(k + 2).and_then(words::weekday) {
+                return Some((DayItem::WeekdayRange(day, last), k + 3 - i));
+            }
+        }
         // "до пятницы" / "с понедельника" name a bound, still the day itself.
         DayItem::Weekday {
             day,
@@ -378,7 +404,18 @@ pub(crate) fn resolve(items: &[DayItem], today: NaiveDate, today_counts: bool) -
             .filter(|d| *d >= first)
             .collect()
     };
+    let excluded: Vec<Weekday> = items
+        .iter()
+        .filter_map(|x| match x {
+            DayItem::Except(d) => Some(*d),
+            _ => None,
+        })
+        .collect();
     let mut out = BTreeSet::new();
+    if !excluded.is_empty() && items.iter().all(|x| matches!(x, DayItem::Except(_))) {
+        // Only "кроме понедельника": any of the coming days but those.
+        out.extend(span(first, RECURRING_DAYS, |d| !excluded.contains(&d)));
+    }
     for item in items {
         let dates: Vec<NaiveDate> = match *item {
             DayItem::Offset(n) => add_days(today, n).into_iter().collect(),
@@ -425,6 +462,14 @@ pub(crate) fn resolve(items: &[DayItem], today: NaiveDate, today_counts: bool) -
                     }
                 }
             }
+            DayItem::Except(_) => continue,
+            DayItem::WeekdayRange(a, b) => match next_weekday(first, a) {
+                Some(start) => {
+                    let len = (7 + b.num_days_from_monday() - a.num_days_from_monday()) % 7;
+                    span(start, u64::from(len) + 1, |_| true)
+                }
+                None => vec![],
+            },
             DayItem::Workdays => match week {
                 Some(w) => week_days(w).into_iter().filter(|d| !is_weekend(d.weekday())).collect(),
                 None => span(first, RECURRING_DAYS, |d| !is_weekend(d)),
@@ -434,6 +479,7 @@ pub(crate) fn resolve(items: &[DayItem], today: NaiveDate, today_counts: bool) -
         };
         out.extend(dates);
     }
+    out.retain(|d| !excluded.contains(&d.weekday()));
     if out.is_empty() {
         None
     } else {

@@ -233,7 +233,12 @@ fn with_preposition(t: &Toks, i: usize) -> Option<(TimeItem, usize)> {
         ("между", _) => (Prep::Between, i + 1),
         _ => return None,
     };
-    let (from, n, ev) = clock(t, j, At::Prep)?;
+    let at = if matches!(prep, Prep::At | Prep::On) {
+        At::Point
+    } else {
+        At::Prep
+    };
+    let (from, n, ev) = clock(t, j, at)?;
     let end = j + n;
     // A range: "с 10 до 12", "в 10-12", "между 10 и 12".
     let range_word: &[&str] = if prep == Prep::Between {
@@ -250,8 +255,9 @@ fn with_preposition(t: &Toks, i: usize) -> Option<(TimeItem, usize)> {
     let clear = ev.colon || ev.time_word || from.part.is_some();
     let item = match prep {
         Prep::At => TimeItem::Point(from),
-        // "на 2 часа" is a duration and "на 3" anything: only clear times.
-        Prep::On if clear => TimeItem::Point(from),
+        // "на 2 часа" is a duration and "на 3" anything: only clear times,
+        // or a bare hour ending the phrase right after a day ("на вторник, на 12").
+        Prep::On if clear || (day_just_before(t, i) && ends_phrase(t, end)) => TimeItem::Point(from),
         // "от 2000" is a price, "с 2 детьми" a company: after "с"/"от" a
         // bare number must end the phrase or be clearly an hour; "от" needs
         // an hour mark ("от 10 утра").
@@ -263,6 +269,11 @@ fn with_preposition(t: &Toks, i: usize) -> Option<(TimeItem, usize)> {
         Prep::On | Prep::FromOrRange | Prep::Between => return None,
     };
     Some((item, end - i))
+}
+
+/// Whether a day word is among the three tokens before `i` ("на завтра на 12").
+fn day_just_before(t: &Toks, i: usize) -> bool {
+    (i.saturating_sub(3)..i).any(|k| t.word(k).is_some_and(crate::days::is_day_word))
 }
 
 /// Whether the token at `i` ends the phrase a number was in: end of text,
@@ -342,6 +353,8 @@ fn part_after(w: &str) -> Option<Part> {
 /// range right after its "-".
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum At {
+    /// After "в", "к", "на": "в 9-15" is 9:15.
+    Point,
     Prep,
     Bare,
     RangeEnd,
@@ -379,8 +392,9 @@ fn clock(t: &Toks, j: usize, at: At) -> Option<(Clock, usize, Evidence)> {
                 ev.colon = true;
             }
         } else if t.glued_sym(k, &['-']) {
-            // "11-30" is minutes; "10-12" is a range, read by the caller.
-            if let Some(m) = minutes(k + 1).filter(|&m| m >= 24) {
+            // "18-00" and "11-30" are minutes, "10-12" a range read by the
+            // caller; after "в"/"к" round minutes win ("в 9-15" is 9:15).
+            if let Some(m) = minutes(k + 1).filter(|&m| m == 0 || m >= 24 || (at == At::Point && m % 5 == 0)) {
                 c.m = m;
                 k += 2;
                 ev.colon = true;
@@ -438,8 +452,11 @@ fn clock(t: &Toks, j: usize, at: At) -> Option<(Clock, usize, Evidence)> {
         if words::is_counted_symbol(s) {
             return None;
         }
-        // "31-го", "5-е": a day of the month.
-        if s == '-' && t.word(k + 1).is_some_and(is_ordinal_tail) {
+        // "31-го", "5-е": a day of the month; "в 10-м часу", "в 2-х": not a clock.
+        if s == '-'
+            && t.word(k + 1)
+                .is_some_and(|w| is_ordinal_tail(w) || matches!(w, "м" | "й" | "х" | "ти" | "ми"))
+        {
             return None;
         }
     }
