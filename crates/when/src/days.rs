@@ -193,6 +193,12 @@ fn named(t: &Toks, i: usize) -> Option<(DayItem, usize)> {
                 return Some((DayItem::WeekdayRange(day, last), k + 3 - i));
             }
         }
+        // "пн-ср", "понедельник-среда".
+        if t.sym(k + 1) == Some('-') {
+            if let Some((last, _)) = t.word(k + 2).and_then(words::weekday) {
+                return Some((DayItem::WeekdayRange(day, last), k + 3 - i));
+            }
+        }
         // "до пятницы" / "с понедельника" name a bound, still the day itself.
         DayItem::Weekday {
             day,
@@ -229,6 +235,9 @@ fn named(t: &Toks, i: usize) -> Option<(DayItem, usize)> {
 fn numeric_date(t: &Toks, i: usize) -> Option<(DayItem, usize)> {
     let (d, dd) = t.num(i)?;
     if dd > 2 || t.preceded_by_digits(i) {
+        return None;
+    }
+    if i > 0 && (t.word(i - 1).is_some_and(words::is_label) || t.sym(i - 1).is_some_and(|c| c == '№' || c == '#')) {
         return None;
     }
     let sep = t.sym(i + 1).filter(|c| *c == '.' || *c == '/')?;
@@ -320,6 +329,16 @@ fn day_of_month(t: &Toks, i: usize) -> Option<(DayItem, usize)> {
     }
     if t.word(k).is_some_and(|w| w.starts_with("числ")) {
         return Some((DayItem::DayOfMonth(d), k + 1 - i));
+    }
+    // "на пятое", "к двадцать пятому": the neuter or dative ordinal after
+    // "на"/"к" can only be a day of the month.
+    let neuter = t.num(i).is_none()
+        && i > 0
+        && t.is_word(i - 1, &["на", "к"])
+        && t.word(k - 1)
+            .is_some_and(|w| w.ends_with("ое") || w.ends_with("ье") || w.ends_with("ому") || w.ends_with("ьему"));
+    if neuter {
+        return Some((DayItem::DayOfMonth(d), k - i));
     }
     // "31-го" alone; ordinal words alone ("первого") are too vague.
     if had_tail {

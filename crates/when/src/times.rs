@@ -158,6 +158,11 @@ fn fixed_words(t: &Toks, i: usize) -> Option<(TimeItem, usize)> {
         }
         "днем" | "днемом" => return part(Part::Day),
         "вечером" | "вечерком" | "вечерочком" => return part(Part::Evening),
+        // The nouns only next to a day ("утро субботы", "в пятницу вечер"),
+        // since alone they are mostly greetings ("доброе утро"); "день" is
+        // left out ("завтрашний день", "день рождения").
+        "утро" if next_to_day(t, i) => return part(Part::Morning),
+        "вечер" if next_to_day(t, i) => return part(Part::Evening),
         _ => {}
     }
     // "в утреннее время", "вечерние часы", "дневное время".
@@ -253,6 +258,20 @@ fn with_preposition(t: &Toks, i: usize) -> Option<(TimeItem, usize)> {
         }
     }
     let clear = ev.colon || ev.time_word || from.part.is_some();
+    // "в 16 или позже" is from 16, "в 12 или раньше" until 12.
+    if matches!(prep, Prep::At | Prep::On) && t.is_word(end, &["или", "и", "а", "можно"]) {
+        if t.is_word(end + 1, &["позже", "позднее", "попозже"]) {
+            return Some((TimeItem::From(from), end + 2 - i));
+        }
+        if t.is_word(end + 1, &["раньше", "ранее", "пораньше"]) {
+            return Some((TimeItem::To(from), end + 2 - i));
+        }
+    }
+    // "101 к 2" (a building), "2 в 1" (a combo): a bare number right after
+    // a number is not an hour, unless that number ends a date ("20.12 в 12").
+    if !clear && after_plain_number(t, i) {
+        return None;
+    }
     let item = match prep {
         Prep::At => TimeItem::Point(from),
         // "на 2 часа" is a duration and "на 3" anything: only clear times,
@@ -269,6 +288,21 @@ fn with_preposition(t: &Toks, i: usize) -> Option<(TimeItem, usize)> {
         Prep::On | Prep::FromOrRange | Prep::Between => return None,
     };
     Some((item, end - i))
+}
+
+/// Whether the token before `i` is a number that is not the tail of a date.
+fn after_plain_number(t: &Toks, i: usize) -> bool {
+    if i == 0 || t.num(i - 1).is_none() {
+        return false;
+    }
+    let date_tail = i >= 2 && t.glued(i - 1) && t.sym(i - 2).is_some_and(|c| c == '.' || c == '/');
+    !date_tail
+}
+
+/// Whether the word right before or after `i` names a day.
+fn next_to_day(t: &Toks, i: usize) -> bool {
+    let before = i > 0 && t.word(i - 1).is_some_and(crate::days::is_day_word);
+    before || t.word(i + 1).is_some_and(crate::days::is_day_word)
 }
 
 /// Whether a day word is among the three tokens before `i` ("на завтра на 12").
@@ -417,10 +451,21 @@ fn clock(t: &Toks, j: usize, at: At) -> Option<(Clock, usize, Evidence)> {
     {
         k += 1;
         ev.hours_word = true;
+        // "15 ч. 30 мин."
+        if t.glued_sym(k, &['.']) {
+            k += 1;
+        }
         if let Some((m, _)) = t.num(k).filter(|&(m, d)| d <= 2 && m <= 59) {
             if t.word(k + 1).is_some_and(|w| w.starts_with("мин")) {
                 c.m = m;
                 k += 2;
+                if t.glued_sym(k, &['.']) {
+                    k += 1;
+                }
+            } else if t.glued(k) && t.num(k + 1).is_none() {
+                // "15ч30"
+                c.m = m;
+                k += 1;
             }
         }
     } else if after_prep && !ev.colon && t.num(j).is_some() {
@@ -576,7 +621,8 @@ fn word_clock(t: &Toks, j: usize, w: &str) -> Option<(Clock, usize, bool)> {
             k += 1;
         }
     }
-    if h > 23 {
+    // "к двадцать пятому (числу)" is a date.
+    if h > 23 || t.word(k).and_then(words::ordinal).is_some() {
         return None;
     }
     let mut c = Clock {

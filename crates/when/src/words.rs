@@ -267,6 +267,29 @@ pub(crate) fn is_counted_thing(w: &str) -> bool {
     })
 }
 
+/// Words before a number that make "8.11" a label, not a date: hair-dye
+/// shades ("оттенок 8.11"), article and order numbers, sizes.
+pub(crate) fn is_label(w: &str) -> bool {
+    const STEMS: &[&str] = &[
+        "оттен",
+        "цвет",
+        "тон",
+        "краск",
+        "номер",
+        "артикул",
+        "арт",
+        "верси",
+        "размер",
+        "код",
+        "заказ",
+        "счет",
+        "договор",
+        "палитр",
+        "серия",
+    ];
+    STEMS.iter().any(|s| w.starts_with(s))
+}
+
 /// Symbols after a number that make it money or a share: "1500₽", "50%".
 pub(crate) fn is_counted_symbol(c: char) -> bool {
     matches!(c, '₽' | '%' | '$' | '€' | '×' | '*' | 'x')
