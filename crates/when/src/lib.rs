@@ -42,6 +42,20 @@ pub struct When {
 /// including "поскорее", "как можно раньше", "в любое время", "в любой
 /// день": those mean "the nearest slot", which the dialog offers anyway.
 ///
+/// ```
+/// use leadbot_when::{parse, TimeWish};
+/// use chrono::{NaiveDate, NaiveTime, Utc, TimeZone};
+///
+/// let now = Utc.with_ymd_and_hms(2026, 12, 2, 7, 0, 0).unwrap(); // Wed 10:00 in Moscow
+/// let tz = chrono_tz::Europe::Moscow;
+/// let w = parse("в субботу утром", now, tz).expect("a wish");
+/// assert_eq!(w.days, Some(vec![NaiveDate::from_ymd_opt(2026, 12, 5).unwrap()]));
+/// let w = w.merge(&parse("лучше в 11", now, tz).expect("a time"));
+/// assert_eq!(w.time, Some(TimeWish::At(NaiveTime::from_hms_opt(11, 0, 0).unwrap())));
+/// let at = Utc.with_ymd_and_hms(2026, 12, 5, 8, 0, 0).unwrap();
+/// assert_eq!(w.windows(now, tz, 14), vec![(at, at)]);
+/// ```
+///
 /// A time without a day ("в 10", "утром") leaves `days` as `None`: its
 /// first window from `windows` is today if the time is still ahead, else
 /// tomorrow, and a later "в субботу" can still add the day (see `merge`).
