@@ -55,13 +55,22 @@ pub(crate) enum DayItem {
         m: u32,
         y: Option<i32>,
     },
+    /// "с 10 по 15 декабря", "10-12 января": every day of the span.
+    DateRange {
+        from: u32,
+        to: u32,
+        m: u32,
+    },
     /// "31-го", "на 5 число": the next month that has that day.
     DayOfMonth(u32),
 }
 
 impl DayItem {
     fn is_calendar(&self) -> bool {
-        matches!(self, DayItem::Date { .. } | DayItem::DayOfMonth(_))
+        matches!(
+            self,
+            DayItem::Date { .. } | DayItem::DayOfMonth(_) | DayItem::DateRange { .. }
+        )
     }
 }
 
@@ -281,9 +290,10 @@ fn valid_day_month(d: u32, m: u32) -> Option<()> {
 
 /// A day number written as a number or ordinal words, with an optional
 /// "-го"/"-е" tail: returns the day and the next position.
-fn day_number(t: &Toks, i: usize) -> Option<(u32, usize)> {
+/// `range_end` allows the number to follow a glued dash ("10-12 января").
+fn day_number(t: &Toks, i: usize, range_end: bool) -> Option<(u32, usize)> {
     if let Some((d, digits)) = t.num(i) {
-        if digits > 2 || t.preceded_by_digits(i) || !(1..=31).contains(&d) {
+        if digits > 2 || (!range_end && t.preceded_by_digits(i)) || !(1..=31).contains(&d) {
             return None;
         }
         let mut k = i + 1;
@@ -307,11 +317,22 @@ fn day_number(t: &Toks, i: usize) -> Option<(u32, usize)> {
 /// "15 декабря", "1 января 2027", "первого января", "31-го", "на 5 число",
 /// "5-е".
 fn day_of_month(t: &Toks, i: usize) -> Option<(DayItem, usize)> {
-    let (d, k) = day_number(t, i)?;
+    let (d, k) = day_number(t, i, false)?;
     if !(1..=31).contains(&d) {
         return None;
     }
     let had_tail = k > i + 1 && t.num(i).is_some();
+    // "с 10 по 15 декабря", "10-12 января".
+    if t.sym(k) == Some('-') || t.is_word(k, &["по", "до"]) {
+        if let Some((to, k2)) = day_number(t, k + 1, true) {
+            if let Some(m) = t.word(k2).and_then(words::month) {
+                if d < to {
+                    valid_day_month(to, m)?;
+                    return Some((DayItem::DateRange { from: d, to, m }, k2 + 1 - i));
+                }
+            }
+        }
+    }
     if let Some(m) = t.word(k).and_then(words::month) {
         valid_day_month(d, m)?;
         let mut n = k + 1;
@@ -441,6 +462,15 @@ pub(crate) fn resolve(items: &[DayItem], today: NaiveDate, today_counts: bool) -
             DayItem::OffsetMonths(n) => today.checked_add_months(Months::new(n)).into_iter().collect(),
             DayItem::Date { d, m, y } => calendar_date(d, m, y, today).into_iter().collect(),
             DayItem::DayOfMonth(d) => month_day(d, today).into_iter().collect(),
+            DayItem::DateRange { from, to, m } => match calendar_date(to, m, None, today) {
+                // The span ends on the next occurrence of its last day and
+                // starts in the same month; days already past are left out.
+                Some(end) => (from..=to)
+                    .filter_map(|d| end.with_day(d))
+                    .filter(|d| *d >= today)
+                    .collect(),
+                None => vec![],
+            },
             _ if calendar => continue,
             DayItem::Weekday {
                 day,
