@@ -45,8 +45,17 @@ pub(crate) enum DayItem {
     Workdays,
     /// "с понедельника по среду": every day from the one to the other.
     WeekdayRange(Weekday, Weekday),
-    /// "кроме понедельника", "не в пятницу": a day to leave out.
+    /// "кроме понедельника", "не в пятницу", "в субботу не могу": a
+    /// weekday to leave out.
     Except(Weekday),
+    /// "не сегодня", "завтра не получится": today plus N to leave out.
+    ExceptOffset(u64),
+    /// "через неделю", "через 2 недели": today + 7·N, or with a weekday
+    /// ("через неделю в субботу") that weekday in the week then.
+    WeeksAhead(u64),
+    /// "в эту субботу не могу, в следующую": "следующую" with its day
+    /// left out, taken from the weekday said in the same message.
+    NextOfSaid,
     /// "на этой неделе" (Plain) / "на следующей неделе" (Next).
     Week(Modifier),
     /// A calendar date; without a year, its next occurrence.
@@ -92,12 +101,64 @@ fn relative_word(w: &str) -> Option<u64> {
 }
 
 pub(crate) fn match_at(t: &Toks, i: usize) -> Option<(DayItem, usize)> {
-    relative(t, i)
+    if let Some(found) = except(t, i) {
+        return Some(found);
+    }
+    let (item, n) = relative(t, i)
         .or_else(|| after(t, i))
-        .or_else(|| except(t, i))
         .or_else(|| named(t, i))
+        .or_else(|| on_day_then_time(t, i))
         .or_else(|| numeric_date(t, i))
-        .or_else(|| day_of_month(t, i))
+        .or_else(|| day_of_month(t, i))?;
+    // "в субботу не могу", "сегодня не получится": the day is refused.
+    if refused(t, i + n) {
+        let excluded = match item {
+            DayItem::Weekday { day, .. } => DayItem::Except(day),
+            DayItem::Offset(d) => DayItem::ExceptOffset(d),
+            // Other refusals just drop what was said.
+            _ => DayItem::ExceptOffset(u64::MAX),
+        };
+        return Some((excluded, n + 2));
+    }
+    Some((item, n))
+}
+
+/// "не могу", "не получится", "не смогу" right after a day.
+fn refused(t: &Toks, i: usize) -> bool {
+    t.is_word(i, &["не"])
+        && t.word(i + 1).is_some_and(|w| {
+            matches!(
+                w,
+                "могу"
+                    | "смогу"
+                    | "сможем"
+                    | "получится"
+                    | "получиться"
+                    | "выйдет"
+                    | "подходит"
+                    | "подойдет"
+                    | "удобно"
+                    | "успею"
+                    | "успеваю"
+                    | "работаю"
+                    | "приду"
+                    | "вариант"
+            )
+        })
+}
+
+/// "на 21 в 15:00": a bare number after "на" followed by a time is the day
+/// of the month.
+fn on_day_then_time(t: &Toks, i: usize) -> Option<(DayItem, usize)> {
+    if !t.is_word(i, &["на"]) {
+        return None;
+    }
+    let (d, digits) = t.num(i + 1)?;
+    if digits > 2 || !(1..=31).contains(&d) || !t.is_word(i + 2, &["в", "к"]) {
+        return None;
+    }
+    t.num(i + 3)?;
+    Some((DayItem::DayOfMonth(d), 2))
 }
 
 /// "сегодня", "завтра", "послезавтра", "после завтра".
@@ -137,7 +198,7 @@ fn after(t: &Toks, i: usize) -> Option<(DayItem, usize)> {
     let item = match unit {
         "день" if amount.is_none() => DayItem::Offset(2),
         "день" | "дня" | "дней" | "денек" | "денька" | "деньков" => DayItem::Offset(n),
-        u if u.starts_with("недел") => DayItem::Offset(n * 7),
+        u if u.starts_with("недел") => DayItem::WeeksAhead(n),
         "месяц" | "месяца" | "месяцев" | "месяцок" => {
             DayItem::OffsetMonths(u32::try_from(n).ok()?)
         }
@@ -145,6 +206,7 @@ fn after(t: &Toks, i: usize) -> Option<(DayItem, usize)> {
     };
     match item {
         DayItem::Offset(d) if d > 366 => None,
+        DayItem::WeeksAhead(w) if w > 52 => None,
         DayItem::OffsetMonths(m) if m > 12 => None,
         item => Some((item, used + 2)),
     }
@@ -155,9 +217,25 @@ fn except(t: &Toks, i: usize) -> Option<(DayItem, usize)> {
     if !t.is_word(i, &["кроме", "не", "исключая"]) {
         return None;
     }
-    // "не" only right before "в/во <day>": "не смогу в пятницу" is too loose.
-    if t.is_word(i, &["не"]) && !t.is_word(i + 1, &["в", "во"]) {
+    // "не" only right before "в/во <day>", "сегодня/завтра" or a refusal
+    // verb ("не могу в пятницу").
+    if t.is_word(i, &["не"])
+        && !refused(t, i)
+        && !t.is_word(i + 1, &["в", "во"])
+        && t.word(i + 1).is_none_or(|w| relative_word(w).is_none())
+    {
         return None;
+    }
+    // "не могу в пятницу": the refusal before the day.
+    if refused(t, i) {
+        return match named(t, i + 2)? {
+            (DayItem::Weekday { day, .. }, n) => Some((DayItem::Except(day), n + 2)),
+            _ => None,
+        };
+    }
+    if let Some((DayItem::Offset(d), n)) = relative(t, i + 1) {
+        // "не сегодня", "кроме завтра".
+        return Some((DayItem::ExceptOffset(d), n + 1));
     }
     match named(t, i + 1)? {
         (DayItem::Weekday { day, .. }, n) => Some((DayItem::Except(day), n + 1)),
@@ -192,6 +270,10 @@ fn named(t: &Toks, i: usize) -> Option<(DayItem, usize)> {
                 k += 1;
             }
         }
+    }
+    // "в следующую" with nothing after it: the day is the one said before.
+    if modifier == Some(Modifier::Next) && t.word(k).is_none() {
+        return Some((DayItem::NextOfSaid, k - i));
     }
     let w = t.word(k)?;
     let recurring_prep = prep == Some("по");
@@ -351,6 +433,29 @@ fn day_of_month(t: &Toks, i: usize) -> Option<(DayItem, usize)> {
     if t.word(k).is_some_and(|w| w.starts_with("числ")) {
         return Some((DayItem::DayOfMonth(d), k + 1 - i));
     }
+    // "11 или 12 декабря", "11, 12 или 13 декабря": the month said once
+    // for a list of days.
+    let mut j = k;
+    for _ in 0..4 {
+        let sep = if t.is_word(j, &["или", "и"]) || t.sym(j) == Some(',') {
+            1
+        } else {
+            break;
+        };
+        let sep = if t.is_word(j + sep, &["или", "и"]) {
+            sep + 1
+        } else {
+            sep
+        };
+        let Some((_, next)) = day_number(t, j + sep, false) else {
+            break;
+        };
+        if let Some(m) = t.word(next).and_then(words::month) {
+            valid_day_month(d, m)?;
+            return Some((DayItem::Date { d, m, y: None }, k - i));
+        }
+        j = next;
+    }
     // "на пятое", "к двадцать пятому": the neuter or dative ordinal after
     // "на"/"к" can only be a day of the month.
     let neuter = t.num(i).is_none()
@@ -429,32 +534,36 @@ pub(crate) fn resolve(items: &[DayItem], today: NaiveDate, today_counts: bool) -
     // A calendar date says which day; a weekday beside it only describes it
     // ("в пятницу 18.12").
     let calendar = items.iter().any(DayItem::is_calendar);
-    let week = items.iter().find_map(|x| match x {
-        DayItem::Week(m) => Some(*m),
-        _ => None,
-    });
     let has_days_in_week = items
         .iter()
         .any(|x| matches!(x, DayItem::Weekday { .. } | DayItem::Workdays | DayItem::Weekend { .. }));
-    let week_days = |m: Modifier| -> Vec<NaiveDate> {
-        week_start(today, m)
-            .map(|s| span(s, 7, |_| true))
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|d| *d >= first)
-            .collect()
+    // The week weekdays are picked from: "на следующей неделе", or the week
+    // "через неделю" lands in when a weekday is said with it.
+    let week: Option<NaiveDate> = items.iter().find_map(|x| match *x {
+        DayItem::Week(m) => week_start(today, m),
+        DayItem::WeeksAhead(n) if has_days_in_week => {
+            add_days(today, n.checked_mul(7)?).and_then(|d| week_start(d, Modifier::Plain))
+        }
+        _ => None,
+    });
+    let week_days = |monday: NaiveDate| -> Vec<NaiveDate> {
+        span(monday, 7, |_| true).into_iter().filter(|d| *d >= first).collect()
     };
-    let excluded: Vec<Weekday> = items
-        .iter()
-        .filter_map(|x| match x {
-            DayItem::Except(d) => Some(*d),
-            _ => None,
-        })
-        .collect();
+    let mut excluded_days = Vec::new();
+    let mut excluded_dates = Vec::new();
+    for item in items {
+        match *item {
+            DayItem::Except(d) => excluded_days.push(d),
+            DayItem::ExceptOffset(n) => excluded_dates.extend(add_days(today, n)),
+            _ => {}
+        }
+    }
+    let is_exclusion = |x: &DayItem| matches!(x, DayItem::Except(_) | DayItem::ExceptOffset(_));
     let mut out = BTreeSet::new();
-    if !excluded.is_empty() && items.iter().all(|x| matches!(x, DayItem::Except(_))) {
-        // Only "кроме понедельника": any of the coming days but those.
-        out.extend(span(first, RECURRING_DAYS, |d| !excluded.contains(&d)));
+    if items.iter().all(is_exclusion) && !(excluded_days.is_empty() && excluded_dates.is_empty()) {
+        // Only "кроме понедельника" / "сегодня не получится": any of the
+        // coming days but those.
+        out.extend(span(first, RECURRING_DAYS, |_| true));
     }
     for item in items {
         let dates: Vec<NaiveDate> = match *item {
@@ -471,7 +580,12 @@ pub(crate) fn resolve(items: &[DayItem], today: NaiveDate, today_counts: bool) -
                     .collect(),
                 None => vec![],
             },
+            DayItem::Except(_) | DayItem::ExceptOffset(_) | DayItem::NextOfSaid => continue,
             _ if calendar => continue,
+            DayItem::WeeksAhead(n) if !has_days_in_week => {
+                n.checked_mul(7).and_then(|d| add_days(today, d)).into_iter().collect()
+            }
+            DayItem::WeeksAhead(_) => continue,
             DayItem::Weekday {
                 day,
                 modifier,
@@ -485,10 +599,7 @@ pub(crate) fn resolve(items: &[DayItem], today: NaiveDate, today_counts: bool) -
                 } else if recurring {
                     span(first, RECURRING_DAYS, |d| d == day)
                 } else if modifier == Modifier::Next {
-                    week_start(today, Modifier::Next)
-                        .and_then(|s| next_weekday(s, day))
-                        .into_iter()
-                        .collect()
+                    next_week_day(today, day).into_iter().collect()
                 } else {
                     next_weekday(first, day).into_iter().collect()
                 }
@@ -498,7 +609,8 @@ pub(crate) fn resolve(items: &[DayItem], today: NaiveDate, today_counts: bool) -
                     span(first, RECURRING_DAYS, is_weekend)
                 } else {
                     let start = match (week, modifier) {
-                        (Some(Modifier::Next), _) | (_, Modifier::Next) => week_start(today, Modifier::Next),
+                        (_, Modifier::Next) => week_start(today, Modifier::Next),
+                        (Some(w), _) => Some(w.max(first)),
                         _ => Some(first),
                     };
                     match start {
@@ -511,7 +623,6 @@ pub(crate) fn resolve(items: &[DayItem], today: NaiveDate, today_counts: bool) -
                     }
                 }
             }
-            DayItem::Except(_) => continue,
             DayItem::WeekdayRange(a, b) => match next_weekday(first, a) {
                 Some(start) => {
                     let len = (7 + b.num_days_from_monday() - a.num_days_from_monday()) % 7;
@@ -523,15 +634,28 @@ pub(crate) fn resolve(items: &[DayItem], today: NaiveDate, today_counts: bool) -
                 Some(w) => week_days(w).into_iter().filter(|d| !is_weekend(d.weekday())).collect(),
                 None => span(first, RECURRING_DAYS, |d| !is_weekend(d)),
             },
-            DayItem::Week(m) if !has_days_in_week => week_days(m),
+            DayItem::Week(m) if !has_days_in_week => week_start(today, m).map(week_days).unwrap_or_default(),
             DayItem::Week(_) => continue,
         };
         out.extend(dates);
     }
-    out.retain(|d| !excluded.contains(&d.weekday()));
+    out.retain(|d| !excluded_days.contains(&d.weekday()) && !excluded_dates.contains(d));
+    // "в эту субботу не могу, в следующую": next week's day of those said.
+    if items.contains(&DayItem::NextOfSaid) {
+        for item in items {
+            if let DayItem::Weekday { day, .. } | DayItem::Except(day) = *item {
+                out.extend(next_week_day(today, day));
+            }
+        }
+    }
     if out.is_empty() {
         None
     } else {
         Some(out.into_iter().collect())
     }
+}
+
+/// The given weekday in the calendar week after this one.
+fn next_week_day(today: NaiveDate, day: Weekday) -> Option<NaiveDate> {
+    week_start(today, Modifier::Next).and_then(|s| next_weekday(s, day))
 }

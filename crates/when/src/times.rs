@@ -200,11 +200,12 @@ fn fixed_words(t: &Toks, i: usize) -> Option<(TimeItem, usize)> {
         ("в" | "на" | "во", Some("обед")) => window(12, 14, 2),
         ("обед", _) => window(12, 14, 1),
         ("после", Some("работы")) => window(18, 0, 2),
-        ("первой" | "первую", Some("половине" | "половину")) if t.is_word(i + 2, &["дня"]) => {
-            window(9, 13, 3)
+        // "в первой половине (дня)", but not "... месяца/недели/года".
+        ("первой" | "первую", Some("половине" | "половину")) if half_of_day(t, i + 2) => {
+            window(9, 13, 2 + usize::from(t.is_word(i + 2, &["дня"])))
         }
-        ("второй" | "вторую", Some("половине" | "половину")) if t.is_word(i + 2, &["дня"]) => {
-            window(13, 0, 3)
+        ("второй" | "вторую", Some("половине" | "половину")) if half_of_day(t, i + 2) => {
+            window(13, 0, 2 + usize::from(t.is_word(i + 2, &["дня"])))
         }
         _ => None,
     }
@@ -297,6 +298,12 @@ fn after_plain_number(t: &Toks, i: usize) -> bool {
     }
     let date_tail = i >= 2 && t.glued(i - 1) && t.sym(i - 2).is_some_and(|c| c == '.' || c == '/');
     !date_tail
+}
+
+/// "половине" is of the day unless a longer span follows it.
+fn half_of_day(t: &Toks, i: usize) -> bool {
+    !t.word(i)
+        .is_some_and(|w| w.starts_with("месяц") || w.starts_with("недел") || w.starts_with("год"))
 }
 
 /// Whether the word right before or after `i` names a day.
