@@ -8,3 +8,10 @@ mod text;
 
 pub use intent::{Hint, Intent, IntentRules};
 pub use schedule::{Busy, Offer, Resource, Schedule, Service, Slot, Wish};
+pub mod collect;
+pub mod format;
+pub mod rules;
+pub mod state;
+
+pub use rules::BookingRules;
+pub use state::{BookingState, Csat, Visit};

@@ -388,6 +388,9 @@ impl BookingSettings {
         if self.slot_step.as_secs() < 60 || !self.slot_step.as_secs().is_multiple_of(60) {
             issues.push(file, "slot_step", "must be whole minutes, at least 1m");
         }
+        if self.reminders.len() > 3 {
+            issues.push(file, "reminders", "at most 3 reminders");
+        }
         if self.offer == 0 {
             issues.push(file, "offer", "must be at least 1");
         }
@@ -480,6 +483,66 @@ impl BookingSettings {
             if t.trim().is_empty() {
                 issues.push(file, key, "is empty");
             }
+        }
+    }
+}
+
+impl BookingSettings {
+    pub fn time_zone(&self) -> Tz {
+        self.time_zone.parse::<Tz>().unwrap_or(chrono_tz::Europe::Moscow)
+    }
+
+    /// The pure rules these (validated) settings describe.
+    pub fn rules(&self) -> crate::booking::BookingRules {
+        use crate::booking::{IntentRules, Resource, Schedule, Service};
+        let dur = |d: Duration| chrono::Duration::from_std(d).unwrap_or(chrono::Duration::zero());
+        let resources = self
+            .resources
+            .iter()
+            .map(|r| {
+                let mut hours = [None; 7];
+                for (i, day) in WEEKDAYS.iter().enumerate() {
+                    hours[i] = r.hours.get(*day).and_then(|h| parse_hours(h));
+                }
+                Resource {
+                    id: r.id.clone(),
+                    name: r.name.clone(),
+                    hours,
+                    breaks: r.breaks.iter().filter_map(|b| parse_hours(b)).collect(),
+                    days_off: r.days_off.iter().copied().collect(),
+                    manager_id: r.manager_id.clone(),
+                }
+            })
+            .collect();
+        let services = self
+            .services
+            .iter()
+            .map(|s| Service {
+                id: s.id.clone(),
+                name: s.name.clone(),
+                duration: dur(s.duration),
+                words: s.words.iter().map(|w| w.to_lowercase()).collect(),
+                resources: s.resources.clone(),
+            })
+            .collect();
+        let mut reminders: Vec<chrono::Duration> = self.reminders.iter().map(|d| dur(*d)).collect();
+        reminders.sort_by(|a, b| b.cmp(a));
+        let i = &self.intents;
+        crate::booking::BookingRules {
+            schedule: Schedule {
+                tz: self.time_zone(),
+                step: dur(self.slot_step),
+                buffer: dur(self.buffer),
+                horizon_days: self.horizon_days,
+                services,
+                resources,
+            },
+            intents: IntentRules::new(&i.booking, &i.cancel, &i.reschedule, &i.confirm, &i.human),
+            texts: self.texts.clone(),
+            reminders,
+            csat_after: (!self.csat_after_visit.is_zero()).then(|| dur(self.csat_after_visit)),
+            offer: self.offer,
+            handoff_after: self.handoff_after_misunderstood.max(1),
         }
     }
 }

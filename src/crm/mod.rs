@@ -88,6 +88,8 @@ pub fn outcome_text(outcome: Outcome) -> &'static str {
         Outcome::NoManager => "нет менеджера, который может взять лид",
         Outcome::CrashLoop => "ошибка обработки лида, нужна ручная проверка",
         Outcome::MarkedByOperator => "оператор отметил лид как некачественный",
+        Outcome::Booked => "клиент записался",
+        Outcome::HandedOff => "клиент попросил живого человека",
     }
 }
 

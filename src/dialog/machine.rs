@@ -5,6 +5,7 @@ use super::faq::Faq;
 use super::phone_input::{is_correction, PhoneInput, PhoneReader};
 use super::refusal::RefusalRules;
 use super::state::{ArmedTimer, DialogState, Effect, Event, TimerKind, RECENT_MESSAGES};
+use crate::booking::BookingRules;
 use crate::config::{FailureStatus, Script};
 use crate::domain::capabilities::numbered_choice;
 use crate::domain::{ChannelName, LeadStatus, ManagerRef, Outcome, Phone};
@@ -18,14 +19,16 @@ pub enum DialogError {
 /// The dialog rules for one configuration. Pure: no clock, no I/O.
 #[derive(Debug, Clone)]
 pub struct Dialog {
-    script: Script,
-    faq: Faq,
-    refusal: RefusalRules,
-    phones: PhoneReader,
-    on_failure: LeadStatus,
+    pub(super) script: Script,
+    pub(super) faq: Faq,
+    pub(super) refusal: RefusalRules,
+    pub(super) phones: PhoneReader,
+    pub(super) on_failure: LeadStatus,
     reask_after: Vec<chrono::Duration>,
-    no_answer_timeout: chrono::Duration,
+    pub(super) no_answer_timeout: chrono::Duration,
     handover: Handover,
+    /// Bookings (`booking.toml`); `None`: the phone-only flow.
+    pub(super) booking: Option<BookingRules>,
 }
 
 /// How a lead moves between managers after the phone is known.
@@ -54,12 +57,12 @@ impl Handover {
 }
 
 /// Collects the effects of one step.
-struct Step {
-    effects: Vec<Effect>,
+pub(super) struct Step {
+    pub(super) effects: Vec<Effect>,
 }
 
 impl Step {
-    fn say(&mut self, state: &mut DialogState, text: &str, now: DateTime<Utc>) {
+    pub(super) fn say(&mut self, state: &mut DialogState, text: &str, now: DateTime<Utc>) {
         if text.trim().is_empty() || state.opted_out {
             return;
         }
@@ -67,7 +70,7 @@ impl Step {
         self.effects.push(Effect::Say(text.to_string()));
     }
 
-    fn arm(&mut self, state: &mut DialogState, kind: TimerKind, due_at: DateTime<Utc>) {
+    pub(super) fn arm(&mut self, state: &mut DialogState, kind: TimerKind, due_at: DateTime<Utc>) {
         let timer = ArmedTimer {
             due_at,
             generation: state.next_generation,
@@ -77,13 +80,13 @@ impl Step {
         self.effects.push(Effect::ArmTimer { kind, timer });
     }
 
-    fn cancel(&mut self, state: &mut DialogState, kind: TimerKind) {
+    pub(super) fn cancel(&mut self, state: &mut DialogState, kind: TimerKind) {
         if state.timers.remove(&kind).is_some() {
             self.effects.push(Effect::CancelTimer(kind));
         }
     }
 
-    fn cancel_all(&mut self, state: &mut DialogState) {
+    pub(super) fn cancel_all(&mut self, state: &mut DialogState) {
         for kind in [TimerKind::Reask, TimerKind::NoAnswer, TimerKind::AcceptDeadline] {
             self.cancel(state, kind);
         }
@@ -125,6 +128,7 @@ impl Dialog {
             no_answer_timeout,
             handover,
             script,
+            booking: None,
         })
     }
 
@@ -186,6 +190,25 @@ impl Dialog {
                     self.finish(&mut state, &mut step, LeadStatus::LowQuality, Outcome::MarkedByOperator);
                 }
             }
+            Event::IntentHint(hint) => {
+                if let Some(b) = state.booking.as_mut() {
+                    b.hint = Some(hint);
+                } else if self.booking.is_some() {
+                    state.booking = Some(crate::booking::BookingState {
+                        hint: Some(hint),
+                        ..Default::default()
+                    });
+                }
+            }
+            Event::SlotsFound(offer) => self.on_slots(&mut state, &mut step, offer, now),
+            Event::Booked { booking_id, slot } => self.on_booked(&mut state, &mut step, booking_id, slot, now),
+            Event::SlotTaken => self.on_slot_taken(&mut state, &mut step, now),
+            Event::BookingCancelled { booking_id } => self.on_booking_cancelled(&mut state, &mut step, booking_id, now),
+            Event::ReturningClient {
+                name,
+                service,
+                resource,
+            } => self.on_returning(&mut state, name, service, resource),
             Event::ReassignRequested => {
                 if let (LeadStatus::Assigned, Some(_)) = (state.status, &state.manager) {
                     if !state.awaiting_manager {
@@ -221,6 +244,18 @@ impl Dialog {
     /// While the bot waits for the phone every message of its asks for it: the last one of the
     /// step carries the configured answers (buttons, or a numbered list), which a reply picks.
     fn offer(&self, state: &mut DialogState, step: &mut Step) {
+        if let Some(options) = step.effects.iter().rev().find_map(|e| match e {
+            Effect::Offer(o) => Some(o.clone()),
+            _ => None,
+        }) {
+            // The booking dialog offered its own answers (slots, reminder buttons, scores).
+            state.offered = options;
+            return;
+        }
+        if state.booking.as_ref().is_some_and(|b| !b.offered.is_empty()) {
+            // The slots offered before stay pickable ("2") until the client answers them.
+            return;
+        }
         let options = &self.script.texts.phone_request_options;
         let waiting = state.status == LeadStatus::BotProcessing && state.phone.is_none() && !state.awaiting_manager;
         if !waiting || options.is_empty() {
@@ -256,14 +291,16 @@ impl Dialog {
         match text.filter(|t| !t.trim().is_empty()) {
             Some(text) => {
                 self.greet(state, step, now);
-                self.talk(state, step, &text, now, true);
+                if !self.booking_message(state, step, &text, true, now) {
+                    self.talk(state, step, &text, now, true);
+                }
             }
             None => self.open_dialog(state, step, now),
         }
     }
 
     /// The bot takes the lead: greeting by name when known.
-    fn greet(&self, state: &mut DialogState, step: &mut Step, now: DateTime<Utc>) {
+    pub(super) fn greet(&self, state: &mut DialogState, step: &mut Step, now: DateTime<Utc>) {
         state.status = LeadStatus::BotProcessing;
         state.outcome = None;
         state.had_dialog = true;
@@ -275,9 +312,11 @@ impl Dialog {
     }
 
     /// Greeting, the phone request, and the clocks that follow it.
-    fn open_dialog(&self, state: &mut DialogState, step: &mut Step, now: DateTime<Utc>) {
+    pub(super) fn open_dialog(&self, state: &mut DialogState, step: &mut Step, now: DateTime<Utc>) {
         self.greet(state, step, now);
-        step.say(state, &self.script.texts.phone_request, now);
+        if !self.booking_open(state, step, now) {
+            step.say(state, &self.script.texts.phone_request, now);
+        }
         self.rearm_after_bot_question(state, step, now);
         step.arm(state, TimerKind::NoAnswer, now + self.no_answer_timeout);
     }
@@ -328,6 +367,9 @@ impl Dialog {
             Some(picked) => picked.to_string(),
             None => text,
         };
+        if self.booking_message(state, step, &text, false, now) {
+            return;
+        }
         match state.status {
             LeadStatus::New => {}
             LeadStatus::BotProcessing if state.awaiting_manager => {
@@ -445,14 +487,14 @@ impl Dialog {
     }
 
     /// Arms the next re-ask, if the script has one left.
-    fn rearm_after_bot_question(&self, state: &mut DialogState, step: &mut Step, now: DateTime<Utc>) {
+    pub(super) fn rearm_after_bot_question(&self, state: &mut DialogState, step: &mut Step, now: DateTime<Utc>) {
         match self.reask_after.get(state.reasks_sent as usize) {
             Some(after) => step.arm(state, TimerKind::Reask, now + *after),
             None => step.cancel(state, TimerKind::Reask),
         }
     }
 
-    fn reprompt(&self, reason: &Rejection) -> &str {
+    pub(super) fn reprompt(&self, reason: &Rejection) -> &str {
         let r = &self.script.reprompts;
         match reason {
             Rejection::TooFewDigits { .. } => &r.too_few_digits,
@@ -494,7 +536,14 @@ impl Dialog {
         true
     }
 
-    fn accept_phone(&self, state: &mut DialogState, step: &mut Step, e164: Phone, text: String, now: DateTime<Utc>) {
+    pub(super) fn accept_phone(
+        &self,
+        state: &mut DialogState,
+        step: &mut Step,
+        e164: Phone,
+        text: String,
+        now: DateTime<Utc>,
+    ) {
         state.phone = Some(e164);
         state.offered.clear();
         state.phone_at = Some(now);
@@ -518,6 +567,13 @@ impl Dialog {
             self.on_accept_deadline(state, step);
             return;
         }
+        if TimerKind::BOOKING.contains(&kind) {
+            self.on_booking_timer(state, step, kind, now);
+            return;
+        }
+        if kind == TimerKind::NoAnswer && self.booking_no_answer(state, step, now) {
+            return;
+        }
         if state.status != LeadStatus::BotProcessing || state.awaiting_manager {
             return;
         }
@@ -534,7 +590,12 @@ impl Dialog {
                 step.say(state, &self.script.texts.farewell_no_answer, now);
                 self.finish(state, step, self.on_failure, Outcome::NoAnswer);
             }
-            TimerKind::AcceptDeadline => {}
+            // Handled above.
+            TimerKind::AcceptDeadline
+            | TimerKind::Reminder1
+            | TimerKind::Reminder2
+            | TimerKind::Reminder3
+            | TimerKind::Csat => {}
         }
     }
 
@@ -597,14 +658,17 @@ impl Dialog {
         state.accepted = false;
         state.tried.push(manager.id.clone());
         let previous = state.manager.replace(manager.clone());
-        let text = self
-            .script
-            .texts
-            .manager_notification
-            .replace("{name}", state.name.as_deref().unwrap_or("без имени"))
-            .replace("{phone}", state.phone.as_deref().unwrap_or(""))
-            .replace("{channel}", &state.channel)
-            .replace("{lead_id}", &state.lead_id.to_string());
+        let text = match self.booking_notification(state) {
+            Some(text) => text,
+            None => self
+                .script
+                .texts
+                .manager_notification
+                .replace("{name}", state.name.as_deref().unwrap_or("без имени"))
+                .replace("{phone}", state.phone.as_deref().unwrap_or(""))
+                .replace("{channel}", &state.channel)
+                .replace("{lead_id}", &state.lead_id.to_string()),
+        };
         step.effects.push(Effect::NotifyManager {
             manager: manager.clone(),
             text,
@@ -622,10 +686,11 @@ impl Dialog {
                 step.effects.push(Effect::NotifyHead { about: old, text });
             }
             None => {
-                let outcome = if state.had_dialog {
-                    Outcome::PhoneObtained
-                } else {
-                    Outcome::PhoneInCard
+                let outcome = match state.booking.as_ref() {
+                    Some(b) if b.visit.is_some() => Outcome::Booked,
+                    Some(b) if b.handoff => Outcome::HandedOff,
+                    _ if state.had_dialog => Outcome::PhoneObtained,
+                    _ => Outcome::PhoneInCard,
                 };
                 state.outcome = Some(outcome);
                 step.effects.push(Effect::Finished(outcome));
@@ -651,7 +716,7 @@ impl Dialog {
         }
     }
 
-    fn finish(&self, state: &mut DialogState, step: &mut Step, status: LeadStatus, outcome: Outcome) {
+    pub(super) fn finish(&self, state: &mut DialogState, step: &mut Step, status: LeadStatus, outcome: Outcome) {
         state.status = status;
         state.outcome = Some(outcome);
         step.cancel_all(state);
@@ -688,6 +753,6 @@ fn bot_texts(script: &Script) -> Vec<&str> {
 }
 
 /// A lead nobody talks to any more.
-fn finished(status: LeadStatus) -> bool {
+pub(super) fn finished(status: LeadStatus) -> bool {
     matches!(status, LeadStatus::Closed | LeadStatus::LowQuality)
 }

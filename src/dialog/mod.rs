@@ -1,6 +1,7 @@
 //! The conversation: a pure state machine `(state, event, now) -> (state, effects)` driven by the
 //! script in `config/dialog.toml`. The lead's actor persists the state and executes the effects.
 
+mod booking;
 pub mod fallback;
 mod faq;
 mod machine;
@@ -12,5 +13,7 @@ pub use machine::{Dialog, DialogError, Handover};
 pub use phone_input::{PhoneInput, PhoneReader};
 pub use state::{ArmedTimer, DialogState, Effect, Event, TimerKind};
 
+#[cfg(test)]
+mod booking_tests;
 #[cfg(test)]
 mod tests;

@@ -3,6 +3,7 @@ use std::collections::{BTreeMap, VecDeque};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::booking::{BookingState, Hint, Offer, Slot, Wish};
 use crate::domain::{ChannelName, LeadId, LeadStatus, ManagerId, ManagerRef, Outcome, Phone};
 
 /// Durable timers a lead can have; at most one of each kind is armed.
@@ -15,6 +16,12 @@ pub enum TimerKind {
     NoAnswer,
     /// The assigned manager has this long to accept the lead before it moves on.
     AcceptDeadline,
+    /// Booking reminders before the visit (the longest lead time first).
+    Reminder1,
+    Reminder2,
+    Reminder3,
+    /// The satisfaction question after the visit.
+    Csat,
 }
 
 impl TimerKind {
@@ -23,14 +30,36 @@ impl TimerKind {
             TimerKind::Reask => "reask",
             TimerKind::NoAnswer => "no_answer",
             TimerKind::AcceptDeadline => "accept_deadline",
+            TimerKind::Reminder1 => "reminder_1",
+            TimerKind::Reminder2 => "reminder_2",
+            TimerKind::Reminder3 => "reminder_3",
+            TimerKind::Csat => "csat",
         }
     }
+
+    /// The reminder timer of the `i`-th configured reminder (at most three).
+    pub fn reminder(i: usize) -> Option<TimerKind> {
+        [TimerKind::Reminder1, TimerKind::Reminder2, TimerKind::Reminder3]
+            .get(i)
+            .copied()
+    }
+
+    pub const BOOKING: [TimerKind; 4] = [
+        TimerKind::Reminder1,
+        TimerKind::Reminder2,
+        TimerKind::Reminder3,
+        TimerKind::Csat,
+    ];
 
     pub fn parse(s: &str) -> Option<TimerKind> {
         match s {
             "reask" => Some(TimerKind::Reask),
             "no_answer" => Some(TimerKind::NoAnswer),
             "accept_deadline" => Some(TimerKind::AcceptDeadline),
+            "reminder_1" => Some(TimerKind::Reminder1),
+            "reminder_2" => Some(TimerKind::Reminder2),
+            "reminder_3" => Some(TimerKind::Reminder3),
+            "csat" => Some(TimerKind::Csat),
             _ => None,
         }
     }
@@ -84,6 +113,9 @@ pub struct DialogState {
     /// Who took the conversation over (the bot is silent from then on).
     #[serde(default)]
     pub taken_over_by: Option<String>,
+    /// The booking dialog's progress (deployments with `booking.toml`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub booking: Option<BookingState>,
     pub created_at: DateTime<Utc>,
     pub first_reply_at: Option<DateTime<Utc>>,
     pub phone_at: Option<DateTime<Utc>>,
@@ -113,6 +145,7 @@ impl DialogState {
             offered: Vec::new(),
             opted_out: false,
             taken_over_by: None,
+            booking: None,
             created_at: now,
             first_reply_at: None,
             phone_at: None,
@@ -168,6 +201,27 @@ pub enum Event {
     MarkedLowQuality,
     /// An operator asks for the next eligible manager.
     ReassignRequested,
+    /// The LLM's reading of the client message that follows in the same step.
+    IntentHint(Hint),
+    /// The calendar's answer to [`Effect::FindSlots`].
+    SlotsFound(Offer),
+    /// [`Effect::Book`] or [`Effect::MoveBooking`] succeeded.
+    Booked {
+        booking_id: i64,
+        slot: Slot,
+    },
+    /// Another client holds (part of) the slot: nothing was booked.
+    SlotTaken,
+    /// [`Effect::CancelBooking`] freed the visit.
+    BookingCancelled {
+        booking_id: i64,
+    },
+    /// What earlier bookings say about this client (by phone).
+    ReturningClient {
+        name: Option<String>,
+        service: String,
+        resource: String,
+    },
 }
 
 /// What the actor must do after committing the new state.
@@ -210,5 +264,42 @@ pub enum Effect {
     PhoneCorrected {
         old: Phone,
         new: Phone,
+    },
+    /// Ask the calendar for free slots; the answer is [`Event::SlotsFound`].
+    FindSlots {
+        service: String,
+        wish: Wish,
+    },
+    /// Book the slot (compare-and-set); the answer is [`Event::Booked`] or [`Event::SlotTaken`].
+    /// `key`: the same key never books twice (a redone step).
+    Book {
+        slot: Slot,
+        key: String,
+    },
+    /// Book `slot` and cancel `old_id` together.
+    MoveBooking {
+        old_id: i64,
+        slot: Slot,
+        key: String,
+    },
+    /// Free the visit; the answer is [`Event::BookingCancelled`].
+    CancelBooking {
+        booking_id: i64,
+    },
+    /// Store a satisfaction score (once per key).
+    RecordCsat {
+        key: String,
+        score: i16,
+        service: Option<String>,
+        booking_id: Option<i64>,
+    },
+    /// The client's comment to the score stored under `key`.
+    CsatComment {
+        key: String,
+        text: String,
+    },
+    /// Look the phone up in earlier bookings; the answer (if any) is [`Event::ReturningClient`].
+    LookUpClient {
+        phone: Phone,
     },
 }

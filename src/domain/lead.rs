@@ -98,6 +98,10 @@ pub enum Outcome {
     CrashLoop,
     /// An operator marked it low quality in the console.
     MarkedByOperator,
+    /// The client booked a visit (and the lead went to a manager).
+    Booked,
+    /// The client asked for a person (or was not understood), who took the lead.
+    HandedOff,
 }
 
 impl Outcome {
@@ -111,6 +115,8 @@ impl Outcome {
             Outcome::NoManager => "no_manager",
             Outcome::CrashLoop => "crash_loop",
             Outcome::MarkedByOperator => "marked_by_operator",
+            Outcome::Booked => "booked",
+            Outcome::HandedOff => "handed_off",
         }
     }
 }

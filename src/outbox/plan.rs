@@ -124,6 +124,15 @@ pub fn plan(input: &StepInput<'_>, head_of: &dyn Fn(&ManagerId) -> Option<Manage
             Effect::Finished(outcome) => plan.finished = Some(*outcome),
             // The manager is told by the dialog's NotifyManager; the card by `crm_updates`.
             Effect::PhoneCorrected { .. } => {}
+            // Asked of the calendar and the store by the actor before planning; the CRM hears
+            // of a visit through `crm_updates`.
+            Effect::FindSlots { .. }
+            | Effect::Book { .. }
+            | Effect::MoveBooking { .. }
+            | Effect::CancelBooking { .. }
+            | Effect::RecordCsat { .. }
+            | Effect::CsatComment { .. }
+            | Effect::LookUpClient { .. } => {}
         }
     }
     if let Some(crm) = input.crm {
