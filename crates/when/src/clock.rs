@@ -149,12 +149,26 @@ pub(crate) fn clock(t: &Toks, j: usize, at: At) -> Option<(Clock, usize, Evidenc
         k += 1;
     }
     // What follows must not make the number something else: more digit
-    // groups are a phone number, except a second hour ("10-12", "11:00-13:00").
-    if t.num(k).is_some() || (t.continues_digits(k) && !range_follows(t, k)) {
+    // groups are a phone number, except a second hour ("10-12",
+    // "11:00-13:00") or a date after a clear time ("18:30 20.12"). Once a
+    // part of the day or "часов" closed the clock, a number after it is
+    // something else ("в 11 утра 20-го").
+    let closed = c.part.is_some() || ev.hours_word;
+    if !closed && t.num(k).is_some() && !(ev.colon && date_follows(t, k)) {
+        return None;
+    }
+    if t.continues_digits(k) && !range_follows(t, k) {
         return None;
     }
     if let Some(w) = t.word(k) {
-        if c.part.is_none() && !ev.hours_word && (words::is_counted_thing(w) || is_ordinal_tail(w)) {
+        // A lone "к" after a number is the next preposition ("в 15.00 к
+        // мастеру"); glued ("15к") it is thousands.
+        let counted = (w != "к" || t.glued(k)) && words::is_counted_thing(w);
+        if !closed && (counted || is_ordinal_tail(w)) {
+            return None;
+        }
+        // "в 3 салоне", "в 1 филиале": a place by its number, not an hour.
+        if !closed && at == At::Point && !ev.colon && is_locative_noun(w) {
             return None;
         }
     }
@@ -173,8 +187,21 @@ pub(crate) fn clock(t: &Toks, j: usize, at: At) -> Option<(Clock, usize, Evidenc
     Some((c, k - j, ev))
 }
 
-/// Whether `-HH` or `-HH:MM` at `k` is the end of a range and not the next
-/// group of a longer number.
+/// A noun in the prepositional case ("салоне", "филиале", "зале"), guessed
+/// by its ending; comparatives ("лучше", "позже"), neuter adjectives
+/// ("наверное") and verbs ("сможете") end in "е" too and are left alone.
+fn is_locative_noun(w: &str) -> bool {
+    const NOT: &[&str] = &["ее", "ше", "же", "че", "ое", "те", "ще"];
+    w.chars().count() >= 4 && w.ends_with('е') && !NOT.iter().any(|e| w.ends_with(e))
+}
+
+/// Whether a date ("20.12", "20/12") starts at `k`.
+fn date_follows(t: &Toks, k: usize) -> bool {
+    t.num(k).is_some_and(|(_, d)| d <= 2) && t.glued_sym(k + 1, &['.', '/']) && t.glued(k + 2) && t.num(k + 2).is_some()
+}
+
+/// Whether `-HH`, `-HH:MM` or `-HH.MM` at `k` is the end of a range and not
+/// the next group of a longer number.
 fn range_follows(t: &Toks, k: usize) -> bool {
     if t.sym(k) != Some('-') {
         return false;
@@ -186,7 +213,7 @@ fn range_follows(t: &Toks, k: usize) -> bool {
         return false;
     }
     let mut e = k + 2;
-    if t.glued_sym(e, &[':']) && t.num(e + 1).is_some_and(|(m, d)| d == 2 && m <= 59) {
+    if t.glued_sym(e, &[':', '.']) && t.num(e + 1).is_some_and(|(m, d)| d == 2 && m <= 59) {
         e += 2;
     }
     !t.continues_digits(e)

@@ -337,11 +337,12 @@ fn ends_phrase(t: &Toks, i: usize) -> bool {
 /// A time with no preposition: "11:30", "10:00-12:00", "10 утра",
 /// "полпятого", "полдень", or a bare hour right after a day word ("завтра 10").
 fn bare(t: &Toks, i: usize) -> Option<(TimeItem, usize)> {
-    // A number after another number is a phone or address group.
-    if i > 0 && t.num(i).is_some() && t.num(i - 1).is_some() {
+    let (c, n, ev) = clock(t, i, At::Bare)?;
+    // A number after another number is a phone or address group, unless
+    // it is a clear time after a date ("20.12 18:30").
+    if i > 0 && t.num(i).is_some() && t.num(i - 1).is_some() && !ev.colon {
         return None;
     }
-    let (c, n, ev) = clock(t, i, At::Bare)?;
     let after_day_word = i > 0 && t.num(i).is_some() && t.word(i - 1).is_some_and(crate::days::is_day_word);
     let clear = ev.colon || ev.time_word || matches!(c.part, Some(Part::Morning | Part::Evening));
     if !clear && !after_day_word {
