@@ -413,6 +413,33 @@ fn sunday_late_evening_rolls_to_next_week() {
 }
 
 #[test]
+fn wednesday_late_evening_in_moscow() {
+    // Wednesday 2 December 2026, 21:30 in Moscow: past the last booking hour.
+    let rows: &[(&str, &str)] = &[
+        ("в среду", "2026-12-09 | -"),
+        ("в среду вечером", "2026-12-09 | 17:00-21:00"),
+        ("в среду в 22", "2026-12-02 | @22:00"),
+        ("на этой неделе", "2026-12-03 2026-12-04 2026-12-05 2026-12-06 | -"),
+        ("через 2 часа", "2026-12-02 | @23:30"),
+        ("через 3 часа", "2026-12-03 | @00:30"),
+        ("сегодня", "2026-12-02 | -"),
+    ];
+    assert_all(vec![check("2026-12-02T18:30:00Z", chrono_tz::Europe::Moscow, rows)]);
+}
+
+#[test]
+fn relative_moments_count_real_hours_across_dst() {
+    // 02:30 summer time on 25 October 2026 in Berlin; at 03:00 the clocks go
+    // back to 02:00, so two real hours later the wall clock shows 03:30.
+    let rows: &[(&str, &str)] = &[
+        ("через 2 часа", "2026-10-25 | @03:30"),
+        ("через полчаса", "2026-10-25 | @02:00"),
+        ("сегодня в 2:30", "2026-10-25 | @14:30"),
+    ];
+    assert_all(vec![check("2026-10-25T00:30:00Z", chrono_tz::Europe::Berlin, rows)]);
+}
+
+#[test]
 fn messages_without_a_time_give_nothing() {
     let rows: &[(&str, &str)] = &[
         ("хочу на стрижку", "None"),
