@@ -116,7 +116,7 @@ pub(crate) fn resolve(items: &[DayItem], today: NaiveDate, today_counts: bool) -
                     .collect(),
                 None => vec![],
             },
-            DayItem::Except(_) | DayItem::ExceptOffset(_) | DayItem::NextOfSaid => continue,
+            DayItem::Except(_) | DayItem::ExceptOffset(_) | DayItem::NextOfSaid | DayItem::Refused => continue,
             _ if calendar => continue,
             DayItem::WeeksAhead(n) if !has_days_in_week => {
                 n.checked_mul(7).and_then(|d| add_days(today, d)).into_iter().collect()

@@ -50,6 +50,9 @@ pub(crate) enum DayItem {
     /// "в эту субботу не могу, в следующую": "следующую" with its day
     /// left out, taken from the weekday said in the same message.
     NextOfSaid,
+    /// A refused span that names no single day ("на этой неделе не могу"):
+    /// dropped.
+    Refused,
     /// "на этой неделе" (Plain) / "на следующей неделе" (Next).
     Week(Modifier),
     /// A calendar date; without a year, its next occurrence.
@@ -109,8 +112,10 @@ pub(crate) fn match_at(t: &Toks, i: usize) -> Option<(DayItem, usize)> {
         let excluded = match item {
             DayItem::Weekday { day, .. } => DayItem::Except(day),
             DayItem::Offset(d) => DayItem::ExceptOffset(d),
+            // "на выходных не могу": the other days of the week.
+            DayItem::Weekend { .. } => DayItem::Workdays,
             // Other refusals just drop what was said.
-            _ => DayItem::ExceptOffset(u64::MAX),
+            _ => DayItem::Refused,
         };
         return Some((excluded, n + 2));
     }
