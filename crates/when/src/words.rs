@@ -240,7 +240,6 @@ pub(crate) fn is_counted_thing(w: &str) -> bool {
         "баллон",
         "бал",
         "уров",
-        "процент",
         "ступен",
         "сантим",
         "ед",
@@ -252,7 +251,6 @@ pub(crate) fn is_counted_thing(w: &str) -> bool {
         "сторон",
         "отзыв",
         "фото",
-        "раза",
     ];
     if month(w).is_some() {
         return true;

@@ -114,10 +114,16 @@ proptest! {
         let text = format!("{a} {b}");
         if let Some(w) = parse(&text, now, tz) {
             prop_assert!(w.days.is_some() || w.time.is_some());
-            for (s, e) in w.windows(now, tz, horizon) {
-                prop_assert!(s <= e);
-                prop_assert!(s >= now);
+            if let Some(days) = &w.days {
+                prop_assert!(!days.is_empty());
+                prop_assert!(days.windows(2).all(|p| p[0] < p[1]), "days not ascending: {:?}", days);
             }
+            let windows = w.windows(now, tz, horizon);
+            for (s, e) in &windows {
+                prop_assert!(s <= e);
+                prop_assert!(*s >= now);
+            }
+            prop_assert!(windows.windows(2).all(|p| p[0] <= p[1]));
         }
     }
 }
