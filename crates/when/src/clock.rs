@@ -179,7 +179,7 @@ pub(crate) fn clock(t: &Toks, j: usize, at: At) -> Option<(Clock, usize, Evidenc
         // "31-го", "5-е": a day of the month; "в 10-м часу", "в 2-х": not a clock.
         if s == '-'
             && t.word(k + 1)
-                .is_some_and(|w| is_ordinal_tail(w) || matches!(w, "м" | "й" | "х" | "ти" | "ми"))
+                .is_some_and(|w| is_ordinal_tail(w) || matches!(w, "м" | "й" | "х" | "ти" | "ми" | "ом" | "ем"))
         {
             return None;
         }
