@@ -15,6 +15,8 @@ mod tokens;
 mod windows;
 mod words;
 
+pub use windows::MAX_HORIZON_DAYS;
+
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 

@@ -129,6 +129,14 @@ proptest! {
 }
 
 #[test]
+fn a_huge_horizon_is_capped() {
+    let now = Utc.with_ymd_and_hms(2026, 12, 2, 7, 0, 0).single().expect("now");
+    let w = parse("в 10", now, chrono_tz::Europe::Moscow).expect("a time");
+    let windows = w.windows(now, chrono_tz::Europe::Moscow, 90_000_000);
+    assert!(windows.len() <= leadbot_when::MAX_HORIZON_DAYS as usize + 1);
+}
+
+#[test]
 fn extreme_instants() {
     for now in [DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC] {
         for text in [
