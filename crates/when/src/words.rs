@@ -136,7 +136,7 @@ pub(crate) fn weekday(w: &str) -> Option<(Weekday, bool)> {
         Thu
     } else if w.starts_with("пятниц") {
         Fri
-    } else if w.starts_with("суббот") && !w.starts_with("субботник") {
+    } else if (w.starts_with("суббот") || w.starts_with("субот")) && !w.contains("ботник") {
         Sat
     } else if w.starts_with("воскресен") || w.starts_with("воскресень") {
         Sun
