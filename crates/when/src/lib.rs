@@ -6,12 +6,16 @@
 //! so the booking dialog decides the clock and the tests control it.
 //! See README.md for what is understood and the rules for ambiguous cases.
 
+mod calendar;
+mod clock;
 mod days;
 mod merge;
 mod times;
 mod tokens;
 mod windows;
 mod words;
+
+pub use windows::MAX_HORIZON_DAYS;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Timelike, Utc};
 use serde::{Deserialize, Serialize};
@@ -91,7 +95,7 @@ pub fn parse(text: &str, now: DateTime<Utc>, tz: chrono_tz::Tz) -> Option<When> 
         Some(times::Resolved::Wish(w)) => Some(w),
         None => None,
     };
-    let days = days::resolve(&day_items, local.date(), today_counts(local.time(), time));
+    let days = calendar::resolve(&day_items, local.date(), today_counts(local.time(), time));
     if days.is_none() && time.is_none() {
         return None;
     }

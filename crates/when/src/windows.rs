@@ -52,13 +52,22 @@ fn midnight_after(tz: Tz, day: NaiveDate) -> Option<DateTime<Utc>> {
     at(tz, day.checked_add_days(Days::new(1))?, NaiveTime::MIN, Fold::Earliest)
 }
 
+/// The longest horizon `windows` looks at.
+pub const MAX_HORIZON_DAYS: u32 = 3660;
+
 impl When {
     /// The local windows as UTC instants [start, end), within `horizon_days` from now, clipped to after `now`. days None → every day from today; time None → the whole day; At(t) → a zero-length window [t, t].
+    ///
+    /// Sorted by start. `horizon_days` is capped at [`MAX_HORIZON_DAYS`].
     pub fn windows(&self, now: DateTime<Utc>, tz: Tz, horizon_days: u32) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
         let Some(today) = crate::local_time(now, tz).map(|l| l.date()) else {
             return Vec::new();
         };
-        let Some(horizon) = now.checked_add_signed(chrono::Duration::days(i64::from(horizon_days))) else {
+        // Nobody books ten years ahead; the cap keeps a huge horizon from
+        // walking millions of days.
+        let horizon_days = horizon_days.min(MAX_HORIZON_DAYS);
+        let Some(horizon) = chrono::Duration::try_days(i64::from(horizon_days)).and_then(|d| now.checked_add_signed(d))
+        else {
             return Vec::new();
         };
         let dates: Vec<NaiveDate> = match &self.days {

@@ -136,7 +136,7 @@ pub(crate) fn weekday(w: &str) -> Option<(Weekday, bool)> {
         Thu
     } else if w.starts_with("пятниц") {
         Fri
-    } else if w.starts_with("суббот") && !w.starts_with("субботник") {
+    } else if (w.starts_with("суббот") || w.starts_with("субот")) && !w.contains("ботник") {
         Sat
     } else if w.starts_with("воскресен") || w.starts_with("воскресень") {
         Sun
@@ -240,19 +240,27 @@ pub(crate) fn is_counted_thing(w: &str) -> bool {
         "баллон",
         "бал",
         "уров",
-        "процент",
         "ступен",
         "сантим",
         "ед",
         "кус",
         "пачк",
         "коробк",
+        "этап",
+        "канал",
+        "прием",
+        "посещени",
+        "визит",
+        "курс",
+        "вопрос",
+        "ампул",
+        "укол",
+        "инъекц",
         "упаков",
         "заказ",
         "сторон",
         "отзыв",
         "фото",
-        "раза",
     ];
     if month(w).is_some() {
         return true;

@@ -114,12 +114,26 @@ proptest! {
         let text = format!("{a} {b}");
         if let Some(w) = parse(&text, now, tz) {
             prop_assert!(w.days.is_some() || w.time.is_some());
-            for (s, e) in w.windows(now, tz, horizon) {
-                prop_assert!(s <= e);
-                prop_assert!(s >= now);
+            if let Some(days) = &w.days {
+                prop_assert!(!days.is_empty());
+                prop_assert!(days.windows(2).all(|p| p[0] < p[1]), "days not ascending: {:?}", days);
             }
+            let windows = w.windows(now, tz, horizon);
+            for (s, e) in &windows {
+                prop_assert!(s <= e);
+                prop_assert!(*s >= now);
+            }
+            prop_assert!(windows.windows(2).all(|p| p[0] <= p[1]));
         }
     }
+}
+
+#[test]
+fn a_huge_horizon_is_capped() {
+    let now = Utc.with_ymd_and_hms(2026, 12, 2, 7, 0, 0).single().expect("now");
+    let w = parse("в 10", now, chrono_tz::Europe::Moscow).expect("a time");
+    let windows = w.windows(now, chrono_tz::Europe::Moscow, 90_000_000);
+    assert!(windows.len() <= leadbot_when::MAX_HORIZON_DAYS as usize + 1);
 }
 
 #[test]
