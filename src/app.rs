@@ -50,12 +50,16 @@ pub fn build_dialog(config: &Config) -> anyhow::Result<Dialog> {
         allowed_countries: phones.allowed_countries.clone(),
         require_mobile: phones.require_mobile,
     };
-    Ok(Dialog::new(
+    let dialog = Dialog::new(
         config.script.clone(),
         PhoneReader::new(extractor, policy),
         config.service.outcome.on_failure,
         Handover::from_config(&config.routing)?,
-    )?)
+    )?;
+    Ok(match &config.booking {
+        Some(b) => dialog.with_booking(b.rules()),
+        None => dialog,
+    })
 }
 
 fn routing_deps(config: &Config) -> anyhow::Result<RoutingDeps> {
@@ -235,6 +239,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
                     telegram: telegram.clone(),
                 })
             }),
+            booking: None,
         },
         notifier,
         notify: svc.notify.clone(),

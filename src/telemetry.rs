@@ -58,6 +58,10 @@ pub const CHANNEL_TIME_TO_PHONE: &str = "leadbot_channel_time_to_phone_median_se
 pub const CHANNEL_REPLY_SLA_RATIO: &str = "leadbot_channel_reply_sla_ratio";
 pub const CHANNEL_REPLY_P95: &str = "leadbot_channel_reply_p95_seconds";
 pub const REPORTS_QUEUED: &str = "leadbot_reports_queued_total";
+pub const BOOKINGS: &str = "leadbot_bookings_total";
+pub const CSAT_SCORES: &str = "leadbot_csat_scores_total";
+pub const CSAT_SUM: &str = "leadbot_csat_score_sum_total";
+pub const LLM_INTENT_SECONDS: &str = "leadbot_llm_intent_duration_seconds";
 
 /// What kind of value a family holds, for its `# TYPE` and its buckets.
 #[derive(Clone, Copy)]
@@ -275,6 +279,26 @@ const FAMILIES: &[(&str, Family, &str)] = &[
         REPORTS_QUEUED,
         Family::Counter,
         "Scheduled reports queued for delivery, by report and way (one per period and recipient).",
+    ),
+    (
+        BOOKINGS,
+        Family::Counter,
+        "Booking attempts by result: booked, rescheduled, taken (another client had the slot), cancelled.",
+    ),
+    (
+        CSAT_SCORES,
+        Family::Counter,
+        "Client satisfaction scores (1-5) by channel and score.",
+    ),
+    (
+        CSAT_SUM,
+        Family::Counter,
+        "Sum of the satisfaction scores by channel (divided by the scores' count: the average).",
+    ),
+    (
+        LLM_INTENT_SECONDS,
+        Family::Seconds,
+        "Time the LLM took to read a client message's intent; result=rules when the rules decided.",
     ),
     (BUILD_INFO, Family::Gauge, "Always 1; the labels say which build runs."),
 ];

@@ -25,6 +25,9 @@ use crate::telemetry;
 /// How long the lead waits for the manager pool.
 const POOL_TIMEOUT: Duration = Duration::from_secs(5);
 const INBOX_BATCH: i64 = 100;
+/// Questions to the outside one step may ask (a manager, slots, a booking, a retry after a lost
+/// slot, ...): far above what a step needs, a stop for a dialog that would not stop asking.
+const MAX_ROUNDS: usize = 12;
 /// The durable timer of the fallback chain (the dialog's own kinds are [`TimerKind`]).
 const FALLBACK_TIMER: &str = "fallback";
 
@@ -41,6 +44,21 @@ pub enum LeadMsg {
 pub struct LeadActor {
     pub deps: Arc<LeadDeps>,
     pub pool: ActorRef<PoolMsg>,
+}
+
+/// Effects the actor must answer before the commit (the answer is the dialog's next event).
+fn asks_outside(effect: &Effect) -> bool {
+    matches!(
+        effect,
+        Effect::FindManager { .. }
+            | Effect::FindSlots { .. }
+            | Effect::Book { .. }
+            | Effect::MoveBooking { .. }
+            | Effect::CancelBooking { .. }
+            | Effect::LookUpClient { .. }
+            | Effect::RecordCsat { .. }
+            | Effect::CsatComment { .. }
+    )
 }
 
 pub struct LeadRuntime {
@@ -132,6 +150,12 @@ impl Actor for LeadActor {
         }
         metrics::gauge!(telemetry::ACTORS_ACTIVE).decrement(1.0);
         Ok(())
+    }
+}
+
+impl LeadRuntime {
+    pub(super) fn lead_id(&self) -> LeadId {
+        self.lead.id
     }
 }
 
@@ -602,19 +626,49 @@ impl LeadActor {
         event: Event,
         now: DateTime<Utc>,
     ) -> Result<(DialogState, Vec<Effect>, Option<ManagerId>), ActorProcessingErr> {
-        let (mut state, mut effects) = self.deps.dialog.step(state, event, now);
-        let mut picked = None;
-        if let Some((text, exclude)) = effects.iter().find_map(|e| match e {
-            Effect::FindManager { text, exclude } => Some((text.clone(), exclude.clone())),
-            _ => None,
-        }) {
-            let event = self.find_manager(rt, &state, text, exclude, now).await?;
-            if let Event::ManagerAssigned(m) = &event {
-                picked = Some(m.id.clone());
+        // The LLM's reading goes first, in the same step (the rules decide without it).
+        let mut state = state;
+        let mut effects = Vec::new();
+        if let (Event::ClientMessage { text }, Some(_)) = (&event, &self.deps.booking) {
+            if let Some(hint) = self.intent_hint(text).await {
+                let (next, more) = self.deps.dialog.step(state, hint, now);
+                state = next;
+                effects.extend(more);
             }
-            let (next, more) = self.deps.dialog.step(state, event, now);
-            state = next;
-            effects.extend(more);
+        }
+        let (next, more) = self.deps.dialog.step(state, event, now);
+        let mut state = next;
+        effects.extend(more);
+        let mut picked = None;
+        // Questions to the outside (a manager, the calendar) are answered as the dialog's next
+        // event, in order, until nothing is left to ask. Bounded: a dialog that kept asking
+        // (a slot lost again and again) stops here and goes on with the next message.
+        let mut next = 0;
+        let mut rounds = 0;
+        while let Some(i) = (next..effects.len()).find(|&i| asks_outside(&effects[i])) {
+            next = i + 1;
+            rounds += 1;
+            if rounds > MAX_ROUNDS {
+                tracing::warn!(lead_id = %rt.lead.id, "dialog kept asking the calendar; stopped for this step");
+                break;
+            }
+            let event = match &effects[i] {
+                Effect::FindManager { text, exclude } => {
+                    let event = self
+                        .find_manager(rt, &state, text.clone(), exclude.clone(), now)
+                        .await?;
+                    if let Event::ManagerAssigned(m) = &event {
+                        picked = Some(m.id.clone());
+                    }
+                    Some(event)
+                }
+                other => self.resolve_booking(rt, &state, other, now).await?,
+            };
+            if let Some(event) = event {
+                let (s, more) = self.deps.dialog.step(state, event, now);
+                state = s;
+                effects.extend(more);
+            }
         }
         Ok((state, effects, picked))
     }

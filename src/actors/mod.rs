@@ -6,6 +6,7 @@
 //! (`crate::intake`), which the supervisor implements as a [`LeadWaker`]; the operator API gets
 //! the narrow handles in [`Runtime`].
 
+mod booking;
 mod deal;
 mod deal_supervisor;
 mod delivery;
@@ -55,6 +56,17 @@ pub struct LeadDeps {
     pub routing: Arc<RoutingDeps>,
     /// The fallback chains (fallback.toml); `None`: a lead without a chat ends "no channel".
     pub fallback: Option<Arc<FallbackDeps>>,
+    /// Bookings (booking.toml); `None`: the phone-only flow.
+    pub booking: Option<Arc<BookingDeps>>,
+}
+
+/// What the booking dialog's effects are carried out with.
+pub struct BookingDeps {
+    pub calendar: Arc<dyn crate::calendar::Calendar>,
+    /// Earlier bookings of a phone and the satisfaction scores.
+    pub store: Arc<dyn crate::store::BookingStore>,
+    /// The LLM's reading of each client message, if configured (the rules decide without it).
+    pub intents: Option<Arc<dyn crate::booking::IntentReader>>,
 }
 
 /// What the fallback chain needs besides its rules: the Telegram bot, whose deep links bound to

@@ -63,6 +63,13 @@ pub struct Hint {
     pub confidence: f32,
 }
 
+/// The port an outside reader of intents (the LLM) is behind. `None`: no verdict (failure,
+/// timeout, an answer outside the strict format) — the rules decide.
+#[async_trait::async_trait]
+pub trait IntentReader: Send + Sync + 'static {
+    async fn read(&self, text: &str) -> Option<Hint>;
+}
+
 /// Below this an outside verdict is ignored and the rules decide.
 pub const HINT_THRESHOLD: f32 = 0.6;
 

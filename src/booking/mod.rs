@@ -6,7 +6,7 @@ pub mod intent;
 pub mod schedule;
 mod text;
 
-pub use intent::{Hint, Intent, IntentRules};
+pub use intent::{Hint, Intent, IntentReader, IntentRules};
 pub use schedule::{Busy, Offer, Resource, Schedule, Service, Slot, Wish};
 pub mod collect;
 pub mod format;

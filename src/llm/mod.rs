@@ -9,6 +9,10 @@
 //! safety; refusing it would only throw good answers away. Prose around the JSON is *not*
 //! unwrapped: picking JSON out of free text is guesswork, so such an answer goes to the rules.
 
+mod intent;
+
+pub use intent::LlmIntents;
+
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::json;
@@ -97,7 +101,7 @@ impl LlmClassifier {
 /// The answer's JSON: the whole content, or the whole content inside exactly one Markdown code
 /// fence whose info string is empty or `json`. Anything else is returned as it is (and then
 /// fails to parse unless it is plain JSON).
-fn unfence(content: &str) -> &str {
+pub(super) fn unfence(content: &str) -> &str {
     let t = content.trim();
     let Some(inner) = t.strip_prefix("```").and_then(|r| r.strip_suffix("```")) else {
         return t;
