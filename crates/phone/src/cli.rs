@@ -84,6 +84,13 @@ pub fn run_cli_with(
         if input.read_until(b'\n', &mut buf)? == 0 {
             break;
         }
+        // The plain reading's fast path: most chat lines cannot hold a number, and the bound
+        // answers for the bytes as for their lossy decoding, so they need no UTF-8 check.
+        let plain = !opts.jsonl && !explain && !client;
+        if plain && !crate::scan::may_reach_digits_bytes(&buf, crate::extract::MIN_DIGITS) {
+            output.write_all(b"[]\n")?;
+            continue;
+        }
         // Chat exports are not always valid UTF-8; a bad byte must not stop the run.
         let line = match std::str::from_utf8(&buf) {
             Ok(s) => std::borrow::Cow::Borrowed(s),

@@ -45,6 +45,9 @@ pub struct Extractor {
 /// Calling codes people in the CIS write without "+" ("375 29 ...").
 const NEIGHBOUR_CODES: &[u16] = &[7, 375, 380, 998, 996, 992, 993, 994, 995, 374, 373];
 
+/// Fewest digits of a number `find` reports (7 with "+"); fewer in a message means none.
+pub(crate) const MIN_DIGITS: usize = 7;
+
 /// Longest digit run tried as one number (E.164 max is 15; "8 10" prefix adds 3).
 const MAX_DIGITS: usize = 18;
 
@@ -173,7 +176,7 @@ impl Extractor {
     fn walk(&self, text: &str, found: &mut Vec<Match>, mut attempts: Option<&mut Vec<(usize, Rejection)>>) {
         // Fast path: most chat lines hold too few digits for any number (7 with "+", 9
         // without) and no number words; a near miss needs 3 after a "+".
-        let min = if attempts.is_some() { 3 } else { 7 };
+        let min = if attempts.is_some() { 3 } else { MIN_DIGITS };
         if !scan::may_reach_digits(text, min) {
             return;
         }

@@ -90,15 +90,27 @@ pub(crate) fn is_letter_or_digit(c: char) -> bool {
 /// Appends `s` lowercased, with ё folded to е, as every word list here is written; ASCII and
 /// Russian letters without the Unicode tables.
 pub(crate) fn push_folded(out: &mut String, s: &str) {
-    for c in s.chars() {
-        match c {
-            'A'..='Z' => out.push(c.to_ascii_lowercase()),
-            'А'..='Я' => out.push(char::from_u32(c as u32 + 0x20).unwrap_or(c)),
-            'Ё' | 'ё' => out.push('е'),
-            _ if c.is_ascii() || ('а'..='я').contains(&c) => out.push(c),
-            _ => out.extend(c.to_lowercase().map(|c| if c == 'ё' { 'е' } else { c })),
-        }
+    out.reserve(s.len());
+    // Letters already folded are copied in runs, not one by one.
+    let mut run = 0;
+    for (i, c) in s.char_indices() {
+        let folded = match c {
+            'A'..='Z' => c.to_ascii_lowercase(),
+            'А'..='Я' => char::from_u32(c as u32 + 0x20).unwrap_or(c),
+            'Ё' | 'ё' => 'е',
+            _ if c.is_ascii() || ('а'..='я').contains(&c) => continue,
+            _ => {
+                out.push_str(&s[run..i]);
+                out.extend(c.to_lowercase().map(|c| if c == 'ё' { 'е' } else { c }));
+                run = i + c.len_utf8();
+                continue;
+            }
+        };
+        out.push_str(&s[run..i]);
+        out.push(folded);
+        run = i + c.len_utf8();
     }
+    out.push_str(&s[run..]);
 }
 
 /// The first character `push_folded` would append for `c`.
@@ -337,7 +349,9 @@ impl<'a> Lexer<'a> {
         self.numeral_plus = false;
     }
 
-    fn word(&mut self, start: usize, end: usize) {
+    /// "956 Оо 28", "89l6", "9З8": a short word of O's and lookalikes (`w`) read as digits
+    /// when it stands among digits; whether it was.
+    fn digit_word(&mut self, start: usize, end: usize) -> bool {
         let w = &self.text[start..end];
         let prev_digit = self.text[..start]
             .chars()
@@ -352,7 +366,7 @@ impl<'a> Lexer<'a> {
         let n_chars = w.chars().count();
         if (prev_digit || next_digit || between_digits) && n_chars <= 4 && w.chars().all(is_o) {
             self.push_digits(start..end, std::iter::repeat_n(b'0', n_chars));
-            return;
+            return true;
         }
         // Other lookalikes need a real digit glued to them and digits on the
         // other side too: "кв 12Б" or "Iphone 15" stay words.
@@ -373,6 +387,16 @@ impl<'a> Lexer<'a> {
                 .map(|c| if is_o(c) { b'0' } else { lookalike(c).unwrap_or(b'0') })
                 .collect();
             self.push_digits(start..end, digits.into_iter());
+            return true;
+        }
+        false
+    }
+
+    fn word(&mut self, start: usize, end: usize) {
+        let w = &self.text[start..end];
+        // Only a short word of O's and lookalikes can be digits: most words stop here,
+        // before the look around them.
+        if w.len() <= 4 * 3 && w.chars().all(|c| is_o(c) || lookalike(c).is_some()) && self.digit_word(start, end) {
             return;
         }
         // Not a numeral, no filler inside a run, no "плюс": the word only ends the run.
@@ -697,53 +721,157 @@ fn mark_amounts(scan: &mut Scan) {
 /// reachable at once. The lexer reads digits from nothing else, so a line below the bound
 /// holds no number (a phone has at least 7 digits) and is not lexed at all.
 pub(crate) fn may_reach_digits(text: &str, min: usize) -> bool {
-    // Most lines with a number have its digits in ASCII: counted bytewise, no decoding.
-    if text.bytes().filter(u8::is_ascii_digit).count() >= min {
+    may_reach_digits_bytes(text.as_bytes(), min)
+}
+
+/// `may_reach_digits` on raw bytes, so the CLI can pass over most chat lines before even
+/// checking their UTF-8. A byte sequence that is not UTF-8 counts as a sign (neither letter
+/// nor digit), which is what the U+FFFD of `String::from_utf8_lossy` is to the lexer, so
+/// the answer is the one for the lossy text. One pass, decoding only non-ASCII characters
+/// (Cyrillic's two bytes inline); the words are folded only when their first two letters
+/// can start a numeral.
+pub(crate) fn may_reach_digits_bytes(bytes: &[u8], min: usize) -> bool {
+    // Most lines with a number have its digits in ASCII: counted bytewise first.
+    if ascii_digits(bytes) >= min {
         return true;
     }
     let mut digits = 0usize;
-    let mut folded = String::new();
-    // The word being read: its start, letters, and whether all are O's or lookalikes.
-    let mut word: Option<(usize, usize, bool)> = None;
-    let mut close = |word: &mut Option<(usize, usize, bool)>, end: usize, digits: &mut usize| -> bool {
-        let Some((start, n, lookalikes)) = word.take() else {
-            return false;
+    // The word being read: its start, its letters, whether all are O's or lookalikes (only
+    // tracked up to 4 letters: a longer word is no digits), and its first two letters folded.
+    let mut start = 0usize;
+    let mut letters = 0usize;
+    let mut lookalikes = true;
+    let mut first = ['\0'; 2];
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let (c, width) = if b < 0x80 {
+            if !b.is_ascii_alphabetic() {
+                // ASCII signs, spaces and digits end a word.
+                if letters > 0 {
+                    if lookalikes {
+                        digits += letters;
+                    }
+                    if is_numeral_word(bytes, start, i, letters, first) {
+                        return true;
+                    }
+                    letters = 0;
+                }
+                if b.is_ascii_digit() || b == b'|' {
+                    digits += 1;
+                }
+                i += 1;
+                continue;
+            }
+            (b as char, 1)
+        } else if (b == 0xD0 || b == 0xD1) && letters >= 2 && !lookalikes {
+            // Inside a word already decided (two letters folded, not a lookalike run): a
+            // Cyrillic letter (all of U+0400-U+047F are letters) only lengthens it.
+            if bytes.get(i + 1).is_some_and(|&n| n & 0xC0 == 0x80) {
+                letters += 1;
+                i += 2;
+                continue;
+            }
+            ('\u{FFFD}', 1)
+        } else if (0xC2..=0xDF).contains(&b) && bytes.get(i + 1).is_some_and(|&n| n & 0xC0 == 0x80) {
+            let v = (u32::from(b & 0x1F) << 6) | u32::from(bytes[i + 1] & 0x3F);
+            (char::from_u32(v).unwrap_or('\u{FFFD}'), 2)
+        } else {
+            decode_wide(bytes, i)
         };
-        if lookalikes && n <= 4 {
-            *digits += n;
-        }
-        // Numerals are 3 to 12 letters long ("два", "восемнадцать").
-        (3..=12).contains(&n)
-            && {
-                let mut c = text[start..].chars().map(fold_char);
-                matches!((c.next(), c.next()), (Some(a), Some(b)) if words::may_start_numeral(a, b))
-            }
-            && {
-                folded.clear();
-                push_folded(&mut folded, &text[start..end]);
-                words::numeral(&folded).is_some()
-            }
-    };
-    for (i, c) in text.char_indices() {
         if is_letter(c) {
-            let l = is_o(c) || lookalike(c).is_some();
-            word = Some(match word {
-                Some((start, n, all)) => (start, n + 1, all && l),
-                None => (i, 1, l),
-            });
-            continue;
+            if letters < 2 {
+                if letters == 0 {
+                    start = i;
+                    lookalikes = true;
+                }
+                first[letters] = fold_char(c);
+            }
+            letters += 1;
+            if lookalikes {
+                lookalikes = letters <= 4 && (is_o(c) || lookalike(c).is_some());
+            }
+        } else {
+            if letters > 0 {
+                if lookalikes {
+                    digits += letters;
+                }
+                if is_numeral_word(bytes, start, i, letters, first) {
+                    return true;
+                }
+                letters = 0;
+            }
+            if c == '|' || digit_value(c).is_some() {
+                digits += 1;
+            }
         }
-        if close(&mut word, i, &mut digits) {
+        i += width;
+    }
+    if letters > 0 {
+        if lookalikes {
+            digits += letters;
+        }
+        if is_numeral_word(bytes, start, bytes.len(), letters, first) {
             return true;
         }
-        if c == '|' || digit_value(c).is_some() {
-            digits += 1;
-            if digits >= min {
-                return true;
-            }
-        }
     }
-    close(&mut word, text.len(), &mut digits) || digits >= min
+    digits >= min
+}
+
+/// ASCII digits in `bytes`, counted in byte lanes (so that it vectorises).
+fn ascii_digits(bytes: &[u8]) -> usize {
+    bytes
+        .chunks(255)
+        .map(|chunk| {
+            let n = chunk.iter().fold(0u8, |n, &b| n + u8::from(b.wrapping_sub(b'0') < 10));
+            usize::from(n)
+        })
+        .sum()
+}
+
+/// A character of three or four bytes at `i`, or U+FFFD for one byte that starts no
+/// well-formed character (the next byte is then read afresh, as the lossy decoding does).
+fn decode_wide(bytes: &[u8], i: usize) -> (char, usize) {
+    let width = match bytes[i] {
+        0xC2..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        0xF0..=0xF4 => 4,
+        _ => return ('\u{FFFD}', 1),
+    };
+    match bytes.get(i..i + width).and_then(|s| std::str::from_utf8(s).ok()) {
+        Some(s) => (s.chars().next().unwrap_or('\u{FFFD}'), width),
+        None => ('\u{FFFD}', 1),
+    }
+}
+
+/// Whether the word at `bytes[start..end]` (`letters` letters, the first two folded in
+/// `first`) is a numeral: 3 to 12 letters ("два", "восемнадцать").
+#[inline]
+fn is_numeral_word(bytes: &[u8], start: usize, end: usize, letters: usize, first: [char; 2]) -> bool {
+    if !(3..=12).contains(&letters) || !words::may_start_numeral(first[0], first[1]) {
+        return false;
+    }
+    let Ok(w) = std::str::from_utf8(&bytes[start..end]) else {
+        return false;
+    };
+    // Folded on the stack, Russian letters only: a numeral has no other letter, and no other
+    // letter lowercases into а-я.
+    let mut buf = [0u8; 24];
+    let mut n = 0;
+    for c in w.chars() {
+        let c = match c {
+            'А'..='Я' => char::from_u32(c as u32 + 0x20).unwrap_or(c),
+            'Ё' | 'ё' => 'е',
+            'а'..='я' => c,
+            _ => return false,
+        };
+        let Some(slot) = buf.get_mut(n..n + 2) else {
+            return false;
+        };
+        c.encode_utf8(slot);
+        n += 2;
+    }
+    std::str::from_utf8(&buf[..n]).is_ok_and(|folded| words::numeral(folded).is_some())
 }
 
 pub(crate) fn scan(text: &str) -> Scan {
@@ -758,6 +886,120 @@ pub(crate) fn scan_split_hundreds(text: &str) -> Scan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The bound as it was written over `char`s, before the byte pass: the byte pass must
+    /// answer the same.
+    fn reference_may_reach_digits(text: &str, min: usize) -> bool {
+        // Most lines with a number have its digits in ASCII: counted bytewise, no decoding.
+        if text.bytes().filter(u8::is_ascii_digit).count() >= min {
+            return true;
+        }
+        let mut digits = 0usize;
+        let mut folded = String::new();
+        // The word being read: its start, letters, and whether all are O's or lookalikes.
+        let mut word: Option<(usize, usize, bool)> = None;
+        let mut close = |word: &mut Option<(usize, usize, bool)>, end: usize, digits: &mut usize| -> bool {
+            let Some((start, n, lookalikes)) = word.take() else {
+                return false;
+            };
+            if lookalikes && n <= 4 {
+                *digits += n;
+            }
+            // Numerals are 3 to 12 letters long ("два", "восемнадцать").
+            (3..=12).contains(&n)
+                && {
+                    let mut c = text[start..].chars().map(fold_char);
+                    matches!((c.next(), c.next()), (Some(a), Some(b)) if words::may_start_numeral(a, b))
+                }
+                && {
+                    folded.clear();
+                    push_folded(&mut folded, &text[start..end]);
+                    words::numeral(&folded).is_some()
+                }
+        };
+        for (i, c) in text.char_indices() {
+            if is_letter(c) {
+                let l = is_o(c) || lookalike(c).is_some();
+                word = Some(match word {
+                    Some((start, n, all)) => (start, n + 1, all && l),
+                    None => (i, 1, l),
+                });
+                continue;
+            }
+            if close(&mut word, i, &mut digits) {
+                return true;
+            }
+            if c == '|' || digit_value(c).is_some() {
+                digits += 1;
+                if digits >= min {
+                    return true;
+                }
+            }
+        }
+        close(&mut word, text.len(), &mut digits) || digits >= min
+    }
+
+    #[test]
+    fn the_byte_bound_answers_as_the_char_bound() {
+        let mut lines: Vec<String> = [
+            include_str!("../tests/data/phones-sample.jsonl"),
+            include_str!("../tests/data/phones-labelled.jsonl"),
+            include_str!("../tests/data/phones-families.jsonl"),
+            include_str!("../tests/data/phones-blind.jsonl"),
+        ]
+        .iter()
+        .flat_map(|f| f.lines())
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["text"].as_str().map(str::to_string))
+        .collect();
+        let pieces: Vec<String> = lines
+            .iter()
+            .flat_map(|l| {
+                let chars: Vec<char> = l.chars().collect();
+                (0..chars.len())
+                    .step_by(2)
+                    .map(move |s| chars[s..chars.len().min(s + 11)].iter().collect::<String>())
+            })
+            .collect();
+        lines.extend(pieces);
+        lines.extend(
+            [
+                "ОоОо lI|l 8",
+                "девять",
+                "ДЕВЯТЬСОТ",
+                "Ёлка 12 34",
+                "ӏӏ 1 2 3",
+                "𝟖𝟗𝟔 ８９１",
+            ]
+            .map(String::from),
+        );
+        for line in &lines {
+            for min in [3, 7] {
+                assert_eq!(
+                    may_reach_digits(line, min),
+                    reference_may_reach_digits(line, min),
+                    "{line:?} {min}"
+                );
+            }
+        }
+        // Bytes that are not UTF-8 answer as their lossy decoding does.
+        for line in lines.iter().take(3000) {
+            let mut b = line.as_bytes().to_vec();
+            for (k, bad) in [(1usize, 0xFFu8), (3, 0x80), (5, 0xE2), (7, 0xF0), (2, 0xD0)] {
+                if k < b.len() {
+                    b[k] = bad;
+                }
+            }
+            let lossy = String::from_utf8_lossy(&b);
+            for min in [3, 7] {
+                assert_eq!(
+                    may_reach_digits_bytes(&b, min),
+                    reference_may_reach_digits(&lossy, min),
+                    "{b:?} {min}"
+                );
+            }
+        }
+    }
 
     fn chunks(text: &str) -> Vec<Vec<String>> {
         let s = scan(text);
