@@ -79,6 +79,7 @@ pub fn run_cli_with(
     let mut reader = ClientReader::new(extractor.clone());
     reader.context = ctx.clone();
     let mut buf = Vec::new();
+    let mut matches = Vec::new();
     loop {
         buf.clear();
         if input.read_until(b'\n', &mut buf)? == 0 {
@@ -133,10 +134,8 @@ pub fn run_cli_with(
         } else {
             // The plain reading is the hot path of `leadbot phones`: written straight out, an
             // E.164 string needs no JSON escaping.
-            write_e164_list(
-                &mut output,
-                extractor.find_matches(line).iter().map(|m| m.number.e164()),
-            )?;
+            extractor.find_matches_into(line, &mut matches);
+            write_e164_list(&mut output, matches.iter().map(|m| m.number.e164()))?;
             continue;
         };
         serde_json::to_writer(&mut output, &value)?;

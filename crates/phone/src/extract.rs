@@ -43,7 +43,19 @@ pub struct Extractor {
 }
 
 /// Calling codes people in the CIS write without "+" ("375 29 ...").
-const NEIGHBOUR_CODES: &[u16] = &[7, 375, 380, 998, 996, 992, 993, 994, 995, 374, 373];
+const NEIGHBOUR_CODES: &[(u16, &str)] = &[
+    (7, "7"),
+    (375, "375"),
+    (380, "380"),
+    (998, "998"),
+    (996, "996"),
+    (992, "992"),
+    (993, "993"),
+    (994, "994"),
+    (995, "995"),
+    (374, "374"),
+    (373, "373"),
+];
 
 /// Fewest digits of a number `find` reports (7 with "+"); fewer in a message means none.
 pub(crate) const MIN_DIGITS: usize = 7;
@@ -112,6 +124,12 @@ impl Extractor {
         let mut out = Vec::new();
         self.walk(text, &mut out, None);
         out
+    }
+
+    /// `find_matches` into a vector the caller keeps between messages (cleared first).
+    pub(crate) fn find_matches_into(&self, text: &str, out: &mut Vec<Match>) {
+        out.clear();
+        self.walk(text, out, None);
     }
 
     /// Numbers found and, when none was, the best near miss with its reason.
@@ -187,9 +205,11 @@ impl Extractor {
             let mut greedy = Vec::new();
             self.walk_scan(text, &scan, &mut greedy, attempts.as_deref_mut());
             found.extend(if greedy.len() >= alt.len() { greedy } else { alt });
+            scan::recycle(scan);
             return;
         }
         self.walk_scan(text, &scan, found, attempts);
+        scan::recycle(scan);
     }
 
     fn walk_scan(
@@ -239,7 +259,8 @@ impl Extractor {
                     if j > i && (g.plus || g.not_phone) {
                         break;
                     }
-                    digits.push_str(std::str::from_utf8(scan.digits_of(g)).unwrap_or(""));
+                    // The scan's digits are ASCII '0'-'9' by construction.
+                    digits.extend(scan.digits_of(g).iter().map(|&b| char::from(b)));
                     if digits.len() > MAX_DIGITS {
                         break;
                     }
@@ -444,11 +465,11 @@ impl Extractor {
             }
         }
         if d.len() >= 11 {
-            for &cc in NEIGHBOUR_CODES {
+            for &(cc, code) in NEIGHBOUR_CODES {
                 if cc == self.cc {
                     continue;
                 }
-                if let Some(nsn) = d.strip_prefix(cc.to_string().as_str()) {
+                if let Some(nsn) = d.strip_prefix(code) {
                     if let Some(n) = PhoneNumber::from_parts(cc, nsn) {
                         return self.accept(span, n, How::Prefixed);
                     }

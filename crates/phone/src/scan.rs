@@ -54,6 +54,9 @@ pub(crate) struct Scan {
     /// A round hundred followed by a ten was composed greedily; a re-scan
     /// with the other reading may find what this one did not.
     pub ambiguous_numerals: bool,
+    /// The lexer's own buffers, kept with the scan so that `recycle` keeps them too.
+    spare_numerals: Vec<(u16, Class, Range<usize>)>,
+    spare_word: String,
 }
 
 impl Scan {
@@ -91,24 +94,38 @@ pub(crate) fn is_letter_or_digit(c: char) -> bool {
 /// Russian letters without the Unicode tables.
 pub(crate) fn push_folded(out: &mut String, s: &str) {
     out.reserve(s.len());
-    // Letters already folded are copied in runs, not one by one.
+    let bytes = s.as_bytes();
+    // Letters already folded are copied in runs; ASCII and Russian letters are told by their
+    // bytes (U+0410-U+042F is D0 90-AF, U+0430-U+043F D0 B0-BF, U+0440-U+044F D1 80-8F).
     let mut run = 0;
-    for (i, c) in s.char_indices() {
-        let folded = match c {
-            'A'..='Z' => c.to_ascii_lowercase(),
-            'А'..='Я' => char::from_u32(c as u32 + 0x20).unwrap_or(c),
-            'Ё' | 'ё' => 'е',
-            _ if c.is_ascii() || ('а'..='я').contains(&c) => continue,
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let next = bytes.get(i + 1).copied().unwrap_or(0);
+        let folded = match (b, next) {
+            (b'A'..=b'Z', _) => Some(char::from(b + 32)),
+            (0x00..=0x7F, _) | (0xD0, 0xB0..=0xBF) | (0xD1, 0x80..=0x8F) => None,
+            (0xD0, 0x90..=0x9F) => char::from_u32(0x430 + u32::from(next - 0x90)),
+            (0xD0, 0xA0..=0xAF) => char::from_u32(0x440 + u32::from(next - 0xA0)),
+            (0xD0, 0x81) | (0xD1, 0x91) => Some('е'),
             _ => {
+                let Some(c) = s[i..].chars().next() else {
+                    break;
+                };
                 out.push_str(&s[run..i]);
                 out.extend(c.to_lowercase().map(|c| if c == 'ё' { 'е' } else { c }));
-                run = i + c.len_utf8();
+                i += c.len_utf8();
+                run = i;
                 continue;
             }
         };
-        out.push_str(&s[run..i]);
-        out.push(folded);
-        run = i + c.len_utf8();
+        let width = if b < 0x80 { 1 } else { 2 };
+        if let Some(f) = folded {
+            out.push_str(&s[run..i]);
+            out.push(f);
+            run = i + width;
+        }
+        i += width;
     }
     out.push_str(&s[run..]);
 }
@@ -234,23 +251,34 @@ struct Lexer<'a> {
 
 impl<'a> Lexer<'a> {
     fn new(text: &'a str, split_round_hundreds: bool) -> Self {
+        // The buffers of the last scan given back (`recycle`), emptied: no allocation per
+        // message once they have grown.
+        let mut out = SPARE.take().unwrap_or_else(|| Scan {
+            digits: Vec::with_capacity(32),
+            groups: Vec::with_capacity(8),
+            chunks: Vec::with_capacity(4),
+            ..Scan::default()
+        });
+        out.digits.clear();
+        out.groups.clear();
+        out.chunks.clear();
+        out.ambiguous_numerals = false;
+        let mut numerals = std::mem::take(&mut out.spare_numerals);
+        numerals.clear();
+        let mut word = std::mem::take(&mut out.spare_word);
+        word.clear();
         Lexer {
             text,
-            out: Scan {
-                digits: Vec::with_capacity(32),
-                groups: Vec::with_capacity(8),
-                chunks: Vec::with_capacity(4),
-                ambiguous_numerals: false,
-            },
+            out,
             chunk_start: 0,
             glued_left: false,
             sep: Sep::Start,
             plus: false,
-            numerals: Vec::new(),
+            numerals,
             numeral_plus: false,
             numeral_sep: Sep::Start,
             last_word_end: None,
-            word: String::new(),
+            word,
             split_round_hundreds,
         }
     }
@@ -301,10 +329,16 @@ impl<'a> Lexer<'a> {
         }
     }
 
+    /// Compose the numeral words waiting, if any (called at every group and break: the
+    /// check is inlined, the work is not).
+    #[inline]
     fn flush_numerals(&mut self) {
-        if self.numerals.is_empty() {
-            return;
+        if !self.numerals.is_empty() {
+            self.compose_numerals();
         }
+    }
+
+    fn compose_numerals(&mut self) {
         let run: Vec<(u16, Class)> = self.numerals.iter().map(|(v, c, _)| (*v, *c)).collect();
         let spans: Vec<Range<usize>> = self.numerals.iter().map(|(_, _, r)| r.clone()).collect();
         let mut i = 0;
@@ -505,36 +539,35 @@ impl<'a> Lexer<'a> {
 
     fn run(mut self) -> Scan {
         let text = self.text;
-        let mut it = text.char_indices().peekable();
-        while let Some((i, c)) = it.next() {
-            if c.is_ascii_digit() {
+        let bytes = text.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i].is_ascii_digit() {
                 let mut end = i + 1;
-                while let Some(&(j, d)) = it.peek() {
-                    if !d.is_ascii_digit() {
-                        break;
-                    }
-                    end = j + 1;
-                    it.next();
+                while end < bytes.len() && bytes[end].is_ascii_digit() {
+                    end += 1;
                 }
                 self.flush_numerals();
                 if !self.merge_into_round_numeral(i..end) {
-                    self.push_digits(i..end, text.as_bytes()[i..end].iter().copied());
+                    self.push_digits(i..end, bytes[i..end].iter().copied());
                 }
-            } else if let Some(d) = digit_value(c) {
+                i = end;
+                continue;
+            }
+            let Some(c) = text[i..].chars().next() else {
+                break;
+            };
+            let next = i + c.len_utf8();
+            if let Some(d) = digit_value(c) {
                 // One digit of another script: adjacent ones join through push_digits.
-                self.push_digits(i..i + c.len_utf8(), std::iter::once(d));
+                self.push_digits(i..next, std::iter::once(d));
             } else if c == '|' && self.glued_digits_around(i, i + 1) {
                 self.push_digits(i..i + 1, std::iter::once(b'1'));
             } else if is_letter(c) {
-                let mut end = i + c.len_utf8();
-                while let Some(&(j, d)) = it.peek() {
-                    if !is_letter(d) {
-                        break;
-                    }
-                    end = j + d.len_utf8();
-                    it.next();
-                }
+                let end = word_end(text, next);
                 self.word(i, end);
+                i = end;
+                continue;
             } else if c == '+' || c == '＋' {
                 self.hard_break(i, false);
                 self.plus = true;
@@ -545,13 +578,49 @@ impl<'a> Lexer<'a> {
             } else {
                 self.hard_break(i, false);
             }
+            i = next;
         }
         self.hard_break(text.len(), false);
         mark_dates(&mut self.out);
         mark_addresses_and_coordinates(&mut self.out);
         mark_amounts(&mut self.out);
+        self.out.spare_numerals = std::mem::take(&mut self.numerals);
+        self.out.spare_word = std::mem::take(&mut self.word);
         self.out
     }
+}
+
+thread_local! {
+    /// One scan's buffers kept per thread for the next message.
+    static SPARE: std::cell::Cell<Option<Scan>> = const { std::cell::Cell::new(None) };
+}
+
+/// Give a scan's buffers back for the next `scan` on this thread.
+pub(crate) fn recycle(scan: Scan) {
+    SPARE.set(Some(scan));
+}
+
+/// Where the word whose letters continue at `from` ends: ASCII and Cyrillic letters (all of
+/// U+0400-U+047F are letters) are passed bytewise, any other character is decoded.
+fn word_end(text: &str, from: usize) -> usize {
+    let bytes = text.as_bytes();
+    let mut end = from;
+    while end < bytes.len() {
+        let b = bytes[end];
+        if b.is_ascii_alphabetic() {
+            end += 1;
+        } else if b < 0x80 {
+            break;
+        } else if b == 0xD0 || b == 0xD1 {
+            end += 2;
+        } else {
+            match text[end..].chars().next() {
+                Some(c) if is_letter(c) => end += c.len_utf8(),
+                _ => break,
+            }
+        }
+    }
+    end
 }
 
 /// The next thing after separators is a digit.
@@ -742,6 +811,7 @@ pub(crate) fn may_reach_digits_bytes(bytes: &[u8], min: usize) -> bool {
     let mut letters = 0usize;
     let mut lookalikes = true;
     let mut first = ['\0'; 2];
+    let mut numeral_possible = false;
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
@@ -766,10 +836,17 @@ pub(crate) fn may_reach_digits_bytes(bytes: &[u8], min: usize) -> bool {
             (b as char, 1)
         } else if (b == 0xD0 || b == 0xD1) && letters >= 2 && !lookalikes {
             // Inside a word already decided (two letters folded, not a lookalike run): a
-            // Cyrillic letter (all of U+0400-U+047F are letters) only lengthens it.
+            // Cyrillic letter (all of U+0400-U+047F are letters) only lengthens it, and when
+            // the word cannot be a numeral either its length does not matter.
             if bytes.get(i + 1).is_some_and(|&n| n & 0xC0 == 0x80) {
-                letters += 1;
                 i += 2;
+                if numeral_possible {
+                    letters += 1;
+                } else {
+                    while i + 1 < bytes.len() && (bytes[i] == 0xD0 || bytes[i] == 0xD1) && bytes[i + 1] & 0xC0 == 0x80 {
+                        i += 2;
+                    }
+                }
                 continue;
             }
             ('\u{FFFD}', 1)
@@ -786,6 +863,9 @@ pub(crate) fn may_reach_digits_bytes(bytes: &[u8], min: usize) -> bool {
                     lookalikes = true;
                 }
                 first[letters] = fold_char(c);
+                if letters == 1 {
+                    numeral_possible = words::may_start_numeral(first[0], first[1]);
+                }
             }
             letters += 1;
             if lookalikes {
@@ -846,12 +926,14 @@ fn decode_wide(bytes: &[u8], i: usize) -> (char, usize) {
 
 /// Whether the word at `bytes[start..end]` (`letters` letters, the first two folded in
 /// `first`) is a numeral: 3 to 12 letters ("два", "восемнадцать").
-#[inline]
+#[inline(always)]
 fn is_numeral_word(bytes: &[u8], start: usize, end: usize, letters: usize, first: [char; 2]) -> bool {
-    if !(3..=12).contains(&letters) || !words::may_start_numeral(first[0], first[1]) {
-        return false;
-    }
-    let Ok(w) = std::str::from_utf8(&bytes[start..end]) else {
+    (3..=12).contains(&letters) && words::may_start_numeral(first[0], first[1]) && folds_to_numeral(&bytes[start..end])
+}
+
+/// The word's letters folded are a numeral (the quick checks passed).
+fn folds_to_numeral(word: &[u8]) -> bool {
+    let Ok(w) = std::str::from_utf8(word) else {
         return false;
     };
     // Folded on the stack, Russian letters only: a numeral has no other letter, and no other
@@ -937,6 +1019,57 @@ mod tests {
             }
         }
         close(&mut word, text.len(), &mut digits) || digits >= min
+    }
+
+    /// `push_folded` as written over `char`s, before the byte version.
+    fn reference_push_folded(out: &mut String, s: &str) {
+        for c in s.chars() {
+            match c {
+                'A'..='Z' => out.push(c.to_ascii_lowercase()),
+                'А'..='Я' => out.push(char::from_u32(c as u32 + 0x20).unwrap_or(c)),
+                'Ё' | 'ё' => out.push('е'),
+                _ if c.is_ascii() || ('а'..='я').contains(&c) => out.push(c),
+                _ => out.extend(c.to_lowercase().map(|c| if c == 'ё' { 'е' } else { c })),
+            }
+        }
+    }
+
+    #[test]
+    fn folding_by_bytes_folds_as_by_chars() {
+        let mut texts: Vec<String> = [
+            include_str!("../tests/data/phones-labelled.jsonl"),
+            include_str!("../tests/data/phones-blind.jsonl"),
+            include_str!("../tests/data/phones-families.jsonl"),
+        ]
+        .iter()
+        .flat_map(|f| f.lines())
+        .map(str::to_string)
+        .collect();
+        texts.push((0x20u32..0x600).filter_map(char::from_u32).collect());
+        texts.push("ЀЁЂЏАБЯабяѐёђџѠѡ ÀÉİẞǅΣ ＡＢ".to_string());
+        for t in &texts {
+            let (mut a, mut b) = (String::from("x"), String::from("x"));
+            push_folded(&mut a, t);
+            reference_push_folded(&mut b, t);
+            assert_eq!(a, b);
+        }
+    }
+
+    #[test]
+    fn ascii_digits_are_counted_exactly() {
+        let mut bytes: Vec<u8> = (0..=255u8).collect();
+        bytes.extend((0..5000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8));
+        bytes.extend(std::iter::repeat_n(b'7', 3000));
+        for start in [0, 1, 3, 7] {
+            for end in [start, start + 9, 300, 2100, bytes.len()] {
+                let b = &bytes[start..end];
+                assert_eq!(
+                    ascii_digits(b),
+                    b.iter().filter(|c| c.is_ascii_digit()).count(),
+                    "{start}..{end}"
+                );
+            }
+        }
     }
 
     #[test]
