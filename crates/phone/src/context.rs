@@ -261,10 +261,17 @@ fn bucket(w: &str) -> usize {
     }
 }
 
+/// Each bucket with the entries of its first letter, and every bucket also with those of the
+/// last one (entries starting with any other character; none today), so one bucket is all a
+/// word is compared with.
 fn by_first_letter(list: &[&'static str]) -> Vec<Vec<&'static str>> {
     let mut out = vec![Vec::new(); BUCKETS];
     for w in list {
         out[bucket(w)].push(*w);
+    }
+    let others = out[BUCKETS - 1].clone();
+    for b in out.iter_mut().take(BUCKETS - 1) {
+        b.extend(others.iter().copied());
     }
     out
 }
@@ -279,21 +286,13 @@ static BUCKETED: std::sync::LazyLock<Buckets> = std::sync::LazyLock::new(|| Buck
 fn classify_word(w: &str) -> Hint {
     let b = &*BUCKETED;
     let k = bucket(w);
-    // A word starting with a character no entry starts with can still equal none of them;
-    // the last bucket holds entries starting with such characters (none today).
     let other_prefix = b.other_prefix[k]
         .iter()
-        .chain(if k == 59 { &[][..] } else { &b.other_prefix[59][..] })
         .any(|p| after_prefix(w, p).is_some_and(|rest| !is_verb_rest(rest)));
     if b.other_exact[k].contains(&w) || other_prefix {
         // "номер заказа" is an order: the nearest word decides, so "заказа" wins here.
         Hint::Other
-    } else if b.phone_exact[k].contains(&w)
-        || b.phone_prefix[k]
-            .iter()
-            .chain(if k == 59 { &[][..] } else { &b.phone_prefix[59][..] })
-            .any(|p| after_prefix(w, p).is_some())
-    {
+    } else if b.phone_exact[k].contains(&w) || b.phone_prefix[k].iter().any(|p| after_prefix(w, p).is_some()) {
         Hint::Phone
     } else {
         Hint::None

@@ -126,10 +126,11 @@ impl Extractor {
         out
     }
 
-    /// `find_matches` into a vector the caller keeps between messages (cleared first).
-    pub(crate) fn find_matches_into(&self, text: &str, out: &mut Vec<Match>) {
+    /// `find_matches` into a vector the caller keeps between messages (cleared first), for
+    /// a caller that has already found `scan::may_reach_digits(text, MIN_DIGITS)` true.
+    pub(crate) fn find_matches_checked_into(&self, text: &str, out: &mut Vec<Match>) {
         out.clear();
-        self.walk(text, out, None);
+        self.walk_checked(text, out, None);
     }
 
     /// Numbers found and, when none was, the best near miss with its reason.
@@ -191,13 +192,18 @@ impl Extractor {
         None
     }
 
-    fn walk(&self, text: &str, found: &mut Vec<Match>, mut attempts: Option<&mut Vec<(usize, Rejection)>>) {
+    fn walk(&self, text: &str, found: &mut Vec<Match>, attempts: Option<&mut Vec<(usize, Rejection)>>) {
         // Fast path: most chat lines hold too few digits for any number (7 with "+", 9
         // without) and no number words; a near miss needs 3 after a "+".
         let min = if attempts.is_some() { 3 } else { MIN_DIGITS };
         if !scan::may_reach_digits(text, min) {
             return;
         }
+        self.walk_checked(text, found, attempts);
+    }
+
+    /// `walk` past its fast path.
+    fn walk_checked(&self, text: &str, found: &mut Vec<Match>, mut attempts: Option<&mut Vec<(usize, Rejection)>>) {
         let scan = scan::scan(text);
         if scan.ambiguous_numerals {
             let mut alt = Vec::new();
