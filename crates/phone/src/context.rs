@@ -474,17 +474,28 @@ pub enum Owner {
 /// business's, the second the client's). Only words of this clause count,
 /// so "ваш менеджер не перезвонил. Мой 8 918 …" gives the client's.
 pub(crate) fn owner_before(before: &str) -> Owner {
+    // One buffer per thread, as for `hint_before`: this runs for every number found.
+    thread_local! {
+        static WORD: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    }
+    WORD.with(|w| match w.try_borrow_mut() {
+        Ok(mut word) => owner_before_with(before, &mut word),
+        Err(_) => owner_before_with(before, &mut String::new()),
+    })
+}
+
+fn owner_before_with(before: &str, folded: &mut String) -> Owner {
+    // The clause's end signs are ASCII, so the clause is found bytewise.
     let clause_start = before
-        .char_indices()
-        .rev()
-        .find(|&(_, c)| matches!(c, '.' | '!' | '?' | ';' | '\n' | ','))
-        .map_or(0, |(i, c)| i + c.len_utf8());
+        .as_bytes()
+        .iter()
+        .rposition(|b| matches!(b, b'.' | b'!' | b'?' | b';' | b'\n' | b','))
+        .map_or(0, |i| i + 1);
     let clause = &before[clause_start..];
     // A clause that is only the number's separator ("…, 8 918 …") leaves the
     // owner of the previous clause undecided: look no further.
     // The last six words, nearest first, each folded in turn into one buffer: the nearest
     // possessive decides, unless the nearest word is "с"/"со" and one of them is "я".
-    let mut folded = String::new();
     let mut first_is_from = false;
     let mut said_i = false;
     let mut owner = Owner::Unknown;
@@ -494,7 +505,7 @@ pub(crate) fn owner_before(before: &str) -> Owner {
         .filter(|w| !w.is_empty());
     for (n, w) in words.take(6).enumerate() {
         folded.clear();
-        crate::scan::push_folded(&mut folded, w);
+        crate::scan::push_folded(folded, w);
         let w = folded.as_str();
         if n == 0 {
             first_is_from = w == "с" || w == "со";

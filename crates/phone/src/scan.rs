@@ -439,14 +439,8 @@ impl<'a> Lexer<'a> {
         let numeral_possible = matches!((a, b), (Some(a), Some(b)) if words::may_start_numeral(a, b));
         let filler_possible = self.out.groups.len() > self.chunk_start && self.numerals.is_empty();
         let plus_possible = matches!(a, Some('п' | 'p'));
-        if !(numeral_possible || filler_possible || plus_possible) {
-            self.hard_break(start, true);
-            self.last_word_end = Some(end);
-            return;
-        }
-        self.word.clear();
-        push_folded(&mut self.word, w);
-        if let Some((v, c)) = words::numeral(&self.word) {
+        // A numeral is told without folding the word into a string (see `numeral_in`).
+        if let Some((v, c)) = numeral_possible.then(|| numeral_in(w)).flatten() {
             if self.numerals.is_empty() {
                 // Close a digit group the numeral would otherwise glue to.
                 self.numeral_plus = std::mem::take(&mut self.plus);
@@ -458,6 +452,13 @@ impl<'a> Lexer<'a> {
             self.numerals.push((v, c, start..end));
             return;
         }
+        if !(filler_possible || plus_possible) {
+            self.hard_break(start, true);
+            self.last_word_end = Some(end);
+            return;
+        }
+        self.word.clear();
+        push_folded(&mut self.word, w);
         // "8 918 ммм 123 45 67": a filler between digit groups keeps the run.
         if self.out.groups.len() > self.chunk_start
             && self.numerals.is_empty()
@@ -552,6 +553,35 @@ impl<'a> Lexer<'a> {
                     self.push_digits(i..end, bytes[i..end].iter().copied());
                 }
                 i = end;
+                continue;
+            }
+            // ASCII the same way as below, without the checks for other scripts.
+            let b = bytes[i];
+            if b < 0x80 {
+                match b {
+                    b'a'..=b'z' | b'A'..=b'Z' => {
+                        let end = word_end(text, i + 1);
+                        self.word(i, end);
+                        i = end;
+                        continue;
+                    }
+                    b'|' if self.glued_digits_around(i, i + 1) => {
+                        self.push_digits(i..i + 1, std::iter::once(b'1'));
+                    }
+                    b'+' => {
+                        self.hard_break(i, false);
+                        self.plus = true;
+                    }
+                    _ => match soft_sep(char::from(b)) {
+                        Some(sep) => {
+                            if self.in_chunk() || sep == Sep::Paren {
+                                self.sep = self.sep.max(sep);
+                            }
+                        }
+                        None => self.hard_break(i, false),
+                    },
+                }
+                i += 1;
                 continue;
             }
             let Some(c) = text[i..].chars().next() else {
@@ -933,27 +963,32 @@ fn is_numeral_word(bytes: &[u8], start: usize, end: usize, letters: usize, first
 
 /// The word's letters folded are a numeral (the quick checks passed).
 fn folds_to_numeral(word: &[u8]) -> bool {
-    let Ok(w) = std::str::from_utf8(word) else {
-        return false;
-    };
-    // Folded on the stack, Russian letters only: a numeral has no other letter, and no other
-    // letter lowercases into а-я.
-    let mut buf = [0u8; 24];
-    let mut n = 0;
-    for c in w.chars() {
-        let c = match c {
-            'А'..='Я' => char::from_u32(c as u32 + 0x20).unwrap_or(c),
-            'Ё' | 'ё' => 'е',
-            'а'..='я' => c,
-            _ => return false,
-        };
-        let Some(slot) = buf.get_mut(n..n + 2) else {
-            return false;
-        };
-        c.encode_utf8(slot);
-        n += 2;
+    std::str::from_utf8(word).is_ok_and(|w| numeral_in(w).is_some())
+}
+
+/// `words::numeral` of the word folded (as `push_folded` folds), folded on the stack and
+/// Russian letters only: a numeral has no other letter, and no other letter lowercases into
+/// а-я, so a word with one is no numeral either way.
+fn numeral_in(w: &str) -> Option<(u16, Class)> {
+    let bytes = w.as_bytes();
+    // Numerals are 3 to 12 letters of two bytes each.
+    if !(6..=24).contains(&bytes.len()) || !bytes.len().is_multiple_of(2) {
+        return None;
     }
-    std::str::from_utf8(&buf[..n]).is_ok_and(|folded| words::numeral(folded).is_some())
+    let mut buf = [0u8; 24];
+    for (k, pair) in bytes.chunks_exact(2).enumerate() {
+        // А-П D0 90-9F, Р-Я D0 A0-AF, а-п D0 B0-BF, р-я D1 80-8F, Ё D0 81, ё D1 91.
+        let folded = match (pair[0], pair[1]) {
+            (0xD0, n @ 0x90..=0x9F) => [0xD0, n + 0x20],
+            (0xD0, n @ 0xA0..=0xAF) => [0xD1, n - 0x20],
+            (0xD0, n @ 0xB0..=0xBF) => [0xD0, n],
+            (0xD1, n @ 0x80..=0x8F) => [0xD1, n],
+            (0xD0, 0x81) | (0xD1, 0x91) => [0xD0, 0xB5],
+            _ => return None,
+        };
+        buf[2 * k..2 * k + 2].copy_from_slice(&folded);
+    }
+    words::numeral(std::str::from_utf8(&buf[..bytes.len()]).ok()?)
 }
 
 pub(crate) fn scan(text: &str) -> Scan {
@@ -1052,6 +1087,39 @@ mod tests {
             push_folded(&mut a, t);
             reference_push_folded(&mut b, t);
             assert_eq!(a, b);
+        }
+    }
+
+    #[test]
+    fn numerals_are_told_by_bytes_as_by_folding() {
+        let mut words: Vec<String> = [
+            include_str!("../tests/data/phones-labelled.jsonl"),
+            include_str!("../tests/data/phones-blind.jsonl"),
+            include_str!("../tests/data/phones-families.jsonl"),
+        ]
+        .iter()
+        .flat_map(|f| f.split(|c: char| !is_letter(c)))
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect();
+        words.extend(
+            [
+                "ДЕВЯТЬСОТ",
+                "Сорок",
+                "нОль",
+                "двЁ",
+                "семь",
+                "ёлка",
+                "сто",
+                "ст",
+                "двенадцатьь",
+            ]
+            .map(String::from),
+        );
+        for w in &words {
+            let mut folded = String::new();
+            reference_push_folded(&mut folded, w);
+            assert_eq!(numeral_in(w), words::numeral(&folded), "{w:?}");
         }
     }
 
