@@ -93,7 +93,7 @@ pub fn run_cli_with(
             continue;
         }
         // Chat exports are not always valid UTF-8; a bad byte must not stop the run.
-        let line = match std::str::from_utf8(&buf) {
+        let line = match simdutf8::basic::from_utf8(&buf) {
             Ok(s) => std::borrow::Cow::Borrowed(s),
             Err(_) => String::from_utf8_lossy(&buf),
         };
