@@ -136,7 +136,7 @@ pub fn run_cli_with(
             // E.164 string needs no JSON escaping.
             // The bound was reached above (on the same bytes, trimmed of nothing it counts).
             extractor.find_matches_checked_into(line, &mut matches);
-            write_e164_list(&mut output, matches.iter().map(|m| m.number.e164()))?;
+            write_e164_list(&mut output, matches.iter().map(|m| m.number.e164_bytes()))?;
             continue;
         };
         serde_json::to_writer(&mut output, &value)?;
@@ -146,15 +146,15 @@ pub fn run_cli_with(
 }
 
 /// `["+79181234567","+74952331890"]` and a newline; E.164 is '+' and digits only.
-fn write_e164_list<'a>(output: &mut impl Write, numbers: impl Iterator<Item = &'a str>) -> io::Result<()> {
+fn write_e164_list<'a>(output: &mut impl Write, numbers: impl Iterator<Item = &'a [u8]>) -> io::Result<()> {
     output.write_all(b"[")?;
     for (i, n) in numbers.enumerate() {
-        debug_assert!(n.bytes().all(|b| b == b'+' || b.is_ascii_digit()));
+        debug_assert!(n.iter().all(|&b| b == b'+' || b.is_ascii_digit()));
         if i > 0 {
             output.write_all(b",")?;
         }
         output.write_all(b"\"")?;
-        output.write_all(n.as_bytes())?;
+        output.write_all(n)?;
         output.write_all(b"\"")?;
     }
     output.write_all(b"]\n")

@@ -57,6 +57,12 @@ const NEIGHBOUR_CODES: &[(u16, &str)] = &[
     (373, "373"),
 ];
 
+thread_local! {
+    /// `walk_scan`'s digit and index buffers, kept for the next message.
+    static SPARE_DIGITS: std::cell::Cell<String> = const { std::cell::Cell::new(String::new()) };
+    static SPARE_SKIPPED: std::cell::Cell<Vec<usize>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
 /// Fewest digits of a number `find` reports (7 with "+"); fewer in a message means none.
 pub(crate) const MIN_DIGITS: usize = 7;
 
@@ -226,7 +232,10 @@ impl Extractor {
         mut attempts: Option<&mut Vec<(usize, Rejection)>>,
     ) {
         let mut prev_end = 0;
-        let mut digits = String::with_capacity(MAX_DIGITS);
+        // Buffers kept per thread between messages.
+        let mut digits = SPARE_DIGITS.take();
+        digits.clear();
+        let mut skipped = SPARE_SKIPPED.take();
         for chunk in &scan.chunks {
             let groups = &scan.groups[chunk.groups.clone()];
             let (Some(first), Some(last)) = (groups.first(), groups.last()) else {
@@ -246,7 +255,7 @@ impl Extractor {
             let vetoed = hint == Hint::Other;
             let hint = if vetoed { Hint::None } else { hint };
             let mut attempts = if vetoed { None } else { attempts.as_deref_mut() };
-            let mut skipped: Vec<usize> = Vec::new();
+            skipped.clear();
             let mut i = 0;
             while i < groups.len() {
                 if groups[i].not_phone {
@@ -337,6 +346,8 @@ impl Extractor {
             }
             self.flush_attempt(scan, groups, &mut skipped, hint, &mut attempts);
         }
+        SPARE_DIGITS.set(digits);
+        SPARE_SKIPPED.set(skipped);
     }
 
     /// A run of groups that formed no number: is it a failed phone attempt?

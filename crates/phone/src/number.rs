@@ -91,6 +91,11 @@ impl PhoneNumber {
         self.e164.as_str()
     }
 
+    /// The E.164 text as bytes, without the UTF-8 check `e164` makes (the CLI's output).
+    pub(crate) fn e164_bytes(&self) -> &[u8] {
+        &self.e164.buf[..usize::from(self.e164.len)]
+    }
+
     pub fn country_code(&self) -> u16 {
         self.country_code
     }

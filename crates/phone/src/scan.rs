@@ -988,7 +988,7 @@ fn numeral_in(w: &str) -> Option<(u16, Class)> {
         };
         buf[2 * k..2 * k + 2].copy_from_slice(&folded);
     }
-    words::numeral(std::str::from_utf8(&buf[..bytes.len()]).ok()?)
+    words::numeral_bytes(&buf[..bytes.len()])
 }
 
 pub(crate) fn scan(text: &str) -> Scan {
