@@ -79,13 +79,21 @@ pub fn run_cli_with(
     let mut reader = ClientReader::new(extractor.clone());
     reader.context = ctx.clone();
     let mut buf = Vec::new();
+    let mut matches = Vec::new();
     loop {
         buf.clear();
         if input.read_until(b'\n', &mut buf)? == 0 {
             break;
         }
+        // The plain reading's fast path: most chat lines cannot hold a number, and the bound
+        // answers for the bytes as for their lossy decoding, so they need no UTF-8 check.
+        let plain = !opts.jsonl && !explain && !client;
+        if plain && !crate::scan::may_reach_digits_bytes(&buf, crate::extract::MIN_DIGITS) {
+            output.write_all(b"[]\n")?;
+            continue;
+        }
         // Chat exports are not always valid UTF-8; a bad byte must not stop the run.
-        let line = match std::str::from_utf8(&buf) {
+        let line = match simdutf8::basic::from_utf8(&buf) {
             Ok(s) => std::borrow::Cow::Borrowed(s),
             Err(_) => String::from_utf8_lossy(&buf),
         };
@@ -126,10 +134,9 @@ pub fn run_cli_with(
         } else {
             // The plain reading is the hot path of `leadbot phones`: written straight out, an
             // E.164 string needs no JSON escaping.
-            write_e164_list(
-                &mut output,
-                extractor.find_matches(line).iter().map(|m| m.number.e164()),
-            )?;
+            // The bound was reached above (on the same bytes, trimmed of nothing it counts).
+            extractor.find_matches_checked_into(line, &mut matches);
+            write_e164_list(&mut output, matches.iter().map(|m| m.number.e164_bytes()))?;
             continue;
         };
         serde_json::to_writer(&mut output, &value)?;
@@ -139,15 +146,15 @@ pub fn run_cli_with(
 }
 
 /// `["+79181234567","+74952331890"]` and a newline; E.164 is '+' and digits only.
-fn write_e164_list<'a>(output: &mut impl Write, numbers: impl Iterator<Item = &'a str>) -> io::Result<()> {
+fn write_e164_list<'a>(output: &mut impl Write, numbers: impl Iterator<Item = &'a [u8]>) -> io::Result<()> {
     output.write_all(b"[")?;
     for (i, n) in numbers.enumerate() {
-        debug_assert!(n.bytes().all(|b| b == b'+' || b.is_ascii_digit()));
+        debug_assert!(n.iter().all(|&b| b == b'+' || b.is_ascii_digit()));
         if i > 0 {
             output.write_all(b",")?;
         }
         output.write_all(b"\"")?;
-        output.write_all(n.as_bytes())?;
+        output.write_all(n)?;
         output.write_all(b"\"")?;
     }
     output.write_all(b"]\n")

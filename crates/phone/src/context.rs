@@ -240,14 +240,59 @@ fn after_prefix<'w>(word: &'w str, prefix: &str) -> Option<&'w str> {
     word.strip_prefix(prefix)
 }
 
+/// The four word lists split by first letter, so a word is compared only with the entries
+/// that start as it does (each word before a run of digits was compared with all 150).
+struct Buckets {
+    other_exact: Vec<Vec<&'static str>>,
+    other_prefix: Vec<Vec<&'static str>>,
+    phone_exact: Vec<Vec<&'static str>>,
+    phone_prefix: Vec<Vec<&'static str>>,
+}
+
+/// Latin a-z, Cyrillic а-я and ё, then one bucket for any other first character.
+const BUCKETS: usize = 26 + 32 + 1 + 1;
+
+fn bucket(w: &str) -> usize {
+    match w.chars().next() {
+        Some(c @ 'a'..='z') => c as usize - 'a' as usize,
+        Some(c @ 'а'..='я') => 26 + c as usize - 'а' as usize,
+        Some('ё') => 58,
+        _ => 59,
+    }
+}
+
+/// Each bucket with the entries of its first letter, and every bucket also with those of the
+/// last one (entries starting with any other character; none today), so one bucket is all a
+/// word is compared with.
+fn by_first_letter(list: &[&'static str]) -> Vec<Vec<&'static str>> {
+    let mut out = vec![Vec::new(); BUCKETS];
+    for w in list {
+        out[bucket(w)].push(*w);
+    }
+    let others = out[BUCKETS - 1].clone();
+    for b in out.iter_mut().take(BUCKETS - 1) {
+        b.extend(others.iter().copied());
+    }
+    out
+}
+
+static BUCKETED: std::sync::LazyLock<Buckets> = std::sync::LazyLock::new(|| Buckets {
+    other_exact: by_first_letter(OTHER_EXACT),
+    other_prefix: by_first_letter(OTHER_PREFIX),
+    phone_exact: by_first_letter(PHONE_EXACT),
+    phone_prefix: by_first_letter(PHONE_PREFIX),
+});
+
 fn classify_word(w: &str) -> Hint {
-    let other_prefix = OTHER_PREFIX
+    let b = &*BUCKETED;
+    let k = bucket(w);
+    let other_prefix = b.other_prefix[k]
         .iter()
         .any(|p| after_prefix(w, p).is_some_and(|rest| !is_verb_rest(rest)));
-    if OTHER_EXACT.contains(&w) || other_prefix {
+    if b.other_exact[k].contains(&w) || other_prefix {
         // "номер заказа" is an order: the nearest word decides, so "заказа" wins here.
         Hint::Other
-    } else if PHONE_EXACT.contains(&w) || PHONE_PREFIX.iter().any(|p| after_prefix(w, p).is_some()) {
+    } else if b.phone_exact[k].contains(&w) || b.phone_prefix[k].iter().any(|p| after_prefix(w, p).is_some()) {
         Hint::Phone
     } else {
         Hint::None
@@ -370,29 +415,15 @@ fn hint_before_with(before: &str, word: &mut String) -> Hint {
 pub(crate) fn is_amount_after(after: &str) -> bool {
     // Units are short: the next few characters decide.
     let t = after.trim_start();
+    // Only a text whose first character lowercases to a unit's first one can start with a
+    // unit: the rest (most numbers end the message or come before a word) is not lowercased.
+    let Some(first) = t.chars().next().and_then(|c| c.to_lowercase().next()) else {
+        return false;
+    };
+    if !UNITS.iter().any(|u| u.starts_with(first)) {
+        return false;
+    }
     let t = t.char_indices().nth(12).map_or(t, |(i, _)| &t[..i]).to_lowercase();
-    const UNITS: &[&str] = &[
-        "руб",
-        "р.",
-        "₽",
-        "$",
-        "€",
-        "usd",
-        "eur",
-        "rub",
-        "тыс",
-        "млн",
-        "коп",
-        "шт",
-        "%",
-        "кг",
-        "kg",
-        "грн",
-        "сум",
-        "тенге",
-        "₸",
-        "byn",
-    ];
     UNITS.iter().any(|u| {
         t.starts_with(u)
             && t[u.len()..]
@@ -402,6 +433,30 @@ pub(crate) fn is_amount_after(after: &str) -> bool {
     }) || t == "р"
         || t.starts_with("р ")
 }
+
+/// Units an amount is followed by (and "р", checked apart).
+const UNITS: &[&str] = &[
+    "руб",
+    "р.",
+    "₽",
+    "$",
+    "€",
+    "usd",
+    "eur",
+    "rub",
+    "тыс",
+    "млн",
+    "коп",
+    "шт",
+    "%",
+    "кг",
+    "kg",
+    "грн",
+    "сум",
+    "тенге",
+    "₸",
+    "byn",
+];
 
 /// Whose number the words before it say it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -419,46 +474,66 @@ pub enum Owner {
 /// business's, the second the client's). Only words of this clause count,
 /// so "ваш менеджер не перезвонил. Мой 8 918 …" gives the client's.
 pub(crate) fn owner_before(before: &str) -> Owner {
+    // One buffer per thread, as for `hint_before`: this runs for every number found.
+    thread_local! {
+        static WORD: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    }
+    WORD.with(|w| match w.try_borrow_mut() {
+        Ok(mut word) => owner_before_with(before, &mut word),
+        Err(_) => owner_before_with(before, &mut String::new()),
+    })
+}
+
+fn owner_before_with(before: &str, folded: &mut String) -> Owner {
+    // The clause's end signs are ASCII, so the clause is found bytewise.
     let clause_start = before
-        .char_indices()
-        .rev()
-        .find(|&(_, c)| matches!(c, '.' | '!' | '?' | ';' | '\n' | ','))
-        .map_or(0, |(i, c)| i + c.len_utf8());
+        .as_bytes()
+        .iter()
+        .rposition(|b| matches!(b, b'.' | b'!' | b'?' | b';' | b'\n' | b','))
+        .map_or(0, |i| i + 1);
     let clause = &before[clause_start..];
     // A clause that is only the number's separator ("…, 8 918 …") leaves the
     // owner of the previous clause undecided: look no further.
-    let words: Vec<String> = clause
+    // The last six words, nearest first, each folded in turn into one buffer: the nearest
+    // possessive decides, unless the nearest word is "с"/"со" and one of them is "я".
+    let mut first_is_from = false;
+    let mut said_i = false;
+    let mut owner = Owner::Unknown;
+    let words = clause
         .split(|c: char| !crate::scan::is_letter(c))
         .rev()
-        .filter(|w| !w.is_empty())
-        .take(6)
-        .map(|w| {
-            let mut folded = String::with_capacity(w.len());
-            crate::scan::push_folded(&mut folded, w);
-            folded
-        })
-        .collect();
-    // "я вам писала с 8 928 …": the number the client writes or calls from is theirs, even
-    // with "вам" in between ("ваш менеджер звонил с …" has no "я" and stays the business's).
-    if words.first().is_some_and(|w| w == "с" || w == "со") && words.iter().any(|w| w == "я") {
-        return Owner::Client;
-    }
-    for (n, w) in words.iter().enumerate() {
-        if n >= 6 {
+        .filter(|w| !w.is_empty());
+    for (n, w) in words.take(6).enumerate() {
+        folded.clear();
+        crate::scan::push_folded(folded, w);
+        let w = folded.as_str();
+        if n == 0 {
+            first_is_from = w == "с" || w == "со";
+        }
+        said_i |= w == "я";
+        if owner != Owner::Unknown {
+            continue;
+        }
+        if w.starts_with("ваш") || matches!(w, "вас" | "вам" | "вами" | "сайте" | "сайт" | "сайта")
+        {
+            owner = Owner::Business;
+        } else if matches!(w, "мой" | "моя" | "мое" | "моего" | "мою" | "моей" | "мои")
+            // Not "мне": "мне звонили с 8 495 …" is someone else's number.
+            || matches!(w, "личный" | "сотовый" | "мобильный")
+        {
+            owner = Owner::Client;
+        }
+        // Past the decision only "я" still matters, and only after "с".
+        if owner != Owner::Unknown && !first_is_from {
             break;
         }
-        if w.starts_with("ваш") || matches!(w.as_str(), "вас" | "вам" | "вами" | "сайте" | "сайт" | "сайта")
-        {
-            return Owner::Business;
-        }
-        if matches!(w.as_str(), "мой" | "моя" | "мое" | "моего" | "мою" | "моей" | "мои")
-            // Not "мне": "мне звонили с 8 495 …" is someone else's number.
-            || matches!(w.as_str(), "личный" | "сотовый" | "мобильный")
-        {
-            return Owner::Client;
-        }
     }
-    Owner::Unknown
+    // "я вам писала с 8 928 …": the number the client writes or calls from is theirs, even
+    // with "вам" in between ("ваш менеджер звонил с …" has no "я" and stays the business's).
+    if first_is_from && said_i {
+        return Owner::Client;
+    }
+    owner
 }
 
 /// Whether the words right after a number make it a document's ID: "… от
@@ -507,6 +582,154 @@ fn named_after(lower: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `owner_before` as written before it reused one buffer: the same answer.
+    fn reference_owner_before(before: &str) -> Owner {
+        let clause_start = before
+            .char_indices()
+            .rev()
+            .find(|&(_, c)| matches!(c, '.' | '!' | '?' | ';' | '\n' | ','))
+            .map_or(0, |(i, c)| i + c.len_utf8());
+        let clause = &before[clause_start..];
+        let words: Vec<String> = clause
+            .split(|c: char| !crate::scan::is_letter(c))
+            .rev()
+            .filter(|w| !w.is_empty())
+            .take(6)
+            .map(|w| {
+                let mut folded = String::with_capacity(w.len());
+                crate::scan::push_folded(&mut folded, w);
+                folded
+            })
+            .collect();
+        if words.first().is_some_and(|w| w == "с" || w == "со") && words.iter().any(|w| w == "я") {
+            return Owner::Client;
+        }
+        for w in &words {
+            if w.starts_with("ваш") || matches!(w.as_str(), "вас" | "вам" | "вами" | "сайте" | "сайт" | "сайта")
+            {
+                return Owner::Business;
+            }
+            if matches!(w.as_str(), "мой" | "моя" | "мое" | "моего" | "мою" | "моей" | "мои")
+                || matches!(w.as_str(), "личный" | "сотовый" | "мобильный")
+            {
+                return Owner::Client;
+            }
+        }
+        Owner::Unknown
+    }
+
+    /// `is_amount_after` as written before it compared without lowercasing a copy.
+    fn reference_is_amount_after(after: &str) -> bool {
+        let t = after.trim_start();
+        let t = t.char_indices().nth(12).map_or(t, |(i, _)| &t[..i]).to_lowercase();
+        UNITS.iter().any(|u| {
+            t.starts_with(u)
+                && t[u.len()..]
+                    .chars()
+                    .next()
+                    .is_none_or(|c| !c.is_alphabetic() || *u == "руб" || *u == "тыс")
+        }) || t == "р"
+            || t.starts_with("р ")
+    }
+
+    #[test]
+    fn owners_and_amounts_answer_as_before() {
+        let mut texts: Vec<String> = Vec::new();
+        for f in [
+            include_str!("../tests/data/phones-labelled.jsonl"),
+            include_str!("../tests/data/phones-blind.jsonl"),
+            include_str!("../tests/data/phones-families.jsonl"),
+            include_str!("../tests/data/phones-sample.jsonl"),
+        ] {
+            for line in f.lines() {
+                let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+                    continue;
+                };
+                let Some(t) = v["text"].as_str() else { continue };
+                // Every prefix and suffix at a character boundary: what comes before and
+                // after each possible number.
+                for (i, _) in t.char_indices().step_by(3) {
+                    texts.push(t[..i].to_string());
+                    texts.push(t[i..].to_string());
+                }
+            }
+        }
+        texts.extend(
+            [
+                "я вам писала с ",
+                "с ",
+                "я с ",
+                "ваш с я ",
+                "РУБ",
+                " Р",
+                "р",
+                "р.",
+                "Р 5",
+                "ТЫСЯЧ",
+                "₽5",
+                "Руб.",
+                " ШТУК",
+                "İ руб",
+                "ǅ",
+                "ẞ тыс",
+            ]
+            .map(String::from),
+        );
+        for t in &texts {
+            assert_eq!(owner_before(t), reference_owner_before(t), "{t:?}");
+            assert_eq!(is_amount_after(t), reference_is_amount_after(t), "{t:?}");
+        }
+    }
+
+    /// `classify_word` as written before the buckets: the same answer for every word.
+    fn reference_classify_word(w: &str) -> Hint {
+        let other_prefix = OTHER_PREFIX
+            .iter()
+            .any(|p| after_prefix(w, p).is_some_and(|rest| !is_verb_rest(rest)));
+        if OTHER_EXACT.contains(&w) || other_prefix {
+            Hint::Other
+        } else if PHONE_EXACT.contains(&w) || PHONE_PREFIX.iter().any(|p| after_prefix(w, p).is_some()) {
+            Hint::Phone
+        } else {
+            Hint::None
+        }
+    }
+
+    #[test]
+    fn bucketed_lists_classify_as_the_flat_ones() {
+        let mut words: Vec<String> = [OTHER_EXACT, OTHER_PREFIX, PHONE_EXACT, PHONE_PREFIX]
+            .iter()
+            .flat_map(|l| l.iter())
+            .flat_map(|w| {
+                let w = w.to_string();
+                [
+                    w.clone(),
+                    format!("{w}а"),
+                    format!("{w}ть"),
+                    w.chars().skip(1).collect(),
+                    w.chars().take(2).collect(),
+                ]
+            })
+            .collect();
+        for f in [
+            include_str!("../tests/data/phones-labelled.jsonl"),
+            include_str!("../tests/data/phones-blind.jsonl"),
+            include_str!("../tests/data/phones-families.jsonl"),
+        ] {
+            for line in f.lines() {
+                for w in line.split(|c: char| !is_word_char(c)) {
+                    let mut folded = String::new();
+                    crate::scan::push_folded(&mut folded, w);
+                    words.push(folded);
+                }
+            }
+        }
+        words.extend(["", "№", "#", "1инн", "ё", "z", "ÿ"].map(String::from));
+        for w in &words {
+            assert_eq!(classify_word(w), reference_classify_word(w), "{w:?}");
+        }
+    }
 
     #[test]
     fn nearest_word_wins() {

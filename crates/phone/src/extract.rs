@@ -43,7 +43,28 @@ pub struct Extractor {
 }
 
 /// Calling codes people in the CIS write without "+" ("375 29 ...").
-const NEIGHBOUR_CODES: &[u16] = &[7, 375, 380, 998, 996, 992, 993, 994, 995, 374, 373];
+const NEIGHBOUR_CODES: &[(u16, &str)] = &[
+    (7, "7"),
+    (375, "375"),
+    (380, "380"),
+    (998, "998"),
+    (996, "996"),
+    (992, "992"),
+    (993, "993"),
+    (994, "994"),
+    (995, "995"),
+    (374, "374"),
+    (373, "373"),
+];
+
+thread_local! {
+    /// `walk_scan`'s digit and index buffers, kept for the next message.
+    static SPARE_DIGITS: std::cell::Cell<String> = const { std::cell::Cell::new(String::new()) };
+    static SPARE_SKIPPED: std::cell::Cell<Vec<usize>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// Fewest digits of a number `find` reports (7 with "+"); fewer in a message means none.
+pub(crate) const MIN_DIGITS: usize = 7;
 
 /// Longest digit run tried as one number (E.164 max is 15; "8 10" prefix adds 3).
 const MAX_DIGITS: usize = 18;
@@ -111,6 +132,13 @@ impl Extractor {
         out
     }
 
+    /// `find_matches` into a vector the caller keeps between messages (cleared first), for
+    /// a caller that has already found `scan::may_reach_digits(text, MIN_DIGITS)` true.
+    pub(crate) fn find_matches_checked_into(&self, text: &str, out: &mut Vec<Match>) {
+        out.clear();
+        self.walk_checked(text, out, None);
+    }
+
     /// Numbers found and, when none was, the best near miss with its reason.
     pub fn analyse(&self, text: &str) -> Analysis {
         let (found, attempt) = self.analyse_matches(text);
@@ -170,13 +198,18 @@ impl Extractor {
         None
     }
 
-    fn walk(&self, text: &str, found: &mut Vec<Match>, mut attempts: Option<&mut Vec<(usize, Rejection)>>) {
+    fn walk(&self, text: &str, found: &mut Vec<Match>, attempts: Option<&mut Vec<(usize, Rejection)>>) {
         // Fast path: most chat lines hold too few digits for any number (7 with "+", 9
         // without) and no number words; a near miss needs 3 after a "+".
-        let min = if attempts.is_some() { 3 } else { 7 };
+        let min = if attempts.is_some() { 3 } else { MIN_DIGITS };
         if !scan::may_reach_digits(text, min) {
             return;
         }
+        self.walk_checked(text, found, attempts);
+    }
+
+    /// `walk` past its fast path.
+    fn walk_checked(&self, text: &str, found: &mut Vec<Match>, mut attempts: Option<&mut Vec<(usize, Rejection)>>) {
         let scan = scan::scan(text);
         if scan.ambiguous_numerals {
             let mut alt = Vec::new();
@@ -184,9 +217,11 @@ impl Extractor {
             let mut greedy = Vec::new();
             self.walk_scan(text, &scan, &mut greedy, attempts.as_deref_mut());
             found.extend(if greedy.len() >= alt.len() { greedy } else { alt });
+            scan::recycle(scan);
             return;
         }
         self.walk_scan(text, &scan, found, attempts);
+        scan::recycle(scan);
     }
 
     fn walk_scan(
@@ -197,7 +232,10 @@ impl Extractor {
         mut attempts: Option<&mut Vec<(usize, Rejection)>>,
     ) {
         let mut prev_end = 0;
-        let mut digits = String::with_capacity(MAX_DIGITS);
+        // Buffers kept per thread between messages.
+        let mut digits = SPARE_DIGITS.take();
+        digits.clear();
+        let mut skipped = SPARE_SKIPPED.take();
         for chunk in &scan.chunks {
             let groups = &scan.groups[chunk.groups.clone()];
             let (Some(first), Some(last)) = (groups.first(), groups.last()) else {
@@ -217,7 +255,7 @@ impl Extractor {
             let vetoed = hint == Hint::Other;
             let hint = if vetoed { Hint::None } else { hint };
             let mut attempts = if vetoed { None } else { attempts.as_deref_mut() };
-            let mut skipped: Vec<usize> = Vec::new();
+            skipped.clear();
             let mut i = 0;
             while i < groups.len() {
                 if groups[i].not_phone {
@@ -236,7 +274,8 @@ impl Extractor {
                     if j > i && (g.plus || g.not_phone) {
                         break;
                     }
-                    digits.push_str(std::str::from_utf8(scan.digits_of(g)).unwrap_or(""));
+                    // The scan's digits are ASCII '0'-'9' by construction.
+                    digits.extend(scan.digits_of(g).iter().map(|&b| char::from(b)));
                     if digits.len() > MAX_DIGITS {
                         break;
                     }
@@ -307,6 +346,8 @@ impl Extractor {
             }
             self.flush_attempt(scan, groups, &mut skipped, hint, &mut attempts);
         }
+        SPARE_DIGITS.set(digits);
+        SPARE_SKIPPED.set(skipped);
     }
 
     /// A run of groups that formed no number: is it a failed phone attempt?
@@ -441,11 +482,11 @@ impl Extractor {
             }
         }
         if d.len() >= 11 {
-            for &cc in NEIGHBOUR_CODES {
+            for &(cc, code) in NEIGHBOUR_CODES {
                 if cc == self.cc {
                     continue;
                 }
-                if let Some(nsn) = d.strip_prefix(cc.to_string().as_str()) {
+                if let Some(nsn) = d.strip_prefix(code) {
                     if let Some(n) = PhoneNumber::from_parts(cc, nsn) {
                         return self.accept(span, n, How::Prefixed);
                     }

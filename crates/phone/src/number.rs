@@ -7,10 +7,69 @@ use crate::error::PhoneError;
 use crate::kind::NumberKind;
 use crate::metadata;
 
+/// E.164 text ('+' and the digits; E.164 allows 15, some plans list longer) kept inline: every number found used to cost an
+/// allocation, and many more are built while the extractor tries spans than are reported.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct E164 {
+    /// Room for the longest digit run the extractor tries (18) after a 3-digit code.
+    buf: [u8; 24],
+    len: u8,
+}
+
+impl E164 {
+    /// "+" then the calling code and `nsn`; None when that is longer than E.164 allows.
+    fn new(cc: u16, nsn: &str) -> Option<Self> {
+        let mut buf = [0u8; 24];
+        buf[0] = b'+';
+        let mut len = 1;
+        let mut code = [0u8; 5];
+        let mut n = 0;
+        let mut c = cc;
+        loop {
+            code[n] = b'0' + (c % 10) as u8;
+            n += 1;
+            c /= 10;
+            if c == 0 {
+                break;
+            }
+        }
+        if 1 + n + nsn.len() > buf.len() {
+            return None;
+        }
+        for k in (0..n).rev() {
+            buf[len] = code[k];
+            len += 1;
+        }
+        buf[len..len + nsn.len()].copy_from_slice(nsn.as_bytes());
+        len += nsn.len();
+        Some(E164 { buf, len: len as u8 })
+    }
+
+    /// A stored E.164 string as it is (checked by the caller: '+' and 2-15 digits).
+    fn from_str(s: &str) -> Option<Self> {
+        let mut buf = [0u8; 24];
+        buf.get_mut(..s.len())?.copy_from_slice(s.as_bytes());
+        Some(E164 {
+            buf,
+            len: s.len() as u8,
+        })
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.buf[..usize::from(self.len)]).unwrap_or("")
+    }
+}
+
+impl fmt::Debug for E164 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
 /// A phone number that passed validation, kept in E.164 (`+79181234567`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PhoneNumber {
-    e164: String,
+    e164: E164,
     country_code: u16,
     region: Option<&'static str>,
     kind: NumberKind,
@@ -21,7 +80,7 @@ impl PhoneNumber {
     pub(crate) fn from_parts(cc: u16, nsn: &str) -> Option<Self> {
         let (idx, kind) = metadata::lookup(cc, nsn)?;
         Some(PhoneNumber {
-            e164: format!("+{cc}{nsn}"),
+            e164: E164::new(cc, nsn)?,
             country_code: cc,
             region: Some(metadata::region(idx).id),
             kind,
@@ -29,7 +88,12 @@ impl PhoneNumber {
     }
 
     pub fn e164(&self) -> &str {
-        &self.e164
+        self.e164.as_str()
+    }
+
+    /// The E.164 text as bytes, without the UTF-8 check `e164` makes (the CLI's output).
+    pub(crate) fn e164_bytes(&self) -> &[u8] {
+        &self.e164.buf[..usize::from(self.e164.len)]
     }
 
     pub fn country_code(&self) -> u16 {
@@ -39,7 +103,7 @@ impl PhoneNumber {
     /// The national significant number: E.164 without `+` and the calling code.
     pub fn national_number(&self) -> &str {
         let cc_len = self.country_code.to_string().len();
-        self.e164.get(1 + cc_len..).unwrap_or("")
+        self.e164.as_str().get(1 + cc_len..).unwrap_or("")
     }
 
     pub fn kind(&self) -> NumberKind {
@@ -83,7 +147,7 @@ impl PhoneNumber {
 
 impl fmt::Display for PhoneNumber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.e164)
+        f.write_str(self.e164.as_str())
     }
 }
 
@@ -106,7 +170,7 @@ impl FromStr for PhoneNumber {
             .first()
             .map(|&i| metadata::region(i as usize).id);
         Ok(PhoneNumber {
-            e164: s.to_string(),
+            e164: E164::from_str(s).ok_or_else(|| PhoneError::NotE164(s.to_string()))?,
             country_code: cc,
             region: main,
             kind: NumberKind::Unknown,

@@ -54,6 +54,9 @@ pub(crate) struct Scan {
     /// A round hundred followed by a ten was composed greedily; a re-scan
     /// with the other reading may find what this one did not.
     pub ambiguous_numerals: bool,
+    /// The lexer's own buffers, kept with the scan so that `recycle` keeps them too.
+    spare_numerals: Vec<(u16, Class, Range<usize>)>,
+    spare_word: String,
 }
 
 impl Scan {
@@ -90,15 +93,41 @@ pub(crate) fn is_letter_or_digit(c: char) -> bool {
 /// Appends `s` lowercased, with ё folded to е, as every word list here is written; ASCII and
 /// Russian letters without the Unicode tables.
 pub(crate) fn push_folded(out: &mut String, s: &str) {
-    for c in s.chars() {
-        match c {
-            'A'..='Z' => out.push(c.to_ascii_lowercase()),
-            'А'..='Я' => out.push(char::from_u32(c as u32 + 0x20).unwrap_or(c)),
-            'Ё' | 'ё' => out.push('е'),
-            _ if c.is_ascii() || ('а'..='я').contains(&c) => out.push(c),
-            _ => out.extend(c.to_lowercase().map(|c| if c == 'ё' { 'е' } else { c })),
+    out.reserve(s.len());
+    let bytes = s.as_bytes();
+    // Letters already folded are copied in runs; ASCII and Russian letters are told by their
+    // bytes (U+0410-U+042F is D0 90-AF, U+0430-U+043F D0 B0-BF, U+0440-U+044F D1 80-8F).
+    let mut run = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let next = bytes.get(i + 1).copied().unwrap_or(0);
+        let folded = match (b, next) {
+            (b'A'..=b'Z', _) => Some(char::from(b + 32)),
+            (0x00..=0x7F, _) | (0xD0, 0xB0..=0xBF) | (0xD1, 0x80..=0x8F) => None,
+            (0xD0, 0x90..=0x9F) => char::from_u32(0x430 + u32::from(next - 0x90)),
+            (0xD0, 0xA0..=0xAF) => char::from_u32(0x440 + u32::from(next - 0xA0)),
+            (0xD0, 0x81) | (0xD1, 0x91) => Some('е'),
+            _ => {
+                let Some(c) = s[i..].chars().next() else {
+                    break;
+                };
+                out.push_str(&s[run..i]);
+                out.extend(c.to_lowercase().map(|c| if c == 'ё' { 'е' } else { c }));
+                i += c.len_utf8();
+                run = i;
+                continue;
+            }
+        };
+        let width = if b < 0x80 { 1 } else { 2 };
+        if let Some(f) = folded {
+            out.push_str(&s[run..i]);
+            out.push(f);
+            run = i + width;
         }
+        i += width;
     }
+    out.push_str(&s[run..]);
 }
 
 /// The first character `push_folded` would append for `c`.
@@ -222,23 +251,34 @@ struct Lexer<'a> {
 
 impl<'a> Lexer<'a> {
     fn new(text: &'a str, split_round_hundreds: bool) -> Self {
+        // The buffers of the last scan given back (`recycle`), emptied: no allocation per
+        // message once they have grown.
+        let mut out = SPARE.take().unwrap_or_else(|| Scan {
+            digits: Vec::with_capacity(32),
+            groups: Vec::with_capacity(8),
+            chunks: Vec::with_capacity(4),
+            ..Scan::default()
+        });
+        out.digits.clear();
+        out.groups.clear();
+        out.chunks.clear();
+        out.ambiguous_numerals = false;
+        let mut numerals = std::mem::take(&mut out.spare_numerals);
+        numerals.clear();
+        let mut word = std::mem::take(&mut out.spare_word);
+        word.clear();
         Lexer {
             text,
-            out: Scan {
-                digits: Vec::with_capacity(32),
-                groups: Vec::with_capacity(8),
-                chunks: Vec::with_capacity(4),
-                ambiguous_numerals: false,
-            },
+            out,
             chunk_start: 0,
             glued_left: false,
             sep: Sep::Start,
             plus: false,
-            numerals: Vec::new(),
+            numerals,
             numeral_plus: false,
             numeral_sep: Sep::Start,
             last_word_end: None,
-            word: String::new(),
+            word,
             split_round_hundreds,
         }
     }
@@ -289,10 +329,16 @@ impl<'a> Lexer<'a> {
         }
     }
 
+    /// Compose the numeral words waiting, if any (called at every group and break: the
+    /// check is inlined, the work is not).
+    #[inline]
     fn flush_numerals(&mut self) {
-        if self.numerals.is_empty() {
-            return;
+        if !self.numerals.is_empty() {
+            self.compose_numerals();
         }
+    }
+
+    fn compose_numerals(&mut self) {
         let run: Vec<(u16, Class)> = self.numerals.iter().map(|(v, c, _)| (*v, *c)).collect();
         let spans: Vec<Range<usize>> = self.numerals.iter().map(|(_, _, r)| r.clone()).collect();
         let mut i = 0;
@@ -337,7 +383,9 @@ impl<'a> Lexer<'a> {
         self.numeral_plus = false;
     }
 
-    fn word(&mut self, start: usize, end: usize) {
+    /// "956 Оо 28", "89l6", "9З8": a short word of O's and lookalikes (`w`) read as digits
+    /// when it stands among digits; whether it was.
+    fn digit_word(&mut self, start: usize, end: usize) -> bool {
         let w = &self.text[start..end];
         let prev_digit = self.text[..start]
             .chars()
@@ -352,7 +400,7 @@ impl<'a> Lexer<'a> {
         let n_chars = w.chars().count();
         if (prev_digit || next_digit || between_digits) && n_chars <= 4 && w.chars().all(is_o) {
             self.push_digits(start..end, std::iter::repeat_n(b'0', n_chars));
-            return;
+            return true;
         }
         // Other lookalikes need a real digit glued to them and digits on the
         // other side too: "кв 12Б" or "Iphone 15" stay words.
@@ -373,6 +421,16 @@ impl<'a> Lexer<'a> {
                 .map(|c| if is_o(c) { b'0' } else { lookalike(c).unwrap_or(b'0') })
                 .collect();
             self.push_digits(start..end, digits.into_iter());
+            return true;
+        }
+        false
+    }
+
+    fn word(&mut self, start: usize, end: usize) {
+        let w = &self.text[start..end];
+        // Only a short word of O's and lookalikes can be digits: most words stop here,
+        // before the look around them.
+        if w.len() <= 4 * 3 && w.chars().all(|c| is_o(c) || lookalike(c).is_some()) && self.digit_word(start, end) {
             return;
         }
         // Not a numeral, no filler inside a run, no "плюс": the word only ends the run.
@@ -381,14 +439,8 @@ impl<'a> Lexer<'a> {
         let numeral_possible = matches!((a, b), (Some(a), Some(b)) if words::may_start_numeral(a, b));
         let filler_possible = self.out.groups.len() > self.chunk_start && self.numerals.is_empty();
         let plus_possible = matches!(a, Some('п' | 'p'));
-        if !(numeral_possible || filler_possible || plus_possible) {
-            self.hard_break(start, true);
-            self.last_word_end = Some(end);
-            return;
-        }
-        self.word.clear();
-        push_folded(&mut self.word, w);
-        if let Some((v, c)) = words::numeral(&self.word) {
+        // A numeral is told without folding the word into a string (see `numeral_in`).
+        if let Some((v, c)) = numeral_possible.then(|| numeral_in(w)).flatten() {
             if self.numerals.is_empty() {
                 // Close a digit group the numeral would otherwise glue to.
                 self.numeral_plus = std::mem::take(&mut self.plus);
@@ -400,6 +452,13 @@ impl<'a> Lexer<'a> {
             self.numerals.push((v, c, start..end));
             return;
         }
+        if !(filler_possible || plus_possible) {
+            self.hard_break(start, true);
+            self.last_word_end = Some(end);
+            return;
+        }
+        self.word.clear();
+        push_folded(&mut self.word, w);
         // "8 918 ммм 123 45 67": a filler between digit groups keeps the run.
         if self.out.groups.len() > self.chunk_start
             && self.numerals.is_empty()
@@ -481,36 +540,64 @@ impl<'a> Lexer<'a> {
 
     fn run(mut self) -> Scan {
         let text = self.text;
-        let mut it = text.char_indices().peekable();
-        while let Some((i, c)) = it.next() {
-            if c.is_ascii_digit() {
+        let bytes = text.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i].is_ascii_digit() {
                 let mut end = i + 1;
-                while let Some(&(j, d)) = it.peek() {
-                    if !d.is_ascii_digit() {
-                        break;
-                    }
-                    end = j + 1;
-                    it.next();
+                while end < bytes.len() && bytes[end].is_ascii_digit() {
+                    end += 1;
                 }
                 self.flush_numerals();
                 if !self.merge_into_round_numeral(i..end) {
-                    self.push_digits(i..end, text.as_bytes()[i..end].iter().copied());
+                    self.push_digits(i..end, bytes[i..end].iter().copied());
                 }
-            } else if let Some(d) = digit_value(c) {
+                i = end;
+                continue;
+            }
+            // ASCII the same way as below, without the checks for other scripts.
+            let b = bytes[i];
+            if b < 0x80 {
+                match b {
+                    b'a'..=b'z' | b'A'..=b'Z' => {
+                        let end = word_end(text, i + 1);
+                        self.word(i, end);
+                        i = end;
+                        continue;
+                    }
+                    b'|' if self.glued_digits_around(i, i + 1) => {
+                        self.push_digits(i..i + 1, std::iter::once(b'1'));
+                    }
+                    b'+' => {
+                        self.hard_break(i, false);
+                        self.plus = true;
+                    }
+                    _ => match soft_sep(char::from(b)) {
+                        Some(sep) => {
+                            if self.in_chunk() || sep == Sep::Paren {
+                                self.sep = self.sep.max(sep);
+                            }
+                        }
+                        None => self.hard_break(i, false),
+                    },
+                }
+                i += 1;
+                continue;
+            }
+            let Some(c) = text[i..].chars().next() else {
+                break;
+            };
+            let next = i + c.len_utf8();
+            if let Some(d) = digit_value(c) {
                 // One digit of another script: adjacent ones join through push_digits.
-                self.push_digits(i..i + c.len_utf8(), std::iter::once(d));
+                self.push_digits(i..next, std::iter::once(d));
             } else if c == '|' && self.glued_digits_around(i, i + 1) {
                 self.push_digits(i..i + 1, std::iter::once(b'1'));
             } else if is_letter(c) {
-                let mut end = i + c.len_utf8();
-                while let Some(&(j, d)) = it.peek() {
-                    if !is_letter(d) {
-                        break;
-                    }
-                    end = j + d.len_utf8();
-                    it.next();
-                }
+                let end = word_end(text, next);
                 self.word(i, end);
+                i = end;
+                continue;
             } else if c == '+' || c == '＋' {
                 self.hard_break(i, false);
                 self.plus = true;
@@ -521,13 +608,49 @@ impl<'a> Lexer<'a> {
             } else {
                 self.hard_break(i, false);
             }
+            i = next;
         }
         self.hard_break(text.len(), false);
         mark_dates(&mut self.out);
         mark_addresses_and_coordinates(&mut self.out);
         mark_amounts(&mut self.out);
+        self.out.spare_numerals = std::mem::take(&mut self.numerals);
+        self.out.spare_word = std::mem::take(&mut self.word);
         self.out
     }
+}
+
+thread_local! {
+    /// One scan's buffers kept per thread for the next message.
+    static SPARE: std::cell::Cell<Option<Scan>> = const { std::cell::Cell::new(None) };
+}
+
+/// Give a scan's buffers back for the next `scan` on this thread.
+pub(crate) fn recycle(scan: Scan) {
+    SPARE.set(Some(scan));
+}
+
+/// Where the word whose letters continue at `from` ends: ASCII and Cyrillic letters (all of
+/// U+0400-U+047F are letters) are passed bytewise, any other character is decoded.
+fn word_end(text: &str, from: usize) -> usize {
+    let bytes = text.as_bytes();
+    let mut end = from;
+    while end < bytes.len() {
+        let b = bytes[end];
+        if b.is_ascii_alphabetic() {
+            end += 1;
+        } else if b < 0x80 {
+            break;
+        } else if b == 0xD0 || b == 0xD1 {
+            end += 2;
+        } else {
+            match text[end..].chars().next() {
+                Some(c) if is_letter(c) => end += c.len_utf8(),
+                _ => break,
+            }
+        }
+    }
+    end
 }
 
 /// The next thing after separators is a digit.
@@ -697,53 +820,175 @@ fn mark_amounts(scan: &mut Scan) {
 /// reachable at once. The lexer reads digits from nothing else, so a line below the bound
 /// holds no number (a phone has at least 7 digits) and is not lexed at all.
 pub(crate) fn may_reach_digits(text: &str, min: usize) -> bool {
-    // Most lines with a number have its digits in ASCII: counted bytewise, no decoding.
-    if text.bytes().filter(u8::is_ascii_digit).count() >= min {
+    may_reach_digits_bytes(text.as_bytes(), min)
+}
+
+/// `may_reach_digits` on raw bytes, so the CLI can pass over most chat lines before even
+/// checking their UTF-8. A byte sequence that is not UTF-8 counts as a sign (neither letter
+/// nor digit), which is what the U+FFFD of `String::from_utf8_lossy` is to the lexer, so
+/// the answer is the one for the lossy text. One pass, decoding only non-ASCII characters
+/// (Cyrillic's two bytes inline); the words are folded only when their first two letters
+/// can start a numeral.
+pub(crate) fn may_reach_digits_bytes(bytes: &[u8], min: usize) -> bool {
+    // Most lines with a number have its digits in ASCII: counted bytewise first.
+    if ascii_digits(bytes) >= min {
         return true;
     }
     let mut digits = 0usize;
-    let mut folded = String::new();
-    // The word being read: its start, letters, and whether all are O's or lookalikes.
-    let mut word: Option<(usize, usize, bool)> = None;
-    let mut close = |word: &mut Option<(usize, usize, bool)>, end: usize, digits: &mut usize| -> bool {
-        let Some((start, n, lookalikes)) = word.take() else {
-            return false;
+    // The word being read: its start, its letters, whether all are O's or lookalikes (only
+    // tracked up to 4 letters: a longer word is no digits), and its first two letters folded.
+    let mut start = 0usize;
+    let mut letters = 0usize;
+    let mut lookalikes = true;
+    let mut first = ['\0'; 2];
+    let mut numeral_possible = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let (c, width) = if b < 0x80 {
+            if !b.is_ascii_alphabetic() {
+                // ASCII signs, spaces and digits end a word.
+                if letters > 0 {
+                    if lookalikes {
+                        digits += letters;
+                    }
+                    if is_numeral_word(bytes, start, i, letters, first) {
+                        return true;
+                    }
+                    letters = 0;
+                }
+                if b.is_ascii_digit() || b == b'|' {
+                    digits += 1;
+                }
+                i += 1;
+                continue;
+            }
+            (b as char, 1)
+        } else if (b == 0xD0 || b == 0xD1) && letters >= 2 && !lookalikes {
+            // Inside a word already decided (two letters folded, not a lookalike run): a
+            // Cyrillic letter (all of U+0400-U+047F are letters) only lengthens it, and when
+            // the word cannot be a numeral either its length does not matter.
+            if bytes.get(i + 1).is_some_and(|&n| n & 0xC0 == 0x80) {
+                i += 2;
+                if numeral_possible {
+                    letters += 1;
+                } else {
+                    while i + 1 < bytes.len() && (bytes[i] == 0xD0 || bytes[i] == 0xD1) && bytes[i + 1] & 0xC0 == 0x80 {
+                        i += 2;
+                    }
+                }
+                continue;
+            }
+            ('\u{FFFD}', 1)
+        } else if (0xC2..=0xDF).contains(&b) && bytes.get(i + 1).is_some_and(|&n| n & 0xC0 == 0x80) {
+            let v = (u32::from(b & 0x1F) << 6) | u32::from(bytes[i + 1] & 0x3F);
+            (char::from_u32(v).unwrap_or('\u{FFFD}'), 2)
+        } else {
+            decode_wide(bytes, i)
         };
-        if lookalikes && n <= 4 {
-            *digits += n;
-        }
-        // Numerals are 3 to 12 letters long ("два", "восемнадцать").
-        (3..=12).contains(&n)
-            && {
-                let mut c = text[start..].chars().map(fold_char);
-                matches!((c.next(), c.next()), (Some(a), Some(b)) if words::may_start_numeral(a, b))
-            }
-            && {
-                folded.clear();
-                push_folded(&mut folded, &text[start..end]);
-                words::numeral(&folded).is_some()
-            }
-    };
-    for (i, c) in text.char_indices() {
         if is_letter(c) {
-            let l = is_o(c) || lookalike(c).is_some();
-            word = Some(match word {
-                Some((start, n, all)) => (start, n + 1, all && l),
-                None => (i, 1, l),
-            });
-            continue;
+            if letters < 2 {
+                if letters == 0 {
+                    start = i;
+                    lookalikes = true;
+                }
+                first[letters] = fold_char(c);
+                if letters == 1 {
+                    numeral_possible = words::may_start_numeral(first[0], first[1]);
+                }
+            }
+            letters += 1;
+            if lookalikes {
+                lookalikes = letters <= 4 && (is_o(c) || lookalike(c).is_some());
+            }
+        } else {
+            if letters > 0 {
+                if lookalikes {
+                    digits += letters;
+                }
+                if is_numeral_word(bytes, start, i, letters, first) {
+                    return true;
+                }
+                letters = 0;
+            }
+            if c == '|' || digit_value(c).is_some() {
+                digits += 1;
+            }
         }
-        if close(&mut word, i, &mut digits) {
+        i += width;
+    }
+    if letters > 0 {
+        if lookalikes {
+            digits += letters;
+        }
+        if is_numeral_word(bytes, start, bytes.len(), letters, first) {
             return true;
         }
-        if c == '|' || digit_value(c).is_some() {
-            digits += 1;
-            if digits >= min {
-                return true;
-            }
-        }
     }
-    close(&mut word, text.len(), &mut digits) || digits >= min
+    digits >= min
+}
+
+/// ASCII digits in `bytes`, counted in byte lanes (so that it vectorises).
+fn ascii_digits(bytes: &[u8]) -> usize {
+    bytes
+        .chunks(255)
+        .map(|chunk| {
+            let n = chunk.iter().fold(0u8, |n, &b| n + u8::from(b.wrapping_sub(b'0') < 10));
+            usize::from(n)
+        })
+        .sum()
+}
+
+/// A character of three or four bytes at `i`, or U+FFFD for one byte that starts no
+/// well-formed character (the next byte is then read afresh, as the lossy decoding does).
+fn decode_wide(bytes: &[u8], i: usize) -> (char, usize) {
+    let width = match bytes[i] {
+        0xC2..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        0xF0..=0xF4 => 4,
+        _ => return ('\u{FFFD}', 1),
+    };
+    match bytes.get(i..i + width).and_then(|s| std::str::from_utf8(s).ok()) {
+        Some(s) => (s.chars().next().unwrap_or('\u{FFFD}'), width),
+        None => ('\u{FFFD}', 1),
+    }
+}
+
+/// Whether the word at `bytes[start..end]` (`letters` letters, the first two folded in
+/// `first`) is a numeral: 3 to 12 letters ("два", "восемнадцать").
+#[inline(always)]
+fn is_numeral_word(bytes: &[u8], start: usize, end: usize, letters: usize, first: [char; 2]) -> bool {
+    (3..=12).contains(&letters) && words::may_start_numeral(first[0], first[1]) && folds_to_numeral(&bytes[start..end])
+}
+
+/// The word's letters folded are a numeral (the quick checks passed).
+fn folds_to_numeral(word: &[u8]) -> bool {
+    std::str::from_utf8(word).is_ok_and(|w| numeral_in(w).is_some())
+}
+
+/// `words::numeral` of the word folded (as `push_folded` folds), folded on the stack and
+/// Russian letters only: a numeral has no other letter, and no other letter lowercases into
+/// а-я, so a word with one is no numeral either way.
+fn numeral_in(w: &str) -> Option<(u16, Class)> {
+    let bytes = w.as_bytes();
+    // Numerals are 3 to 12 letters of two bytes each.
+    if !(6..=24).contains(&bytes.len()) || !bytes.len().is_multiple_of(2) {
+        return None;
+    }
+    let mut buf = [0u8; 24];
+    for (k, pair) in bytes.chunks_exact(2).enumerate() {
+        // А-П D0 90-9F, Р-Я D0 A0-AF, а-п D0 B0-BF, р-я D1 80-8F, Ё D0 81, ё D1 91.
+        let folded = match (pair[0], pair[1]) {
+            (0xD0, n @ 0x90..=0x9F) => [0xD0, n + 0x20],
+            (0xD0, n @ 0xA0..=0xAF) => [0xD1, n - 0x20],
+            (0xD0, n @ 0xB0..=0xBF) => [0xD0, n],
+            (0xD1, n @ 0x80..=0x8F) => [0xD1, n],
+            (0xD0, 0x81) | (0xD1, 0x91) => [0xD0, 0xB5],
+            _ => return None,
+        };
+        buf[2 * k..2 * k + 2].copy_from_slice(&folded);
+    }
+    words::numeral_bytes(&buf[..bytes.len()])
 }
 
 pub(crate) fn scan(text: &str) -> Scan {
@@ -758,6 +1003,204 @@ pub(crate) fn scan_split_hundreds(text: &str) -> Scan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The bound as it was written over `char`s, before the byte pass: the byte pass must
+    /// answer the same.
+    fn reference_may_reach_digits(text: &str, min: usize) -> bool {
+        // Most lines with a number have its digits in ASCII: counted bytewise, no decoding.
+        if text.bytes().filter(u8::is_ascii_digit).count() >= min {
+            return true;
+        }
+        let mut digits = 0usize;
+        let mut folded = String::new();
+        // The word being read: its start, letters, and whether all are O's or lookalikes.
+        let mut word: Option<(usize, usize, bool)> = None;
+        let mut close = |word: &mut Option<(usize, usize, bool)>, end: usize, digits: &mut usize| -> bool {
+            let Some((start, n, lookalikes)) = word.take() else {
+                return false;
+            };
+            if lookalikes && n <= 4 {
+                *digits += n;
+            }
+            // Numerals are 3 to 12 letters long ("два", "восемнадцать").
+            (3..=12).contains(&n)
+                && {
+                    let mut c = text[start..].chars().map(fold_char);
+                    matches!((c.next(), c.next()), (Some(a), Some(b)) if words::may_start_numeral(a, b))
+                }
+                && {
+                    folded.clear();
+                    push_folded(&mut folded, &text[start..end]);
+                    words::numeral(&folded).is_some()
+                }
+        };
+        for (i, c) in text.char_indices() {
+            if is_letter(c) {
+                let l = is_o(c) || lookalike(c).is_some();
+                word = Some(match word {
+                    Some((start, n, all)) => (start, n + 1, all && l),
+                    None => (i, 1, l),
+                });
+                continue;
+            }
+            if close(&mut word, i, &mut digits) {
+                return true;
+            }
+            if c == '|' || digit_value(c).is_some() {
+                digits += 1;
+                if digits >= min {
+                    return true;
+                }
+            }
+        }
+        close(&mut word, text.len(), &mut digits) || digits >= min
+    }
+
+    /// `push_folded` as written over `char`s, before the byte version.
+    fn reference_push_folded(out: &mut String, s: &str) {
+        for c in s.chars() {
+            match c {
+                'A'..='Z' => out.push(c.to_ascii_lowercase()),
+                'А'..='Я' => out.push(char::from_u32(c as u32 + 0x20).unwrap_or(c)),
+                'Ё' | 'ё' => out.push('е'),
+                _ if c.is_ascii() || ('а'..='я').contains(&c) => out.push(c),
+                _ => out.extend(c.to_lowercase().map(|c| if c == 'ё' { 'е' } else { c })),
+            }
+        }
+    }
+
+    #[test]
+    fn folding_by_bytes_folds_as_by_chars() {
+        let mut texts: Vec<String> = [
+            include_str!("../tests/data/phones-labelled.jsonl"),
+            include_str!("../tests/data/phones-blind.jsonl"),
+            include_str!("../tests/data/phones-families.jsonl"),
+        ]
+        .iter()
+        .flat_map(|f| f.lines())
+        .map(str::to_string)
+        .collect();
+        texts.push((0x20u32..0x600).filter_map(char::from_u32).collect());
+        texts.push("ЀЁЂЏАБЯабяѐёђџѠѡ ÀÉİẞǅΣ ＡＢ".to_string());
+        for t in &texts {
+            let (mut a, mut b) = (String::from("x"), String::from("x"));
+            push_folded(&mut a, t);
+            reference_push_folded(&mut b, t);
+            assert_eq!(a, b);
+        }
+    }
+
+    #[test]
+    fn numerals_are_told_by_bytes_as_by_folding() {
+        let mut words: Vec<String> = [
+            include_str!("../tests/data/phones-labelled.jsonl"),
+            include_str!("../tests/data/phones-blind.jsonl"),
+            include_str!("../tests/data/phones-families.jsonl"),
+        ]
+        .iter()
+        .flat_map(|f| f.split(|c: char| !is_letter(c)))
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect();
+        words.extend(
+            [
+                "ДЕВЯТЬСОТ",
+                "Сорок",
+                "нОль",
+                "двЁ",
+                "семь",
+                "ёлка",
+                "сто",
+                "ст",
+                "двенадцатьь",
+            ]
+            .map(String::from),
+        );
+        for w in &words {
+            let mut folded = String::new();
+            reference_push_folded(&mut folded, w);
+            assert_eq!(numeral_in(w), words::numeral(&folded), "{w:?}");
+        }
+    }
+
+    #[test]
+    fn ascii_digits_are_counted_exactly() {
+        let mut bytes: Vec<u8> = (0..=255u8).collect();
+        bytes.extend((0..5000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8));
+        bytes.extend(std::iter::repeat_n(b'7', 3000));
+        for start in [0, 1, 3, 7] {
+            for end in [start, start + 9, 300, 2100, bytes.len()] {
+                let b = &bytes[start..end];
+                assert_eq!(
+                    ascii_digits(b),
+                    b.iter().filter(|c| c.is_ascii_digit()).count(),
+                    "{start}..{end}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_byte_bound_answers_as_the_char_bound() {
+        let mut lines: Vec<String> = [
+            include_str!("../tests/data/phones-sample.jsonl"),
+            include_str!("../tests/data/phones-labelled.jsonl"),
+            include_str!("../tests/data/phones-families.jsonl"),
+            include_str!("../tests/data/phones-blind.jsonl"),
+        ]
+        .iter()
+        .flat_map(|f| f.lines())
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["text"].as_str().map(str::to_string))
+        .collect();
+        let pieces: Vec<String> = lines
+            .iter()
+            .flat_map(|l| {
+                let chars: Vec<char> = l.chars().collect();
+                (0..chars.len())
+                    .step_by(2)
+                    .map(move |s| chars[s..chars.len().min(s + 11)].iter().collect::<String>())
+            })
+            .collect();
+        lines.extend(pieces);
+        lines.extend(
+            [
+                "ОоОо lI|l 8",
+                "девять",
+                "ДЕВЯТЬСОТ",
+                "Ёлка 12 34",
+                "ӏӏ 1 2 3",
+                "𝟖𝟗𝟔 ８９１",
+            ]
+            .map(String::from),
+        );
+        for line in &lines {
+            for min in [3, 7] {
+                assert_eq!(
+                    may_reach_digits(line, min),
+                    reference_may_reach_digits(line, min),
+                    "{line:?} {min}"
+                );
+            }
+        }
+        // Bytes that are not UTF-8 answer as their lossy decoding does.
+        for line in lines.iter().take(3000) {
+            let mut b = line.as_bytes().to_vec();
+            for (k, bad) in [(1usize, 0xFFu8), (3, 0x80), (5, 0xE2), (7, 0xF0), (2, 0xD0)] {
+                if k < b.len() {
+                    b[k] = bad;
+                }
+            }
+            let lossy = String::from_utf8_lossy(&b);
+            for min in [3, 7] {
+                assert_eq!(
+                    may_reach_digits_bytes(&b, min),
+                    reference_may_reach_digits(&lossy, min),
+                    "{b:?} {min}"
+                );
+            }
+        }
+    }
 
     fn chunks(text: &str) -> Vec<Vec<String>> {
         let s = scan(text);

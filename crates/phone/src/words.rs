@@ -89,6 +89,97 @@ fn numeral_word(word: &str) -> Option<(u16, Class)> {
     })
 }
 
+/// `numeral_word` of a word given as its UTF-8 bytes (the lexer folds words into a byte
+/// buffer; a test checks both agree on every numeral and on other words).
+pub(crate) fn numeral_bytes(word: &[u8]) -> Option<(u16, Class)> {
+    use Class::*;
+    Some(match word {
+        // ноль | нуль | нолик
+        b"\xd0\xbd\xd0\xbe\xd0\xbb\xd1\x8c"
+        | b"\xd0\xbd\xd1\x83\xd0\xbb\xd1\x8c"
+        | b"\xd0\xbd\xd0\xbe\xd0\xbb\xd0\xb8\xd0\xba" => (0, Zero),
+        // один | одна
+        b"\xd0\xbe\xd0\xb4\xd0\xb8\xd0\xbd" | b"\xd0\xbe\xd0\xb4\xd0\xbd\xd0\xb0" => (1, Unit),
+        // два | две
+        b"\xd0\xb4\xd0\xb2\xd0\xb0" | b"\xd0\xb4\xd0\xb2\xd0\xb5" => (2, Unit),
+        // три
+        b"\xd1\x82\xd1\x80\xd0\xb8" => (3, Unit),
+        // четыре
+        b"\xd1\x87\xd0\xb5\xd1\x82\xd1\x8b\xd1\x80\xd0\xb5" => (4, Unit),
+        // пять
+        b"\xd0\xbf\xd1\x8f\xd1\x82\xd1\x8c" => (5, Unit),
+        // шесть
+        b"\xd1\x88\xd0\xb5\xd1\x81\xd1\x82\xd1\x8c" => (6, Unit),
+        // семь
+        b"\xd1\x81\xd0\xb5\xd0\xbc\xd1\x8c" => (7, Unit),
+        // восемь
+        b"\xd0\xb2\xd0\xbe\xd1\x81\xd0\xb5\xd0\xbc\xd1\x8c" => (8, Unit),
+        // девять
+        b"\xd0\xb4\xd0\xb5\xd0\xb2\xd1\x8f\xd1\x82\xd1\x8c" => (9, Unit),
+        // десять
+        b"\xd0\xb4\xd0\xb5\xd1\x81\xd1\x8f\xd1\x82\xd1\x8c" => (10, Teen),
+        // одиннадцать
+        b"\xd0\xbe\xd0\xb4\xd0\xb8\xd0\xbd\xd0\xbd\xd0\xb0\xd0\xb4\xd1\x86\xd0\xb0\xd1\x82\xd1\x8c" => (11, Teen),
+        // двенадцать
+        b"\xd0\xb4\xd0\xb2\xd0\xb5\xd0\xbd\xd0\xb0\xd0\xb4\xd1\x86\xd0\xb0\xd1\x82\xd1\x8c" => (12, Teen),
+        // тринадцать
+        b"\xd1\x82\xd1\x80\xd0\xb8\xd0\xbd\xd0\xb0\xd0\xb4\xd1\x86\xd0\xb0\xd1\x82\xd1\x8c" => (13, Teen),
+        // четырнадцать
+        b"\xd1\x87\xd0\xb5\xd1\x82\xd1\x8b\xd1\x80\xd0\xbd\xd0\xb0\xd0\xb4\xd1\x86\xd0\xb0\xd1\x82\xd1\x8c" => {
+            (14, Teen)
+        }
+        // пятнадцать
+        b"\xd0\xbf\xd1\x8f\xd1\x82\xd0\xbd\xd0\xb0\xd0\xb4\xd1\x86\xd0\xb0\xd1\x82\xd1\x8c" => (15, Teen),
+        // шестнадцать
+        b"\xd1\x88\xd0\xb5\xd1\x81\xd1\x82\xd0\xbd\xd0\xb0\xd0\xb4\xd1\x86\xd0\xb0\xd1\x82\xd1\x8c" => (16, Teen),
+        // семнадцать
+        b"\xd1\x81\xd0\xb5\xd0\xbc\xd0\xbd\xd0\xb0\xd0\xb4\xd1\x86\xd0\xb0\xd1\x82\xd1\x8c" => (17, Teen),
+        // восемнадцать
+        b"\xd0\xb2\xd0\xbe\xd1\x81\xd0\xb5\xd0\xbc\xd0\xbd\xd0\xb0\xd0\xb4\xd1\x86\xd0\xb0\xd1\x82\xd1\x8c" => {
+            (18, Teen)
+        }
+        // девятнадцать
+        b"\xd0\xb4\xd0\xb5\xd0\xb2\xd1\x8f\xd1\x82\xd0\xbd\xd0\xb0\xd0\xb4\xd1\x86\xd0\xb0\xd1\x82\xd1\x8c" => {
+            (19, Teen)
+        }
+        // двадцать
+        b"\xd0\xb4\xd0\xb2\xd0\xb0\xd0\xb4\xd1\x86\xd0\xb0\xd1\x82\xd1\x8c" => (20, Ten),
+        // тридцать
+        b"\xd1\x82\xd1\x80\xd0\xb8\xd0\xb4\xd1\x86\xd0\xb0\xd1\x82\xd1\x8c" => (30, Ten),
+        // сорок
+        b"\xd1\x81\xd0\xbe\xd1\x80\xd0\xbe\xd0\xba" => (40, Ten),
+        // пятьдесят
+        b"\xd0\xbf\xd1\x8f\xd1\x82\xd1\x8c\xd0\xb4\xd0\xb5\xd1\x81\xd1\x8f\xd1\x82" => (50, Ten),
+        // шестьдесят
+        b"\xd1\x88\xd0\xb5\xd1\x81\xd1\x82\xd1\x8c\xd0\xb4\xd0\xb5\xd1\x81\xd1\x8f\xd1\x82" => (60, Ten),
+        // семьдесят
+        b"\xd1\x81\xd0\xb5\xd0\xbc\xd1\x8c\xd0\xb4\xd0\xb5\xd1\x81\xd1\x8f\xd1\x82" => (70, Ten),
+        // восемьдесят
+        b"\xd0\xb2\xd0\xbe\xd1\x81\xd0\xb5\xd0\xbc\xd1\x8c\xd0\xb4\xd0\xb5\xd1\x81\xd1\x8f\xd1\x82" => (80, Ten),
+        // девяносто
+        b"\xd0\xb4\xd0\xb5\xd0\xb2\xd1\x8f\xd0\xbd\xd0\xbe\xd1\x81\xd1\x82\xd0\xbe" => (90, Ten),
+        // сто
+        b"\xd1\x81\xd1\x82\xd0\xbe" => (100, Hundred),
+        // двести
+        b"\xd0\xb4\xd0\xb2\xd0\xb5\xd1\x81\xd1\x82\xd0\xb8" => (200, Hundred),
+        // триста
+        b"\xd1\x82\xd1\x80\xd0\xb8\xd1\x81\xd1\x82\xd0\xb0" => (300, Hundred),
+        // четыреста
+        b"\xd1\x87\xd0\xb5\xd1\x82\xd1\x8b\xd1\x80\xd0\xb5\xd1\x81\xd1\x82\xd0\xb0" => (400, Hundred),
+        // пятьсот
+        b"\xd0\xbf\xd1\x8f\xd1\x82\xd1\x8c\xd1\x81\xd0\xbe\xd1\x82" => (500, Hundred),
+        // шестьсот
+        b"\xd1\x88\xd0\xb5\xd1\x81\xd1\x82\xd1\x8c\xd1\x81\xd0\xbe\xd1\x82" => (600, Hundred),
+        // семьсот
+        b"\xd1\x81\xd0\xb5\xd0\xbc\xd1\x8c\xd1\x81\xd0\xbe\xd1\x82" => (700, Hundred),
+        // восемьсот
+        b"\xd0\xb2\xd0\xbe\xd1\x81\xd0\xb5\xd0\xbc\xd1\x8c\xd1\x81\xd0\xbe\xd1\x82" => (800, Hundred),
+        // девятьсот
+        b"\xd0\xb4\xd0\xb5\xd0\xb2\xd1\x8f\xd1\x82\xd1\x8c\xd1\x81\xd0\xbe\xd1\x82" => (900, Hundred),
+        _ => return None,
+    })
+}
+
 /// Whether a word spells "plus" (as in "плюс семь девятьсот ...").
 pub(crate) fn is_plus(word: &str) -> bool {
     matches!(word, "плюс" | "plus")
@@ -188,6 +279,7 @@ mod tests {
                 "девятьсот",
             ] {
                 assert!(numeral_word(w).is_some(), "{w}");
+                assert_eq!(numeral_bytes(w.as_bytes()), numeral_word(w), "{w}");
                 if w.starts_with(a) {
                     let b = w.chars().nth(1).expect("two letters");
                     assert!(may_start_numeral(a, b), "{w}");
@@ -197,6 +289,30 @@ mod tests {
             }
         }
         assert_eq!(seen, 41);
+    }
+
+    #[test]
+    fn numerals_by_bytes_are_the_numerals() {
+        for w in [
+            "ноль",
+            "нолик",
+            "одна",
+            "две",
+            "девять",
+            "десять",
+            "восемнадцать",
+            "сорок",
+            "девяносто",
+            "сто",
+            "девятьсот",
+        ] {
+            assert_eq!(numeral_bytes(w.as_bytes()), numeral_word(w), "{w}");
+            assert!(numeral_bytes(w.as_bytes()).is_some(), "{w}");
+        }
+        for w in ["", "н", "нол", "стоит", "сорока", "девят", "семьи", "abc"] {
+            assert_eq!(numeral_bytes(w.as_bytes()), None, "{w}");
+            assert_eq!(numeral_word(w), None, "{w}");
+        }
     }
 
     #[test]

@@ -22,6 +22,30 @@ fn survives_invalid_utf8_and_crlf() {
     assert_eq!(String::from_utf8_lossy(&out), "[\"+79181234567\"]\n");
 }
 
+/// The CLI passes over lines that cannot hold a number before checking their UTF-8; a line
+/// with bad bytes reads as its lossy decoding does, whichever way it goes.
+#[test]
+fn bad_bytes_read_as_their_lossy_decoding() {
+    let lines: &[&[u8]] = &[
+        "восемь девять один восемь\u{0}".as_bytes(),
+        b"\xd0\xb2\xd0\xbe\xd1\x81\xd0\xb5\xd0\xbc\xd1\x8c \xff 918 123 45 67",
+        b"\xd0 8 918 123 45 67 \xd1",
+        b"8 9\xe2\x80 18 123 45 67",
+        "89l6 ЗЗЗ 2l 2l \u{FFFD}".as_bytes(),
+        b"\xd0\xb4\xd0\xb5\xd0\xb2\xd1\x8f\xff\xd1\x82\xd1\x8c 1 2",
+        b"\xf0\x9d\x9f\x96\xf0\x9d\x9f\x97 918 123 45 67 \xf0\x9d",
+        b"\x80\x80\x80 +7 918 123 45 67",
+    ];
+    for line in lines {
+        let mut raw = line.to_vec();
+        raw.push(b'\n');
+        let mut out = Vec::new();
+        run_cli(&raw[..], &mut out, "RU", false).expect("cli run");
+        let lossy = format!("{}\n", String::from_utf8_lossy(line));
+        assert_eq!(String::from_utf8_lossy(&out), run(&lossy, false), "{line:?}");
+    }
+}
+
 #[test]
 fn explain_gives_details_and_near_misses() {
     let out = run("8 918 123 45 67\n8 918 123 45\n", true);

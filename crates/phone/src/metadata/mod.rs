@@ -8,7 +8,9 @@ mod data;
 
 use std::sync::{LazyLock, OnceLock};
 
-use regex::RegexSet;
+use regex_automata::meta::{self, Regex};
+use regex_automata::util::syntax;
+use regex_automata::{Anchored, Input, MatchKind, PatternSet};
 
 pub(crate) use crate::kind::NumberKind as RawKind;
 use crate::kind::NumberKind;
@@ -26,8 +28,14 @@ pub(crate) struct RawRegion {
 /// pass over a number tells which of them it matches (a pattern per call cost most of the
 /// extractor's time).
 struct Compiled {
-    set: RegexSet,
+    /// Built as `regex::RegexSet` builds its sets (every match kind, no captures, UTF-8).
+    set: Regex,
     kinds: Vec<NumberKind>,
+}
+
+thread_local! {
+    /// The set search's result buffer, one per thread, grown to the largest set used.
+    static MATCHED: std::cell::RefCell<PatternSet> = std::cell::RefCell::new(PatternSet::new(0));
 }
 
 static COMPILED: LazyLock<Vec<OnceLock<Option<Compiled>>>> =
@@ -53,7 +61,16 @@ fn compiled(idx: usize) -> Option<&'static Compiled> {
         let patterns = std::iter::once(raw.general)
             .chain(raw.types.iter().map(|(_, p)| *p))
             .map(anchored_pattern);
-        let set = RegexSet::new(patterns).ok()?;
+        let patterns: Vec<String> = patterns.collect();
+        let set = meta::Builder::new()
+            .configure(
+                meta::Config::new()
+                    .match_kind(MatchKind::All)
+                    .which_captures(regex_automata::nfa::thompson::WhichCaptures::None),
+            )
+            .syntax(syntax::Config::new().utf8(true))
+            .build_many(&patterns)
+            .ok()?;
         Some(Compiled {
             set,
             kinds: raw.types.iter().map(|(k, _)| *k).collect(),
@@ -106,14 +123,29 @@ pub(crate) fn classify(idx: usize, nsn: &str) -> Option<NumberKind> {
         return None;
     }
     let c = compiled(idx)?;
-    let matched = c.set.matches(nsn);
-    if !matched.matched(0) {
+    MATCHED.with(|m| match m.try_borrow_mut() {
+        Ok(mut matched) => kind_of(c, nsn, &mut matched),
+        Err(_) => kind_of(c, nsn, &mut PatternSet::new(c.set.pattern_len())),
+    })
+}
+
+/// `classify` with the search's result buffer: which of the region's patterns `nsn` matches
+/// (every pattern is anchored at both ends, so an anchored search finds the same).
+fn kind_of(c: &Compiled, nsn: &str, matched: &mut PatternSet) -> Option<NumberKind> {
+    if matched.capacity() < c.set.pattern_len() {
+        *matched = PatternSet::new(c.set.pattern_len());
+    }
+    matched.clear();
+    c.set
+        .which_overlapping_matches(&Input::new(nsn).anchored(Anchored::Yes), matched);
+    let hit = |i: usize| regex_automata::PatternID::new(i).is_ok_and(|p| matched.contains(p));
+    if !hit(0) {
         return None;
     }
     let mut fixed = false;
     let mut mobile = false;
     for (i, kind) in c.kinds.iter().enumerate() {
-        let hit = matched.matched(i + 1);
+        let hit = hit(i + 1);
         match kind {
             NumberKind::FixedLine => fixed |= hit,
             NumberKind::Mobile => mobile |= hit,
@@ -157,6 +189,76 @@ mod tests {
             for (k, p) in r.types {
                 assert!(anchored(p).is_some(), "{} {k}", r.id);
             }
+        }
+    }
+
+    /// `classify` as it was with `regex::RegexSet`: the same kind for every number tried.
+    fn reference_set(idx: usize) -> regex::RegexSet {
+        let raw = region(idx);
+        let patterns = std::iter::once(raw.general)
+            .chain(raw.types.iter().map(|(_, p)| *p))
+            .map(anchored_pattern);
+        regex::RegexSet::new(patterns).expect("compiles")
+    }
+
+    fn reference_classify(idx: usize, set: &regex::RegexSet, nsn: &str) -> Option<NumberKind> {
+        let raw = region(idx);
+        if !raw.lengths.is_empty() && !raw.lengths.iter().any(|&l| l as usize == nsn.len()) {
+            return None;
+        }
+        let matched = set.matches(nsn);
+        if !matched.matched(0) {
+            return None;
+        }
+        let (mut fixed, mut mobile) = (false, false);
+        for (i, (kind, _)) in raw.types.iter().enumerate() {
+            let hit = matched.matched(i + 1);
+            match kind {
+                NumberKind::FixedLine => fixed |= hit,
+                NumberKind::Mobile => mobile |= hit,
+                other if hit => return Some(*other),
+                _ => {}
+            }
+        }
+        match (fixed, mobile) {
+            (true, true) => Some(NumberKind::FixedLineOrMobile),
+            (true, false) => Some(NumberKind::FixedLine),
+            (false, true) => Some(NumberKind::Mobile),
+            (false, false) => None,
+        }
+    }
+
+    #[test]
+    fn the_set_search_classifies_as_regex_set_did() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for id in ["RU", "KZ", "BY", "UA", "UZ", "DE", "US", "CN", "GB", "TR", "AM", "GE"] {
+            let idx = region_index(id).expect("region");
+            let set = reference_set(idx);
+            let mut tried = 0;
+            for len in 4..=15 {
+                for _ in 0..400 {
+                    let nsn: String = (0..len).map(|_| char::from(b'0' + (next() % 10) as u8)).collect();
+                    assert_eq!(classify(idx, &nsn), reference_classify(idx, &set, &nsn), "{id} {nsn}");
+                    tried += 1;
+                }
+            }
+            for nsn in [
+                "9181234567",
+                "8007750438",
+                "7023407898",
+                "4953675406",
+                "8632012345",
+                "291234567",
+            ] {
+                assert_eq!(classify(idx, nsn), reference_classify(idx, &set, nsn), "{id} {nsn}");
+            }
+            assert!(tried > 0);
         }
     }
 
