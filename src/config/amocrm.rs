@@ -48,6 +48,10 @@ pub struct AmoCrmSettings {
     /// Leads entering this status go to the executor job board (Telegram `[jobs]`).
     #[serde(default)]
     pub dispatch: Option<AmoDispatch>,
+    /// A lead date-time field that gets a booked visit's start (bookings) — the one the SLA
+    /// robots' visit confirmations read (robots.toml `visit_at`).
+    #[serde(default)]
+    pub visit_field_id: Option<u64>,
     /// The account's time zone (date fields are midnights there).
     #[serde(default = "default_tz")]
     pub timezone: String,

@@ -38,6 +38,10 @@ pub struct Bitrix24Settings {
     /// Deals entering this stage go to the executor job board (Telegram `[jobs]`).
     #[serde(default)]
     pub dispatch: Option<DispatchSettings>,
+    /// A lead field (e.g. `UF_CRM_VISIT_AT`, type date/time) that gets a booked visit's start
+    /// (bookings); without it the visit is only in the timeline comment.
+    #[serde(default)]
+    pub visit_field: Option<String>,
     /// Base URL of the OAuth server (tests point it elsewhere).
     #[serde(default = "default_oauth_server")]
     pub oauth_server: String,

@@ -474,6 +474,11 @@ impl Dialog {
         if let Some(after) = rules.csat_after {
             step.arm(state, TimerKind::Csat, slot.end + after);
         }
+        step.effects.push(Effect::VisitChanged(visit_note(
+            rules,
+            &slot,
+            if moved { "moved" } else { "booked" },
+        )));
         let template = if moved {
             &rules.texts.rescheduled
         } else {
@@ -518,6 +523,8 @@ impl Dialog {
                 b.rescheduling = false;
                 b.offered.clear();
                 b.csat = Csat::None;
+                step.effects
+                    .push(Effect::VisitChanged(visit_note(rules, &v.slot, "cancelled")));
                 let t = fill(rules, &rules.texts.cancelled, &v.slot, state);
                 step.say(state, &t, now);
                 if let Some(manager) = state.manager.clone() {
@@ -661,6 +668,22 @@ impl Dialog {
         } else {
             step.say(state, &self.script.texts.refusal_second_attempt, now);
         }
+    }
+}
+
+fn visit_note(rules: &BookingRules, slot: &Slot, change: &str) -> crate::outbox::VisitNote {
+    let s = &rules.schedule;
+    crate::outbox::VisitNote {
+        change: change.to_string(),
+        service: s
+            .service(&slot.service)
+            .map_or(slot.service.clone(), |x| x.name.clone()),
+        resource: s
+            .resource(&slot.resource)
+            .map_or(slot.resource.clone(), |x| x.name.clone()),
+        starts_at: slot.start,
+        ends_at: slot.end,
+        when: format::when(slot.start, s.tz),
     }
 }
 

@@ -302,4 +302,6 @@ pub enum Effect {
     LookUpClient {
         phone: Phone,
     },
+    /// The visit was booked, moved or cancelled: for the CRM card.
+    VisitChanged(crate::outbox::VisitNote),
 }

@@ -133,6 +133,7 @@ pub fn plan(input: &StepInput<'_>, head_of: &dyn Fn(&ManagerId) -> Option<Manage
             | Effect::RecordCsat { .. }
             | Effect::CsatComment { .. }
             | Effect::LookUpClient { .. } => {}
+            Effect::VisitChanged(_) => {}
         }
     }
     if let Some(crm) = input.crm {
@@ -165,6 +166,21 @@ fn to_json<T: serde::Serialize>(v: &T) -> serde_json::Value {
 
 /// What the CRM card must learn from one step.
 pub fn crm_updates(
+    before: &DialogState,
+    after: &DialogState,
+    effects: &[Effect],
+    finished: Option<Outcome>,
+) -> Vec<CrmUpdate> {
+    let mut out = lead_updates(before, after, effects, finished);
+    // A visit follows whatever the lead's own updates say (the card has its manager first).
+    out.extend(effects.iter().filter_map(|e| match e {
+        Effect::VisitChanged(v) => Some(CrmUpdate::Visit(v.clone())),
+        _ => None,
+    }));
+    out
+}
+
+fn lead_updates(
     before: &DialogState,
     after: &DialogState,
     effects: &[Effect],

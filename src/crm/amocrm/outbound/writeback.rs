@@ -298,6 +298,19 @@ impl Crm for AmoCrm {
                 let manager = user_id(manager_id.as_str())?;
                 self.task(id, manager, &format!("Связаться с клиентом. {text}")).await
             }
+            CrmUpdate::Visit(v) => {
+                if let Some(field) = self.acc.settings.visit_field_id {
+                    // amoCRM date-time fields take a Unix timestamp; a cancel empties the field.
+                    let values = if v.change == "cancelled" {
+                        json!(null)
+                    } else {
+                        json!([{"value": v.starts_at.timestamp()}])
+                    };
+                    self.patch(json!({"id": id, "custom_fields_values": [{"field_id": field, "values": values}]}))
+                        .await?;
+                }
+                self.note(id, &v.text()).await
+            }
         }
     }
 

@@ -135,6 +135,17 @@ impl Crm for Bitrix24Crm {
                 };
                 self.update(lead, json!({"PHONE": [item]})).await
             }
+            CrmUpdate::Visit(v) => {
+                if let Some(field) = &self.bx.settings.visit_field {
+                    let value = if v.change == "cancelled" {
+                        json!("")
+                    } else {
+                        json!(v.starts_at.to_rfc3339())
+                    };
+                    self.update(lead, json!({ field.as_str(): value })).await?;
+                }
+                self.comment(lead, &v.text()).await
+            }
             CrmUpdate::NotifyManager { manager_id, text } => {
                 let link = format!(
                     "[URL=https://{}/crm/lead/details/{}/]лид №{}[/URL]",
