@@ -11,20 +11,33 @@ const MAX_CELLS: i64 = 10_000;
 pub(super) fn cells_of(b: &NewBooking) -> StoreResult<Vec<i64>> {
     let cell = b.cell_seconds;
     if cell <= 0 {
-        return Err(StoreError::Rejected(format!("booking {}: cell_seconds must be > 0", b.key)));
+        return Err(StoreError::Rejected(format!(
+            "booking {}: cell_seconds must be > 0",
+            b.key
+        )));
     }
     if b.busy_until <= b.starts_at || b.ends_at < b.starts_at {
-        return Err(StoreError::Rejected(format!("booking {}: empty or reversed interval", b.key)));
+        return Err(StoreError::Rejected(format!(
+            "booking {}: empty or reversed interval",
+            b.key
+        )));
     }
     let first = b.starts_at.timestamp().div_euclid(cell) * cell;
     // ceil(busy_until) on the grid: a sub-second remainder still reaches into the next cell.
     let until_micros = b.busy_until.timestamp_micros();
     let cell_micros = cell.saturating_mul(1_000_000);
     let end = until_micros.div_euclid(cell_micros) * cell
-        + if until_micros.rem_euclid(cell_micros) > 0 { cell } else { 0 };
+        + if until_micros.rem_euclid(cell_micros) > 0 {
+            cell
+        } else {
+            0
+        };
     let count = (end - first) / cell;
     if count > MAX_CELLS {
-        return Err(StoreError::Rejected(format!("booking {}: {count} cells is too long", b.key)));
+        return Err(StoreError::Rejected(format!(
+            "booking {}: {count} cells is too long",
+            b.key
+        )));
     }
     Ok((0..count).map(|i| first + i * cell).collect())
 }
@@ -67,7 +80,11 @@ mod tests {
         let mut exact = booking((18, 0, 0), (18, 15, 0), 900);
         assert_eq!(cells_of(&exact).unwrap().len(), 1);
         exact.busy_until += chrono::Duration::milliseconds(1);
-        assert_eq!(cells_of(&exact).unwrap().len(), 2, "a millisecond past reaches the next cell");
+        assert_eq!(
+            cells_of(&exact).unwrap().len(),
+            2,
+            "a millisecond past reaches the next cell"
+        );
     }
 
     #[test]

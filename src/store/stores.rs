@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use super::{
-    BookingStore, ChatStore, CrmStore, DealStore, JobStore, Location, PgStore, ReportStore, SqliteStore, Store, StoreResult,
-    UserStore,
+    BookingStore, ChatStore, CrmStore, DealStore, JobStore, Location, PgStore, ReportStore, SqliteStore, Store,
+    StoreResult, UserStore,
 };
 
 /// The concrete store behind [`Stores`].

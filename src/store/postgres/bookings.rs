@@ -87,12 +87,7 @@ async fn book_in(tx: &mut Transaction<'_, Postgres>, b: &NewBooking) -> StoreRes
     Ok(BookOutcome::Booked(booking))
 }
 
-async fn cancel_in(
-    tx: &mut Transaction<'_, Postgres>,
-    lead: LeadId,
-    id: i64,
-    at: DateTime<Utc>,
-) -> StoreResult<bool> {
+async fn cancel_in(tx: &mut Transaction<'_, Postgres>, lead: LeadId, id: i64, at: DateTime<Utc>) -> StoreResult<bool> {
     let n = sqlx::query(
         "UPDATE bookings SET status = 'cancelled', cancelled_at = $3
          WHERE id = $1 AND lead_id = $2 AND status = 'booked'",

@@ -185,10 +185,12 @@ impl BookingStore for SqliteStore {
     }
 
     async fn bookings_of(&self, lead: LeadId) -> StoreResult<Vec<BookingRow>> {
-        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM bookings WHERE lead_id = $1 ORDER BY id"))
-            .bind(lead.0)
-            .fetch_all(&self.read)
-            .await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM bookings WHERE lead_id = $1 ORDER BY id"
+        ))
+        .bind(lead.0)
+        .fetch_all(&self.read)
+        .await?;
         rows.iter().map(booking_from).collect()
     }
 
