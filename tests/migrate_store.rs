@@ -12,8 +12,8 @@ use chrono::Utc;
 use common::{db_url, drop_db, fresh_db_name, RawDb, StoreKind, TestApp, TestDb};
 use leadbot::domain::{DealJob, JobTaker, LeadId, Role};
 use leadbot::store::{
-    ChatStore, CounterRow, CrmStore, DealCommit, DealRef, DealStore, DealTimerChange, JobStore, NewOutbox, NewUser,
-    OAuthTokens, SqliteStore, Store, UserStore, ViolationRow,
+    BookingStore, ChatStore, CounterRow, CrmStore, DealCommit, DealRef, DealStore, DealTimerChange, JobStore,
+    NewOutbox, NewUser, OAuthTokens, SqliteStore, Store, UserStore, ViolationRow,
 };
 use serde_json::json;
 
@@ -48,6 +48,9 @@ const TABLES: &[&str] = &[
     "console_users",
     "console_sessions",
     "console_api_tokens",
+    "bookings",
+    "booking_cells",
+    "csat",
 ];
 
 fn migrate_store(from: &str, to: &str, replace: bool) -> std::process::Output {
@@ -208,6 +211,43 @@ async fn fill_the_rest(store: &SqliteStore, lead: LeadId) {
     )
     .await
     .unwrap();
+    // A visit booked (its cells) and another cancelled, and a score with a comment.
+    let start = Utc::now() + chrono::Duration::days(1);
+    let visit = |key: &str, hours: i64| leadbot::store::NewBooking {
+        lead,
+        key: key.into(),
+        resource: "anna".into(),
+        service: "haircut".into(),
+        starts_at: start + chrono::Duration::hours(hours),
+        ends_at: start + chrono::Duration::hours(hours) + chrono::Duration::minutes(60),
+        busy_until: start + chrono::Duration::hours(hours) + chrono::Duration::minutes(70),
+        cell_seconds: 900,
+        channel: "webchat".into(),
+        client_name: Some("Ольга".into()),
+        phone: Some("+79181234567".into()),
+        manager_id: Some("1".into()),
+    };
+    let leadbot::store::BookOutcome::Booked(kept) = store.book(&visit("visit-1", 0)).await.unwrap() else {
+        panic!("booked")
+    };
+    let leadbot::store::BookOutcome::Booked(gone) = store.book(&visit("visit-2", 3)).await.unwrap() else {
+        panic!("booked")
+    };
+    assert!(store.cancel_booking(lead, gone.id, Utc::now()).await.unwrap());
+    store
+        .record_csat(&leadbot::store::NewCsat {
+            lead,
+            key: "csat:visit-1".into(),
+            score: 5,
+            channel: "webchat".into(),
+            manager_id: Some("1".into()),
+            service: Some("haircut".into()),
+            booking_id: Some(kept.id),
+            at: Utc::now(),
+        })
+        .await
+        .unwrap();
+    store.csat_comment(lead, "csat:visit-1", "спасибо").await.unwrap();
 }
 
 #[tokio::test]

@@ -39,3 +39,9 @@ pub trait Calendar: Send + Sync + 'static {
         at: DateTime<Utc>,
     ) -> Result<BookOutcome, CalendarError>;
 }
+
+mod google;
+mod store;
+
+pub use google::{event_id, GoogleCalendar, MirrorRetry, CALENDAR_FALLBACKS};
+pub use store::StoreCalendar;

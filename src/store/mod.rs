@@ -2,6 +2,7 @@
 
 mod batch;
 mod batch_results;
+mod booking_cells;
 mod bookings;
 mod chats;
 mod crm;

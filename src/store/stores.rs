@@ -1,12 +1,12 @@
-//! The store the app runs on, whichever database holds it: the five traits as trait objects
+//! The store the app runs on, whichever database holds it: the traits as trait objects
 //! (all downstream code sees only those), plus the concrete store for what is not a trait's
 //! business — closing it, and tests' and `migrate-store`'s direct access.
 
 use std::sync::Arc;
 
 use super::{
-    ChatStore, CrmStore, DealStore, JobStore, Location, PgStore, ReportStore, SqliteStore, Store, StoreResult,
-    UserStore,
+    BookingStore, ChatStore, CrmStore, DealStore, JobStore, Location, PgStore, ReportStore, SqliteStore, Store,
+    StoreResult, UserStore,
 };
 
 /// The concrete store behind [`Stores`].
@@ -25,6 +25,7 @@ pub struct Stores {
     pub deals: Arc<dyn DealStore>,
     pub users: Arc<dyn UserStore>,
     pub reports: Arc<dyn ReportStore>,
+    pub bookings: Arc<dyn BookingStore>,
     pub backend: Backend,
     pub location: Location,
 }
@@ -35,7 +36,7 @@ impl std::fmt::Debug for Stores {
     }
 }
 
-/// One store behind all five traits.
+/// One store behind all the traits.
 struct Traits {
     store: Arc<dyn Store>,
     crm: Arc<dyn CrmStore>,
@@ -44,9 +45,12 @@ struct Traits {
     deals: Arc<dyn DealStore>,
     users: Arc<dyn UserStore>,
     reports: Arc<dyn ReportStore>,
+    bookings: Arc<dyn BookingStore>,
 }
 
-fn traits_of<S: Store + CrmStore + ChatStore + JobStore + DealStore + UserStore + ReportStore + Clone>(
+fn traits_of<
+    S: Store + CrmStore + ChatStore + JobStore + DealStore + UserStore + ReportStore + BookingStore + Clone,
+>(
     s: &S,
 ) -> Traits {
     let s = Arc::new(s.clone());
@@ -57,7 +61,8 @@ fn traits_of<S: Store + CrmStore + ChatStore + JobStore + DealStore + UserStore 
         jobs: s.clone(),
         deals: s.clone(),
         users: s.clone(),
-        reports: s,
+        reports: s.clone(),
+        bookings: s,
     }
 }
 
@@ -100,6 +105,7 @@ impl Stores {
             deals,
             users,
             reports,
+            bookings,
         } = match &backend {
             Backend::Postgres(s) => traits_of(s),
             Backend::Sqlite(s) => traits_of(s),
@@ -112,6 +118,7 @@ impl Stores {
             deals,
             users,
             reports,
+            bookings,
             backend,
             location,
         }

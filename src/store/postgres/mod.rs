@@ -10,6 +10,7 @@ use sqlx::migrate::MigrateDatabase;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::Row;
 
+mod bookings;
 mod chats;
 mod crm;
 mod deals;

@@ -28,6 +28,7 @@ use sqlx::sqlite::{
 use sqlx::Row;
 
 mod batch;
+mod bookings;
 mod chats;
 mod crm;
 mod deals;
