@@ -62,6 +62,33 @@ pub fn build_dialog(config: &Config) -> anyhow::Result<Dialog> {
     })
 }
 
+/// The calendar the bookings go to (our store; Google Calendar over it when configured), the
+/// booking store, and the LLM intent reader when booking.toml asks for it.
+fn booking_deps(config: &Config, stores: &Stores) -> anyhow::Result<Option<Arc<crate::actors::BookingDeps>>> {
+    let Some(b) = &config.booking else {
+        return Ok(None);
+    };
+    let own = crate::calendar::StoreCalendar::new(stores.bookings.clone());
+    let calendar: Arc<dyn crate::calendar::Calendar> = match &b.google_calendar {
+        Some(g) => Arc::new(
+            crate::calendar::GoogleCalendar::new(own, g, &b.resources)
+                .map_err(|e| anyhow::anyhow!("booking.toml [google_calendar]: {e}"))?,
+        ),
+        None => Arc::new(own),
+    };
+    let intents: Option<Arc<dyn crate::booking::IntentReader>> = match (&config.routing.llm, b.use_llm) {
+        (Some(llm), true) => Some(Arc::new(
+            crate::llm::LlmIntents::new(llm.clone()).context("building the LLM intent reader")?,
+        )),
+        _ => None,
+    };
+    Ok(Some(Arc::new(crate::actors::BookingDeps {
+        calendar,
+        store: stores.bookings.clone(),
+        intents,
+    })))
+}
+
 fn routing_deps(config: &Config) -> anyhow::Result<RoutingDeps> {
     let rules = RulesClassifier::new(&config.routing.classifier);
     let classifier: Arc<dyn Classifier> = match &config.routing.llm {
@@ -192,6 +219,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         }
         None => None,
     };
+    let booking = booking_deps(&config, &opened)?;
     let mut notifier = Notifier::new(&svc.notify).context("building the notifier")?;
     if let Some(tg) = &telegram {
         notifier = notifier.with_telegram(tg.api.clone());
@@ -239,7 +267,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
                     telegram: telegram.clone(),
                 })
             }),
-            booking: None,
+            booking,
         },
         notifier,
         notify: svc.notify.clone(),
