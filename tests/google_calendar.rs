@@ -300,6 +300,11 @@ async fn free_busy_merges_google_with_the_store_and_reuses_one_token() {
     let BookOutcome::Booked(_) = s.calendar.book(&visit(s.lead, "k2", "boris", t(9, 0))).await.unwrap() else {
         panic!("booked")
     };
+    let shown = format!("{:?}", s.calendar);
+    assert!(
+        !shown.contains(CLIENT_SECRET) && !shown.contains(REFRESH_TOKEN),
+        "{shown}"
+    );
     let resources = ["anna".to_string(), "boris".to_string()];
     let busy = s.calendar.busy(&resources, t(0, 0), t(23, 0)).await.unwrap();
     let got: Vec<(&str, DateTime<Utc>, DateTime<Utc>)> =
