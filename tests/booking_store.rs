@@ -87,6 +87,7 @@ contract!(
     client_history_is_the_latest_visit_of_another_lead,
     csat_is_stored_once_with_a_comment_and_summed,
     two_clients_racing_for_one_slot_get_one_booking,
+    one_key_booked_twice_at_once_is_one_booking,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -426,4 +427,37 @@ async fn two_clients_racing_for_one_slot_get_one_booking<S: Backend>(s: &S) {
             .unwrap();
         assert_eq!(busy.len(), 1, "round {round}: {busy:?}");
     }
+}
+
+/// A step redone while the first run is still booking (two tasks, one key, the same instant):
+/// one books, the other gets that same booking back.
+async fn one_key_booked_twice_at_once_is_one_booking<S: Backend>(s: &S) {
+    let a = lead(s, "a").await;
+    let store = Arc::new(s.clone());
+    for round in 0..50i64 {
+        let booking = visit(a, &format!("a:{round}"), "anna", t(10, 0) + Duration::days(round), 60);
+        let barrier = Arc::new(tokio::sync::Barrier::new(2));
+        let race = || {
+            let (store, barrier, booking) = (store.clone(), barrier.clone(), booking.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                store.book(&booking).await.expect("book")
+            })
+        };
+        let (one, two) = (race(), race());
+        let outcomes = [one.await.unwrap(), two.await.unwrap()];
+        let rows: Vec<&BookingRow> = outcomes
+            .iter()
+            .filter_map(|o| match o {
+                BookOutcome::Booked(r) => Some(r),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(rows.len(), 1, "round {round}: {outcomes:?}");
+        assert!(
+            outcomes.contains(&BookOutcome::AlreadyBooked(rows[0].clone())),
+            "round {round}: {outcomes:?}"
+        );
+    }
+    assert_eq!(s.bookings_of(a).await.unwrap().len(), 50);
 }

@@ -45,6 +45,8 @@ struct Google {
     deletes: Vec<(String, String)>,
     /// Everything but the token endpoint answers 503.
     down: bool,
+    /// Tokens numbered below this are refused (revoked): 401.
+    min_token: usize,
 }
 
 type Fake = Arc<Mutex<Google>>;
@@ -57,7 +59,7 @@ fn google_error(status: StatusCode, reason: &str, message: &str) -> Response {
 
 fn authorized(headers: &HeaderMap, g: &Google) -> bool {
     let want = format!("Bearer ya29.token-{}", g.refreshes);
-    headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(want.as_str())
+    g.refreshes >= g.min_token && headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(want.as_str())
 }
 
 async fn token(State(fake): State<Fake>, body: Bytes) -> Response {
@@ -298,6 +300,11 @@ async fn free_busy_merges_google_with_the_store_and_reuses_one_token() {
     let BookOutcome::Booked(_) = s.calendar.book(&visit(s.lead, "k2", "boris", t(9, 0))).await.unwrap() else {
         panic!("booked")
     };
+    let shown = format!("{:?}", s.calendar);
+    assert!(
+        !shown.contains(CLIENT_SECRET) && !shown.contains(REFRESH_TOKEN),
+        "{shown}"
+    );
     let resources = ["anna".to_string(), "boris".to_string()];
     let busy = s.calendar.busy(&resources, t(0, 0), t(23, 0)).await.unwrap();
     let got: Vec<(&str, DateTime<Utc>, DateTime<Utc>)> =
@@ -330,9 +337,17 @@ async fn free_busy_merges_google_with_the_store_and_reuses_one_token() {
     }
     until(&s.fake, "the mirrored event", |g| g.events.len() == 1).await;
     {
-        let g = s.fake.lock().unwrap();
+        let mut g = s.fake.lock().unwrap();
         assert_eq!(g.free_busy_asked.len(), 4);
         assert_eq!(g.refreshes, 1, "one refresh, the token reused by every call");
+        // Google revokes the token early: the next call refreshes once and goes through.
+        g.min_token = 2;
+    }
+    let busy = s.calendar.busy(&resources, t(0, 0), t(23, 0)).await.unwrap();
+    assert_eq!(busy.len(), 4, "{busy:?}");
+    {
+        let g = s.fake.lock().unwrap();
+        assert_eq!((g.refreshes, g.free_busy_asked.len()), (2, 5));
     }
     s.store.close().await;
 }
