@@ -629,7 +629,12 @@ impl LeadActor {
         // The LLM's reading goes first, in the same step (the rules decide without it).
         let mut state = state;
         let mut effects = Vec::new();
-        if let (Event::ClientMessage { text }, Some(_)) = (&event, &self.deps.booking) {
+        let said = match &event {
+            Event::ClientMessage { text } => Some(text.as_str()),
+            Event::Intake { text: Some(text), .. } if !text.trim().is_empty() => Some(text.as_str()),
+            _ => None,
+        };
+        if let (Some(text), Some(_)) = (said, &self.deps.booking) {
             if let Some(hint) = self.intent_hint(text).await {
                 let (next, more) = self.deps.dialog.step(state, hint, now);
                 state = next;
