@@ -345,11 +345,10 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
     });
 
     // The reports: on demand always; the scheduled ones with reports.toml.
-    let reports = Arc::new(crate::actors::reports::ReportService::new(
-        opened.reports.clone(),
-        &config,
-        Some(outbox_wake.clone()),
-    ));
+    let reports = Arc::new(
+        crate::actors::reports::ReportService::new(opened.reports.clone(), &config, Some(outbox_wake.clone()))
+            .with_csat(opened.bookings.clone()),
+    );
     tasks.push(tokio::spawn(
         reports.clone().run_metrics(std::time::Duration::from_secs(60)),
     ));

@@ -622,7 +622,8 @@ async fn report_command(
     let stores = leadbot::store::Stores::open_beside_service(&location)
         .await
         .map_err(|e| other(anyhow::anyhow!(leadbot::app::store_failure(&location, &e))))?;
-    let service = leadbot::actors::reports::ReportService::new(stores.reports.clone(), config, None);
+    let service = leadbot::actors::reports::ReportService::new(stores.reports.clone(), config, None)
+        .with_csat(stores.bookings.clone());
     let now = chrono::Utc::now();
     let period = service
         .period(kind, from.as_deref(), to.as_deref(), now)

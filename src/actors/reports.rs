@@ -14,6 +14,7 @@ use chrono_tz::Tz;
 use tokio::sync::Notify;
 
 use crate::config::{Config, Recipient};
+use crate::domain::ReportCsat;
 use crate::domain::ReportSend;
 use crate::outbox::{NoticeVia, ReportDelivery, KIND_REPORT};
 use crate::reports::render::{self, RenderError};
@@ -53,6 +54,8 @@ pub struct ReportService {
     people: BTreeMap<String, Recipient>,
     slots: Vec<(Slot, Vec<String>)>,
     outbox_wake: Option<Arc<Notify>>,
+    /// Where the bookings' satisfaction scores are (bookings on).
+    csat: Option<Arc<dyn crate::store::BookingStore>>,
 }
 
 impl ReportService {
@@ -79,7 +82,14 @@ impl ReportService {
             people,
             slots: config.reports.as_ref().map(|r| r.slots()).unwrap_or_default(),
             outbox_wake,
+            csat: None,
         }
+    }
+
+    /// The satisfaction scores of bookings go into the weekly, monthly and channel reports.
+    pub fn with_csat(mut self, store: Arc<dyn crate::store::BookingStore>) -> ReportService {
+        self.csat = Some(store);
+        self
     }
 
     pub fn time_zone(&self) -> Tz {
@@ -142,6 +152,21 @@ impl ReportService {
             leads: match kind {
                 ReportKind::EndOfDay => Vec::new(),
                 _ => self.store.report_leads(from, to).await?,
+            },
+            csat: match (&self.csat, kind) {
+                (Some(store), ReportKind::Weekly | ReportKind::Monthly | ReportKind::Channels) => store
+                    .csat_summary(from, to)
+                    .await?
+                    .into_iter()
+                    .map(|c| ReportCsat {
+                        channel: c.channel,
+                        manager_id: c.manager_id,
+                        service: c.service,
+                        count: c.count,
+                        sum: c.sum,
+                    })
+                    .collect(),
+                _ => Vec::new(),
             },
         };
         let ctx = ReportContext {

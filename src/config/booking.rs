@@ -546,3 +546,63 @@ impl BookingSettings {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(text: &str) -> String {
+        let s: BookingSettings = toml::from_str(text).unwrap();
+        let mut issues = ConfigIssues::default();
+        s.validate("booking.toml", &mut issues);
+        issues.to_string()
+    }
+
+    #[test]
+    fn the_shipped_example_is_valid_and_its_rules_read_it() {
+        let text = include_str!("../../config/examples/booking.toml");
+        assert_eq!(check(text), "");
+        let s: BookingSettings = toml::from_str(text).unwrap();
+        let r = s.rules();
+        assert_eq!(r.schedule.services.len(), 3);
+        assert_eq!(
+            r.reminders,
+            vec![chrono::Duration::hours(24), chrono::Duration::hours(2)]
+        );
+        let anna = r.schedule.resource("anna").unwrap();
+        assert!(anna.hours[6].is_none(), "Sunday off");
+        assert_eq!(anna.breaks.len(), 1);
+    }
+
+    #[test]
+    fn mistakes_are_named_by_key() {
+        let text = r#"
+time_zone = "Europe/Mowscow"
+slot_step = "90s"
+[[services]]
+id = "cut"
+name = "Стрижка"
+duration = "30s"
+resources = ["nobody"]
+[[resources]]
+id = "anna"
+name = "Анна"
+hours = { mon = "20:00-10:00", funday = "10:00-12:00" }
+breaks = ["lunch"]
+google_calendar_id = "a@example.com"
+"#;
+        let issues = check(text);
+        for want in [
+            "booking.toml:time_zone",
+            "booking.toml:slot_step",
+            "booking.toml:services[0].duration",
+            "booking.toml:services[0].resources: no resource `nobody`",
+            "booking.toml:resources[0].hours.mon",
+            "booking.toml:resources[0].hours.funday",
+            "booking.toml:resources[0].breaks[0]",
+            "booking.toml:resources[0].google_calendar_id",
+        ] {
+            assert!(issues.contains(want), "{want} missing in:\n{issues}");
+        }
+    }
+}

@@ -19,4 +19,4 @@ pub use lead::{LeadId, LeadStatus, Outcome};
 pub use manager::{ManagerId, ManagerRef};
 pub use phone::Phone;
 pub use records::{Created, EventKey, InboxPayload, LeadRecord, NewLead};
-pub use report::{ReportCounter, ReportDeal, ReportLead, ReportLine, ReportSend, ReportViolation};
+pub use report::{ReportCounter, ReportCsat, ReportDeal, ReportLead, ReportLine, ReportSend, ReportViolation};

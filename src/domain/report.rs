@@ -72,3 +72,13 @@ pub struct ReportSend {
     pub period_to: DateTime<Utc>,
     pub recipient: String,
 }
+
+/// Satisfaction scores summed by channel, manager and service over a period.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReportCsat {
+    pub channel: String,
+    pub manager_id: Option<String>,
+    pub service: Option<String>,
+    pub count: i64,
+    pub sum: i64,
+}

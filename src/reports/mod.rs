@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::domain::{ReportCounter, ReportDeal, ReportLead, ReportViolation};
+use crate::domain::{ReportCounter, ReportCsat, ReportDeal, ReportLead, ReportViolation};
 pub use period::{Period, PeriodKind};
 pub use render::Format;
 pub use table::{Cell, Report, Section};
@@ -154,6 +154,8 @@ pub struct ReportInput {
     pub counters: Vec<ReportCounter>,
     /// Created in the period, with their conversations.
     pub leads: Vec<ReportLead>,
+    /// Satisfaction scores given in the period (bookings).
+    pub csat: Vec<ReportCsat>,
 }
 
 /// What the report needs besides the rows.
@@ -190,10 +192,12 @@ pub fn build(kind: ReportKind, ctx: &ReportContext<'_>, period: &Period, input: 
             table::pipeline(&mut report, &f, o);
             let c = figures::channels(o, period, &input.leads);
             table::channels(&mut report, &c);
+            table::csat(&mut report, &input.csat, ctx.names);
         }
         ReportKind::Channels => {
             let c = figures::channels(o, period, &input.leads);
             table::channels(&mut report, &c);
+            table::csat(&mut report, &input.csat, ctx.names);
         }
     }
     report.finish();

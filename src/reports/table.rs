@@ -368,3 +368,39 @@ pub(super) fn channels(r: &mut Report, list: &[ChannelFigures]) {
         rows,
     );
 }
+
+/// Satisfaction scores by channel, manager and service (only when there are any: a deployment
+/// without bookings has no such table).
+pub(super) fn csat(
+    r: &mut Report,
+    list: &[crate::domain::ReportCsat],
+    names: &std::collections::BTreeMap<String, String>,
+) {
+    if list.is_empty() {
+        return;
+    }
+    let rows = list
+        .iter()
+        .map(|c| {
+            let manager = c
+                .manager_id
+                .as_ref()
+                .map(|m| names.get(m).cloned().unwrap_or_else(|| m.clone()))
+                .unwrap_or_else(|| "—".into());
+            let avg = (c.count > 0).then(|| c.sum as f64 / c.count as f64);
+            vec![
+                Cell::text(c.channel.clone()),
+                Cell::text(manager),
+                Cell::text(c.service.clone().unwrap_or_else(|| "—".into())),
+                Cell::int(c.count as u32),
+                Cell::opt(avg, 2),
+            ]
+        })
+        .collect();
+    r.add(
+        "csat",
+        "Оценки клиентов (CSAT)",
+        &["Канал", "Менеджер", "Услуга", "Оценок", "Средняя оценка"],
+        rows,
+    );
+}

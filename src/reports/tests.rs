@@ -166,6 +166,7 @@ fn history() -> ReportInput {
         violations,
         counters,
         leads: Vec::new(),
+        csat: Vec::new(),
     }
 }
 
@@ -526,4 +527,46 @@ fn a_formula_like_text_stays_text_in_csv() {
         rows: vec![vec![Cell::text("=HYPERLINK(\"x\")")]],
     });
     assert!(render::csv(&r).contains("\"'=HYPERLINK(\"\"x\"\")\""));
+}
+
+#[test]
+fn satisfaction_scores_by_channel_manager_and_service() {
+    let (tz, p) = week("Europe/Moscow");
+    let o = ReportOptions::default();
+    let names = names();
+    let ctx = ReportContext {
+        options: &o,
+        time_zone: tz,
+        names: &names,
+        now: t("2026-12-07T06:00:00Z"),
+    };
+    let csat = |channel: &str, manager: Option<&str>, service: &str, count: i64, sum: i64| crate::domain::ReportCsat {
+        channel: channel.into(),
+        manager_id: manager.map(String::from),
+        service: Some(service.into()),
+        count,
+        sum,
+    };
+    let input = ReportInput {
+        csat: vec![
+            csat("telegram", Some("bitrix24:7"), "haircut", 4, 18),
+            csat("webchat", None, "coloring", 3, 10),
+        ],
+        ..ReportInput::default()
+    };
+    let r = build(ReportKind::Channels, &ctx, &p, &input);
+    let s = r.section("csat").expect("a CSAT table");
+    let rows: Vec<Vec<String>> = s
+        .rows
+        .iter()
+        .map(|row| row.iter().map(|c| c.display()).collect())
+        .collect();
+    assert_eq!(rows[0][0], "telegram");
+    assert_eq!(rows[0][3], "4");
+    assert_eq!(rows[0][4], "4.5");
+    assert_eq!(rows[1][1], "—");
+    assert_eq!(rows[1][4], "3.33");
+    // No scores (no bookings): no table.
+    let r = build(ReportKind::Channels, &ctx, &p, &ReportInput::default());
+    assert!(r.section("csat").is_none());
 }
