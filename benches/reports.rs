@@ -108,6 +108,7 @@ fn input(start: DateTime<Utc>) -> ReportInput {
         violations,
         counters,
         leads,
+        csat: Vec::new(),
     }
 }
 
