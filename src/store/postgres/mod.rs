@@ -37,8 +37,6 @@ pub struct PgStore {
 }
 
 const ACQUIRE_TIMEOUT: Duration = Duration::from_millis(1500);
-/// Step batches written at once (connections of the pool they take at most).
-const STEP_BATCHES_IN_FLIGHT: usize = 4;
 
 const LEAD_COLUMNS: &str =
     "id, source, external_id, channel, name, phone, status, manager_id, reason, created_at, updated_at, chat_token, segment, creation_key";
@@ -115,11 +113,8 @@ impl PgStore {
         let p = pool.clone();
         // One step per lead per batch: a dying incarnation's step must meet the version fence
         // after the new incarnation's, not beside it in one statement.
-        // Several step batches in flight: each waits for its own fsync while the next is written
-        // (the version fence and row locks keep two incarnations of one lead apart).
-        let steps = GroupCommit::spawn_pipelined(
+        let steps = GroupCommit::spawn(
             "steps",
-            STEP_BATCHES_IN_FLIGHT,
             |s: &StepCommit| Some(s.lead.0),
             move |jobs| {
                 let p = p.clone();
