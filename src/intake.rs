@@ -12,15 +12,34 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use crate::domain::{Created, EventKey, InboxPayload, LeadId, NewLead};
-use crate::store::{Store, StoreError};
+use crate::domain::{Created, EventKey, InboxPayload, LeadId, LeadStatus, NewLead};
+use crate::store::{Store, StoreError, TranscriptEntry};
 use crate::telemetry;
 
 /// Wakes the owner of a lead after something was stored in its inbox.
 pub trait LeadWaker: Send + Sync + 'static {
     /// `applied` is answered once the lead applied everything stored so far; dropped unanswered
     /// if the runtime is stopping (the row is durable and applied after the next start).
-    fn wake(&self, lead: LeadId, applied: Option<oneshot::Sender<()>>);
+    fn wake(&self, lead: LeadId, applied: Option<Waiter>);
+}
+
+/// Someone waiting for a lead to apply what it stored; answered by the lead's owner from
+/// memory (its state and the lines its step just stored), so nothing is read back.
+#[derive(Debug)]
+pub struct Waiter {
+    /// The inbox row waited for (`None`: everything stored so far, e.g. a duplicate).
+    pub inbox_id: Option<i64>,
+    pub reply: oneshot::Sender<Applied>,
+}
+
+/// The owner's answer to a [`Waiter`].
+#[derive(Debug, Clone)]
+pub struct Applied {
+    pub status: LeadStatus,
+    /// The transcript lines of the step that applied the row waited for, as stored (the
+    /// inbound line first); `None` when the owner does not have them at hand (no row was
+    /// named, or it was applied long before): the caller reads the store if it needs them.
+    pub transcript: Option<Vec<TranscriptEntry>>,
 }
 
 /// What happened to a pushed item.
@@ -95,7 +114,7 @@ impl Intake {
     /// [`create_lead`](Self::create_lead), then waits (bounded) until the lead took its first step.
     pub async fn create_lead_and_wait(&self, new: &NewLead) -> Result<Created, IntakeError> {
         let created = self.store_lead(new).await?;
-        self.wake_and_wait(created.lead.id).await;
+        self.wake_and_wait(created.lead.id, None).await;
         Ok(created)
     }
 
@@ -106,16 +125,17 @@ impl Intake {
         Ok(pushed)
     }
 
-    /// [`push`](Self::push), then waits (bounded) until the lead applied it.
+    /// [`push`](Self::push), then waits (bounded) until the lead applied it; the lead's answer
+    /// (`None`: not within the wait, or its actor stopped; the row is durable either way).
     pub async fn push_and_wait(
         &self,
         lead: LeadId,
         key: &EventKey,
         payload: &InboxPayload,
-    ) -> Result<Pushed, IntakeError> {
-        let pushed = self.store_item(lead, key, payload).await?;
-        self.wake_and_wait(lead).await;
-        Ok(pushed)
+    ) -> Result<(Pushed, Option<Applied>), IntakeError> {
+        let id = self.store_row(lead, key, payload).await?;
+        let applied = self.wake_and_wait(lead, id).await;
+        Ok((pushed_of(id), applied))
     }
 
     /// The provider reported, after the send, that an outbox row never reached the client
@@ -138,20 +158,33 @@ impl Intake {
     }
 
     async fn store_item(&self, lead: LeadId, key: &EventKey, payload: &InboxPayload) -> Result<Pushed, IntakeError> {
-        no_nul("dedupe key", &key.key)?;
-        validate_payload(payload)?;
-        let stored = self.store.enqueue_inbox(lead, &key.source, &key.key, payload).await?;
-        Ok(if stored.is_some() {
-            Pushed::Stored
-        } else {
-            Pushed::Duplicate
-        })
+        Ok(pushed_of(self.store_row(lead, key, payload).await?))
     }
 
-    async fn wake_and_wait(&self, lead: LeadId) {
-        let (tx, rx) = oneshot::channel();
-        self.waker.wake(lead, Some(tx));
-        let _ = tokio::time::timeout(self.apply_wait, rx).await;
+    /// The stored row's id; `None`: a duplicate.
+    async fn store_row(
+        &self,
+        lead: LeadId,
+        key: &EventKey,
+        payload: &InboxPayload,
+    ) -> Result<Option<i64>, IntakeError> {
+        no_nul("dedupe key", &key.key)?;
+        validate_payload(payload)?;
+        Ok(self.store.enqueue_inbox(lead, &key.source, &key.key, payload).await?)
+    }
+
+    async fn wake_and_wait(&self, lead: LeadId, inbox_id: Option<i64>) -> Option<Applied> {
+        let (reply, rx) = oneshot::channel();
+        self.waker.wake(lead, Some(Waiter { inbox_id, reply }));
+        tokio::time::timeout(self.apply_wait, rx).await.ok()?.ok()
+    }
+}
+
+fn pushed_of(stored: Option<i64>) -> Pushed {
+    if stored.is_some() {
+        Pushed::Stored
+    } else {
+        Pushed::Duplicate
     }
 }
 

@@ -264,6 +264,30 @@ async fn repeated_message_id_is_applied_once(kind: StoreKind) {
     let (_, again) = app.post(&path, json!({"text": "не дам", "message_id": "x1"})).await;
     assert_eq!(first["duplicate"], false);
     assert_eq!(again["duplicate"], true);
+    // The answer carries what this message's step stored, the client's own line first, with
+    // the ids `/transcript` has; a repeat stored nothing.
+    let lines = first["transcript"].as_array().expect("transcript");
+    assert_eq!(
+        (lines[0]["direction"].as_str(), lines[0]["text"].as_str()),
+        (Some("in"), Some("не дам")),
+        "{first}"
+    );
+    assert!(
+        lines.len() >= 2 && lines[1..].iter().all(|l| l["direction"] == "out"),
+        "{first}"
+    );
+    let (_, stored) = app
+        .get(&format!(
+            "/api/v1/leads/{id}/transcript?after={}",
+            lines[0]["id"].as_i64().unwrap() - 1
+        ))
+        .await;
+    assert_eq!(
+        stored["transcript"].as_array().unwrap()[..lines.len()],
+        lines[..],
+        "{stored}"
+    );
+    assert_eq!(again["transcript"], json!([]));
     assert_eq!(app.lead(id).await["status"], "bot_processing", "one refusal, not two");
     app.stop().await;
 }

@@ -379,7 +379,7 @@ async fn a_step_is_all_or_nothing_and_fenced_by_its_version<S: Backend>(s: &S) {
         due_at: at(600),
         generation: 1,
     }];
-    s.commit_step(&first).await.unwrap();
+    let stored = s.commit_step(&first).await.unwrap();
 
     let (record, snap) = s.load_lead(l).await.unwrap();
     let snap = snap.expect("snapshot");
@@ -398,6 +398,17 @@ async fn a_step_is_all_or_nothing_and_fenced_by_its_version<S: Backend>(s: &S) {
             .map(|e| (e.direction.as_str(), e.text.as_str()))
             .collect::<Vec<_>>(),
         [("out", "Здравствуйте"), ("out", "Ваш номер?")]
+    );
+    // The step hands back the lines as stored (the actor answers the client with them).
+    assert_eq!(
+        stored
+            .iter()
+            .map(|e| (e.id, e.direction.as_str(), e.text.as_str(), e.at.timestamp()))
+            .collect::<Vec<_>>(),
+        lines
+            .iter()
+            .map(|e| (e.id, e.direction.as_str(), e.text.as_str(), e.at.timestamp()))
+            .collect::<Vec<_>>()
     );
     assert_eq!(s.transcript(l, lines[0].id).await.unwrap().len(), 1);
     assert_eq!(s.timers(l).await.unwrap().len(), 1);

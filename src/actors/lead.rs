@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
-use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use super::manager_pool::AssignOutcome;
@@ -16,10 +15,11 @@ use crate::dialog::fallback::{self, FallbackState, FbEffect, FbEvent, Reach, Wor
 use crate::dialog::{DialogState, Effect, Event, TimerKind};
 use crate::domain::capabilities::{fit, Initiate};
 use crate::domain::{ChannelName, InboxPayload, LeadId, LeadRecord, LeadStatus, ManagerId, ManagerRef, Outcome};
+use crate::intake::{Applied, Waiter};
 use crate::outbox::plan::{self, Plan, StepInput};
 use crate::outbox::{OutboundMessage, KIND_MESSAGE};
 use crate::routing::{Priority, Request};
-use crate::store::{Direction, DueTimer, NewOutbox, Projection, StepCommit, StoreError, TimerChange};
+use crate::store::{Direction, DueTimer, NewOutbox, Projection, StepCommit, StoreError, TimerChange, TranscriptEntry};
 use crate::telemetry;
 
 /// How long the lead waits for the manager pool.
@@ -28,13 +28,17 @@ const INBOX_BATCH: i64 = 100;
 /// Questions to the outside one step may ask (a manager, slots, a booking, a retry after a lost
 /// slot, ...): far above what a step needs, a stop for a dialog that would not stop asking.
 const MAX_ROUNDS: usize = 12;
+/// Steps whose stored lines are kept for waiters that come after the step (their row was
+/// applied by an earlier pull, with a neighbour's): a few, the last ones.
+const RECENT_STEPS: usize = 4;
 /// The durable timer of the fallback chain (the dialog's own kinds are [`TimerKind`]).
 const FALLBACK_TIMER: &str = "fallback";
 
 pub enum LeadMsg {
-    /// Apply every inbox row not yet applied; `done` is answered after the commit.
+    /// Apply every inbox row not yet applied; `done` is answered after the commit (from
+    /// memory: the state and the lines the step stored).
     Pull {
-        done: Option<oneshot::Sender<()>>,
+        done: Option<Waiter>,
     },
     Timer(DueTimer),
     /// Passivate if nothing happened for `runtime.passivate_after`.
@@ -72,6 +76,10 @@ pub struct LeadRuntime {
     author: Option<String>,
     /// The fallback chain's progress (kept in the snapshot beside the dialog's state).
     fallback: FallbackState,
+    /// Callers waiting for a row of this pull to be applied.
+    waiters: Vec<Waiter>,
+    /// The last steps' inbox row and stored lines (for a waiter whose row is already applied).
+    recent: std::collections::VecDeque<(i64, Vec<TranscriptEntry>)>,
 }
 
 impl Actor for LeadActor {
@@ -109,6 +117,8 @@ impl Actor for LeadActor {
             idle_timer: None,
             author: None,
             fallback,
+            waiters: Vec::new(),
+            recent: std::collections::VecDeque::new(),
         };
         self.arm_idle_check(&myself, &mut rt);
         Ok(rt)
@@ -123,9 +133,19 @@ impl Actor for LeadActor {
         match msg {
             LeadMsg::Pull { done } => {
                 rt.last_activity = Instant::now();
+                match done {
+                    // Applied already (with a neighbour's row, by an earlier pull): answered
+                    // at once, and nothing to read (every row stored later has a wake of its own).
+                    Some(w) if w.inbox_id.is_some_and(|id| id <= rt.last_applied) => {
+                        answer(rt, w);
+                        return Ok(());
+                    }
+                    Some(w) => rt.waiters.push(w),
+                    None => {}
+                }
                 self.apply_inbox(rt).await?;
-                if let Some(done) = done {
-                    let _ = done.send(());
+                for w in std::mem::take(&mut rt.waiters) {
+                    answer(rt, w);
                 }
             }
             LeadMsg::Timer(timer) => {
@@ -175,6 +195,8 @@ impl LeadActor {
                 .store
                 .inbox_after(rt.lead.id, rt.last_applied, INBOX_BATCH)
                 .await?;
+            // A short page is the end: no second read to find nothing.
+            let more = items.len() as i64 == INBOX_BATCH;
             if items.is_empty() {
                 return Ok(());
             }
@@ -347,6 +369,9 @@ impl LeadActor {
                 metrics::histogram!(telemetry::MESSAGE_HANDLING, "kind" => kind)
                     .record(started.elapsed().as_secs_f64());
             }
+            if !more {
+                return Ok(());
+            }
         }
     }
 
@@ -421,14 +446,17 @@ impl LeadActor {
             self.plan_fallback(rt, version, &fb_fx, &mut plan).await?;
         }
         let commit = commit_of(rt, &state, &fb_state, &plan, text_in, inbox_id, fired)?;
-        if let Err(e) = self.deps.store.commit_step(&commit).await {
-            // The pool already counted the manager it picked for this step; the step is redone
-            // after the restart and picks again, so give the slot back or it leaks until restart.
-            if let Some(manager_id) = picked {
-                let _ = self.pool.cast(PoolMsg::Release { manager_id });
+        let stored = match self.deps.store.commit_step(&commit).await {
+            Ok(lines) => lines,
+            Err(e) => {
+                // The pool already counted the manager it picked for this step; the step is
+                // redone after the restart and picks again, so give the slot back or it leaks.
+                if let Some(manager_id) = picked {
+                    let _ = self.pool.cast(PoolMsg::Release { manager_id });
+                }
+                return Err(e.into());
             }
-            return Err(e.into());
-        }
+        };
         rt.version = version;
         if let Some(id) = inbox_id {
             rt.last_applied = id;
@@ -442,6 +470,20 @@ impl LeadActor {
             }
         }
         self.after_commit(rt, &before, state, plan, &commit, now);
+        if let Some(id) = inbox_id {
+            if rt.recent.len() == RECENT_STEPS {
+                rt.recent.pop_front();
+            }
+            rt.recent.push_back((id, stored));
+            // The callers of this row hear now, not after the rest of the pull.
+            let (now_due, later): (Vec<Waiter>, Vec<Waiter>) = std::mem::take(&mut rt.waiters)
+                .into_iter()
+                .partition(|w| w.inbox_id == Some(id));
+            rt.waiters = later;
+            for w in now_due {
+                answer(rt, w);
+            }
+        }
         Ok(())
     }
 
@@ -794,6 +836,19 @@ impl LeadActor {
             tracing::info!(lead_id = %lead.id, status = %after.status, reason = outcome.as_str(), elapsed_s = secs(now), "lead finished");
         }
     }
+}
+
+/// Answers a waiter from memory: the lead's status, and the lines of the step that applied its
+/// row if they are still at hand.
+fn answer(rt: &LeadRuntime, w: Waiter) {
+    let transcript = w
+        .inbox_id
+        .and_then(|id| rt.recent.iter().find(|(r, _)| *r == id))
+        .map(|(_, lines)| lines.clone());
+    let _ = w.reply.send(Applied {
+        status: rt.state.status,
+        transcript,
+    });
 }
 
 /// The step's transaction: state, projection, transcript, the plan's rows, the inbox marker.

@@ -20,7 +20,7 @@ mod timers;
 use std::sync::Arc;
 
 use ractor::{Actor, ActorRef};
-use tokio::sync::{oneshot, Notify};
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use crate::channels::Channels;
@@ -28,7 +28,7 @@ use crate::config::{NotifySettings, RuntimeSettings};
 use crate::crm::Crms;
 use crate::dialog::Dialog;
 use crate::domain::LeadId;
-use crate::intake::{Intake, LeadWaker};
+use crate::intake::{Intake, LeadWaker, Waiter};
 use crate::notify::Notifier;
 use crate::routing::{Classifier, Roster};
 use crate::store::Store;
@@ -87,7 +87,7 @@ pub struct RoutingDeps {
 
 /// The supervisor is the owner of every lead: waking a lead is a message to it.
 impl LeadWaker for ActorRef<SupervisorMsg> {
-    fn wake(&self, lead: LeadId, applied: Option<oneshot::Sender<()>>) {
+    fn wake(&self, lead: LeadId, applied: Option<Waiter>) {
         // A failed cast means the runtime is stopping: the row is durable and applied at the
         // next start (the recovery scan finds it).
         let _ = self.cast(SupervisorMsg::Wake(lead, applied));

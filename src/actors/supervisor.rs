@@ -8,20 +8,19 @@ use std::time::{Duration, Instant};
 
 use ractor::{Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SpawnErr, SupervisionEvent};
 use serde::Serialize;
-use tokio::sync::oneshot;
 
 use super::lead::{LeadActor, LeadMsg};
 use super::manager_pool::{ManagerPool, PoolArgs, PoolMsg};
 use super::LeadDeps;
 use crate::domain::{LeadId, Outcome};
-use crate::intake::Intake;
+use crate::intake::{Intake, Waiter};
 use crate::routing::Roster;
 use crate::store::{DueTimer, StoreError};
 use crate::telemetry;
 
 pub enum SupervisorMsg {
     /// Something is in the lead's inbox: activate it if needed and let it pull.
-    Wake(LeadId, Option<oneshot::Sender<()>>),
+    Wake(LeadId, Option<Waiter>),
     Timer(DueTimer),
     /// Operator: restart the lead's actor from its last snapshot.
     Restart(LeadId, RpcReplyPort<Result<(), String>>),
@@ -62,7 +61,7 @@ pub struct SupervisorState {
     /// Consecutive transient failures (the database away): they back off like crashes but
     /// never count towards parking.
     transient: HashMap<LeadId, (u32, Instant)>,
-    restarting: HashMap<LeadId, Vec<oneshot::Sender<()>>>,
+    restarting: HashMap<LeadId, Vec<Waiter>>,
 }
 
 impl Actor for LeadSupervisor {

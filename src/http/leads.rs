@@ -209,20 +209,23 @@ pub async fn post_message(
         check_id("message_id", m)?;
     }
     let key = webchat::message_key(lead, req.message_id.as_deref());
-    // Read before storing, so the answer shows what this message produced.
-    let seen = state.store.transcript(lead, 0).await?.last().map_or(0, |e| e.id);
-    let pushed = state
+    let (pushed, applied) = state
         .intake
         .push_and_wait(lead, &key, &InboxPayload::Message { text: req.text })
         .await
         .map_err(|e| may_have_landed(e, "repeat it with the same message_id: it is applied once"))?;
-    let lead_rec = state.store.get_lead(lead).await?;
-    let transcript = state.store.transcript(lead, seen).await?;
+    // The lead's actor answers with what this message's step stored (its own line first):
+    // nothing is read back. Without it (a duplicate, an actor that restarted or did not answer
+    // in time) the lines are left to the client's next `/transcript` poll.
+    let (status, transcript) = match applied {
+        Some(a) => (a.status, a.transcript.unwrap_or_default()),
+        None => (state.store.get_lead(lead).await?.status, Vec::new()),
+    };
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({
             "id": lead,
-            "status": lead_rec.status,
+            "status": status,
             "duplicate": pushed == crate::intake::Pushed::Duplicate,
             "transcript": transcript,
         })),

@@ -7,16 +7,19 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Row};
 
 pub use super::batch_results::InboxJob;
-use super::batch_results::{inbox_first_ids, inbox_results, step_results};
+use super::batch_results::{inbox_first_ids, inbox_results, step_results, transcript_entries, BatchOutcome};
 use super::{StepCommit, StoreError, StoreResult, TimerChange};
 use crate::domain::LeadId;
 
 /// Commits a batch of steps; a stale step fails alone (version conflict), a lost connection
 /// fails the batch (nothing written: every actor restarts from its old snapshot).
-pub async fn commit_steps(pool: &PgPool, steps: Vec<StepCommit>) -> Vec<StoreResult<()>> {
+pub async fn commit_steps(
+    pool: &PgPool,
+    steps: Vec<StepCommit>,
+) -> Vec<StoreResult<Vec<crate::store::TranscriptEntry>>> {
     let refs: Vec<&StepCommit> = steps.iter().collect();
     match commit_batch(pool, &refs).await {
-        Ok(conflicts) => step_results(&refs, &conflicts),
+        Ok(outcome) => step_results(&refs, outcome),
         // The database refused something in the batch (one step's data): one bad step must
         // never fail its neighbours, so each is tried on its own.
         Err(e) if refs.len() > 1 && !StoreError::copy_of(&e).is_transient() => {
@@ -24,7 +27,7 @@ pub async fn commit_steps(pool: &PgPool, steps: Vec<StepCommit>) -> Vec<StoreRes
             let mut out = Vec::with_capacity(refs.len());
             for step in &refs {
                 out.push(match commit_batch(pool, std::slice::from_ref(step)).await {
-                    Ok(conflicts) => step_results(std::slice::from_ref(step), &conflicts).remove(0),
+                    Ok(outcome) => step_results(std::slice::from_ref(step), outcome).remove(0),
                     Err(e) => Err(e.into()),
                 });
             }
@@ -111,7 +114,7 @@ enum TimerOp {
 
 /// Commits `steps` (at most one per lead) in one transaction; returns the leads whose
 /// snapshot version did not match (nothing of theirs is written).
-async fn commit_batch(pool: &PgPool, steps: &[&StepCommit]) -> Result<HashSet<LeadId>, sqlx::Error> {
+async fn commit_batch(pool: &PgPool, steps: &[&StepCommit]) -> Result<BatchOutcome, sqlx::Error> {
     let mut tx = pool.begin().await?;
 
     let (fresh, existing): (Vec<&&StepCommit>, Vec<&&StepCommit>) = steps.iter().partition(|s| s.expected_version == 0);
@@ -201,18 +204,23 @@ async fn commit_batch(pool: &PgPool, steps: &[&StepCommit]) -> Result<HashSet<Le
             })
         })
         .collect();
+    let mut transcript = std::collections::HashMap::new();
     if !lines.is_empty() {
-        sqlx::query(
+        // The stored lines go back to the actor (it answers the client with them): no read.
+        let rows = sqlx::query(
             "INSERT INTO transcript (lead_id, direction, text, author)
              SELECT lead_id, d, t, a FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS x(lead_id, d, t, a, n)
-             ORDER BY n",
+             ORDER BY n
+             RETURNING id, created_at",
         )
         .bind(lines.iter().map(|l| l.0).collect::<Vec<_>>())
         .bind(lines.iter().map(|l| l.1).collect::<Vec<_>>())
         .bind(lines.iter().map(|l| l.2).collect::<Vec<_>>())
         .bind(lines.iter().map(|l| l.3).collect::<Vec<_>>())
-        .execute(&mut *tx)
+        .fetch_all(&mut *tx)
         .await?;
+        let at: DateTime<Utc> = rows.first().map_or_else(Utc::now, |r| r.get(1));
+        transcript = transcript_entries(&ok, rows.iter().map(|r| r.get(0)).collect(), at);
     }
 
     let outbox: Vec<(i64, &super::NewOutbox)> = ok
@@ -303,5 +311,5 @@ async fn commit_batch(pool: &PgPool, steps: &[&StepCommit]) -> Result<HashSet<Le
         .await?;
     }
     tx.commit().await?;
-    Ok(conflicts)
+    Ok(BatchOutcome { conflicts, transcript })
 }

@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::{InboxPayload, StepCommit, StoreError, StoreResult};
+use super::{InboxPayload, StepCommit, StoreError, StoreResult, TranscriptEntry};
 use crate::domain::LeadId;
 
 /// One inbound item for `insert_inbox`.
@@ -15,21 +15,59 @@ pub struct InboxJob {
     pub payload: InboxPayload,
 }
 
-/// Each step's result: a version conflict for the leads in `conflicts`, else stored.
-pub fn step_results(steps: &[&StepCommit], conflicts: &HashSet<LeadId>) -> Vec<StoreResult<()>> {
+/// What one batch wrote: the leads whose version did not match, and each written step's
+/// transcript lines as stored (one step per lead in a batch).
+#[derive(Debug, Default)]
+pub struct BatchOutcome {
+    pub conflicts: HashSet<LeadId>,
+    pub transcript: HashMap<LeadId, Vec<TranscriptEntry>>,
+}
+
+/// Each step's result: a version conflict for the leads in `conflicts`, else the transcript
+/// lines it stored.
+pub fn step_results(steps: &[&StepCommit], mut outcome: BatchOutcome) -> Vec<StoreResult<Vec<TranscriptEntry>>> {
     steps
         .iter()
         .map(|s| {
-            if conflicts.contains(&s.lead) {
+            if outcome.conflicts.contains(&s.lead) {
                 Err(StoreError::VersionConflict {
                     lead: s.lead,
                     expected: s.expected_version,
                 })
             } else {
-                Ok(())
+                Ok(outcome.transcript.remove(&s.lead).unwrap_or_default())
             }
         })
         .collect()
+}
+
+/// The stored lines of `ok`'s transcripts, given the ids and time the batch's insert returned
+/// (ids ascend in insertion order, which is the steps' order, then each step's own).
+pub fn transcript_entries(
+    ok: &[&StepCommit],
+    mut ids: Vec<i64>,
+    at: chrono::DateTime<chrono::Utc>,
+) -> HashMap<LeadId, Vec<TranscriptEntry>> {
+    ids.sort_unstable();
+    let mut ids = ids.into_iter();
+    let mut out = HashMap::new();
+    for s in ok {
+        let mut lines = Vec::with_capacity(s.transcript.len());
+        for (d, t) in &s.transcript {
+            let Some(id) = ids.next() else { break };
+            lines.push(TranscriptEntry {
+                id,
+                direction: d.as_str().to_string(),
+                text: t.clone(),
+                at,
+                author: (*d == super::Direction::Out).then(|| s.author.clone()).flatten(),
+            });
+        }
+        if !lines.is_empty() {
+            out.insert(s.lead, lines);
+        }
+    }
+    out
 }
 
 /// Which jobs got the row `stored` (by source and key): of several jobs with one key in the

@@ -68,8 +68,9 @@ pub trait Store: Send + Sync + 'static {
     async fn inbox_after(&self, lead: LeadId, after_id: i64, limit: i64) -> StoreResult<Vec<InboxItem>>;
 
     /// One actor step: snapshot, projection, transcript, outbox, timers and the inbox marker,
-    /// all or nothing.
-    async fn commit_step(&self, step: &StepCommit) -> StoreResult<()>;
+    /// all or nothing. Returns the step's transcript lines as stored (ids, time), in order:
+    /// the actor answers the client with them instead of anyone reading them back.
+    async fn commit_step(&self, step: &StepCommit) -> StoreResult<Vec<TranscriptEntry>>;
 
     /// Claims timers due by `now` (hidden from other claims until `lease_until`).
     async fn claim_due_timers(

@@ -33,7 +33,7 @@ pub struct PgStore {
     /// This process's claims are tagged with it (see `epoch.rs`).
     epoch: Arc<epoch::Epoch>,
     /// Group-commit writers (see `group_commit.rs`): lead steps, inbound items.
-    steps: GroupCommit<StepCommit, StoreResult<()>>,
+    steps: GroupCommit<StepCommit, StoreResult<Vec<TranscriptEntry>>>,
     inbox: GroupCommit<InboxJob, StoreResult<Option<i64>>>,
 }
 
@@ -268,7 +268,7 @@ impl Store for PgStore {
             .collect()
     }
 
-    async fn commit_step(&self, step: &StepCommit) -> StoreResult<()> {
+    async fn commit_step(&self, step: &StepCommit) -> StoreResult<Vec<TranscriptEntry>> {
         self.steps
             .submit(step.clone())
             .await

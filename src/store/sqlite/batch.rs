@@ -11,15 +11,18 @@ use sqlx::{Row, SqlitePool};
 use super::time::{micros, now};
 use crate::domain::LeadId;
 pub use crate::store::batch_results::InboxJob;
-use crate::store::batch_results::{inbox_first_ids, inbox_results, step_results};
+use crate::store::batch_results::{inbox_first_ids, inbox_results, step_results, transcript_entries, BatchOutcome};
 use crate::store::{StepCommit, StoreError, StoreResult, TimerChange};
 
 /// Commits a batch of steps; a stale step fails alone (version conflict), a failure of the
 /// file fails the batch (nothing written: every actor restarts from its old snapshot).
-pub async fn commit_steps(pool: &SqlitePool, steps: Vec<StepCommit>) -> Vec<StoreResult<()>> {
+pub async fn commit_steps(
+    pool: &SqlitePool,
+    steps: Vec<StepCommit>,
+) -> Vec<StoreResult<Vec<crate::store::TranscriptEntry>>> {
     let refs: Vec<&StepCommit> = steps.iter().collect();
     match commit_batch(pool, &refs).await {
-        Ok(conflicts) => step_results(&refs, &conflicts),
+        Ok(outcome) => step_results(&refs, outcome),
         // The database refused something in the batch (one step's data): one bad step must
         // never fail its neighbours, so each is tried on its own.
         Err(e) if refs.len() > 1 && !StoreError::copy_of(&e).is_transient() => {
@@ -27,7 +30,7 @@ pub async fn commit_steps(pool: &SqlitePool, steps: Vec<StepCommit>) -> Vec<Stor
             let mut out = Vec::with_capacity(refs.len());
             for step in &refs {
                 out.push(match commit_batch(pool, std::slice::from_ref(step)).await {
-                    Ok(conflicts) => step_results(std::slice::from_ref(step), &conflicts).remove(0),
+                    Ok(outcome) => step_results(std::slice::from_ref(step), outcome).remove(0),
                     Err(e) => Err(e.into()),
                 });
             }
@@ -119,7 +122,7 @@ enum TimerOp {
 
 /// Commits `steps` (at most one per lead) in one transaction; returns the leads whose
 /// snapshot version did not match (nothing of theirs is written).
-async fn commit_batch(pool: &SqlitePool, steps: &[&StepCommit]) -> Result<HashSet<LeadId>, sqlx::Error> {
+async fn commit_batch(pool: &SqlitePool, steps: &[&StepCommit]) -> Result<BatchOutcome, sqlx::Error> {
     let now = now();
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
 
@@ -224,15 +227,20 @@ async fn commit_batch(pool: &SqlitePool, steps: &[&StepCommit]) -> Result<HashSe
             })
         })
         .collect();
+    let mut transcript = HashMap::new();
     if !lines.is_empty() {
-        sqlx::query(
+        // The stored lines go back to the actor (it answers the client with them): no read.
+        let rows = sqlx::query(
             "INSERT INTO transcript (lead_id, direction, text, created_at, author)
-             SELECT value ->> 'lead', value ->> 'd', value ->> 't', $2, value ->> 'a' FROM json_each($1) ORDER BY key",
+             SELECT value ->> 'lead', value ->> 'd', value ->> 't', $2, value ->> 'a' FROM json_each($1) WHERE true ORDER BY key
+             RETURNING id",
         )
         .bind(Value::Array(lines))
         .bind(now)
-        .execute(&mut *tx)
+        .fetch_all(&mut *tx)
         .await?;
+        let at = super::time::from_micros(now).unwrap_or_else(|_| chrono::Utc::now());
+        transcript = transcript_entries(&ok, rows.iter().map(|r| r.get(0)).collect(), at);
     }
 
     let outbox: Vec<Value> = ok
@@ -323,5 +331,5 @@ async fn commit_batch(pool: &SqlitePool, steps: &[&StepCommit]) -> Result<HashSe
         .await?;
     }
     tx.commit().await?;
-    Ok(conflicts)
+    Ok(BatchOutcome { conflicts, transcript })
 }

@@ -61,7 +61,7 @@ pub struct SqliteStore {
     epoch: i32,
     /// `None` for a store that never claims (`connect_lazy`).
     lock: Option<Arc<lock::FileLock>>,
-    steps: GroupCommit<StepCommit, StoreResult<()>>,
+    steps: GroupCommit<StepCommit, StoreResult<Vec<TranscriptEntry>>>,
     inbox: GroupCommit<InboxJob, StoreResult<Option<i64>>>,
 }
 
@@ -371,7 +371,7 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    async fn commit_step(&self, step: &StepCommit) -> StoreResult<()> {
+    async fn commit_step(&self, step: &StepCommit) -> StoreResult<Vec<TranscriptEntry>> {
         self.steps
             .submit(step.clone())
             .await
