@@ -671,9 +671,9 @@ impl Dialog {
     }
 }
 
-fn visit_note(rules: &BookingRules, slot: &Slot, change: &str) -> crate::outbox::VisitNote {
+fn visit_note(rules: &BookingRules, slot: &Slot, change: &str) -> crate::domain::VisitNote {
     let s = &rules.schedule;
-    crate::outbox::VisitNote {
+    crate::domain::VisitNote {
         change: change.to_string(),
         service: s
             .service(&slot.service)

@@ -303,5 +303,5 @@ pub enum Effect {
         phone: Phone,
     },
     /// The visit was booked, moved or cancelled: for the CRM card.
-    VisitChanged(crate::outbox::VisitNote),
+    VisitChanged(crate::domain::VisitNote),
 }

@@ -11,6 +11,7 @@ mod phone;
 mod records;
 mod report;
 pub mod secret;
+mod visit;
 
 pub use access::{Principal, Role, User};
 pub use channel::{ChannelName, LEAD_ORIGINS};
@@ -20,3 +21,4 @@ pub use manager::{ManagerId, ManagerRef};
 pub use phone::Phone;
 pub use records::{Created, EventKey, InboxPayload, LeadRecord, NewLead};
 pub use report::{ReportCounter, ReportCsat, ReportDeal, ReportLead, ReportLine, ReportSend, ReportViolation};
+pub use visit::VisitNote;
