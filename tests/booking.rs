@@ -23,9 +23,13 @@ const WAIT: Duration = Duration::from_secs(15);
 /// A salon open every day 09:00–21:00 (so the tests do not depend on the weekday), horizon long
 /// enough for a hundred rounds of the race.
 fn salon(reminders: &str) -> BookingSettings {
+    salon_in("Europe/Moscow", reminders)
+}
+
+fn salon_in(tz: &str, reminders: &str) -> BookingSettings {
     toml::from_str(&format!(
         r#"
-time_zone = "Europe/Moscow"
+time_zone = "{tz}"
 horizon_days = 60
 slot_step = "5m"
 buffer = "10m"
@@ -58,14 +62,21 @@ fn with_salon(reminders: &'static str) -> impl FnOnce(&mut Config) {
 
 /// "DD.MM" of the local day `days` from today in Moscow.
 fn day(days: i64) -> String {
-    let d = (Utc::now().with_timezone(&Moscow) + Span::days(days)).date_naive();
+    day_in(Moscow, days)
+}
+
+fn day_in(tz: chrono_tz::Tz, days: i64) -> String {
+    let d = (Utc::now().with_timezone(&tz) + Span::days(days)).date_naive();
     format!("{:02}.{:02}", d.day(), d.month())
 }
 
 fn at(days: i64, h: u32, m: u32) -> DateTime<Utc> {
-    let d = (Utc::now().with_timezone(&Moscow) + Span::days(days)).date_naive();
-    Moscow
-        .from_local_datetime(&d.and_hms_opt(h, m, 0).unwrap())
+    at_in(Moscow, days, h, m)
+}
+
+fn at_in(tz: chrono_tz::Tz, days: i64, h: u32, m: u32) -> DateTime<Utc> {
+    let d = (Utc::now().with_timezone(&tz) + Span::days(days)).date_naive();
+    tz.from_local_datetime(&d.and_hms_opt(h, m, 0).unwrap())
         .unwrap()
         .with_timezone(&Utc)
 }
@@ -195,6 +206,25 @@ async fn two_clients_racing_for_one_slot_a_hundred_times_one_gets_it() {
     Arc::try_unwrap(app).ok().unwrap().stop().await;
 }
 
+/// A zone where it is about noon now (`Etc/GMT-N` is UTC+N): a visit minutes ahead is inside
+/// the salon's hours whenever the test runs — and the zone is not the server's.
+fn noon_zone() -> (chrono_tz::Tz, String) {
+    let h = i64::from(Utc::now().hour());
+    let mut offset = 12 - h;
+    if offset < -12 {
+        offset += 24;
+    }
+    if offset > 14 {
+        offset -= 24;
+    }
+    let name = match offset {
+        0 => "Etc/GMT".to_string(),
+        o if o > 0 => format!("Etc/GMT-{o}"),
+        o => format!("Etc/GMT+{}", -o),
+    };
+    (name.parse().expect("an Etc zone"), name)
+}
+
 /// A visit ~12 minutes ahead and a reminder due `lead` seconds from now.
 fn soon(lead_secs: i64) -> (DateTime<Utc>, String) {
     let now = Utc::now();
@@ -206,30 +236,25 @@ fn soon(lead_secs: i64) -> (DateTime<Utc>, String) {
     (start, format!("\"{before}s\""))
 }
 
-fn local_words(start: DateTime<Utc>) -> String {
-    let l = start.with_timezone(&Moscow);
+fn local_words(start: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
+    let l = start.with_timezone(&tz);
     format!("{:02}.{:02} в {:02}:{:02}", l.day(), l.month(), l.hour(), l.minute())
 }
 
 #[tokio::test]
 async fn a_reminder_across_a_restart_is_sent_once_and_cancel_frees_the_slot() {
+    let (tz, zone) = noon_zone();
     let (start, reminder) = soon(6);
-    let hour = start.with_timezone(&Moscow).hour();
-    if !(9..20).contains(&hour) {
-        // The salon is closed then; the reschedule test covers the same path by day.
-        eprintln!("skipped outside 09:00-20:00 Moscow");
-        return;
-    }
-    let reminder: &'static str = Box::leak(reminder.into_boxed_str());
+    let cfg = move |c: &mut Config| c.booking = Some(salon_in(&zone, &reminder));
     let db = TestDb::fresh(StoreKind::Sqlite);
-    let mut app = TestApp::spawn_on(db.clone(), with_salon(reminder)).await;
-    let text = format!("стрижка {}, 89181234567", local_words(start));
+    let mut app = TestApp::spawn_on(db.clone(), cfg.clone()).await;
+    let text = format!("стрижка {}, 89181234567", local_words(start, tz));
     let (id, _) = app.new_lead("b-rem", Some(&text)).await;
     said(&app, id, "Записали").await;
     app.shutdown().await;
     // Down while the reminder falls due.
     tokio::time::sleep(Duration::from_secs(8)).await;
-    let app = TestApp::spawn_on(db.clone(), with_salon(reminder)).await;
+    let app = TestApp::spawn_on(db.clone(), cfg).await;
     let lead = said(&app, id, "Напоминаем").await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let lead2 = app.lead(id).await;
@@ -241,7 +266,10 @@ async fn a_reminder_across_a_restart_is_sent_once_and_cancel_frees_the_slot() {
     assert_eq!(rows[0].status, "cancelled");
     // The time is free again at once: another client books it.
     let (other, _) = app
-        .new_lead("b-rem-2", Some(&format!("стрижка {}, 89181234568", local_words(start))))
+        .new_lead(
+            "b-rem-2",
+            Some(&format!("стрижка {}, 89181234568", local_words(start, tz))),
+        )
         .await;
     said(&app, other, "Записали").await;
     app.stop().await;
@@ -249,27 +277,28 @@ async fn a_reminder_across_a_restart_is_sent_once_and_cancel_frees_the_slot() {
 
 #[tokio::test]
 async fn a_reschedule_from_the_reminder_moves_the_visit() {
+    let (tz, zone) = noon_zone();
     let (start, reminder) = soon(3);
-    let hour = start.with_timezone(&Moscow).hour();
-    if !(9..19).contains(&hour) {
-        eprintln!("skipped outside 09:00-19:00 Moscow");
-        return;
-    }
-    let reminder: &'static str = Box::leak(reminder.into_boxed_str());
-    let app = TestApp::spawn_in_with(StoreKind::Postgres, with_salon(reminder)).await;
+    let app = TestApp::spawn_in_with(StoreKind::Postgres, move |c| {
+        c.booking = Some(salon_in(&zone, &reminder))
+    })
+    .await;
     let (id, _) = app
-        .new_lead("b-move", Some(&format!("стрижка {}, 89181234567", local_words(start))))
+        .new_lead(
+            "b-move",
+            Some(&format!("стрижка {}, 89181234567", local_words(start, tz))),
+        )
         .await;
     said(&app, id, "Записали").await;
     said(&app, id, "Напоминаем").await;
     let out = app.say(id, "Перенести").await;
     assert!(out.last().unwrap().contains("перенести"), "{out:?}");
-    let out = app.say(id, &format!("{} в 10:00", day(2))).await;
+    let out = app.say(id, &format!("{} в 10:00", day_in(tz, 2))).await;
     assert!(out.iter().any(|t| t.starts_with("Перенесли")), "{out:?}");
     let rows = bookings(&app).await;
     let booked: Vec<_> = rows.iter().filter(|r| r.status == "booked").collect();
     assert_eq!(booked.len(), 1, "{rows:?}");
-    assert_eq!(booked[0].starts_at, at(2, 10, 0));
+    assert_eq!(booked[0].starts_at, at_in(tz, 2, 10, 0));
     assert_eq!(rows.iter().filter(|r| r.status == "cancelled").count(), 1);
     app.stop().await;
 }
