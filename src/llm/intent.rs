@@ -4,9 +4,8 @@
 
 use async_trait::async_trait;
 use serde::Deserialize;
-use serde_json::json;
 
-use super::{unfence, LlmError};
+use super::{chat_json, unfence, LlmError};
 use crate::booking::{Hint, Intent, IntentReader};
 use crate::config::LlmConfig;
 
@@ -39,32 +38,8 @@ impl LlmIntents {
              cancel = cancels a visit; reschedule = moves a visit; confirm = confirms a visit; \
              human = wants a person; other = anything else."
         );
-        let mut req = self
-            .http
-            .post(format!(
-                "{}/chat/completions",
-                self.config.base_url.trim_end_matches('/')
-            ))
-            .json(&json!({
-                "model": self.config.model,
-                "temperature": 0,
-                "response_format": {"type": "json_object"},
-                "messages": [{"role": "system", "content": system}, {"role": "user", "content": text}],
-            }));
-        if let Some(key) = &self.config.api_key {
-            req = req.bearer_auth(key);
-        }
-        let resp = req
-            .send()
-            .await
-            .and_then(|r| r.error_for_status())
-            .map_err(reqwest::Error::without_url)?;
-        let body: serde_json::Value = resp.json().await.map_err(reqwest::Error::without_url)?;
-        let content = body
-            .pointer("/choices/0/message/content")
-            .and_then(|c| c.as_str())
-            .ok_or_else(|| LlmError::Answer("no choices[0].message.content".into()))?;
-        let v: Verdict = serde_json::from_str(unfence(content)).map_err(|e| LlmError::Answer(e.to_string()))?;
+        let content = chat_json(&self.http, &self.config, &system, text).await?;
+        let v: Verdict = serde_json::from_str(unfence(&content)).map_err(|e| LlmError::Answer(e.to_string()))?;
         let intent =
             Intent::parse(&v.intent).ok_or_else(|| LlmError::Answer(format!("unknown intent `{}`", v.intent)))?;
         if !(0.0..=1.0).contains(&v.confidence) {

@@ -59,33 +59,8 @@ impl LlmClassifier {
              {{\"kind\": \"new_lead\"|\"complaint\"|\"service_request\"|\"other\", \
              \"priority\": \"normal\"|\"high\", \"tags\": [...]}} where tags are chosen from {known:?}."
         );
-        let mut req = self
-            .http
-            .post(format!(
-                "{}/chat/completions",
-                self.config.base_url.trim_end_matches('/')
-            ))
-            .json(&json!({
-                "model": self.config.model,
-                "temperature": 0,
-                "response_format": {"type": "json_object"},
-                "messages": [{"role": "system", "content": system}, {"role": "user", "content": text}],
-            }));
-        if let Some(key) = &self.config.api_key {
-            req = req.bearer_auth(key);
-        }
-        // Without the URL: a proxy's URL may carry credentials.
-        let resp = req
-            .send()
-            .await
-            .and_then(|r| r.error_for_status())
-            .map_err(reqwest::Error::without_url)?;
-        let body: serde_json::Value = resp.json().await.map_err(reqwest::Error::without_url)?;
-        let content = body
-            .pointer("/choices/0/message/content")
-            .and_then(|c| c.as_str())
-            .ok_or_else(|| LlmError::Answer("no choices[0].message.content".into()))?;
-        let v: Verdict = serde_json::from_str(unfence(content)).map_err(|e| LlmError::Answer(e.to_string()))?;
+        let content = chat_json(&self.http, &self.config, &system, text).await?;
+        let v: Verdict = serde_json::from_str(unfence(&content)).map_err(|e| LlmError::Answer(e.to_string()))?;
         if let Some(t) = v.tags.iter().find(|t| !known.contains(t)) {
             return Err(LlmError::Answer(format!("unknown tag `{t}`")));
         }
@@ -96,6 +71,38 @@ impl LlmClassifier {
             segment: None,
         })
     }
+}
+
+/// One chat-completions call asking for a JSON object (temperature 0): the answer's content,
+/// as the model wrote it. Shared by every reader of the model (the classifier, the intents).
+pub(super) async fn chat_json(
+    http: &reqwest::Client,
+    config: &LlmConfig,
+    system: &str,
+    text: &str,
+) -> Result<String, LlmError> {
+    let mut req = http
+        .post(format!("{}/chat/completions", config.base_url.trim_end_matches('/')))
+        .json(&json!({
+            "model": config.model,
+            "temperature": 0,
+            "response_format": {"type": "json_object"},
+            "messages": [{"role": "system", "content": system}, {"role": "user", "content": text}],
+        }));
+    if let Some(key) = &config.api_key {
+        req = req.bearer_auth(key);
+    }
+    // Without the URL: a proxy's URL may carry credentials.
+    let resp = req
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .map_err(reqwest::Error::without_url)?;
+    let body: serde_json::Value = resp.json().await.map_err(reqwest::Error::without_url)?;
+    body.pointer("/choices/0/message/content")
+        .and_then(|c| c.as_str())
+        .map(str::to_string)
+        .ok_or_else(|| LlmError::Answer("no choices[0].message.content".into()))
 }
 
 /// The answer's JSON: the whole content, or the whole content inside exactly one Markdown code
