@@ -49,9 +49,6 @@ pub struct BookingState {
     /// A returning client was welcomed back.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub welcomed: bool,
-    /// Whether the store was asked about this client's earlier bookings.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub history_checked: bool,
     /// The LLM's verdict on the message being applied (consumed by it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hint: Option<Hint>,

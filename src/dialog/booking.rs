@@ -548,7 +548,6 @@ impl Dialog {
             return;
         }
         let b = state.booking.get_or_insert_with(Default::default);
-        b.history_checked = true;
         if b.service.is_none() {
             b.service = Some(service);
         }
@@ -639,14 +638,7 @@ impl Dialog {
         let rules = self.booking.as_ref()?;
         let b = state.booking.as_ref()?;
         if let Some(v) = &b.visit {
-            let base = self
-                .script
-                .texts
-                .manager_notification
-                .replace("{name}", state.name.as_deref().unwrap_or("без имени"))
-                .replace("{phone}", state.phone.as_deref().unwrap_or(""))
-                .replace("{channel}", &state.channel)
-                .replace("{lead_id}", &state.lead_id.to_string());
+            let base = self.manager_text(state);
             let r = rules
                 .schedule
                 .resource(&v.slot.resource)

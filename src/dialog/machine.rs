@@ -631,6 +631,17 @@ impl Dialog {
             .replace("{what}", what)
     }
 
+    /// The manager's notice of a lead handed over (the script's template filled in).
+    pub(super) fn manager_text(&self, state: &DialogState) -> String {
+        self.script
+            .texts
+            .manager_notification
+            .replace("{name}", state.name.as_deref().unwrap_or("без имени"))
+            .replace("{phone}", state.phone.as_deref().unwrap_or(""))
+            .replace("{channel}", &state.channel)
+            .replace("{lead_id}", &state.lead_id.to_string())
+    }
+
     fn on_no_manager(&self, state: &mut DialogState, step: &mut Step) {
         if !state.awaiting_manager {
             return;
@@ -660,14 +671,7 @@ impl Dialog {
         let previous = state.manager.replace(manager.clone());
         let text = match self.booking_notification(state) {
             Some(text) => text,
-            None => self
-                .script
-                .texts
-                .manager_notification
-                .replace("{name}", state.name.as_deref().unwrap_or("без имени"))
-                .replace("{phone}", state.phone.as_deref().unwrap_or(""))
-                .replace("{channel}", &state.channel)
-                .replace("{lead_id}", &state.lead_id.to_string()),
+            None => self.manager_text(state),
         };
         step.effects.push(Effect::NotifyManager {
             manager: manager.clone(),
