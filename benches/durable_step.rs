@@ -115,12 +115,14 @@ fn steps_of<S: Store>(
                                     reason: None,
                                 },
                                 applied_inbox_id: inbox,
+                                projection_unchanged: false,
                                 author: None,
                                 transcript: vec![(Direction::In, "не дам".into()), (Direction::Out, "Понимаю…".into())],
                                 outbox: vec![NewOutbox {
                                     kind: "message".into(),
                                     payload: serde_json::json!({"channel": "webchat", "text": "Понимаю…"}),
                                     idempotency_key: format!("bench:{lead}:{version}"),
+                                    delivered: false,
                                 }],
                                 timers: vec![TimerChange::Arm {
                                     kind: "reask".into(),

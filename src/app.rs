@@ -361,6 +361,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
     let state = AppState {
         store,
         intake,
+        chat_tokens: Arc::default(),
         supervisor: runtime.supervisor.clone(),
         pool: runtime.pool.clone(),
         delivery: runtime.delivery.clone(),

@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 use crate::domain::{Created, EventKey, InboxPayload, LeadId, LeadStatus, NewLead};
-use crate::store::{Store, StoreError, TranscriptEntry};
+use crate::store::{InboxItem, Store, StoreError, TranscriptEntry};
 use crate::telemetry;
 
 /// Wakes the owner of a lead after something was stored in its inbox.
@@ -30,6 +30,16 @@ pub struct Waiter {
     /// The inbox row waited for (`None`: everything stored so far, e.g. a duplicate).
     pub inbox_id: Option<i64>,
     pub reply: oneshot::Sender<Applied>,
+    /// The row itself, handed over so the owner need not read it back (it still reads the
+    /// inbox when the row's predecessor is not one it has applied).
+    pub row: Option<Handed>,
+}
+
+/// An inbox row as stored, with the lead's row before it (see [`crate::store::StoredInbox::prev`]).
+#[derive(Debug)]
+pub struct Handed {
+    pub item: InboxItem,
+    pub prev: Option<i64>,
 }
 
 /// The owner's answer to a [`Waiter`].
@@ -133,8 +143,22 @@ impl Intake {
         key: &EventKey,
         payload: &InboxPayload,
     ) -> Result<(Pushed, Option<Applied>), IntakeError> {
-        let id = self.store_row(lead, key, payload).await?;
-        let applied = self.wake_and_wait(lead, id).await;
+        no_nul("dedupe key", &key.key)?;
+        validate_payload(payload)?;
+        let stored = self
+            .store
+            .enqueue_inbox_row(lead, &key.source, &key.key, payload)
+            .await?;
+        let id = stored.map(|r| r.id);
+        let row = stored.map(|r| Handed {
+            item: InboxItem {
+                id: r.id,
+                payload: payload.clone(),
+                received_at: r.received_at,
+            },
+            prev: r.prev,
+        });
+        let applied = self.wait_for(lead, id, row).await;
         Ok((pushed_of(id), applied))
     }
 
@@ -174,8 +198,12 @@ impl Intake {
     }
 
     async fn wake_and_wait(&self, lead: LeadId, inbox_id: Option<i64>) -> Option<Applied> {
+        self.wait_for(lead, inbox_id, None).await
+    }
+
+    async fn wait_for(&self, lead: LeadId, inbox_id: Option<i64>, row: Option<Handed>) -> Option<Applied> {
         let (reply, rx) = oneshot::channel();
-        self.waker.wake(lead, Some(Waiter { inbox_id, reply }));
+        self.waker.wake(lead, Some(Waiter { inbox_id, reply, row }));
         tokio::time::timeout(self.apply_wait, rx).await.ok()?.ok()
     }
 }

@@ -128,6 +128,7 @@ async fn fill_the_rest(store: &SqliteStore, lead: LeadId) {
             kind: "deal".into(),
             payload: json!({"deal": j.deal_id}),
             idempotency_key: format!("job:{}:deal", j.id),
+            delivered: false,
         }]
     };
     store.claim_job(job.id, &taker, "executor", &effects).await.unwrap();

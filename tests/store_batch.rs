@@ -32,6 +32,7 @@ fn step(lead: LeadId, expected_version: i64, tag: &str, inbox: Option<i64>) -> S
             reason: Some(tag.to_string()),
         },
         applied_inbox_id: inbox,
+        projection_unchanged: false,
         author: None,
         transcript: vec![
             (Direction::In, format!("{tag} in")),
@@ -41,6 +42,7 @@ fn step(lead: LeadId, expected_version: i64, tag: &str, inbox: Option<i64>) -> S
             kind: "message".into(),
             payload: json!({"channel": "webchat", "text": format!("{tag} out")}),
             idempotency_key: format!("{tag}:{}", lead.0),
+            delivered: false,
         }],
         timers: vec![TimerChange::Arm {
             kind: format!("{tag}_timer"),

@@ -109,6 +109,8 @@ contract!(
     timer_changes_fold_per_kind_and_claims_hold_a_lease,
     outbox_rows_go_out_in_order_per_lead_and_kind,
     outbox_rows_are_given_up_listed_and_requeued,
+    a_stored_inbox_row_names_the_leads_row_before_it,
+    delivered_rows_are_never_claimed_and_an_unchanged_card_is_left_alone,
     messages_of_a_channel_are_counted_since_a_moment,
     a_parked_lead_needs_review_and_its_timers_are_gone,
     leads_are_listed_found_and_counted,
@@ -160,6 +162,7 @@ fn step(lead: LeadId, expected_version: i64, tag: &str) -> StepCommit {
             manager_id: None,
             reason: Some(tag.to_string()),
         },
+        projection_unchanged: false,
         applied_inbox_id: None,
         author: None,
         transcript: vec![(Direction::Out, format!("{tag} out"))],
@@ -167,6 +170,7 @@ fn step(lead: LeadId, expected_version: i64, tag: &str) -> StepCommit {
             kind: "message".into(),
             payload: json!({"text": format!("{tag} out")}),
             idempotency_key: format!("{tag}:{}", lead.0),
+            delivered: false,
         }],
         timers: vec![],
     }
@@ -177,6 +181,7 @@ fn outbox(kind: &str, key: &str) -> NewOutbox {
         kind: kind.into(),
         payload: json!({"key": key}),
         idempotency_key: key.into(),
+        delivered: false,
     }
 }
 
@@ -709,6 +714,88 @@ async fn outbox_rows_are_given_up_listed_and_requeued<S: Backend>(s: &S) {
     assert_eq!(s.outbox_failed_count().await.unwrap(), 0);
 }
 
+/// The lead's owner applies a handed-over row without reading the inbox only when it has
+/// applied the row before it: where a store names that row, it must be the right one, also
+/// for rows of one lead stored together in one batch.
+async fn a_stored_inbox_row_names_the_leads_row_before_it<S: Backend>(s: &S) {
+    let l = lead(s, "prev").await;
+    let intake = s.inbox_after(l, 0, 10).await.unwrap()[0].id;
+    let msg = |t: &str| InboxPayload::Message { text: t.into() };
+    let first = s
+        .enqueue_inbox_row(l, "api", "p1", &msg("один"))
+        .await
+        .unwrap()
+        .expect("stored");
+    let knows = first.prev.is_some();
+    // PostgreSQL's writer names it; the embedded store may leave it to the owner's read.
+    assert!(
+        knows || !std::any::type_name::<S>().contains("Pg"),
+        "PostgreSQL names the row before"
+    );
+    if knows {
+        assert_eq!(first.prev, Some(intake));
+    }
+    assert_eq!(s.enqueue_inbox_row(l, "api", "p1", &msg("again")).await.unwrap(), None);
+    let mut tasks = vec![];
+    for i in 0..20 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            s.enqueue_inbox_row(
+                l,
+                "api",
+                &format!("b{i}"),
+                &InboxPayload::Message { text: format!("b{i}") },
+            )
+            .await
+            .unwrap()
+            .expect("stored")
+        }));
+    }
+    let mut rows = vec![];
+    for t in tasks {
+        rows.push(t.await.unwrap());
+    }
+    rows.sort_by_key(|r| r.id);
+    let mut before = first.id;
+    for r in &rows {
+        if knows {
+            assert_eq!(r.prev, Some(before), "row {} follows {before}", r.id);
+        }
+        before = r.id;
+    }
+    let stored = s.inbox_after(l, 0, 100).await.unwrap();
+    assert_eq!(stored.len(), 22);
+    let last = stored.last().unwrap();
+    assert_eq!(last.id, rows[19].id);
+    if knows {
+        assert_eq!(last.received_at, rows[19].received_at, "the stored time");
+    }
+}
+
+/// A message its channel delivers by the transcript (the web chat) is kept as sent and never
+/// handed to delivery; a step whose card columns did not change leaves the lead's row alone.
+async fn delivered_rows_are_never_claimed_and_an_unchanged_card_is_left_alone<S: Backend>(s: &S) {
+    let l = lead(s, "delivered").await;
+    let mut first = step(l, 0, "one");
+    first.outbox[0].delivered = true;
+    s.commit_step(&first).await.unwrap();
+    assert_eq!(s.outbox_pending().await.unwrap(), 0);
+    assert!(s.claim_outbox(Utc::now(), at(60), 10).await.unwrap().is_empty());
+    let sent = s.outbox_rows("sent", 0, 10).await.unwrap();
+    assert_eq!(sent.len(), 1, "kept for the record, as sent");
+    assert_eq!(sent[0].attempts, 0);
+
+    let mut second = step(l, 1, "two");
+    second.projection.status = LeadStatus::Assigned;
+    second.projection_unchanged = true;
+    s.commit_step(&second).await.unwrap();
+    let (record, snap) = s.load_lead(l).await.unwrap();
+    assert_eq!(snap.unwrap().version, 2, "the step itself is stored");
+    assert_eq!(record.status, LeadStatus::BotProcessing, "the card is not written");
+    assert_eq!(record.reason.as_deref(), Some("one"));
+    assert_eq!(s.outbox_pending().await.unwrap(), 1, "its own row is pending as usual");
+}
+
 /// The per-day caps of SMS and calls: every lead's messages to one channel since a moment,
 /// rows given up not counted.
 async fn messages_of_a_channel_are_counted_since_a_moment<S: Backend>(s: &S) {
@@ -723,12 +810,14 @@ async fn messages_of_a_channel_are_counted_since_a_moment<S: Backend>(s: &S) {
                 kind: "message".into(),
                 payload: json!({"channel": ch, "text": "t"}),
                 idempotency_key: format!("count:{i}:{j}"),
+                delivered: false,
             })
             .collect();
         st.outbox.push(NewOutbox {
             kind: "notification".into(),
             payload: json!({"channel": "sms"}),
             idempotency_key: format!("count:{i}:n"),
+            delivered: false,
         });
         s.commit_step(&st).await.unwrap();
     }
@@ -1096,6 +1185,7 @@ async fn a_job_has_exactly_one_taker_under_concurrency<S: Backend>(s: &S) {
             kind: "notification".into(),
             payload: json!({"deal": j.deal_id, "taker": j.taken_by}),
             idempotency_key: format!("job:{}:taken", j.id),
+            delivered: false,
         }]
     };
     let mut tasks = vec![];
@@ -1108,6 +1198,7 @@ async fn a_job_has_exactly_one_taker_under_concurrency<S: Backend>(s: &S) {
                     kind: "notification".into(),
                     payload: json!({"deal": j.deal_id, "taker": j.taken_by}),
                     idempotency_key: format!("job:{}:taken", j.id),
+                    delivered: false,
                 }]
             };
             (user, s.claim_job(id, &taker(user), "executor", &f).await.unwrap())

@@ -208,6 +208,7 @@ impl DealActor {
                         kind: KIND_DEAL_ACTION.into(),
                         payload: serde_json::to_value(&row).map_err(|e| StoreError::Corrupt(e.to_string()))?,
                         idempotency_key: key,
+                        delivered: false,
                     });
                 }
                 Effect::Notify { key, robot, to, text } => {
@@ -231,6 +232,7 @@ impl DealActor {
                                 kind: KIND_DEAL_ACTION.into(),
                                 payload: serde_json::to_value(&row).map_err(|e| StoreError::Corrupt(e.to_string()))?,
                                 idempotency_key: format!("{key}:crm"),
+                                delivered: false,
                             });
                         }
                         (_, false) if rows.is_empty() => {
@@ -348,6 +350,7 @@ fn notice_rows(
                 kind: KIND_SLA_NOTICE.into(),
                 payload: serde_json::to_value(&notice).map_err(|e| StoreError::Corrupt(e.to_string()))?,
                 idempotency_key: format!("{key}:{tag}"),
+                delivered: false,
             })
         })
         .collect()

@@ -36,7 +36,7 @@ const BATCH: i64 = 200;
 const GAUGE_EVERY: Duration = Duration::from_secs(2);
 const MAX_BACKOFF: Duration = Duration::from_secs(600);
 /// Leads one sink delivers to at once (each lead still gets one row at a time).
-const CONCURRENCY: usize = 16;
+const CONCURRENCY: usize = 64;
 /// Consecutive failed deliveries after which a sink reports itself down.
 const DOWN_AFTER: u32 = 5;
 

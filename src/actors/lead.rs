@@ -19,7 +19,10 @@ use crate::intake::{Applied, Waiter};
 use crate::outbox::plan::{self, Plan, StepInput};
 use crate::outbox::{OutboundMessage, KIND_MESSAGE};
 use crate::routing::{Priority, Request};
-use crate::store::{Direction, DueTimer, NewOutbox, Projection, StepCommit, StoreError, TimerChange, TranscriptEntry};
+use crate::store::{
+    Direction, DueTimer, NewOutbox, Projection, StepCommit, StoreError, TimerChange, TranscriptEntry,
+    PROJECTION_REFRESH,
+};
 use crate::telemetry;
 
 /// How long the lead waits for the manager pool.
@@ -80,14 +83,59 @@ pub struct LeadRuntime {
     waiters: Vec<Waiter>,
     /// The last steps' inbox row and stored lines (for a waiter whose row is already applied).
     recent: std::collections::VecDeque<(i64, Vec<TranscriptEntry>)>,
+    /// The projection this owner last wrote to the lead's row, and when (unchanged ones are
+    /// not written again within `PROJECTION_REFRESH`).
+    written: Option<(Projection, Instant)>,
+}
+
+/// A lead actor's state: loaded by the actor itself once it runs ([`Actor::post_start`]), not
+/// while its supervisor waits for the spawn, so one supervisor starts many leads at once (after
+/// a restart, every lead with a due timer) instead of one database read after another.
+pub enum Slot {
+    Loading(LeadId),
+    Ready(Box<LeadRuntime>),
 }
 
 impl Actor for LeadActor {
     type Msg = LeadMsg;
-    type State = LeadRuntime;
+    type State = Slot;
     type Arguments = LeadId;
 
-    async fn pre_start(&self, myself: ActorRef<LeadMsg>, id: LeadId) -> Result<LeadRuntime, ActorProcessingErr> {
+    async fn pre_start(&self, _myself: ActorRef<LeadMsg>, id: LeadId) -> Result<Slot, ActorProcessingErr> {
+        metrics::gauge!(telemetry::ACTORS_ACTIVE).increment(1.0);
+        Ok(Slot::Loading(id))
+    }
+
+    /// Runs before the first message; a failure here is a crash like a failed step's.
+    async fn post_start(&self, myself: ActorRef<LeadMsg>, slot: &mut Slot) -> Result<(), ActorProcessingErr> {
+        if let Slot::Loading(id) = *slot {
+            *slot = Slot::Ready(Box::new(self.load(&myself, id).await?));
+        }
+        Ok(())
+    }
+
+    async fn handle(&self, myself: ActorRef<LeadMsg>, msg: LeadMsg, slot: &mut Slot) -> Result<(), ActorProcessingErr> {
+        let Slot::Ready(rt) = slot else {
+            return Err("a lead actor got a message before its state was loaded".into());
+        };
+        self.handle_loaded(myself, msg, rt).await
+    }
+
+    async fn post_stop(&self, _myself: ActorRef<LeadMsg>, slot: &mut Slot) -> Result<(), ActorProcessingErr> {
+        // Not called after a panic; the supervisor keeps the gauge right in that case.
+        if let Slot::Ready(rt) = slot {
+            if let Some(h) = rt.idle_timer.take() {
+                h.abort();
+            }
+        }
+        metrics::gauge!(telemetry::ACTORS_ACTIVE).decrement(1.0);
+        Ok(())
+    }
+}
+
+impl LeadActor {
+    /// The lead's record and snapshot, as the actor starts.
+    async fn load(&self, myself: &ActorRef<LeadMsg>, id: LeadId) -> Result<LeadRuntime, ActorProcessingErr> {
         let (lead, snapshot) = self.deps.store.load_lead(id).await?;
         let (state, fallback, version, last_applied) = match snapshot {
             Some(mut s) => {
@@ -107,7 +155,6 @@ impl Actor for LeadActor {
                 0,
             ),
         };
-        metrics::gauge!(telemetry::ACTORS_ACTIVE).increment(1.0);
         let mut rt = LeadRuntime {
             lead,
             state,
@@ -119,12 +166,13 @@ impl Actor for LeadActor {
             fallback,
             waiters: Vec::new(),
             recent: std::collections::VecDeque::new(),
+            written: None,
         };
-        self.arm_idle_check(&myself, &mut rt);
+        self.arm_idle_check(myself, &mut rt);
         Ok(rt)
     }
 
-    async fn handle(
+    async fn handle_loaded(
         &self,
         myself: ActorRef<LeadMsg>,
         msg: LeadMsg,
@@ -140,7 +188,22 @@ impl Actor for LeadActor {
                         answer(rt, w);
                         return Ok(());
                     }
-                    Some(w) => rt.waiters.push(w),
+                    Some(mut w) => {
+                        // The row handed over, right after everything applied: applied as it
+                        // is, no read (else something before it is still to be read).
+                        let handed = w
+                            .row
+                            .take()
+                            .filter(|h| h.prev.is_some_and(|p| p <= rt.last_applied) && h.item.id > rt.last_applied);
+                        rt.waiters.push(w);
+                        if let Some(h) = handed {
+                            self.apply_items(rt, vec![h.item]).await?;
+                            for w in std::mem::take(&mut rt.waiters) {
+                                answer(rt, w);
+                            }
+                            return Ok(());
+                        }
+                    }
                     None => {}
                 }
                 self.apply_inbox(rt).await?;
@@ -160,15 +223,6 @@ impl Actor for LeadActor {
                 self.arm_idle_check(&myself, rt);
             }
         }
-        Ok(())
-    }
-
-    async fn post_stop(&self, _myself: ActorRef<LeadMsg>, rt: &mut LeadRuntime) -> Result<(), ActorProcessingErr> {
-        // Not called after a panic; the supervisor keeps the gauge right in that case.
-        if let Some(h) = rt.idle_timer.take() {
-            h.abort();
-        }
-        metrics::gauge!(telemetry::ACTORS_ACTIVE).decrement(1.0);
         Ok(())
     }
 }
@@ -200,179 +254,188 @@ impl LeadActor {
             if items.is_empty() {
                 return Ok(());
             }
-            for item in items {
-                let started = Instant::now();
-                let kind = item.payload.kind();
-                let chain = self.has_chain(rt);
-                let running = rt.fallback.running();
-                let mut fb = None;
-                let (event, text_in) = match item.payload {
-                    InboxPayload::Intake { phone, text } => {
-                        let text_in = text.clone().filter(|t| !t.trim().is_empty());
-                        // A lead of a source with a chain that the bot cannot talk to on its
-                        // own channel (it cannot write first and the client has not written):
-                        // the chain reaches it; the card's number is where SMS and calls go.
-                        if chain && !self.can_open(&rt.lead.channel, text_in.is_some()) {
-                            let start = FbEvent::Start {
-                                source: rt.lead.source.clone(),
-                                lead_channel: rt.lead.channel.to_string(),
-                            };
-                            self.step_with(rt, vec![], vec![start], text_in, Some(item.id), None)
-                                .await?;
-                            continue;
-                        }
-                        (
-                            Event::Intake {
-                                phone,
-                                text,
-                                channel_can_talk: self.deps.channels.can_talk(&rt.lead.channel),
-                            },
-                            text_in,
-                        )
-                    }
-                    // The client answers a lead the chain is reaching on the lead's own channel
-                    // (or its web chat): the dialog opens there and takes the message.
-                    InboxPayload::Message { text } if running && rt.state.status == LeadStatus::New => {
-                        let channel = rt.lead.channel.clone();
-                        let stepped = self
-                            .step_with(
-                                rt,
-                                vec![
-                                    Event::ChannelJoined {
-                                        channel: channel.clone(),
-                                    },
-                                    Event::ClientMessage { text: text.clone() },
-                                ],
-                                vec![FbEvent::Answered {
-                                    channel: channel.to_string(),
-                                }],
-                                Some(text),
-                                Some(item.id),
-                                None,
-                            )
-                            .await;
-                        stepped?;
-                        continue;
-                    }
-                    InboxPayload::ChannelLost { reason, channel } if chain || running => {
-                        let channel = channel.unwrap_or_else(|| rt.state.channel.clone()).to_string();
-                        tracing::warn!(lead_id = %rt.lead.id, reason = %reason, channel = %channel, "client channel lost");
-                        let waiting = rt.state.status == LeadStatus::BotProcessing
-                            && !rt.state.awaiting_manager
-                            && rt.state.phone.is_none()
-                            && rt.state.taken_over_by.is_none();
-                        let lost = FbEvent::ChannelLost {
-                            channel: channel.clone(),
-                        };
-                        if running {
-                            // A step's channel failed: the next step at once.
-                            self.step_with(rt, vec![], vec![lost], None, Some(item.id), None)
-                                .await?;
-                            continue;
-                        }
-                        if chain && !rt.fallback.started && waiting && channel == rt.state.channel.as_str() {
-                            // The dialog's chat is gone before the phone: the chain takes over.
-                            let start = FbEvent::Start {
-                                source: rt.lead.source.clone(),
-                                lead_channel: channel,
-                            };
-                            self.step_with(rt, vec![], vec![lost, start], None, Some(item.id), None)
-                                .await?;
-                            continue;
-                        }
-                        // Not the chain's business: the dialog decides as before.
-                        (Event::ChannelLost, None)
-                    }
-                    InboxPayload::Message { text } => (Event::ClientMessage { text: text.clone() }, Some(text)),
-                    InboxPayload::Assigned {
-                        manager_id,
-                        manager_name,
-                    } => (
-                        Event::ManagerAssigned(ManagerRef {
-                            id: manager_id,
-                            name: manager_name,
-                        }),
-                        None,
-                    ),
-                    InboxPayload::Accepted => (Event::Accepted, None),
-                    InboxPayload::Closed => (Event::Closed, None),
-                    InboxPayload::Contact { phone, verified } => (
-                        Event::ContactShared {
-                            phone: phone.clone(),
-                            verified,
-                        },
-                        Some(format!("[контакт] {phone}")),
-                    ),
-                    // A key pressed in the automated call: the manager's key hands the lead over
-                    // with the number from its card (the one that was called).
-                    InboxPayload::CallAnswered { digits, manager } => {
-                        let said = format!(
-                            "[звонок] нажато: {}",
-                            if digits.is_empty() {
-                                "ничего"
-                            } else {
-                                digits.as_str()
-                            }
-                        );
-                        let phone = rt.lead.phone.as_ref().map(|p| p.as_str().to_string());
-                        let (mut events, mut fb_events) = (vec![], vec![]);
-                        if let (true, Some(phone)) = (manager, phone) {
-                            let s = &rt.state;
-                            match s.status {
-                                LeadStatus::New => events.push(Event::Intake {
-                                    phone: Some(phone),
-                                    text: None,
-                                    channel_can_talk: false,
-                                }),
-                                LeadStatus::BotProcessing if s.phone.is_none() && !s.awaiting_manager => {
-                                    events.push(Event::ContactShared { phone, verified: true })
-                                }
-                                _ => {}
-                            }
-                            if running {
-                                fb_events.push(FbEvent::Answered {
-                                    channel: fallback::VOICE.into(),
-                                });
-                            }
-                        }
-                        self.step_with(rt, events, fb_events, Some(said), Some(item.id), None)
-                            .await?;
-                        continue;
-                    }
-                    InboxPayload::ChannelJoined { channel } => {
-                        if running {
-                            fb = Some(FbEvent::Answered {
-                                channel: channel.to_string(),
-                            });
-                        }
-                        (Event::ChannelJoined { channel }, None)
-                    }
-                    InboxPayload::TakeOver { by } => (Event::TakenOver { by }, None),
-                    InboxPayload::ManagerMessage { author, text } => {
-                        rt.author = Some(author);
-                        (Event::ManagerWrote { text }, None)
-                    }
-                    InboxPayload::MarkLowQuality => (Event::MarkedLowQuality, None),
-                    InboxPayload::Reassign => (Event::ReassignRequested, None),
-                    InboxPayload::ChannelLost { reason, .. } => {
-                        tracing::warn!(lead_id = %rt.lead.id, reason = %reason, "client channel lost");
-                        (Event::ChannelLost, None)
-                    }
-                };
-                let stepped = self
-                    .step_with(rt, vec![event], fb.into_iter().collect(), text_in, Some(item.id), None)
-                    .await;
-                rt.author = None;
-                stepped?;
-                let lag = (Utc::now() - item.received_at).num_milliseconds().max(0) as f64 / 1000.0;
-                metrics::histogram!(telemetry::INBOX_LAG).record(lag);
-                metrics::histogram!(telemetry::MESSAGE_HANDLING, "kind" => kind)
-                    .record(started.elapsed().as_secs_f64());
-            }
+            self.apply_items(rt, items).await?;
             if !more {
                 return Ok(());
             }
         }
+    }
+
+    /// Applies inbox rows in order, one step each.
+    async fn apply_items(
+        &self,
+        rt: &mut LeadRuntime,
+        items: Vec<crate::store::InboxItem>,
+    ) -> Result<(), ActorProcessingErr> {
+        for item in items {
+            let started = Instant::now();
+            let kind = item.payload.kind();
+            let chain = self.has_chain(rt);
+            let running = rt.fallback.running();
+            let mut fb = None;
+            let (event, text_in) = match item.payload {
+                InboxPayload::Intake { phone, text } => {
+                    let text_in = text.clone().filter(|t| !t.trim().is_empty());
+                    // A lead of a source with a chain that the bot cannot talk to on its
+                    // own channel (it cannot write first and the client has not written):
+                    // the chain reaches it; the card's number is where SMS and calls go.
+                    if chain && !self.can_open(&rt.lead.channel, text_in.is_some()) {
+                        let start = FbEvent::Start {
+                            source: rt.lead.source.clone(),
+                            lead_channel: rt.lead.channel.to_string(),
+                        };
+                        self.step_with(rt, vec![], vec![start], text_in, Some(item.id), None)
+                            .await?;
+                        continue;
+                    }
+                    (
+                        Event::Intake {
+                            phone,
+                            text,
+                            channel_can_talk: self.deps.channels.can_talk(&rt.lead.channel),
+                        },
+                        text_in,
+                    )
+                }
+                // The client answers a lead the chain is reaching on the lead's own channel
+                // (or its web chat): the dialog opens there and takes the message.
+                InboxPayload::Message { text } if running && rt.state.status == LeadStatus::New => {
+                    let channel = rt.lead.channel.clone();
+                    let stepped = self
+                        .step_with(
+                            rt,
+                            vec![
+                                Event::ChannelJoined {
+                                    channel: channel.clone(),
+                                },
+                                Event::ClientMessage { text: text.clone() },
+                            ],
+                            vec![FbEvent::Answered {
+                                channel: channel.to_string(),
+                            }],
+                            Some(text),
+                            Some(item.id),
+                            None,
+                        )
+                        .await;
+                    stepped?;
+                    continue;
+                }
+                InboxPayload::ChannelLost { reason, channel } if chain || running => {
+                    let channel = channel.unwrap_or_else(|| rt.state.channel.clone()).to_string();
+                    tracing::warn!(lead_id = %rt.lead.id, reason = %reason, channel = %channel, "client channel lost");
+                    let waiting = rt.state.status == LeadStatus::BotProcessing
+                        && !rt.state.awaiting_manager
+                        && rt.state.phone.is_none()
+                        && rt.state.taken_over_by.is_none();
+                    let lost = FbEvent::ChannelLost {
+                        channel: channel.clone(),
+                    };
+                    if running {
+                        // A step's channel failed: the next step at once.
+                        self.step_with(rt, vec![], vec![lost], None, Some(item.id), None)
+                            .await?;
+                        continue;
+                    }
+                    if chain && !rt.fallback.started && waiting && channel == rt.state.channel.as_str() {
+                        // The dialog's chat is gone before the phone: the chain takes over.
+                        let start = FbEvent::Start {
+                            source: rt.lead.source.clone(),
+                            lead_channel: channel,
+                        };
+                        self.step_with(rt, vec![], vec![lost, start], None, Some(item.id), None)
+                            .await?;
+                        continue;
+                    }
+                    // Not the chain's business: the dialog decides as before.
+                    (Event::ChannelLost, None)
+                }
+                InboxPayload::Message { text } => (Event::ClientMessage { text: text.clone() }, Some(text)),
+                InboxPayload::Assigned {
+                    manager_id,
+                    manager_name,
+                } => (
+                    Event::ManagerAssigned(ManagerRef {
+                        id: manager_id,
+                        name: manager_name,
+                    }),
+                    None,
+                ),
+                InboxPayload::Accepted => (Event::Accepted, None),
+                InboxPayload::Closed => (Event::Closed, None),
+                InboxPayload::Contact { phone, verified } => (
+                    Event::ContactShared {
+                        phone: phone.clone(),
+                        verified,
+                    },
+                    Some(format!("[контакт] {phone}")),
+                ),
+                // A key pressed in the automated call: the manager's key hands the lead over
+                // with the number from its card (the one that was called).
+                InboxPayload::CallAnswered { digits, manager } => {
+                    let said = format!(
+                        "[звонок] нажато: {}",
+                        if digits.is_empty() {
+                            "ничего"
+                        } else {
+                            digits.as_str()
+                        }
+                    );
+                    let phone = rt.lead.phone.as_ref().map(|p| p.as_str().to_string());
+                    let (mut events, mut fb_events) = (vec![], vec![]);
+                    if let (true, Some(phone)) = (manager, phone) {
+                        let s = &rt.state;
+                        match s.status {
+                            LeadStatus::New => events.push(Event::Intake {
+                                phone: Some(phone),
+                                text: None,
+                                channel_can_talk: false,
+                            }),
+                            LeadStatus::BotProcessing if s.phone.is_none() && !s.awaiting_manager => {
+                                events.push(Event::ContactShared { phone, verified: true })
+                            }
+                            _ => {}
+                        }
+                        if running {
+                            fb_events.push(FbEvent::Answered {
+                                channel: fallback::VOICE.into(),
+                            });
+                        }
+                    }
+                    self.step_with(rt, events, fb_events, Some(said), Some(item.id), None)
+                        .await?;
+                    continue;
+                }
+                InboxPayload::ChannelJoined { channel } => {
+                    if running {
+                        fb = Some(FbEvent::Answered {
+                            channel: channel.to_string(),
+                        });
+                    }
+                    (Event::ChannelJoined { channel }, None)
+                }
+                InboxPayload::TakeOver { by } => (Event::TakenOver { by }, None),
+                InboxPayload::ManagerMessage { author, text } => {
+                    rt.author = Some(author);
+                    (Event::ManagerWrote { text }, None)
+                }
+                InboxPayload::MarkLowQuality => (Event::MarkedLowQuality, None),
+                InboxPayload::Reassign => (Event::ReassignRequested, None),
+                InboxPayload::ChannelLost { reason, .. } => {
+                    tracing::warn!(lead_id = %rt.lead.id, reason = %reason, "client channel lost");
+                    (Event::ChannelLost, None)
+                }
+            };
+            let stepped = self
+                .step_with(rt, vec![event], fb.into_iter().collect(), text_in, Some(item.id), None)
+                .await;
+            rt.author = None;
+            stepped?;
+            let lag = (Utc::now() - item.received_at).num_milliseconds().max(0) as f64 / 1000.0;
+            metrics::histogram!(telemetry::INBOX_LAG).record(lag);
+            metrics::histogram!(telemetry::MESSAGE_HANDLING, "kind" => kind).record(started.elapsed().as_secs_f64());
+        }
+        Ok(())
     }
 
     async fn apply_timer(&self, rt: &mut LeadRuntime, timer: DueTimer) -> Result<(), ActorProcessingErr> {
@@ -439,6 +502,7 @@ impl LeadActor {
                 after: &state,
                 effects: &effects,
                 caps: self.deps.channels.capabilities(&state.channel),
+                transcript_delivers: self.deps.channels.delivered_by_transcript(&state.channel),
             },
             &|id| self.deps.routing.roster.head_of(id).map(|h| h.as_ref()),
         );
@@ -460,6 +524,9 @@ impl LeadActor {
         rt.version = version;
         if let Some(id) = inbox_id {
             rt.last_applied = id;
+        }
+        if !commit.projection_unchanged {
+            rt.written = Some((commit.projection.clone(), Instant::now()));
         }
         rt.fallback = fb_state;
         for e in &fb_fx {
@@ -640,6 +707,7 @@ impl LeadActor {
                             kind: KIND_MESSAGE.into(),
                             payload: serde_json::to_value(&msg)?,
                             idempotency_key: format!("lead:{lead}:v{version}:fb{i}.{j}"),
+                            delivered: false,
                         });
                     }
                 }
@@ -741,7 +809,7 @@ impl LeadActor {
         }
         rt.lead.channel = state.channel.clone();
         rt.state = state;
-        if !commit.outbox.is_empty() {
+        if commit.outbox.iter().any(|o| !o.delivered) {
             self.deps.outbox_wake.notify_one();
         }
         // After the commit: a crash before this leaves the load to be re-derived at start.
@@ -872,22 +940,28 @@ fn commit_of(
             o.insert("fallback".into(), serde_json::to_value(fallback)?);
         }
     }
+    let projection = Projection {
+        channel: state.channel.clone(),
+        status: state.status,
+        // While a chain reaches the client, the card's number (where its SMS and calls go)
+        // stays on the lead until the dialog has one of its own.
+        phone: state
+            .phone
+            .clone()
+            .or_else(|| fallback.started.then(|| rt.lead.phone.clone()).flatten()),
+        manager_id: state.manager.as_ref().map(|m| m.id.clone()),
+        reason: state.outcome.map(|o| o.as_str().to_string()),
+    };
+    let projection_unchanged = rt
+        .written
+        .as_ref()
+        .is_some_and(|(p, at)| *p == projection && at.elapsed() < PROJECTION_REFRESH);
     Ok(StepCommit {
         lead: rt.lead.id,
         expected_version: rt.version,
         state: snapshot,
-        projection: Projection {
-            channel: state.channel.clone(),
-            status: state.status,
-            // While a chain reaches the client, the card's number (where its SMS and calls go)
-            // stays on the lead until the dialog has one of its own.
-            phone: state
-                .phone
-                .clone()
-                .or_else(|| fallback.started.then(|| rt.lead.phone.clone()).flatten()),
-            manager_id: state.manager.as_ref().map(|m| m.id.clone()),
-            reason: state.outcome.map(|o| o.as_str().to_string()),
-        },
+        projection,
+        projection_unchanged,
         applied_inbox_id: inbox_id,
         author: rt.author.clone(),
         transcript: text_in

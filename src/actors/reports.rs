@@ -237,6 +237,7 @@ impl ReportService {
                         kind: KIND_REPORT.to_string(),
                         payload: serde_json::to_value(&delivery).map_err(RenderError::from)?,
                         idempotency_key: format!("report:{key}"),
+                        delivered: false,
                     };
                     let send = ReportSend {
                         key: key.clone(),

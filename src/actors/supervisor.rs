@@ -18,6 +18,9 @@ use crate::routing::Roster;
 use crate::store::{DueTimer, StoreError};
 use crate::telemetry;
 
+/// How long an operator's restart waits for the new actor to load and catch up.
+const RESTART_WAIT: Duration = Duration::from_secs(5);
+
 pub enum SupervisorMsg {
     /// Something is in the lead's inbox: activate it if needed and let it pull.
     Wake(LeadId, Option<Waiter>),
@@ -129,11 +132,24 @@ impl Actor for LeadSupervisor {
                 st.transient.remove(&lead);
                 let waiters = st.restarting.remove(&lead).unwrap_or_default();
                 let result = match st.ensure_live(&myself, lead).await {
+                    // Answered once the new actor has loaded its snapshot and applied its inbox
+                    // (it loads after the spawn): a start that fails is the operator's answer.
                     Some(actor) => {
-                        let _ = actor.cast(LeadMsg::Pull { done: None });
-                        tracing::info!(lead_id = %lead, "lead actor restarted by operator");
-                        metrics::counter!(telemetry::ACTOR_RESTARTS, "cause" => "operator").increment(1);
-                        Ok(())
+                        let (done, loaded) = tokio::sync::oneshot::channel();
+                        let waiter = Waiter {
+                            inbox_id: None,
+                            reply: done,
+                            row: None,
+                        };
+                        let _ = actor.cast(LeadMsg::Pull { done: Some(waiter) });
+                        match tokio::time::timeout(RESTART_WAIT, loaded).await {
+                            Ok(Ok(_)) => {
+                                tracing::info!(lead_id = %lead, "lead actor restarted by operator");
+                                metrics::counter!(telemetry::ACTOR_RESTARTS, "cause" => "operator").increment(1);
+                                Ok(())
+                            }
+                            _ => Err(format!("lead {lead} could not be started")),
+                        }
                     }
                     None => Err(format!("lead {lead} could not be started")),
                 };

@@ -30,6 +30,12 @@ pub use crate::domain::capabilities::{Buttons, Capabilities, Initiate, PhoneShar
 pub trait Channel: Send + Sync + 'static {
     fn name(&self) -> &'static str;
     fn capabilities(&self) -> Capabilities;
+    /// The client reads the bot's messages from the transcript the lead's step stored (the web
+    /// chat page): nothing is left to deliver, so the rows are written delivered and this
+    /// channel's [`send`](Self::send) is never called for them.
+    fn delivered_by_transcript(&self) -> bool {
+        false
+    }
     /// Delivers one bot message (already fitted to [`Capabilities`]: its text within
     /// `max_text_len`, buttons only where the channel has them); `idempotency_key` is stable
     /// across retries; `outbox_id` is the row's, for providers that report on a message later
@@ -70,6 +76,11 @@ impl Channels {
     /// Whether the bot can hold a dialog with a lead that came from `name`.
     pub fn can_talk(&self, name: &str) -> bool {
         self.get(name).is_some_and(|c| c.capabilities().realtime)
+    }
+
+    /// Whether `name`'s messages reach the client through the transcript alone.
+    pub fn delivered_by_transcript(&self, name: &str) -> bool {
+        self.get(name).is_some_and(|c| c.delivered_by_transcript())
     }
 
     /// What the channel `name` can do, if leadbot has it.

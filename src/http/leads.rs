@@ -47,8 +47,13 @@ pub struct LeadSummary {
 
 /// The client side of a lead (messages, transcript) needs its chat token, or the operator's.
 fn check_client(state: &AppState, lead: &LeadRecord, headers: &HeaderMap) -> Result<(), ApiError> {
+    check_client_token(state, lead.chat_token.as_deref(), headers)
+}
+
+/// [`check_client`] against the lead's token (`None`: it has none).
+fn check_client_token(state: &AppState, token: Option<&str>, headers: &HeaderMap) -> Result<(), ApiError> {
     let given = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
-    if webchat::verify_chat_token(lead, given("x-chat-token")) {
+    if webchat::verify_token(token, given("x-chat-token")) {
         return Ok(());
     }
     if let Some(op) = &state.operator_token {
@@ -150,6 +155,8 @@ pub async fn create(
     })?;
     let id = created.lead.id;
     let lead = state.store.get_lead(id).await?;
+    // The client's first message follows at once: its token is at hand already.
+    state.chat_tokens.remember(id, lead.chat_token.as_deref());
     let code = if created.created {
         StatusCode::CREATED
     } else {
@@ -200,7 +207,9 @@ pub async fn post_message(
     ApiJson(req): ApiJson<PostMessage>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let lead = LeadId(id);
-    check_client(&state, &state.store.get_lead(lead).await?, &headers)?;
+    // The token from memory: a client message costs no read of the lead.
+    let token = state.chat_tokens.of(state.store.as_ref(), lead).await?;
+    check_client_token(&state, token.as_deref(), &headers)?;
     if req.text.trim().is_empty() {
         return Err(ApiError::Unprocessable("`text` must not be empty".into()));
     }

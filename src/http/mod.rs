@@ -4,6 +4,7 @@
 pub mod auth;
 mod channels;
 mod chat;
+mod chat_tokens;
 pub mod console;
 mod deals;
 mod error;
@@ -52,6 +53,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// The one way a request reaches a lead.
     pub intake: Intake,
+    /// Leads' chat tokens, remembered (client messages check one each).
+    pub chat_tokens: Arc<chat_tokens::ChatTokens>,
     /// The operator's view of lead actors (inspect, restart).
     pub supervisor: ActorRef<SupervisorMsg>,
     pub pool: ActorRef<PoolMsg>,

@@ -232,6 +232,7 @@ impl JobBoard {
             })
             .unwrap_or(Value::Null),
             idempotency_key: key,
+            delivered: false,
         }
     }
 
@@ -272,6 +273,7 @@ impl JobBoard {
                     })
                     .unwrap_or(Value::Null),
                     idempotency_key: format!("job:{job_id}:responsible"),
+                    delivered: false,
                 });
             }
             if let Some(manager) = job.deal.as_ref().and_then(|d| d.manager_id.as_deref()) {

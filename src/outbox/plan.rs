@@ -23,6 +23,9 @@ pub struct StepInput<'a> {
     /// What the lead's channel (after the step) can carry; `None`: a channel leadbot has no
     /// adapter for (the rows fail at delivery as before).
     pub caps: Option<Capabilities>,
+    /// The channel's client reads the bot's messages from the transcript (the web chat page):
+    /// the message rows are delivered by the commit that stores them.
+    pub transcript_delivers: bool,
 }
 
 /// Everything a step sends or changes besides its state.
@@ -63,6 +66,7 @@ pub fn plan(input: &StepInput<'_>, head_of: &dyn Fn(&ManagerId) -> Option<Manage
             phone: after.phone.clone(),
         }),
         idempotency_key: key,
+        delivered: false,
     };
     let mut plan = Plan::default();
     for (i, effect) in effects.iter().enumerate() {
@@ -97,6 +101,7 @@ pub fn plan(input: &StepInput<'_>, head_of: &dyn Fn(&ManagerId) -> Option<Manage
                         } else {
                             key(&format!("say{i}.{j}"))
                         },
+                        delivered: input.transcript_delivers,
                     });
                 }
             }
@@ -148,6 +153,7 @@ pub fn plan(input: &StepInput<'_>, head_of: &dyn Fn(&ManagerId) -> Option<Manage
                     update,
                 }),
                 idempotency_key: key(&format!("crm{i}")),
+                delivered: false,
             });
         }
     }
@@ -274,6 +280,7 @@ mod tests {
             after,
             effects,
             caps: None,
+            transcript_delivers: false,
         }
     }
 

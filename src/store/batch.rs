@@ -8,7 +8,7 @@ use sqlx::{PgPool, Row};
 
 pub use super::batch_results::InboxJob;
 use super::batch_results::{inbox_first_ids, inbox_results, step_results, transcript_entries, BatchOutcome};
-use super::{StepCommit, StoreError, StoreResult, TimerChange};
+use super::{StepCommit, StoreError, StoreResult, StoredInbox, TimerChange};
 use crate::domain::LeadId;
 
 /// Commits a batch of steps; a stale step fails alone (version conflict), a lost connection
@@ -45,8 +45,9 @@ fn batch_error(e: &sqlx::Error) -> StoreError {
     StoreError::copy_of(e)
 }
 
-/// Inserts a batch of inbox rows: `Ok(Some(id))` stored, `Ok(None)` a duplicate, `LeadNotFound`.
-pub async fn insert_inbox(pool: &PgPool, jobs: Vec<InboxJob>) -> Vec<StoreResult<Option<i64>>> {
+/// Inserts a batch of inbox rows: `Ok(Some(row))` stored, `Ok(None)` a duplicate,
+/// `LeadNotFound`.
+pub async fn insert_inbox(pool: &PgPool, jobs: Vec<InboxJob>) -> Vec<StoreResult<Option<StoredInbox>>> {
     match insert_inbox_batch(pool, &jobs).await {
         Ok(results) => results,
         // One row the database refuses must not fail the others' requests: each on its own.
@@ -65,19 +66,29 @@ pub async fn insert_inbox(pool: &PgPool, jobs: Vec<InboxJob>) -> Vec<StoreResult
     }
 }
 
-async fn insert_inbox_batch(pool: &PgPool, jobs: &[InboxJob]) -> Result<Vec<StoreResult<Option<i64>>>, sqlx::Error> {
+async fn insert_inbox_batch(
+    pool: &PgPool,
+    jobs: &[InboxJob],
+) -> Result<Vec<StoreResult<Option<StoredInbox>>>, sqlx::Error> {
     let payloads: Vec<serde_json::Value> = jobs
         .iter()
         .map(|j| serde_json::to_value(&j.payload).unwrap_or(serde_json::Value::Null))
         .collect();
+    // `prev`: the lead's newest row before this statement (the statement's own rows are not
+    // visible to it; rows of one lead within the batch are chained below). This writer is the
+    // only one adding rows to a lead that exists, so nothing can land between the two.
     let rows = sqlx::query(
-        "INSERT INTO inbox (lead_id, source, dedupe_key, payload)
-         SELECT u.lead_id, u.source, u.key, u.payload
-         FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::jsonb[]) WITH ORDINALITY AS u(lead_id, source, key, payload, n)
-         JOIN leads l ON l.id = u.lead_id
-         ORDER BY u.n
-         ON CONFLICT (source, dedupe_key) DO NOTHING
-         RETURNING id, source, dedupe_key",
+        "WITH ins AS (
+             INSERT INTO inbox (lead_id, source, dedupe_key, payload)
+             SELECT u.lead_id, u.source, u.key, u.payload
+             FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::jsonb[]) WITH ORDINALITY AS u(lead_id, source, key, payload, n)
+             JOIN leads l ON l.id = u.lead_id
+             ORDER BY u.n
+             ON CONFLICT (source, dedupe_key) DO NOTHING
+             RETURNING id, lead_id, source, dedupe_key, received_at)
+         SELECT ins.id, ins.source, ins.dedupe_key, ins.received_at, ins.lead_id,
+             COALESCE((SELECT max(i.id) FROM inbox i WHERE i.lead_id = ins.lead_id), 0) AS prev
+         FROM ins ORDER BY ins.id",
     )
     .bind(jobs.iter().map(|j| j.lead.0).collect::<Vec<_>>())
     .bind(jobs.iter().map(|j| j.source.as_str()).collect::<Vec<_>>())
@@ -85,10 +96,23 @@ async fn insert_inbox_batch(pool: &PgPool, jobs: &[InboxJob]) -> Result<Vec<Stor
     .bind(&payloads)
     .fetch_all(pool)
     .await?;
-    let stored: HashMap<(String, String), i64> = rows
-        .iter()
-        .map(|r| ((r.get::<String, _>(1), r.get::<String, _>(2)), r.get::<i64, _>(0)))
-        .collect();
+    let mut last_of_lead: HashMap<i64, i64> = HashMap::new();
+    let mut stored: HashMap<(String, String), StoredInbox> = HashMap::with_capacity(rows.len());
+    for r in &rows {
+        let id: i64 = r.try_get(0)?;
+        let lead: i64 = r.try_get(4)?;
+        let before: i64 = r.try_get(5)?;
+        // Ascending ids: a lead's earlier row in this batch is this one's predecessor.
+        let prev = last_of_lead.insert(lead, id).unwrap_or(before);
+        stored.insert(
+            (r.try_get(1)?, r.try_get(2)?),
+            StoredInbox {
+                id,
+                prev: Some(prev),
+                received_at: r.try_get(3)?,
+            },
+        );
+    }
     // Rows not inserted are duplicates, unless their lead does not exist.
     let (gets_id, missing) = inbox_first_ids(jobs, &stored);
     let existing: HashSet<i64> = if missing.is_empty() {
@@ -158,7 +182,9 @@ async fn commit_batch(pool: &PgPool, steps: &[&StepCommit]) -> Result<BatchOutco
     let ok: Vec<&StepCommit> = steps.iter().copied().filter(|s| written.contains(&s.lead)).collect();
     let conflicts: HashSet<LeadId> = steps.iter().map(|s| s.lead).filter(|l| !written.contains(l)).collect();
 
-    if !ok.is_empty() {
+    // Steps that changed nothing on the card write nothing there.
+    let cards: Vec<&StepCommit> = ok.iter().copied().filter(|s| !s.projection_unchanged).collect();
+    if !cards.is_empty() {
         sqlx::query(
             "UPDATE leads l SET status = u.status, phone = u.phone, manager_id = u.manager_id, reason = u.reason,
                  channel = u.channel, updated_at = now()
@@ -166,20 +192,22 @@ async fn commit_batch(pool: &PgPool, steps: &[&StepCommit]) -> Result<BatchOutco
                  AS u(id, status, phone, manager_id, reason, channel)
              WHERE l.id = u.id",
         )
-        .bind(ok.iter().map(|s| s.lead.0).collect::<Vec<_>>())
-        .bind(ok.iter().map(|s| s.projection.status.as_str()).collect::<Vec<_>>())
+        .bind(cards.iter().map(|s| s.lead.0).collect::<Vec<_>>())
+        .bind(cards.iter().map(|s| s.projection.status.as_str()).collect::<Vec<_>>())
         .bind(
-            ok.iter()
+            cards
+                .iter()
                 .map(|s| s.projection.phone.as_ref().map(|p| p.as_str()))
                 .collect::<Vec<_>>(),
         )
         .bind(
-            ok.iter()
+            cards
+                .iter()
                 .map(|s| s.projection.manager_id.as_ref().map(|m| m.as_str()))
                 .collect::<Vec<_>>(),
         )
-        .bind(ok.iter().map(|s| s.projection.reason.clone()).collect::<Vec<_>>())
-        .bind(ok.iter().map(|s| s.projection.channel.as_str()).collect::<Vec<_>>())
+        .bind(cards.iter().map(|s| s.projection.reason.clone()).collect::<Vec<_>>())
+        .bind(cards.iter().map(|s| s.projection.channel.as_str()).collect::<Vec<_>>())
         .execute(&mut *tx)
         .await?;
     }
@@ -229,9 +257,11 @@ async fn commit_batch(pool: &PgPool, steps: &[&StepCommit]) -> Result<BatchOutco
         .collect();
     if !outbox.is_empty() {
         sqlx::query(
-            "INSERT INTO outbox (lead_id, kind, payload, idempotency_key)
-             SELECT lead_id, kind, payload, key FROM UNNEST($1::bigint[], $2::text[], $3::jsonb[], $4::text[])
-                 WITH ORDINALITY AS x(lead_id, kind, payload, key, n)
+            "INSERT INTO outbox (lead_id, kind, payload, idempotency_key, status, sent_at)
+             SELECT lead_id, kind, payload, key,
+                 CASE WHEN delivered THEN 'sent' ELSE 'pending' END, CASE WHEN delivered THEN now() END
+             FROM UNNEST($1::bigint[], $2::text[], $3::jsonb[], $4::text[], $5::bool[])
+                 WITH ORDINALITY AS x(lead_id, kind, payload, key, delivered, n)
              ORDER BY n
              ON CONFLICT (idempotency_key) DO NOTHING",
         )
@@ -239,6 +269,7 @@ async fn commit_batch(pool: &PgPool, steps: &[&StepCommit]) -> Result<BatchOutco
         .bind(outbox.iter().map(|o| o.1.kind.as_str()).collect::<Vec<_>>())
         .bind(outbox.iter().map(|o| o.1.payload.clone()).collect::<Vec<_>>())
         .bind(outbox.iter().map(|o| o.1.idempotency_key.as_str()).collect::<Vec<_>>())
+        .bind(outbox.iter().map(|o| o.1.delivered).collect::<Vec<_>>())
         .execute(&mut *tx)
         .await?;
     }

@@ -73,7 +73,7 @@ pub fn transcript_entries(
 /// Which jobs got the row `stored` (by source and key): of several jobs with one key in the
 /// batch only the first; and the leads of the others, whose existence decides duplicate or
 /// unknown lead.
-pub fn inbox_first_ids(jobs: &[InboxJob], stored: &HashMap<(String, String), i64>) -> (Vec<bool>, Vec<i64>) {
+pub fn inbox_first_ids<T>(jobs: &[InboxJob], stored: &HashMap<(String, String), T>) -> (Vec<bool>, Vec<i64>) {
     let mut first = HashSet::new();
     let gets_id: Vec<bool> = jobs
         .iter()
@@ -91,13 +91,13 @@ pub fn inbox_first_ids(jobs: &[InboxJob], stored: &HashMap<(String, String), i64
     (gets_id, missing)
 }
 
-/// Each inbox job's result: `Some(id)` stored, `None` a duplicate, `LeadNotFound`.
-pub fn inbox_results(
+/// Each inbox job's result: `Some(row)` stored, `None` a duplicate, `LeadNotFound`.
+pub fn inbox_results<T: Copy>(
     jobs: &[InboxJob],
     gets_id: Vec<bool>,
-    stored: &HashMap<(String, String), i64>,
+    stored: &HashMap<(String, String), T>,
     existing: &HashSet<i64>,
-) -> Vec<StoreResult<Option<i64>>> {
+) -> Vec<StoreResult<Option<T>>> {
     jobs.iter()
         .zip(gets_id)
         .map(|(j, got)| {

@@ -61,6 +61,26 @@ pub trait Store: Send + Sync + 'static {
         payload: &InboxPayload,
     ) -> StoreResult<Option<i64>>;
 
+    /// [`enqueue_inbox`](Self::enqueue_inbox), answering with the stored row's place in the
+    /// lead's inbox where the store knows it (the lead's owner then needs no read to apply it).
+    /// This default knows no predecessor, and its `received_at` is the time of the answer.
+    async fn enqueue_inbox_row(
+        &self,
+        lead: LeadId,
+        source: &str,
+        dedupe_key: &str,
+        payload: &InboxPayload,
+    ) -> StoreResult<Option<StoredInbox>> {
+        Ok(self
+            .enqueue_inbox(lead, source, dedupe_key, payload)
+            .await?
+            .map(|id| StoredInbox {
+                id,
+                prev: None,
+                received_at: Utc::now(),
+            }))
+    }
+
     /// The lead's record and last snapshot, for an actor starting up.
     async fn load_lead(&self, lead: LeadId) -> StoreResult<(LeadRecord, Option<Snapshot>)>;
 

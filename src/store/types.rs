@@ -28,8 +28,23 @@ pub struct InboxItem {
     pub received_at: DateTime<Utc>,
 }
 
+/// An inbox row as its insert stored it: what the lead's owner needs to apply it from memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredInbox {
+    pub id: i64,
+    /// The lead's row before this one (0: none); `None`: the store did not find out. An owner
+    /// that has applied `prev` (or later) has applied everything before this row, so it can
+    /// take this one as handed over, without reading the inbox.
+    pub prev: Option<i64>,
+    pub received_at: DateTime<Utc>,
+}
+
+/// How long a lead's owner may leave an unchanged projection unwritten: the lead row's
+/// `updated_at` (the console's "no answer for ..." clock) is never further behind than this.
+pub const PROJECTION_REFRESH: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// The projection columns written with each step.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Projection {
     pub channel: ChannelName,
     pub status: LeadStatus,
@@ -58,6 +73,10 @@ pub struct NewOutbox {
     pub kind: String,
     pub payload: serde_json::Value,
     pub idempotency_key: String,
+    /// Delivered by being stored: a lead's message on a channel whose client reads the
+    /// transcript (the web chat page). Written as sent, it is kept for the record and never
+    /// claimed. Only a lead's step writes such rows.
+    pub delivered: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -86,6 +105,10 @@ pub struct StepCommit {
     pub expected_version: i64,
     pub state: serde_json::Value,
     pub projection: Projection,
+    /// `projection` is what the lead's row already holds (written by an earlier step of this
+    /// owner, not long ago): the row is left alone. Its `updated_at` is then up to
+    /// [`PROJECTION_REFRESH`] behind the lead's last step.
+    pub projection_unchanged: bool,
     /// The inbox row this step applied (marked applied with it).
     pub applied_inbox_id: Option<i64>,
     pub transcript: Vec<(Direction, String)>,

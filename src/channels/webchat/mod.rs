@@ -6,7 +6,7 @@
 mod inbound;
 mod outbound;
 
-pub use inbound::{message_key, verify_chat_token, SOURCE};
+pub use inbound::{message_key, verify_chat_token, verify_token, SOURCE};
 pub use outbound::WebChat;
 
 pub const CHANNEL: &str = "webchat";

@@ -29,6 +29,10 @@ impl Channel for WebChat {
         }
     }
 
+    fn delivered_by_transcript(&self) -> bool {
+        true
+    }
+
     async fn send(
         &self,
         _lead: &LeadRecord,

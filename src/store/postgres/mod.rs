@@ -23,7 +23,7 @@ use super::batch::{self, InboxJob};
 use super::group_commit::GroupCommit;
 use super::{
     Created, DueTimer, InboxItem, InboxPayload, LeadRecord, NewLead, OutboxItem, OutboxRow, Snapshot, StepCommit,
-    Store, StoreError, StoreResult, TimerRow, TranscriptEntry,
+    Store, StoreError, StoreResult, StoredInbox, TimerRow, TranscriptEntry,
 };
 use crate::domain::{ChannelName, LeadId, LeadStatus, ManagerId, Phone};
 
@@ -34,7 +34,9 @@ pub struct PgStore {
     epoch: Arc<epoch::Epoch>,
     /// Group-commit writers (see `group_commit.rs`): lead steps, inbound items.
     steps: GroupCommit<StepCommit, StoreResult<Vec<TranscriptEntry>>>,
-    inbox: GroupCommit<InboxJob, StoreResult<Option<i64>>>,
+    inbox: GroupCommit<InboxJob, StoreResult<Option<StoredInbox>>>,
+    /// Outbox rows their sink delivered, marked sent together (a sink has many in flight).
+    sent: GroupCommit<i64, StoreResult<()>>,
 }
 
 const ACQUIRE_TIMEOUT: Duration = Duration::from_millis(1500);
@@ -131,11 +133,32 @@ impl PgStore {
                 async move { batch::insert_inbox(&p, jobs).await }
             },
         );
+        let p = pool.clone();
+        let sent = GroupCommit::spawn(
+            "outbox_sent",
+            |_: &i64| None,
+            move |ids: Vec<i64>| {
+                let p = p.clone();
+                async move {
+                    let r = sqlx::query(
+                        "UPDATE outbox SET status = 'sent', sent_at = now(), last_error = NULL, claimed_by = NULL
+                         WHERE id = ANY($1::bigint[])",
+                    )
+                    .bind(&ids)
+                    .execute(&p)
+                    .await;
+                    ids.iter()
+                        .map(|_| r.as_ref().map(|_| ()).map_err(StoreError::copy_of))
+                        .collect()
+                }
+            },
+        );
         PgStore {
             pool,
             epoch: Arc::new(epoch),
             steps,
             inbox,
+            sent,
         }
     }
 
@@ -217,6 +240,19 @@ impl Store for PgStore {
         dedupe_key: &str,
         payload: &InboxPayload,
     ) -> StoreResult<Option<i64>> {
+        Ok(self
+            .enqueue_inbox_row(lead, source, dedupe_key, payload)
+            .await?
+            .map(|r| r.id))
+    }
+
+    async fn enqueue_inbox_row(
+        &self,
+        lead: LeadId,
+        source: &str,
+        dedupe_key: &str,
+        payload: &InboxPayload,
+    ) -> StoreResult<Option<StoredInbox>> {
         let job = InboxJob {
             lead,
             source: source.to_string(),
@@ -309,9 +345,16 @@ impl Store for PgStore {
 
     async fn next_timer_due(&self) -> StoreResult<Option<DateTime<Utc>>> {
         // A claimed timer comes back when its claim lapses (the lead did not handle it).
-        let row = sqlx::query("SELECT min(GREATEST(due_at, COALESCE(claimed_until, due_at))) FROM lead_timers")
-            .fetch_one(&self.pool)
-            .await?;
+        // Two index lookups (the earliest free timer, the earliest lapsing claim) rather than a
+        // scan of every timer: this runs after each step that arms one. A claim always ends
+        // after its timer's due time (a timer is claimed once due), so it is the later one.
+        let row = sqlx::query(
+            "SELECT LEAST(
+                 (SELECT min(due_at) FROM lead_timers WHERE claimed_until IS NULL),
+                 (SELECT min(claimed_until) FROM lead_timers WHERE claimed_until IS NOT NULL))",
+        )
+        .fetch_one(&self.pool)
+        .await?;
         Ok(row.try_get(0)?)
     }
 
@@ -359,13 +402,10 @@ impl Store for PgStore {
     }
 
     async fn outbox_sent(&self, id: i64) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE outbox SET status = 'sent', sent_at = now(), last_error = NULL, claimed_by = NULL WHERE id = $1",
-        )
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        self.sent
+            .submit(id)
+            .await
+            .map_err(|_| StoreError::Unavailable("the outbox writer has stopped".into()))?
     }
 
     async fn outbox_retry(&self, id: i64, error: &str, next_attempt_at: DateTime<Utc>) -> StoreResult<()> {

@@ -177,8 +177,10 @@ async fn commit_batch(pool: &SqlitePool, steps: &[&StepCommit]) -> Result<BatchO
     let ok: Vec<&StepCommit> = steps.iter().copied().filter(|s| written.contains(&s.lead)).collect();
     let conflicts: HashSet<LeadId> = steps.iter().map(|s| s.lead).filter(|l| !written.contains(l)).collect();
 
-    if !ok.is_empty() {
-        let rows: Vec<Value> = ok
+    // Steps that changed nothing on the card write nothing there.
+    let cards: Vec<&StepCommit> = ok.iter().copied().filter(|s| !s.projection_unchanged).collect();
+    if !cards.is_empty() {
+        let rows: Vec<Value> = cards
             .iter()
             .map(|s| {
                 json!({
@@ -248,13 +250,15 @@ async fn commit_batch(pool: &SqlitePool, steps: &[&StepCommit]) -> Result<BatchO
         .flat_map(|s| {
             s.outbox
                 .iter()
-                .map(move |o| json!({"lead": s.lead.0, "kind": o.kind, "payload": o.payload, "key": o.idempotency_key}))
+                .map(move |o| json!({"lead": s.lead.0, "kind": o.kind, "payload": o.payload, "key": o.idempotency_key, "delivered": o.delivered}))
         })
         .collect();
     if !outbox.is_empty() {
         sqlx::query(
-            "INSERT INTO outbox (lead_id, kind, payload, idempotency_key, next_attempt_at, created_at)
-             SELECT value ->> 'lead', value ->> 'kind', value -> 'payload', value ->> 'key', $2, $2
+            "INSERT INTO outbox (lead_id, kind, payload, idempotency_key, next_attempt_at, created_at, status, sent_at)
+             SELECT value ->> 'lead', value ->> 'kind', value -> 'payload', value ->> 'key', $2, $2,
+                 CASE WHEN value ->> 'delivered' THEN 'sent' ELSE 'pending' END,
+                 CASE WHEN value ->> 'delivered' THEN $2 END
              FROM json_each($1)
              WHERE true ORDER BY key
              ON CONFLICT (idempotency_key) DO NOTHING",
