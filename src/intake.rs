@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 use crate::domain::{Created, EventKey, InboxPayload, LeadId, LeadStatus, NewLead};
-use crate::store::{InboxItem, Store, StoreError, TranscriptEntry};
+use crate::store::{InboxItem, Store, StoreError, StoredInbox, TranscriptEntry};
 use crate::telemetry;
 
 /// Wakes the owner of a lead after something was stored in its inbox.
@@ -143,12 +143,7 @@ impl Intake {
         key: &EventKey,
         payload: &InboxPayload,
     ) -> Result<(Pushed, Option<Applied>), IntakeError> {
-        no_nul("dedupe key", &key.key)?;
-        validate_payload(payload)?;
-        let stored = self
-            .store
-            .enqueue_inbox_row(lead, &key.source, &key.key, payload)
-            .await?;
+        let stored = self.store_row(lead, key, payload).await?;
         let id = stored.map(|r| r.id);
         let row = stored.map(|r| Handed {
             item: InboxItem {
@@ -182,7 +177,7 @@ impl Intake {
     }
 
     async fn store_item(&self, lead: LeadId, key: &EventKey, payload: &InboxPayload) -> Result<Pushed, IntakeError> {
-        Ok(pushed_of(self.store_row(lead, key, payload).await?))
+        Ok(pushed_of(self.store_row(lead, key, payload).await?.map(|r| r.id)))
     }
 
     /// The stored row's id; `None`: a duplicate.
@@ -191,10 +186,13 @@ impl Intake {
         lead: LeadId,
         key: &EventKey,
         payload: &InboxPayload,
-    ) -> Result<Option<i64>, IntakeError> {
+    ) -> Result<Option<StoredInbox>, IntakeError> {
         no_nul("dedupe key", &key.key)?;
         validate_payload(payload)?;
-        Ok(self.store.enqueue_inbox(lead, &key.source, &key.key, payload).await?)
+        Ok(self
+            .store
+            .enqueue_inbox_row(lead, &key.source, &key.key, payload)
+            .await?)
     }
 
     async fn wake_and_wait(&self, lead: LeadId, inbox_id: Option<i64>) -> Option<Applied> {

@@ -52,33 +52,29 @@ pub trait Store: Send + Sync + 'static {
     /// `(source, external_id)` returns the stored lead with `created == false`.
     async fn create_lead(&self, lead: &NewLead) -> StoreResult<Created>;
 
-    /// Stores an inbound item for a lead; `None` when `dedupe_key` was already stored.
-    async fn enqueue_inbox(
-        &self,
-        lead: LeadId,
-        source: &str,
-        dedupe_key: &str,
-        payload: &InboxPayload,
-    ) -> StoreResult<Option<i64>>;
-
-    /// [`enqueue_inbox`](Self::enqueue_inbox), answering with the stored row's place in the
-    /// lead's inbox where the store knows it (the lead's owner then needs no read to apply it).
-    /// This default knows no predecessor, and its `received_at` is the time of the answer.
+    /// Stores an inbound item for a lead; `None` when `dedupe_key` was already stored. The
+    /// answer names the row's place in the lead's inbox where the store knows it
+    /// ([`StoredInbox::prev`]: the lead's owner then needs no read to apply it).
     async fn enqueue_inbox_row(
         &self,
         lead: LeadId,
         source: &str,
         dedupe_key: &str,
         payload: &InboxPayload,
-    ) -> StoreResult<Option<StoredInbox>> {
+    ) -> StoreResult<Option<StoredInbox>>;
+
+    /// [`enqueue_inbox_row`](Self::enqueue_inbox_row), the stored row's id alone.
+    async fn enqueue_inbox(
+        &self,
+        lead: LeadId,
+        source: &str,
+        dedupe_key: &str,
+        payload: &InboxPayload,
+    ) -> StoreResult<Option<i64>> {
         Ok(self
-            .enqueue_inbox(lead, source, dedupe_key, payload)
+            .enqueue_inbox_row(lead, source, dedupe_key, payload)
             .await?
-            .map(|id| StoredInbox {
-                id,
-                prev: None,
-                received_at: Utc::now(),
-            }))
+            .map(|r| r.id))
     }
 
     /// The lead's record and last snapshot, for an actor starting up.

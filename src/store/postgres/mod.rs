@@ -233,19 +233,6 @@ impl Store for PgStore {
         })
     }
 
-    async fn enqueue_inbox(
-        &self,
-        lead: LeadId,
-        source: &str,
-        dedupe_key: &str,
-        payload: &InboxPayload,
-    ) -> StoreResult<Option<i64>> {
-        Ok(self
-            .enqueue_inbox_row(lead, source, dedupe_key, payload)
-            .await?
-            .map(|r| r.id))
-    }
-
     async fn enqueue_inbox_row(
         &self,
         lead: LeadId,

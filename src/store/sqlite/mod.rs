@@ -46,7 +46,7 @@ use self::time::{from_micros, micros};
 use super::group_commit::GroupCommit;
 use super::{
     Created, DueTimer, InboxItem, InboxPayload, LeadRecord, NewLead, OutboxItem, OutboxRow, Snapshot, StepCommit,
-    Store, StoreError, StoreResult, TimerRow, TranscriptEntry,
+    Store, StoreError, StoreResult, StoredInbox, TimerRow, TranscriptEntry,
 };
 use crate::domain::{ChannelName, LeadId, LeadStatus, ManagerId, Phone};
 
@@ -313,23 +313,31 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn enqueue_inbox(
+    /// The embedded store names no predecessor (the lead's owner reads its inbox), and the
+    /// row's time is the answer's.
+    async fn enqueue_inbox_row(
         &self,
         lead: LeadId,
         source: &str,
         dedupe_key: &str,
         payload: &InboxPayload,
-    ) -> StoreResult<Option<i64>> {
+    ) -> StoreResult<Option<StoredInbox>> {
         let job = InboxJob {
             lead,
             source: source.to_string(),
             dedupe_key: dedupe_key.to_string(),
             payload: payload.clone(),
         };
-        self.inbox
+        let stored = self
+            .inbox
             .submit(job)
             .await
-            .map_err(|_| StoreError::Unavailable("the inbox writer has stopped".into()))?
+            .map_err(|_| StoreError::Unavailable("the inbox writer has stopped".into()))??;
+        Ok(stored.map(|id| StoredInbox {
+            id,
+            prev: None,
+            received_at: Utc::now(),
+        }))
     }
 
     async fn load_lead(&self, lead: LeadId) -> StoreResult<(LeadRecord, Option<Snapshot>)> {
